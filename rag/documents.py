@@ -1,0 +1,201 @@
+"""Stage 1: files on disk -> ``Document`` (plain text plus title and date).
+
+A file that cannot be read as text (binary, empty, not UTF-8, broken PDF) is
+skipped with a one-line warning naming it; it never stops indexing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.dates import find_date
+
+log = logging.getLogger(__name__)
+
+BLOCK_SEP = re.compile(r"\n[ \t]*\n")
+_BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
+               "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A report as plain text. ``doc_id`` is its path relative to the corpus root (the citation key)."""
+
+    doc_id: str
+    text: str
+    title: str
+    date: str | None  # ISO yyyy-mm-dd where one could be parsed
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    doc_id: str
+    reason: str
+
+
+class UnreadableFile(Exception):
+    """Raised by a reader when a file holds no usable text; the message is the one-line reason."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(root: Path, extensions: Iterable[str]) -> list[Path]:
+    """Every file under ``root`` with a supported extension, in a stable order (hidden files skipped)."""
+    wanted = {ext.lower() for ext in extensions}
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in wanted
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def _decode(raw: bytes) -> str:
+    if b"\x00" in raw[:8192]:
+        raise UnreadableFile("binary file (NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _read_html(raw: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode(raw), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    blocks: list[str] = []
+    for tag in soup.find_all(_BLOCK_TAGS):
+        if tag.find(_BLOCK_TAGS):  # only leaf blocks, so text is not repeated
+            continue
+        text = " ".join(tag.get_text(" ", strip=True).split())
+        if text:
+            blocks.append(text)
+    if not blocks:  # markup without block tags
+        blocks = [" ".join(line.split()) for line in soup.get_text("\n").splitlines() if line.strip()]
+    return "\n\n".join(blocks)
+
+
+def _pdf_page_paragraphs(page_text: str) -> list[str]:
+    """Rebuild paragraphs from PDF lines: a short line ending a sentence closes a paragraph."""
+    lines = [line.strip() for line in page_text.splitlines()]
+    lengths = sorted(len(line) for line in lines if line)
+    if not lengths:
+        return []
+    typical = lengths[len(lengths) // 2]
+    paragraphs, current = [], []
+    for line in lines:
+        if not line:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        current.append(line)
+        if len(line) < 0.6 * typical and line[-1] in ".!?:":
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return paragraphs
+
+
+def _read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise UnreadableFile("encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise UnreadableFile(f"unreadable PDF ({exc})") from None
+    return "\n\n".join(p for page in pages for p in _pdf_page_paragraphs(page))
+
+
+def read_text(path: Path) -> str:
+    """The plain text of one file, paragraphs separated by blank lines."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        text = _read_pdf(path)
+    else:
+        raw = path.read_bytes()
+        text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise UnreadableFile("no text")
+    return text
+
+
+def _is_banner(line: str) -> bool:
+    """Page furniture such as 'TODAY IS TUESDAY, DECEMBER 11, 2018': a line in capitals."""
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+
+
+def guess_title(text: str) -> str:
+    """The first line that looks like a heading; failing that, the first non-empty line.
+
+    A bare "first non-empty line" picks up crawler banners ("TODAY IS ...") and
+    notices that end in a full stop, which make poor titles and poor embedding context.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines[:8]:
+        if len(line) <= 200 and not _is_banner(line) and not line.endswith("."):
+            return line
+    return lines[0][:200] if lines else ""
+
+
+def guess_date(text: str) -> str | None:
+    """The first date in the opening blocks, ignoring banners (a crawl date is not the report's)."""
+    blocks = ["\n".join(line for line in block.splitlines() if not _is_banner(line))
+              for block in BLOCK_SEP.split(text)]
+    for block in [b for b in blocks if b.strip()][:6]:
+        found = find_date(block)
+        if found:
+            return found
+    return None
+
+
+def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Document:
+    """Read one file; raises ``UnreadableFile`` with a one-line reason."""
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile("empty file")
+    if max_bytes is not None and size > max_bytes:
+        raise UnreadableFile(f"larger than {max_bytes} bytes")
+    text = read_text(path)
+    return Document(
+        doc_id=path.relative_to(root).as_posix(),
+        text=text,
+        title=guess_title(text),
+        date=guess_date(text),
+        sha256=file_sha256(path),
+    )
+
+
+def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = None
+                   ) -> tuple[list[Document], list[SkippedFile]]:
+    """Load many files, collecting (and logging) the ones that must be skipped."""
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for path in paths:
+        try:
+            documents.append(load_document(root, path, max_bytes))
+        except (UnreadableFile, OSError) as exc:
+            doc_id = path.relative_to(root).as_posix()
+            skipped.append(SkippedFile(doc_id, str(exc)))
+            log.warning("skipped %s: %s", doc_id, exc)
+    return documents, skipped

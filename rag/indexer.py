@@ -1,0 +1,139 @@
+"""Build or update the on-disk index from a folder of reports, re-embedding only what changed.
+
+Example::
+
+    from rag.indexer import update_index
+    index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings)
+    print(report.summary())
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import Embedder
+from rag.documents import SkippedFile, file_sha256, list_files, load_documents
+from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch
+from rag.index import FaissIndex, IndexedDocument, Manifest
+from rag.paragraphs import Chunk, Paragraph, chunk_documents
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    directory: Path
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    paragraphs: int = 0
+    chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    rebuilt_because: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+                f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.paragraphs} paragraphs, "
+                f"{self.chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s -> {self.directory}")
+
+
+def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, index_type: str
+                       ) -> tuple[FaissIndex | None, str | None]:
+    """The existing index if its vectors can be reused, else (None, why it is rebuilt)."""
+    if not FaissIndex.exists(index_dir):
+        return None, None
+    try:
+        previous = FaissIndex.load(index_dir)
+        previous.check_embedder(embedder.name, embedder.dim)
+    except (IndexCorrupt, IndexMismatch) as exc:
+        return None, str(exc)
+    if previous.manifest.corpus_root != corpus_root:
+        return None, f"corpus changed from {previous.manifest.corpus_root} to {corpus_root}"
+    if previous.manifest.index_type != index_type:
+        return None, f"index type changed from {previous.manifest.index_type} to {index_type}"
+    return previous, None
+
+
+def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
+                 progress: bool = False) -> tuple[FaissIndex, IndexReport]:
+    """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed."""
+    started = time.perf_counter()
+    corpus_dir = corpus_dir.expanduser().resolve()
+    if not corpus_dir.is_dir():
+        raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
+    report = IndexReport(directory=index_dir)
+    previous, report.rebuilt_because = _reusable_previous(index_dir, str(corpus_dir), embedder, settings.index_type)
+    if report.rebuilt_because:
+        log.warning("rebuilding the whole index: %s", report.rebuilt_because)
+    known = previous.manifest.documents if previous else {}
+
+    files = list_files(corpus_dir, settings.extensions)
+    to_read: list[Path] = []
+    for path in files:
+        doc_id = path.relative_to(corpus_dir).as_posix()
+        old = known.get(doc_id)
+        if old is not None and path.stat().st_size <= settings.max_file_bytes and file_sha256(path) == old.sha256:
+            report.unchanged.append(doc_id)
+        else:
+            to_read.append(path)
+            (report.updated if old else report.added).append(doc_id)
+
+    documents, report.skipped = load_documents(corpus_dir, to_read, settings.max_file_bytes)
+    for skipped in report.skipped:
+        (report.updated if skipped.doc_id in known else report.added).remove(skipped.doc_id)
+    current = set(report.unchanged) | {d.doc_id for d in documents}
+    report.removed = sorted(set(known) - current)
+    if not current:
+        raise CorpusNotFound(f"no readable documents ({', '.join(settings.extensions)}) in {corpus_dir}")
+
+    new_paragraphs, new_chunks = chunk_documents(
+        documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences)
+    new_vectors = embedder.encode([c.embed_text for c in new_chunks], progress=progress)
+    report.embedded_chunks = len(new_chunks)
+
+    if previous is not None and not report.changed:
+        index = previous
+    else:
+        index = _assemble(previous, set(report.unchanged), documents, new_paragraphs, new_chunks, new_vectors,
+                          Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir)))
+        index.save(index_dir)
+    report.paragraphs, report.chunks = len(index.paragraphs), len(index.chunks)
+    report.seconds = time.perf_counter() - started
+    log.info("index: %s", report.summary())
+    return index, report
+
+
+def _assemble(previous: FaissIndex | None, keep: set[str], documents, new_paragraphs: list[Paragraph],
+              new_chunks: list[Chunk], new_vectors: np.ndarray, manifest: Manifest) -> FaissIndex:
+    """Merge kept records (with their stored vectors) and new ones, ordered by doc_id."""
+    paragraphs: list[Paragraph] = list(new_paragraphs)
+    chunks: list[Chunk] = list(new_chunks)
+    rows: list[np.ndarray] = [new_vectors]
+    if previous is not None:
+        paragraphs += [p for p in previous.paragraphs if p.doc_id in keep]
+        kept_rows = [i for i, c in enumerate(previous.chunks) if c.doc_id in keep]
+        chunks += [previous.chunks[i] for i in kept_rows]
+        rows.append(previous.vectors[kept_rows])
+        manifest.documents.update({d: previous.manifest.documents[d] for d in keep})
+    for document in documents:
+        count = sum(1 for p in new_paragraphs if p.doc_id == document.doc_id)
+        manifest.documents[document.doc_id] = IndexedDocument(
+            document.doc_id, document.title, document.date, document.sha256, count)
+    vectors = np.vstack(rows).astype(np.float32) if chunks else np.zeros((0, manifest.dim), np.float32)
+    order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].paragraph, chunks[i].start))
+    manifest.documents = dict(sorted(manifest.documents.items()))
+    return FaissIndex(manifest, sorted(paragraphs, key=lambda p: p.key), [chunks[i] for i in order],
+                      np.ascontiguousarray(vectors[order]))

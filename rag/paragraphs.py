@@ -1,0 +1,157 @@
+"""Stage 2: ``Document`` -> numbered ``Paragraph`` -> embeddable ``Chunk``.
+
+A paragraph is a block separated by blank lines; every non-empty block counts, so
+paragraph numbers match what a reader counts in the file. The pair
+(``doc_id``, ``paragraph``) is the citation key and travels with every chunk.
+
+A paragraph longer than the embedder's window is split into overlapping pieces,
+each keeping its paragraph number: the embedding sees a piece, the citation
+always shows the whole paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rag.documents import BLOCK_SEP, Document
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    doc_id: str
+    paragraph: int  # 1-based, in document order
+    text: str
+    start: int  # character span in the document text
+    end: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.doc_id, self.paragraph)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What gets embedded: a paragraph or a piece of one, with the document title for context."""
+
+    doc_id: str
+    paragraph: int
+    start: int  # span of the piece in the document text
+    end: int
+    embed_text: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.doc_id, self.paragraph)
+
+
+def split_paragraphs(document: Document) -> list[Paragraph]:
+    """Blocks separated by blank lines, numbered from 1, with their character spans."""
+    paragraphs: list[Paragraph] = []
+    position = 0
+    for block in BLOCK_SEP.split(document.text):
+        offset = document.text.index(block, position)
+        position = offset + len(block)
+        stripped = block.strip()
+        if not stripped:
+            continue
+        start = offset + (len(block) - len(block.lstrip()))
+        paragraphs.append(
+            Paragraph(document.doc_id, len(paragraphs) + 1, stripped, start, start + len(stripped))
+        )
+    return paragraphs
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentence split that is good enough for reports (no abbreviation model, on purpose: fast)."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, position = [], 0
+    for sentence in split_sentences(text):
+        start = text.index(sentence, position)
+        spans.append((start, start + len(sentence)))
+        position = start + len(sentence)
+    return spans
+
+
+def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+
+
+def _pack(units: list[tuple[int, int]], fits: Callable[[int, int], bool], overlap: int
+          ) -> list[tuple[int, int]]:
+    """Greedily join consecutive units into windows that fit, repeating ``overlap`` units."""
+    windows: list[tuple[int, int]] = []
+    first = 0
+    while first < len(units):
+        last = first
+        while last + 1 < len(units) and fits(units[first][0], units[last + 1][1]):
+            last += 1
+        windows.append((units[first][0], units[last][1]))
+        if last + 1 >= len(units):
+            break
+        first = max(last + 1 - overlap, first + 1)
+    return windows
+
+
+def chunk_paragraph(
+    paragraph: Paragraph,
+    title: str,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    overlap_sentences: int = 1,
+) -> list[Chunk]:
+    """One chunk if the paragraph fits the window with its title, else overlapping sentence windows."""
+
+    def embed_text(piece: str) -> str:
+        return f"{title}\n{piece}" if title else piece
+
+    text = paragraph.text
+    if count_tokens(embed_text(text)) <= max_tokens:
+        spans = [(0, len(text))]
+    else:
+        def fits(a: int, b: int) -> bool:
+            return count_tokens(embed_text(text[a:b])) <= max_tokens
+
+        units: list[tuple[int, int]] = []
+        for a, b in _sentence_spans(text):
+            # A sentence too long on its own is cut into word windows.
+            units.extend([(a, b)] if fits(a, b) else _pack(_word_spans(text, a, b), fits, 8))
+        spans = _pack(units, fits, overlap_sentences)
+    return [
+        Chunk(paragraph.doc_id, paragraph.paragraph, paragraph.start + a, paragraph.start + b,
+              embed_text(text[a:b]))
+        for a, b in spans
+    ]
+
+
+def chunk_document(
+    document: Document,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    overlap_sentences: int = 1,
+) -> tuple[list[Paragraph], list[Chunk]]:
+    paragraphs = split_paragraphs(document)
+    chunks = [
+        chunk
+        for paragraph in paragraphs
+        for chunk in chunk_paragraph(paragraph, document.title, count_tokens, max_tokens, overlap_sentences)
+    ]
+    return paragraphs, chunks
+
+
+def chunk_documents(documents: Iterable[Document], count_tokens: Callable[[str], int],
+                    max_tokens: int, overlap_sentences: int = 1
+                    ) -> tuple[list[Paragraph], list[Chunk]]:
+    paragraphs: list[Paragraph] = []
+    chunks: list[Chunk] = []
+    for document in documents:
+        p, c = chunk_document(document, count_tokens, max_tokens, overlap_sentences)
+        paragraphs += p
+        chunks += c
+    return paragraphs, chunks

@@ -1,0 +1,121 @@
+"""One validated settings object for the whole pipeline.
+
+Every tunable lives here so that modules carry no magic constants. Values come,
+in rising priority, from a named preset, the environment (``RAG_*``, plus
+``OLLAMA_HOST``) and explicit keyword arguments (what the CLI flags pass).
+
+Example::
+
+    from rag.settings import Settings
+    s = Settings(preset="fast", k=3)          # preset, then explicit override
+    s = Settings()                            # RAG_K=8 in the environment wins over the preset
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = PROJECT_ROOT / "data" / "reports"
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+LLMBackendName = Literal["auto", "ollama", "embedded"]
+
+# Named presets, in the spirit of PaperQA2: a preset only fills values the user did not set.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Fewer sources and a shorter answer: the quickest useful answer on a small CPU.
+    "fast": {"k": 3, "max_answer_tokens": 256},
+    # More context for questions that span several reports.
+    "thorough": {"k": 8, "max_answer_tokens": 768, "n_ctx": 8192},
+}
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback)
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variables use the ``RAG_`` prefix (``RAG_K=8``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+
+    preset: str = Field("default", description="Named preset: " + ", ".join(PRESETS))
+
+    # --- documents and index -------------------------------------------------------------
+    corpus_dir: Path = Field(BUNDLED_CORPUS, description="Folder of reports to index.")
+    index_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "rag" / "index",
+        description="Where the FAISS index and its records live.",
+    )
+    index_type: str = Field(
+        "Flat",
+        description="A faiss.index_factory string: 'Flat' (exact), 'HNSW32', 'IVF16,Flat', ...",
+    )
+    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
+    max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
+
+    # --- embeddings ------------------------------------------------------------------------
+    embedder: str = Field(
+        DEFAULT_EMBEDDER,
+        description="'all-MiniLM-L6-v2' (packaged, offline) or any sentence-transformers name/path.",
+    )
+    embed_batch_size: int = 32
+    chunk_overlap_sentences: int = Field(1, description="Sentences shared by the pieces of a long paragraph.")
+
+    # --- retrieval -------------------------------------------------------------------------
+    k: int = Field(5, ge=1, le=50, description="Paragraphs retrieved and shown to the LLM.")
+
+    # --- LLM -------------------------------------------------------------------------------
+    llm: LLMBackendName = Field("auto", description="'auto' (Ollama if it answers, else embedded), 'ollama' or 'embedded'.")
+    ollama_host: str = Field(
+        "http://127.0.0.1:11434",
+        validation_alias=AliasChoices("ollama_host", "OLLAMA_HOST", "RAG_OLLAMA_HOST"),
+    )
+    ollama_model: str = Field("qwen2.5:3b", description="Model name on the Ollama server.")
+    ollama_timeout: float = Field(120.0, description="Seconds before an Ollama request is abandoned.")
+    ollama_probe_timeout: float = Field(1.5, description="Seconds 'auto' waits for Ollama before falling back.")
+    gguf_path: Path | None = Field(None, description="A GGUF file for the embedded backend (default: the packaged model).")
+    model_cache_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "rag" / "models",
+        description="Where the packaged GGUF is assembled once.",
+    )
+    n_ctx: int = Field(4096, description="Context window for the embedded model.")
+    n_threads: int | None = Field(None, description="CPU threads for the embedded model (default: all cores).")
+    max_answer_tokens: int = Field(512, ge=16)
+    temperature: float = Field(0.0, ge=0.0)
+    seed: int = 42
+
+    # --- citations -------------------------------------------------------------------------
+    attribution: Literal["embedding", "lexical", "off"] = Field(
+        "embedding", description="How sentences without a [n] marker are attributed to a source."
+    )
+    attribution_min_similarity: float = Field(
+        0.45, description="A sentence is attributed only when its best source is at least this similar."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """Fill preset values underneath anything given explicitly or through the environment."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("preset") or os.environ.get("RAG_PRESET") or "default"
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        env_set = {key[4:].lower() for key in os.environ if key.startswith("RAG_")}
+        for key, value in PRESETS[name].items():
+            if key not in data and key not in env_set:
+                data[key] = value
+        return data
+
+    def resolved_corpus_dir(self) -> Path:
+        return self.corpus_dir.expanduser().resolve()
+
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir.expanduser().resolve()
