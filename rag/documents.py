@@ -115,6 +115,7 @@ def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # our own one-line warning says it all
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:

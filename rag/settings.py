@@ -70,6 +70,8 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Paragraphs retrieved and shown to the LLM.")
+    max_question_chars: int = Field(2000, description="Longer questions are refused as invalid input.")
+    max_source_chars: int = Field(1600, description="A longer paragraph is shortened in the prompt (not in citations).")
 
     # --- LLM -------------------------------------------------------------------------------
     llm: LLMBackendName = Field("auto", description="'auto' (Ollama if it answers, else embedded), 'ollama' or 'embedded'.")

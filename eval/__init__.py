@@ -1,0 +1,1 @@
+"""The evaluation set and metrics for the pipeline (see the eval issue)."""

@@ -1,0 +1,162 @@
+"""Stage 7: raw model text + the shown sources -> answer text whose ``[n]`` resolve to paragraphs.
+
+What it does, in order:
+
+1. normalises marker variants (``[Source 2]``, ``【2】``, ``[1, 3]``, ``[1-2]``) to ``[n]``;
+2. drops markers that point at no shown source, and counts them;
+3. attributes each substantial sentence that carries no marker to the source that
+   supports it best, when that source is similar enough (small models forget markers);
+4. renumbers the surviving markers 1..m in order of first use, so that marker
+   ``[n]`` is ``citations[n - 1]``;
+5. marks the answer refused when the model says it cannot find the answer, or when
+   no valid citation remains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from embeddings import Embedder
+from rag.answer import Citation
+from rag.paragraphs import split_sentences
+
+# Given answer sentences and source texts, the best source index and its similarity per sentence.
+Attributor = Callable[[Sequence[str], Sequence[str]], list[tuple[int, float]]]
+
+_VARIANTS = [
+    (re.compile(r"【\s*(\d+)\s*】"), r"[\1]"),
+    (re.compile(r"\[\^(\d+)\]"), r"[\1]"),
+    (re.compile(r"[\[(]\s*(?:sources?|src|ref)\s*:?\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*[\])]", re.I), r"[\1]"),
+]
+MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
+_REFUSAL = re.compile(
+    r"\b(cannot|can ?not|can't|could not|couldn't|unable to|do(?:es)? not|don't|doesn't)\s+"
+    r"(find|locate|determine|answer|contain|mention|provide|include|say|state|specify|have)\b"
+    r"|\bno (?:information|mention|relevant|details?|data)\b"
+    r"|\bnot (?:mentioned|specified|stated|provided|found|available) in\b",
+    re.I,
+)
+_WORD = re.compile(r"[^\W_]+", re.U)
+_STOP = frozenset("the a an of and or in on at to for by with from as is was were be been are it its this that "
+                  "these those which who what when where how did does do has have had not no".split())
+MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
+
+
+@dataclass(frozen=True)
+class Resolved:
+    text: str
+    citations: list[Citation]
+    refused: bool
+    dropped_markers: int
+    attributed_sentences: int
+
+
+def _expand(group: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and)\s*", group):
+        bounds = [int(n) for n in re.split(r"\s*[-–]\s*", part) if n]
+        if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 20:
+            numbers.extend(range(bounds[0], bounds[1] + 1))
+        else:
+            numbers.extend(bounds)
+    return numbers
+
+
+def normalise_markers(text: str) -> str:
+    for pattern, replacement in _VARIANTS:
+        text = pattern.sub(replacement, text)
+    return MARKER.sub(lambda m: "".join(f"[{n}]" for n in _expand(m.group(1))), text)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text))
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in (t.lower() for t in _WORD.findall(text)) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def lexical_attributor(sentences: Sequence[str], sources: Sequence[str]) -> list[tuple[int, float]]:
+    """Share of a sentence's content words found in each source (numbers count double)."""
+    source_words = [content_words(s) for s in sources]
+    results = []
+    for sentence in sentences:
+        words = content_words(sentence)
+        weight = sum(2 if w.isdigit() else 1 for w in words) or 1
+        scores = [sum(2 if w.isdigit() else 1 for w in words & sw) / weight for sw in source_words]
+        best = max(range(len(sources)), key=scores.__getitem__)
+        results.append((best, scores[best]))
+    return results
+
+
+def embedding_attributor(embedder: Embedder) -> Attributor:
+    """Cosine similarity between each sentence and each source under the index's own embedder."""
+
+    def attribute(sentences: Sequence[str], sources: Sequence[str]) -> list[tuple[int, float]]:
+        vectors = embedder.encode([MARKER.sub("", s) for s in sentences] + list(sources))
+        similarity = vectors[: len(sentences)] @ vectors[len(sentences):].T
+        return [(int(row.argmax()), float(row.max())) for row in similarity]
+
+    return attribute
+
+
+def best_quote(claim: str, paragraph: str) -> str:
+    """The sentence of ``paragraph`` sharing most content words with ``claim`` (for highlighting)."""
+    sentences = split_sentences(paragraph) or [paragraph]
+    words = content_words(MARKER.sub("", claim))
+    return max(sentences, key=lambda s: len(words & content_words(s)))
+
+
+def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attributor | None = None,
+                      min_similarity: float = 0.45) -> Resolved:
+    """Turn the model's text into an answer whose markers index its citation list (see module doc)."""
+    text = normalise_markers(raw.strip())
+    dropped = 0
+
+    def keep_valid(match: re.Match) -> str:
+        nonlocal dropped
+        number = int(match.group(1))
+        if 1 <= number <= len(sources):
+            return match.group(0)
+        dropped += 1
+        return ""
+
+    text = re.sub(r"\[(\d+)\]", keep_valid, text)
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+    sentences = split_sentences(text)
+    claims = [s for s in sentences if not is_refusal(s)]
+    attributed = 0
+    if attributor is not None and sources:
+        unmarked = [s for s in claims if not MARKER.search(s) and len(_WORD.findall(s)) >= MIN_ATTRIBUTABLE_WORDS]
+        if unmarked:
+            for sentence, (best, similarity) in zip(unmarked, attributor(unmarked, [c.text for c in sources])):
+                if similarity >= min_similarity:
+                    marked = re.sub(r"([.!?…]*)$", rf" [{best + 1}]\1", sentence, count=1)
+                    text = text.replace(sentence, marked, 1)
+                    claims[claims.index(sentence)] = marked
+                    attributed += 1
+
+    cited_claims = [s for s in claims if MARKER.search(s)]
+    refused = (is_refusal(text) and not cited_claims) or not cited_claims
+    if refused:
+        return Resolved(MARKER.sub("", text).replace(" .", ".").strip(), [], True, dropped, attributed)
+
+    order: dict[int, int] = {}
+    model_marked = {int(n) for s in sentences for n in re.findall(r"\[(\d+)\]", s)}
+    for number in (int(n) for n in re.findall(r"\[(\d+)\]", text)):
+        order.setdefault(number, len(order) + 1)
+    renumbered = re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]", text)
+    claims_by_source: dict[int, list[str]] = {}
+    for sentence in claims:
+        for n in re.findall(r"\[(\d+)\]", sentence):
+            claims_by_source.setdefault(int(n), []).append(sentence)
+    citations = [
+        replace(sources[number - 1],
+                quote=best_quote(" ".join(claims_by_source.get(number, [])), sources[number - 1].text),
+                attributed=number not in model_marked)
+        for number in order
+    ]
+    return Resolved(renumbered, citations, False, dropped, attributed)

@@ -1,0 +1,162 @@
+"""The ``rag`` command line.
+
+Examples::
+
+    rag ask "What did Operation Sentinel seize?"        # streams the answer, then lists its sources
+    rag ask --json "What did Operation Sentinel seize?"
+    rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
+    rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
+    rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
+
+Every error is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.text import Text
+
+from rag.errors import RagError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions about a folder of reports; every answer cites its paragraphs.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+K = Annotated[Optional[int], typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
+Preset = Annotated[Optional[str], typer.Option("--preset", help="Settings preset: default, fast, thorough.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
+
+
+def _settings(**flags: object) -> Settings:
+    """Settings from the environment, overridden by the flags actually given."""
+    return Settings(**{key: value for key, value in flags.items() if value is not None})
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_time=False, show_path=False)], force=True)
+    if not verbose:  # still say which backend answered and why it fell back
+        logging.getLogger("rag.llm.factory").setLevel(logging.INFO)
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
+@app.command()
+def index(
+    path: Annotated[Optional[Path], typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
+    index_dir: IndexDir = None,
+    index_type: Annotated[Optional[str], typer.Option(help="faiss.index_factory string, e.g. Flat, HNSW32.")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Build or update the index; unchanged files are not re-embedded."""
+    _logging(verbose)
+    pipeline = Pipeline(_settings(index_dir=index_dir, index_type=index_type, corpus_dir=path), progress=True)
+    report = pipeline.reindex()
+    for skipped in report.skipped:
+        err.print(f"skipped {skipped.doc_id}: {skipped.reason}")
+    out.print(report.summary())
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: K = None,
+    index_dir: IndexDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Show the paragraphs that best match QUERY, without calling an LLM."""
+    _logging(verbose)
+    pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
+    for rank, hit in enumerate(pipeline.retrieve(query), 1):
+        out.print(f"{rank}. {hit.score:.3f}  {hit.doc_id} ¶{hit.paragraph.paragraph}: \"{_snippet(hit.paragraph.text)}\"")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the reports.")],
+    k: K = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="auto, ollama or embedded.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
+    gguf: Annotated[Optional[Path], typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
+    index_dir: IndexDir = None,
+    preset: Preset = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Answer QUESTION from the reports, citing the paragraphs it rests on."""
+    _logging(verbose)
+    settings = _settings(k=k, llm=llm, ollama_model=model, gguf_path=gguf, index_dir=index_dir, preset=preset)
+    pipeline = Pipeline(settings, progress=not as_json)
+    if as_json:
+        print(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
+        return
+    stream = pipeline.stream(question)
+    raw = ""
+    with Live(Text(""), console=out, transient=True, auto_refresh=False) as live:
+        for delta in stream:
+            raw += delta
+            live.update(Text(raw), refresh=True)
+    answer = stream.result
+    assert answer is not None
+    out.print(Text(answer.text))
+    if answer.refused:
+        out.print("[yellow](not found in the reports)[/yellow]")
+    else:
+        out.print()
+        for number, citation in enumerate(answer.citations, 1):
+            out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(citation.text)}\"",
+                      markup=False)
+    first = answer.timings.get("llm_first_token")
+    err.print(f"[dim]answered by {answer.backend} · {answer.model} · {answer.timings.get('total', 0):.1f}s"
+              + (f" (first token {first:.1f}s)" if first is not None else "") + "[/dim]")
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors, non-zero exit codes."""
+    try:
+        app(standalone_mode=False)
+    except RagError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        err.print(f"error: invalid setting {where}: {first['msg']}", markup=False)
+        sys.exit(2)
+    except click.ClickException as exc:  # usage errors: click's own one-line message
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Exit, click.exceptions.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # last resort: still one line, traceback on request
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        err.print(f"error: unexpected {type(exc).__name__}: {_snippet(str(exc), 300)} "
+                  "(set RAG_DEBUG=1 for the traceback)", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

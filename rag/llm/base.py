@@ -1,0 +1,50 @@
+"""The one interface every LLM backend offers: stream text from chat messages."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+@dataclass
+class Usage:
+    """Token counts as the backend reports them (None where it cannot say)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+R = TypeVar("R")
+
+
+class TextStream(Generic[R]):
+    """Iterate for text deltas; once exhausted, ``result`` holds what the generator returned.
+
+    Backends and the pipeline stay plain generators that yield text and *return* their
+    result (token usage, the final Answer), and callers still get a simple iterator.
+    """
+
+    def __init__(self, generator: Generator[str, None, R]) -> None:
+        self._generator = generator
+        self.result: R | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self.result = yield from self._generator
+
+    def text(self) -> str:
+        return "".join(self)
+
+
+class LLM(Protocol):
+    @property
+    def backend(self) -> str:
+        """'ollama' or 'embedded': logged and returned with every answer."""
+
+    @property
+    def model(self) -> str: ...
+
+    def stream(self, messages: list[Message]) -> TextStream[Usage]:
+        """Raises rag.errors.LLMUnavailable (one line) when the backend cannot answer."""

@@ -1,0 +1,77 @@
+"""Ollama backend through the official ``ollama`` client (streaming, temperature 0).
+
+Every failure becomes a one-line ``LLMUnavailable`` that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+
+import httpx
+import ollama
+
+from rag.errors import LLMUnavailable
+from rag.llm.base import Message, TextStream, Usage
+
+
+def _not_pulled(model: str, host: str) -> LLMUnavailable:
+    return LLMUnavailable(f"model {model!r} is not on the Ollama server at {host}; run `ollama pull {model}`")
+
+
+class OllamaLLM:
+    backend = "ollama"
+
+    def __init__(self, model: str, host: str, timeout: float = 120.0, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int = 42, num_ctx: int = 4096) -> None:
+        self.model = model
+        self.host = host
+        self.timeout = timeout
+        self.options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed, "num_ctx": num_ctx}
+        self.client = ollama.Client(host=host, timeout=timeout)
+
+    def _unreachable(self) -> LLMUnavailable:
+        return LLMUnavailable(f"Ollama is not reachable at {self.host}; start it with `ollama serve` "
+                              "or set OLLAMA_HOST (or use --llm embedded)")
+
+    def check(self) -> None:
+        """Raise LLMUnavailable unless the server answers and has the model (used by 'auto' and health)."""
+        try:
+            self.client.show(self.model)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404:
+                raise _not_pulled(self.model, self.host) from None
+            raise LLMUnavailable(f"Ollama at {self.host} answered {exc.status_code}: {exc.error}") from None
+        except (ConnectionError, httpx.TransportError):
+            raise self._unreachable() from None
+
+    def stream(self, messages: list[Message]) -> TextStream[Usage]:
+        return TextStream(self._generate(messages))
+
+    def _generate(self, messages: list[Message]) -> Generator[str, None, Usage]:
+        usage = Usage()
+        done = False
+        try:
+            for part in self.client.chat(self.model, messages=messages, stream=True, options=self.options):
+                if part.message and part.message.content:
+                    yield part.message.content
+                if part.done:
+                    done = True
+                    if part.done_reason == "error":
+                        raise LLMUnavailable(f"Ollama stopped with an error while answering with {self.model!r}")
+                    usage = Usage(part.prompt_eval_count, part.eval_count)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404:
+                raise _not_pulled(self.model, self.host) from None
+            message = " ".join(str(exc.error).split())
+            raise LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {message}") from None
+        except (ConnectionError, httpx.ConnectError):
+            raise self._unreachable() from None
+        except httpx.TimeoutException:
+            raise LLMUnavailable(f"Ollama at {self.host} did not answer within {self.timeout:g}s "
+                                 "(raise RAG_OLLAMA_TIMEOUT or use a smaller model)") from None
+        except (httpx.TransportError, json.JSONDecodeError):
+            raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again") from None
+        if not done:
+            raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again")
+        return usage

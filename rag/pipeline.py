@@ -1,0 +1,181 @@
+"""The pipeline object: question -> retrieval -> prompt -> LLM -> cited ``Answer``.
+
+One ``Pipeline`` serves ``ask()``, the CLI, the UI and the eval. Heavy parts (the
+embedding model, the index, the LLM) load lazily on first use and once per process.
+
+Example::
+
+    from rag import Pipeline, Settings
+    pipeline = Pipeline(Settings(k=5))
+    answer = pipeline.ask("What did Operation Sentinel seize?")
+    print(answer.text, [c.label() for c in answer.citations])
+
+    stream = pipeline.stream("When did it take place?")
+    for delta in stream:
+        print(delta, end="", flush=True)
+    print(stream.result.citations)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+from embeddings import Embedder, make_embedder
+from rag.answer import Answer, Citation
+from rag.citations import embedding_attributor, lexical_attributor, resolve_citations
+from rag.errors import InvalidQuestion
+from rag.index import FaissIndex
+from rag.indexer import IndexReport, update_index
+from rag.llm import LLMChoice, TextStream, make_llm
+from rag.prompt import REFUSAL, build_messages
+from rag.retrieval import Hit, Retriever
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _as_citation(hit: Hit) -> Citation:
+    return Citation(hit.doc_id, hit.paragraph.paragraph, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date)
+
+
+class Pipeline:
+    def __init__(self, settings: Settings | None = None, progress: bool = False) -> None:
+        self.settings = settings or Settings()
+        self.progress = progress  # show progress bars for indexing and model assembly
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._index: FaissIndex | None = None
+        self._llm: LLMChoice | None = None
+
+    # --- lazily loaded parts ------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embedder, self.settings.embed_batch_size)
+            return self._embedder
+
+    @property
+    def index(self) -> FaissIndex:
+        """The configured index; built from the configured corpus on first use if there is none."""
+        with self._lock:
+            if self._index is None:
+                directory = self.settings.resolved_index_dir()
+                if FaissIndex.exists(directory):
+                    index = FaissIndex.load(directory)
+                    index.check_embedder(self.embedder.name, self.embedder.dim)
+                    self._index = index
+                else:
+                    log.info("no index at %s yet: building it from %s", directory, self.settings.resolved_corpus_dir())
+                    self.reindex()
+            assert self._index is not None
+            return self._index
+
+    @property
+    def llm(self) -> LLMChoice:
+        with self._lock:
+            if self._llm is None:
+                self._llm = make_llm(self.settings, progress=self.progress)
+            return self._llm
+
+    def reindex(self, corpus_dir: Path | None = None) -> IndexReport:
+        """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result."""
+        with self._lock:
+            self._index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
+                                               self.settings.resolved_index_dir(), self.embedder,
+                                               self.settings, progress=self.progress)
+            return report
+
+    # --- questions ----------------------------------------------------------------------------
+    def _validated(self, question: str) -> str:
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidQuestion("the question is empty; ask something about the reports")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(f"the question is {len(question)} characters long; "
+                                  f"the limit is {self.settings.max_question_chars}")
+        return question
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        return Retriever(self.index, self.embedder).search(self._validated(question), k or self.settings.k)
+
+    def stream(self, question: str, k: int | None = None) -> TextStream[Answer]:
+        """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer."""
+        question = self._validated(question)
+        return TextStream(self._answer(question, k or self.settings.k))
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        stream = self.stream(question, k)
+        for _ in stream:
+            pass
+        assert stream.result is not None
+        return stream.result
+
+    def _answer(self, question: str, k: int) -> Generator[str, None, Answer]:
+        started = time.perf_counter()
+        retriever = Retriever(self.index, self.embedder)
+        vector = retriever.embed(question)
+        timings = {"embed": time.perf_counter() - started}
+        mark = time.perf_counter()
+        hits = retriever.search_vector(vector, k)
+        timings["search"] = time.perf_counter() - mark
+        sources = [_as_citation(hit) for hit in hits]
+        if not hits:
+            return Answer(question, REFUSAL, True, [], sources=sources, timings=timings)
+
+        choice = self.llm
+        mark = time.perf_counter()
+        generation = choice.llm.stream(build_messages(question, hits, self.settings.max_source_chars))
+        parts: list[str] = []
+        for delta in generation:
+            if not parts:
+                timings["llm_first_token"] = time.perf_counter() - mark
+            parts.append(delta)
+            yield delta
+        timings["llm_total"] = time.perf_counter() - mark
+
+        attributor = {"embedding": lambda: embedding_attributor(self.embedder),
+                      "lexical": lambda: lexical_attributor, "off": lambda: None}[self.settings.attribution]()
+        resolved = resolve_citations("".join(parts), sources, attributor, self.settings.attribution_min_similarity)
+        timings["total"] = time.perf_counter() - started
+        usage = generation.result
+        log.info("answered by %s model %s in %.1fs (%d citations%s)", choice.llm.backend, choice.llm.model,
+                 timings["total"], len(resolved.citations), ", refused" if resolved.refused else "")
+        return Answer(
+            question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
+            backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
+            attributed_sentences=resolved.attributed_sentences, sources=sources, timings=timings,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def default_pipeline() -> Pipeline:
+    """The process-wide pipeline built from ``Settings()`` (environment and defaults)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline()
+        return _default
+
+
+def ask(question: str) -> Answer:
+    """Answer a question about the configured reports, with citations.
+
+    Example::
+
+        from rag import ask
+        a = ask("What did Operation Sentinel seize?")
+        a.text        # "... over 100 seizures ... more than 160 kg ... [1]"
+        a.refused     # False
+        a.citations   # [Citation(doc_id="002_50d104ffb6a67dba.txt", paragraph=9, text=..., score=...)]
+    """
+    return default_pipeline().ask(question)
