@@ -33,6 +33,7 @@ class Answer:
     model: str = ""
     dropped_markers: int = 0  # markers that pointed at no shown source
     attributed_sentences: int = 0  # sentences whose citation was attributed, not written by the model
+    unsupported_sentences: int = 0  # cited sentences removed: their numbers are not in their sources
     sources: list[Citation] = field(default_factory=list)  # every paragraph shown to the model
     timings: dict[str, float] = field(default_factory=dict)  # seconds: embed, search, llm_first_token, llm_total
     prompt_tokens: int | None = None

@@ -6,10 +6,12 @@ What it does, in order:
 2. drops markers that point at no shown source, and counts them;
 3. attributes each substantial sentence that carries no marker to the source that
    supports it best, when that source is similar enough (small models forget markers);
-4. renumbers the surviving markers 1..m in order of first use, so that marker
-   ``[n]`` is ``citations[n - 1]``;
+4. removes cited sentences that state a number found neither in their sources nor in
+   the question (a cheap, strict guard against invented figures), and counts them;
 5. marks the answer refused when the model says it cannot find the answer, or when
-   no valid citation remains.
+   no valid citation remains;
+6. renumbers the surviving markers 1..m in order of first use, so that marker
+   ``[n]`` is ``citations[n - 1]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 from embeddings import Embedder
 from rag.answer import Citation
 from rag.paragraphs import split_sentences
+from rag.prompt import REFUSAL
 
 # Given answer sentences and source texts, the best source index and its similarity per sentence.
 Attributor = Callable[[Sequence[str], Sequence[str]], list[tuple[int, float]]]
@@ -42,6 +45,8 @@ _WORD = re.compile(r"[^\W_]+", re.U)
 _STOP = frozenset("the a an of and or in on at to for by with from as is was were be been are it its this that "
                   "these those which who what when where how did does do has have had not no".split())
 MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
+_TRAILING = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
+_NUMBER = re.compile(r"(?<![\w\[])\d+(?:[.,]\d+)*(?![\w\]])")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Resolved:
     refused: bool
     dropped_markers: int
     attributed_sentences: int
+    unsupported_sentences: int = 0  # cited sentences removed because their numbers are not in their sources
 
 
 def _expand(group: str) -> list[int]:
@@ -65,9 +71,22 @@ def _expand(group: str) -> list[int]:
 
 
 def normalise_markers(text: str) -> str:
+    """Plain ``[n]`` markers, each inside the sentence it follows ("claim. [1]" -> "claim [1].")."""
     for pattern, replacement in _VARIANTS:
         text = pattern.sub(replacement, text)
-    return MARKER.sub(lambda m: "".join(f"[{n}]" for n in _expand(m.group(1))), text)
+    text = MARKER.sub(lambda m: "".join(f"[{n}]" for n in _expand(m.group(1))), text)
+    return _TRAILING.sub(lambda m: " " + "".join(re.findall(r"\[\d+\]", m.group(2))) + m.group(1), text)
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written, without thousands separators and markers: "1,200" -> "1200"."""
+    return {n.replace(",", "") for n in _NUMBER.findall(MARKER.sub(" ", text))}
+
+
+def is_grounded(sentence: str, cited: Sequence[str], question: str = "") -> bool:
+    """A cited sentence may only state numbers found in its sources (or in the question)."""
+    allowed = numbers(question).union(*(numbers(text) for text in cited))
+    return numbers(sentence) <= allowed
 
 
 def is_refusal(text: str) -> bool:
@@ -110,7 +129,7 @@ def best_quote(claim: str, paragraph: str) -> str:
 
 
 def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attributor | None = None,
-                      min_similarity: float = 0.45) -> Resolved:
+                      min_similarity: float = 0.45, question: str = "") -> Resolved:
     """Turn the model's text into an answer whose markers index its citation list (see module doc)."""
     text = normalise_markers(raw.strip())
     dropped = 0
@@ -139,10 +158,19 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
                     claims[claims.index(sentence)] = marked
                     attributed += 1
 
+    unsupported = 0
+    for sentence in list(claims):
+        cited = [sources[int(n) - 1].text for n in re.findall(r"\[(\d+)\]", sentence)]
+        if cited and not is_grounded(sentence, cited, question):
+            text = text.replace(sentence, "", 1)
+            claims.remove(sentence)
+            unsupported += 1
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+
     cited_claims = [s for s in claims if MARKER.search(s)]
-    refused = (is_refusal(text) and not cited_claims) or not cited_claims
-    if refused:
-        return Resolved(MARKER.sub("", text).replace(" .", ".").strip(), [], True, dropped, attributed)
+    if not cited_claims:
+        text = MARKER.sub("", text).replace(" .", ".").strip() or REFUSAL
+        return Resolved(text, [], True, dropped, attributed, unsupported)
 
     order: dict[int, int] = {}
     model_marked = {int(n) for s in sentences for n in re.findall(r"\[(\d+)\]", s)}
@@ -159,4 +187,4 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
                 attributed=number not in model_marked)
         for number in order
     ]
-    return Resolved(renumbered, citations, False, dropped, attributed)
+    return Resolved(renumbered, citations, False, dropped, attributed, unsupported)

@@ -49,6 +49,7 @@ class Manifest:
     dim: int
     index_type: str
     corpus_root: str
+    chunking: str = ""  # chunking parameters: a change means re-embedding everything
     documents: dict[str, IndexedDocument] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)

@@ -50,7 +50,11 @@ class IndexReport:
                 f"{self.chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s -> {self.directory}")
 
 
-def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, index_type: str
+def _chunking(settings: Settings) -> str:
+    return f"overlap={settings.chunk_overlap_sentences},windows={settings.window_sentences}"
+
+
+def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: Settings
                        ) -> tuple[FaissIndex | None, str | None]:
     """The existing index if its vectors can be reused, else (None, why it is rebuilt)."""
     if not FaissIndex.exists(index_dir):
@@ -62,8 +66,10 @@ def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, in
         return None, str(exc)
     if previous.manifest.corpus_root != corpus_root:
         return None, f"corpus changed from {previous.manifest.corpus_root} to {corpus_root}"
-    if previous.manifest.index_type != index_type:
-        return None, f"index type changed from {previous.manifest.index_type} to {index_type}"
+    if previous.manifest.index_type != settings.index_type:
+        return None, f"index type changed from {previous.manifest.index_type} to {settings.index_type}"
+    if previous.manifest.chunking != _chunking(settings):
+        return None, f"chunking changed from {previous.manifest.chunking} to {_chunking(settings)}"
     return previous, None
 
 
@@ -75,7 +81,7 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
     report = IndexReport(directory=index_dir)
-    previous, report.rebuilt_because = _reusable_previous(index_dir, str(corpus_dir), embedder, settings.index_type)
+    previous, report.rebuilt_because = _reusable_previous(index_dir, str(corpus_dir), embedder, settings)
     if report.rebuilt_because:
         log.warning("rebuilding the whole index: %s", report.rebuilt_because)
     known = previous.manifest.documents if previous else {}
@@ -100,7 +106,8 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
         raise CorpusNotFound(f"no readable documents ({', '.join(settings.extensions)}) in {corpus_dir}")
 
     new_paragraphs, new_chunks = chunk_documents(
-        documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences)
+        documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences,
+        settings.window_sentences)
     new_vectors = embedder.encode([c.embed_text for c in new_chunks], progress=progress)
     report.embedded_chunks = len(new_chunks)
 
@@ -108,7 +115,8 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
         index = previous
     else:
         index = _assemble(previous, set(report.unchanged), documents, new_paragraphs, new_chunks, new_vectors,
-                          Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir)))
+                          Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir),
+                                   _chunking(settings)))
         index.save(index_dir)
     report.paragraphs, report.chunks = len(index.paragraphs), len(index.chunks)
     report.seconds = time.perf_counter() - started

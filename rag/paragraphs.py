@@ -105,8 +105,14 @@ def chunk_paragraph(
     count_tokens: Callable[[str], int],
     max_tokens: int,
     overlap_sentences: int = 1,
+    window_sentences: int = 0,
 ) -> list[Chunk]:
-    """One chunk if the paragraph fits the window with its title, else overlapping sentence windows."""
+    """One chunk if the paragraph fits the window with its title, else overlapping pieces.
+
+    With ``window_sentences`` > 0, a paragraph of more sentences also gets one chunk per
+    run of that many sentences: a many-topic paragraph is then found by any one of its
+    claims instead of by its diluted average (measured: see README, "Retrieval").
+    """
 
     def embed_text(piece: str) -> str:
         return f"{title}\n{piece}" if title else piece
@@ -123,6 +129,12 @@ def chunk_paragraph(
             # A sentence too long on its own is cut into word windows.
             units.extend([(a, b)] if fits(a, b) else _pack(_word_spans(text, a, b), fits, 8))
         spans = _pack(units, fits, overlap_sentences)
+    sentences = _sentence_spans(text) if window_sentences > 0 else []
+    if len(sentences) > window_sentences:
+        for i in range(len(sentences) - window_sentences + 1):
+            span = (sentences[i][0], sentences[i + window_sentences - 1][1])
+            if span not in spans and count_tokens(embed_text(text[span[0]:span[1]])) <= max_tokens:
+                spans.append(span)
     return [
         Chunk(paragraph.doc_id, paragraph.paragraph, paragraph.start + a, paragraph.start + b,
               embed_text(text[a:b]))
@@ -130,28 +142,14 @@ def chunk_paragraph(
     ]
 
 
-def chunk_document(
-    document: Document,
-    count_tokens: Callable[[str], int],
-    max_tokens: int,
-    overlap_sentences: int = 1,
-) -> tuple[list[Paragraph], list[Chunk]]:
-    paragraphs = split_paragraphs(document)
-    chunks = [
-        chunk
-        for paragraph in paragraphs
-        for chunk in chunk_paragraph(paragraph, document.title, count_tokens, max_tokens, overlap_sentences)
-    ]
-    return paragraphs, chunks
-
-
-def chunk_documents(documents: Iterable[Document], count_tokens: Callable[[str], int],
-                    max_tokens: int, overlap_sentences: int = 1
+def chunk_documents(documents: Iterable[Document], count_tokens: Callable[[str], int], max_tokens: int,
+                    overlap_sentences: int = 1, window_sentences: int = 0
                     ) -> tuple[list[Paragraph], list[Chunk]]:
     paragraphs: list[Paragraph] = []
     chunks: list[Chunk] = []
     for document in documents:
-        p, c = chunk_document(document, count_tokens, max_tokens, overlap_sentences)
-        paragraphs += p
-        chunks += c
+        for paragraph in split_paragraphs(document):
+            paragraphs.append(paragraph)
+            chunks += chunk_paragraph(paragraph, document.title, count_tokens, max_tokens,
+                                      overlap_sentences, window_sentences)
     return paragraphs, chunks

@@ -50,6 +50,7 @@ class Pipeline:
         self._embedder: Embedder | None = None
         self._index: FaissIndex | None = None
         self._llm: LLMChoice | None = None
+        self._retriever: Retriever | None = None
 
     # --- lazily loaded parts ------------------------------------------------------------------
     @property
@@ -74,6 +75,15 @@ class Pipeline:
                     self.reindex()
             assert self._index is not None
             return self._index
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            index = self.index
+            if self._retriever is None or self._retriever.index is not index:
+                s = self.settings
+                self._retriever = Retriever(index, self.embedder, s.retrieval, s.candidates, s.rrf_k)
+            return self._retriever
 
     @property
     def llm(self) -> LLMChoice:
@@ -101,7 +111,7 @@ class Pipeline:
         return question
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
-        return Retriever(self.index, self.embedder).search(self._validated(question), k or self.settings.k)
+        return self.retriever.search(self._validated(question), k or self.settings.k)
 
     def stream(self, question: str, k: int | None = None) -> TextStream[Answer]:
         """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer."""
@@ -117,11 +127,12 @@ class Pipeline:
 
     def _answer(self, question: str, k: int) -> Generator[str, None, Answer]:
         started = time.perf_counter()
-        retriever = Retriever(self.index, self.embedder)
-        vector = retriever.embed(question)
-        timings = {"embed": time.perf_counter() - started}
+        retriever = self.retriever
         mark = time.perf_counter()
-        hits = retriever.search_vector(vector, k)
+        vector = retriever.embed(question)
+        timings = {"embed": time.perf_counter() - mark}
+        mark = time.perf_counter()
+        hits = retriever.search_vector(vector, k, question)
         timings["search"] = time.perf_counter() - mark
         sources = [_as_citation(hit) for hit in hits]
         if not hits:
@@ -140,7 +151,8 @@ class Pipeline:
 
         attributor = {"embedding": lambda: embedding_attributor(self.embedder),
                       "lexical": lambda: lexical_attributor, "off": lambda: None}[self.settings.attribution]()
-        resolved = resolve_citations("".join(parts), sources, attributor, self.settings.attribution_min_similarity)
+        resolved = resolve_citations("".join(parts), sources, attributor,
+                                     self.settings.attribution_min_similarity, question)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs (%d citations%s)", choice.llm.backend, choice.llm.model,
@@ -148,7 +160,8 @@ class Pipeline:
         return Answer(
             question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
-            attributed_sentences=resolved.attributed_sentences, sources=sources, timings=timings,
+            attributed_sentences=resolved.attributed_sentences,
+            unsupported_sentences=resolved.unsupported_sentences, sources=sources, timings=timings,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )

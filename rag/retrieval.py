@@ -1,8 +1,17 @@
-"""Stage 4: question -> the k most similar paragraphs (dense search, one hit per paragraph)."""
+"""Stage 4: question -> the k best paragraphs, one hit per paragraph.
+
+Two rankings are fused by reciprocal rank (RRF): FAISS over the chunk vectors
+(meaning, paraphrase) and BM25 over the paragraph texts (names, numbers, and
+words the small multilingual-blind embedder misses). A paragraph's score is its
+best cosine similarity to the question, so scores stay comparable across modes.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -10,8 +19,7 @@ from embeddings import Embedder
 from rag.index import FaissIndex
 from rag.paragraphs import Paragraph
 
-# Long paragraphs have several chunks; fetch extra so k distinct paragraphs survive de-duplication.
-_OVERFETCH = 4
+Key = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -19,7 +27,7 @@ class Hit:
     """A retrieved paragraph with its similarity and its document's metadata."""
 
     paragraph: Paragraph
-    score: float
+    score: float  # best cosine similarity of the paragraph's chunks to the question
     title: str
     date: str | None
 
@@ -28,26 +36,75 @@ class Hit:
         return self.paragraph.doc_id
 
 
+class KeywordIndex:
+    """BM25 (bm25s) over title + paragraph text; built in memory when an index is opened."""
+
+    def __init__(self, index: FaissIndex) -> None:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+        self._bm25s = bm25s
+        self.keys: list[Key] = [p.key for p in index.paragraphs]
+        texts = [f"{index.document(p.doc_id).title}\n{p.text}" for p in index.paragraphs]
+        self.model = bm25s.BM25()
+        self.model.index(self._tokenize(texts), show_progress=False)
+
+    def _tokenize(self, texts: list[str]):
+        return self._bm25s.tokenize(texts, stopwords="en", show_progress=False)
+
+    def search(self, question: str, limit: int) -> list[Key]:
+        tokens = self._tokenize([question])
+        if not self.keys or not tokens.vocab:
+            return []
+        rows, scores = self.model.retrieve(tokens, k=min(limit, len(self.keys)), show_progress=False)
+        return [self.keys[r] for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+def reciprocal_rank_fusion(rankings: list[list[Key]], k: int = 60) -> list[Key]:
+    scores: dict[Key, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, key in enumerate(ranking):
+            scores[key] += 1.0 / (k + rank + 1)
+    return sorted(scores, key=lambda key: -scores[key])
+
+
 class Retriever:
-    def __init__(self, index: FaissIndex, embedder: Embedder) -> None:
+    def __init__(self, index: FaissIndex, embedder: Embedder, mode: Literal["hybrid", "dense"] = "hybrid",
+                 candidates: int = 50, rrf_k: int = 60) -> None:
         self.index = index
         self.embedder = embedder
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.keywords = KeywordIndex(index) if mode == "hybrid" else None
+        self._rows: dict[Key, list[int]] = defaultdict(list)
+        for row, chunk in enumerate(index.chunks):
+            self._rows[chunk.key].append(row)
 
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
 
-    def search_vector(self, vector: np.ndarray, k: int) -> list[Hit]:
-        best: dict[tuple[str, int], float] = {}
-        for chunk, score in self.index.search(vector, k * _OVERFETCH):
-            if chunk.key not in best:  # results are best-first
-                best[chunk.key] = score
-            if len(best) == k:
-                break
+    def _dense_ranking(self, vector: np.ndarray, limit: int) -> list[Key]:
+        ranking: dict[Key, None] = {}
+        for chunk, _ in self.index.search(vector, limit):
+            ranking.setdefault(chunk.key)  # results are best-first; keep each paragraph's first place
+        return list(ranking)
+
+    def similarity(self, vector: np.ndarray, key: Key) -> float:
+        return float((self.index.vectors[self._rows[key]] @ vector).max())
+
+    def search_vector(self, vector: np.ndarray, k: int, question: str = "") -> list[Hit]:
+        dense = self._dense_ranking(vector, max(self.candidates, k * 4))
+        if self.keywords is not None and question:
+            order = reciprocal_rank_fusion([dense, self.keywords.search(question, self.candidates)], self.rrf_k)
+        else:
+            order = dense
         hits = []
-        for (doc_id, number), score in best.items():
+        for doc_id, number in order[:k]:
             document = self.index.document(doc_id)
-            hits.append(Hit(self.index.paragraph(doc_id, number), score, document.title, document.date))
+            hits.append(Hit(self.index.paragraph(doc_id, number), self.similarity(vector, (doc_id, number)),
+                            document.title, document.date))
         return hits
 
     def search(self, question: str, k: int) -> list[Hit]:
-        return self.search_vector(self.embed(question), k)
+        return self.search_vector(self.embed(question), k, question)

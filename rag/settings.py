@@ -67,9 +67,15 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = 32
     chunk_overlap_sentences: int = Field(1, description="Sentences shared by the pieces of a long paragraph.")
+    window_sentences: int = Field(
+        2, ge=0, description="Also embed every run of this many sentences of a paragraph (0: whole paragraphs only).")
 
     # --- retrieval -------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Paragraphs retrieved and shown to the LLM.")
+    retrieval: Literal["hybrid", "dense"] = Field(
+        "hybrid", description="'hybrid' fuses FAISS and BM25 (bm25s) rankings; 'dense' is FAISS only.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant (larger = flatter fusion).")
+    candidates: int = Field(50, description="Candidates each retriever contributes before fusion.")
     max_question_chars: int = Field(2000, description="Longer questions are refused as invalid input.")
     max_source_chars: int = Field(1600, description="A longer paragraph is shortened in the prompt (not in citations).")
 

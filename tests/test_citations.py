@@ -1,0 +1,126 @@
+"""Citation post-processing: marker parsing, dropping, attribution, renumbering and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from embeddings import Embedder
+from rag.answer import Citation
+from rag.citations import (embedding_attributor, is_refusal, lexical_attributor, normalise_markers,
+                           resolve_citations)
+
+SOURCES = [
+    Citation("002.txt", 9, "The Operation resulted in over 100 seizures of drugs; more than 160 kg ranging "
+             "from heroin to opium. This programme would be converted to a long-term initiative.", 0.6),
+    Citation("000.txt", 4, "He met Russian FCS Head, Andrei Belyaninov, on 21 January 2009 in Moscow.", 0.4),
+    Citation("003.txt", 2, "Japan and Russia discussed the conservation of living marine resources.", 0.3),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("a [1] b", "a [1] b"),
+    ("a [1, 3] b", "a [1][3] b"),
+    ("a [1;2] b", "a [1][2] b"),
+    ("a [1-3] b", "a [1][2][3] b"),
+    ("a [1 and 2] b", "a [1][2] b"),
+    ("a [Source 2] b", "a [2] b"),
+    ("a (source: 3) b", "a [3] b"),
+    ("a 【2】 b", "a [2] b"),
+    ("a [^1] b", "a [1] b"),
+    ("[2][1]", "[2][1]"),
+    ("a [citation needed] b", "a [citation needed] b"),
+    ("in 2009 [sic]", "in 2009 [sic]"),
+])
+def test_marker_variants_are_normalised(raw: str, expected: str) -> None:
+    assert normalise_markers(raw) == expected
+
+
+def test_markers_are_renumbered_in_order_of_first_use() -> None:
+    resolved = resolve_citations("He met Belyaninov in January 2009 [2]. The operation seized 160 kg [1][2].", SOURCES)
+    assert resolved.text == "He met Belyaninov in January 2009 [1]. The operation seized 160 kg [2][1]."
+    assert [(c.doc_id, c.paragraph) for c in resolved.citations] == [("000.txt", 4), ("002.txt", 9)]
+    assert not resolved.refused and resolved.dropped_markers == 0
+
+
+def test_markers_pointing_at_no_source_are_dropped_and_counted() -> None:
+    resolved = resolve_citations("It seized more than 160 kg [1][4]. It made 100 seizures [0] [17].", SOURCES)
+    assert resolved.text == "It seized more than 160 kg [1]. It made 100 seizures."
+    assert resolved.dropped_markers == 3
+    assert [c.paragraph for c in resolved.citations] == [9]
+
+
+def test_only_invalid_markers_means_refused() -> None:
+    resolved = resolve_citations("Yes [5].", SOURCES)
+    assert resolved.refused and resolved.citations == [] and resolved.dropped_markers == 1
+
+
+@pytest.mark.parametrize("raw", [
+    "I cannot find the answer in the reports.",
+    "I cannot find the answer in the reports [1].",
+    "The sources do not mention the budget of the seminar.",
+    "There is no information about that in the provided sources [2].",
+    "",
+])
+def test_refusals_are_detected_and_carry_no_citations(raw: str) -> None:
+    resolved = resolve_citations(raw, SOURCES, lexical_attributor)
+    assert resolved.refused and resolved.citations == []
+    assert "[" not in resolved.text
+
+
+def test_a_cited_answer_that_mentions_a_gap_is_not_a_refusal() -> None:
+    raw = "The operation made over 100 seizures [1]. The reports do not mention arrests."
+    resolved = resolve_citations(raw, SOURCES, lexical_attributor)
+    assert not resolved.refused and [c.paragraph for c in resolved.citations] == [9]
+
+
+def test_is_refusal_does_not_fire_on_ordinary_claims() -> None:
+    assert not is_refusal("The operation resulted in over 100 seizures of drugs.")
+    assert not is_refusal("Russia did not stop cooperating with the WCO.")
+
+
+@pytest.mark.parametrize("use_embeddings", [False, True])
+def test_unmarked_sentences_are_attributed_to_the_supporting_source(use_embeddings: bool, embedder: Embedder) -> None:
+    attributor = embedding_attributor(embedder) if use_embeddings else lexical_attributor
+    raw = ("Operation Sentinel resulted in over 100 seizures of drugs, more than 160 kg from heroin to opium. "
+           "Andrei Belyaninov met him on 21 January 2009 [2].")
+    resolved = resolve_citations(raw, SOURCES, attributor, min_similarity=0.4)
+    assert resolved.attributed_sentences == 1
+    assert resolved.text.startswith("Operation Sentinel resulted in over 100 seizures of drugs, "
+                                    "more than 160 kg from heroin to opium [1].")
+    assert [(c.paragraph, c.attributed) for c in resolved.citations] == [(9, True), (4, False)]
+
+
+def test_unrelated_sentence_is_not_attributed(embedder: Embedder) -> None:
+    raw = "Bananas are an excellent source of potassium for athletes."
+    resolved = resolve_citations(raw, SOURCES, embedding_attributor(embedder), min_similarity=0.45)
+    assert resolved.refused and resolved.attributed_sentences == 0
+
+
+def test_quote_is_the_supporting_sentence_of_the_paragraph() -> None:
+    resolved = resolve_citations("It was turned into a long-term initiative [1].", SOURCES)
+    assert resolved.citations[0].quote == "This programme would be converted to a long-term initiative."
+    assert resolved.citations[0].text == SOURCES[0].text  # the citation shows the whole paragraph
+
+
+def test_marker_after_the_full_stop_belongs_to_that_sentence(embedder: Embedder) -> None:
+    raw = "Operation Sentinel made over 100 seizures. [1] He met Belyaninov on 21 January 2009. [2]"
+    resolved = resolve_citations(raw, SOURCES, embedding_attributor(embedder))
+    assert resolved.text == "Operation Sentinel made over 100 seizures [1]. He met Belyaninov on 21 January 2009 [2]."
+    assert resolved.attributed_sentences == 0 and len(resolved.citations) == 2
+
+
+def test_sentence_with_a_number_absent_from_its_sources_is_removed() -> None:
+    raw = "The WCO budget in 2009 was $1.2 billion [2]."
+    resolved = resolve_citations(raw, SOURCES, question="What was the WCO budget in 2009?")
+    assert resolved.refused and resolved.unsupported_sentences == 1 and resolved.citations == []
+    raw = "It made over 100 seizures [1]. It also arrested 45 smugglers [1]."
+    resolved = resolve_citations(raw, SOURCES)
+    assert resolved.text == "It made over 100 seizures [1]."
+    assert resolved.unsupported_sentences == 1 and not resolved.refused
+
+
+def test_numbers_from_the_question_and_reformatted_dates_are_grounded() -> None:
+    raw = "On January 21, 2009 he met Andrei Belyaninov [2]."
+    assert not resolve_citations(raw, SOURCES).unsupported_sentences
+    raw = "In 2010 nothing was seized by Operation Sentinel beyond 160 kg [1]."
+    assert resolve_citations(raw, SOURCES, question="What happened in 2010?").unsupported_sentences == 0

@@ -1,0 +1,111 @@
+"""The Ollama backend against a loopback server speaking Ollama's wire format, and against none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import LLMUnavailable
+from rag.llm.factory import make_llm, make_ollama
+from rag.pipeline import Pipeline
+from rag.settings import BUNDLED_CORPUS, Settings
+from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.fake_ollama import FakeOllama, free_port
+
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+def _ollama(host: str, **overrides: object):
+    return make_ollama(Settings(llm="ollama", ollama_host=host, **overrides))
+
+
+def test_streams_ndjson_chunks_and_reports_usage() -> None:
+    with FakeOllama(reply="Hello there, customs world.") as server:
+        stream = _ollama(server.host).stream(MESSAGES)
+        deltas = list(stream)
+        assert deltas == ["Hello", " there,", " customs", " world."]
+        assert (stream.result.prompt_tokens, stream.result.completion_tokens) == (321, 4)
+        path, body = server.requests[-1]
+        assert path == "/api/chat" and body["stream"] is True and body["model"] == "qwen2.5:3b"
+        assert body["options"]["temperature"] == 0 and body["messages"] == MESSAGES
+
+
+def test_model_not_pulled_says_ollama_pull() -> None:
+    with FakeOllama(models=["llama3.2:1b"]) as server:
+        llm = _ollama(server.host, ollama_model="qwen2.5:3b")
+        with pytest.raises(LLMUnavailable, match=r"run `ollama pull qwen2.5:3b`") as error:
+            list(llm.stream(MESSAGES))
+        assert "\n" not in str(error.value)
+        with pytest.raises(LLMUnavailable, match="ollama pull"):
+            llm.check()
+
+
+def test_server_down_is_one_line() -> None:
+    llm = _ollama(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(LLMUnavailable, match="Ollama is not reachable at http://127.0.0.1") as error:
+        list(llm.stream(MESSAGES))
+    assert "\n" not in str(error.value)
+    with pytest.raises(LLMUnavailable, match="not reachable"):
+        llm.check()
+
+
+def test_stream_cut_off_is_detected() -> None:
+    with FakeOllama(reply="one two three four five", cut_after_chunks=2) as server:
+        stream = _ollama(server.host).stream(MESSAGES)
+        received = []
+        with pytest.raises(LLMUnavailable, match="cut off"):
+            for delta in stream:
+                received.append(delta)
+        assert received == ["one", " two"]
+
+
+def test_timeout_is_one_line() -> None:
+    with FakeOllama(stall_seconds=3) as server:
+        with pytest.raises(LLMUnavailable, match="did not answer within 0.5s"):
+            list(_ollama(server.host, ollama_timeout=0.5).stream(MESSAGES))
+
+
+def test_auto_uses_ollama_when_it_has_the_model() -> None:
+    with FakeOllama() as server:
+        choice = make_llm(Settings(llm="auto", ollama_host=server.host))
+        assert choice.llm.backend == "ollama" and choice.llm.model == "qwen2.5:3b"
+        assert "has qwen2.5:3b" in choice.reason
+
+
+def test_auto_falls_back_to_embedded_and_says_why(model_cache_dir: Path) -> None:
+    with FakeOllama(models=["other:7b"]) as server:
+        choice = make_llm(Settings(llm="auto", ollama_host=server.host, model_cache_dir=model_cache_dir))
+    assert choice.llm.backend == "embedded"
+    assert "fell back to embedded" in choice.reason and "ollama pull qwen2.5:3b" in choice.reason
+    down = make_llm(Settings(llm="auto", ollama_host=f"http://127.0.0.1:{free_port()}",
+                             model_cache_dir=model_cache_dir))
+    assert down.llm.backend == "embedded" and "not reachable" in down.reason
+
+
+def test_explicit_ollama_never_falls_back(tmp_path: Path) -> None:
+    settings = Settings(llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}",
+                        corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path / "index")
+    pipeline = Pipeline(settings)
+    assert pipeline.llm.llm.backend == "ollama"
+    with pytest.raises(LLMUnavailable, match="not reachable"):
+        pipeline.ask(SENTINEL_QUESTION)
+
+
+def test_pipeline_through_ollama_wire_format(bundled_index_dir: Path) -> None:
+    """Retrieval, prompt, streaming and citation resolution, with Ollama's protocol at the boundary."""
+    reply = "Operation Sentinel resulted in over 100 seizures of drugs [2] and more than 160 kg [2][9]."
+    with FakeOllama(reply=reply) as server:
+        pipeline = Pipeline(Settings(llm="ollama", ollama_host=server.host, index_dir=bundled_index_dir, k=5))
+        answer = pipeline.ask(SENTINEL_QUESTION)
+        prompt = server.requests[-1][1]["messages"][-1]["content"]
+    hits = pipeline.retrieve(SENTINEL_QUESTION)
+    sentinel_number = [(h.doc_id, h.paragraph.paragraph) for h in hits].index(SENTINEL) + 1
+    assert f"[{sentinel_number}] 10th International Exhibition" in prompt and SENTINEL_QUESTION in prompt
+    assert answer.backend == "ollama" and answer.model == "qwen2.5:3b"
+    assert answer.dropped_markers == 1  # [9] points at no shown source
+    assert answer.text == "Operation Sentinel resulted in over 100 seizures of drugs [1] and more than 160 kg [1]."
+    cited = hits[1]
+    assert [(c.doc_id, c.paragraph) for c in answer.citations] == [(cited.doc_id, cited.paragraph.paragraph)]
+    assert answer.completion_tokens == len(reply.split()) and answer.prompt_tokens == 321
+    assert set(answer.timings) >= {"embed", "search", "llm_first_token", "llm_total", "total"}
