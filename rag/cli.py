@@ -25,7 +25,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
-from rich.logging import RichHandler
 from rich.text import Text
 
 from rag.errors import RagError
@@ -49,10 +48,11 @@ def _settings(**flags: object) -> Settings:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_time=False, show_path=False)], force=True)
-    if not verbose:  # still say which backend answered and why it fell back
-        logging.getLogger("rag.llm.factory").setLevel(logging.INFO)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
+                        stream=sys.stderr, force=True)
+    if not verbose:  # still say which backend and model answered, and why 'auto' chose it
+        for name in ("rag.llm.factory", "rag.pipeline"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def _snippet(text: str, width: int = 160) -> str:
@@ -123,11 +123,8 @@ def ask(
     else:
         out.print()
         for number, citation in enumerate(answer.citations, 1):
-            out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(citation.text)}\"",
-                      markup=False)
-    first = answer.timings.get("llm_first_token")
-    err.print(f"[dim]answered by {answer.backend} · {answer.model} · {answer.timings.get('total', 0):.1f}s"
-              + (f" (first token {first:.1f}s)" if first is not None else "") + "[/dim]")
+            shown = citation.quote or citation.text  # the sentence that supports the claim
+            out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"", markup=False)
 
 
 def main() -> None:

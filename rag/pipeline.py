@@ -155,8 +155,9 @@ class Pipeline:
                                      self.settings.attribution_min_similarity, question)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
-        log.info("answered by %s model %s in %.1fs (%d citations%s)", choice.llm.backend, choice.llm.model,
-                 timings["total"], len(resolved.citations), ", refused" if resolved.refused else "")
+        log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
+                 choice.llm.model, timings["total"], timings.get("llm_first_token", 0.0), len(resolved.citations),
+                 ", refused" if resolved.refused else "")
         return Answer(
             question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,

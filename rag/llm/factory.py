@@ -36,16 +36,19 @@ def make_embedded(settings: Settings, progress: bool = True) -> LlamaCppLLM:
                        settings.max_answer_tokens, settings.seed)
 
 
-def make_llm(settings: Settings, progress: bool = True) -> LLMChoice:
+def _choose(settings: Settings, progress: bool) -> LLMChoice:
     if settings.llm == "ollama":
-        return LLMChoice(make_ollama(settings), "configured: ollama")
+        return LLMChoice(make_ollama(settings), f"configured: ollama at {settings.ollama_host}")
     if settings.llm == "embedded":
         return LLMChoice(make_embedded(settings, progress), "configured: embedded")
     try:
         make_ollama(settings, timeout=settings.ollama_probe_timeout).check()
     except LLMUnavailable as exc:
-        choice = LLMChoice(make_embedded(settings, progress), f"auto: fell back to embedded because {exc}")
-    else:
-        choice = LLMChoice(make_ollama(settings), f"auto: Ollama at {settings.ollama_host} has {settings.ollama_model}")
+        return LLMChoice(make_embedded(settings, progress), f"auto: fell back to embedded because {exc}")
+    return LLMChoice(make_ollama(settings), f"auto: Ollama at {settings.ollama_host} has {settings.ollama_model}")
+
+
+def make_llm(settings: Settings, progress: bool = True) -> LLMChoice:
+    choice = _choose(settings, progress)
     log.info("LLM backend %s, model %s (%s)", choice.llm.backend, choice.llm.model, choice.reason)
     return choice

@@ -1,0 +1,100 @@
+"""End to end with real models: the embedded llama.cpp default, the CLI, and a real Ollama-API server.
+
+These run the packaged Qwen2.5-Coder-1.5B GGUF on the CPU (tens of seconds per answer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rag.pipeline
+from rag import Settings, ask
+from rag.index import FaissIndex
+from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
+from rag.pipeline import Pipeline
+from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.ollama_stack import OLLAMA_MODEL, ollama_api_server
+
+pytestmark = pytest.mark.llm
+
+
+def _assert_sentinel_answer(text: str, refused: bool, cited: list[tuple[str, int]]) -> None:
+    assert not refused, text
+    assert "100" in text and "160" in text, text
+    assert SENTINEL in cited, cited
+
+
+@pytest.fixture(scope="module")
+def gguf(model_cache_dir: Path) -> Path:
+    return assemble_packaged_model(model_cache_dir, progress=False)
+
+
+def test_packaged_model_is_assembled_and_verified(gguf: Path) -> None:
+    marker = gguf.with_name(gguf.name + ".sha256").read_text().split()
+    assert marker == [PACKAGED_MODEL_SHA256, str(gguf.stat().st_size)]
+    assert gguf.read_bytes()[:4] == b"GGUF"
+
+
+def test_ask_builds_the_default_index_and_answers_with_citations(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache_dir: Path) -> None:
+    """The public contract: `from rag import ask` with no setup but the environment."""
+    index_dir = tmp_path / "default-index"
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("RAG_LLM", "embedded")
+    monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(model_cache_dir))
+    monkeypatch.setattr(rag.pipeline, "_default", None)
+    answer = ask(SENTINEL_QUESTION)
+    assert FaissIndex.exists(index_dir)  # built from the bundled reports on first use
+    assert isinstance(answer.text, str) and isinstance(answer.refused, bool)
+    _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
+    sentinel = next(c for c in answer.citations if (c.doc_id, c.paragraph) == SENTINEL)
+    assert sentinel.text.startswith("Whilst in Russia") and isinstance(sentinel.score, float)
+    assert "[1]" in answer.text  # markers resolve into answer.citations
+    assert answer.backend == "embedded" and answer.model.endswith(".gguf")
+    assert answer.timings["llm_first_token"] > 0 and answer.completion_tokens
+
+    # The same process-wide pipeline (and loaded models) serves the next question; it refuses what is not there.
+    assert rag.pipeline.default_pipeline() is rag.pipeline._default
+    unanswerable = ask("What is the population of Mars?")
+    assert unanswerable.refused and unanswerable.citations == []
+
+
+def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path, model_cache_dir: Path) -> None:
+    pipeline = Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, model_cache_dir=model_cache_dir))
+    stream = pipeline.stream(SENTINEL_QUESTION)
+    deltas = list(stream)
+    assert len(deltas) > 5  # token by token, not one block
+    answer = stream.result
+    assert "160" in "".join(deltas)
+    _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
+
+
+def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
+    env = {**os.environ, "RAG_MODEL_CACHE_DIR": str(model_cache_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--llm", "embedded", "--index-dir", str(bundled_index_dir),
+         SENTINEL_QUESTION], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"text", "refused", "citations", "backend", "model"}
+    assert set(data["citations"][0]) == {"doc_id", "paragraph", "text", "score"}
+    _assert_sentinel_answer(data["text"], data["refused"], [(c["doc_id"], c["paragraph"]) for c in data["citations"]])
+    assert data["backend"] == "embedded"
+    assert "embedded" in result.stderr  # the log says which backend answered
+
+
+def test_answers_through_a_real_ollama_api_server(tmp_path: Path, gguf: Path, bundled_index_dir: Path) -> None:
+    """The unmodified `ollama` client against Ollama's HTTP API, with a real model behind it."""
+    with ollama_api_server(gguf, tmp_path) as host:
+        settings = Settings(llm="auto", ollama_host=host, ollama_model=OLLAMA_MODEL, index_dir=bundled_index_dir)
+        pipeline = Pipeline(settings)
+        assert pipeline.llm.llm.backend == "ollama"  # auto picks Ollama when it answers and has the model
+        answer = pipeline.ask(SENTINEL_QUESTION)
+    assert answer.backend == "ollama" and answer.model == OLLAMA_MODEL
+    _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
