@@ -34,7 +34,13 @@ from rag.settings import Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about a folder of reports; every answer cites its paragraphs.")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> None:
+    """Errors are printed plainly: exactly one line, whatever the terminal width."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)
 
 K = Annotated[Optional[int], typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
@@ -132,13 +138,11 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except RagError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(1)
+        _fail(str(exc), 1)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        err.print(f"error: invalid setting {where}: {first['msg']}", markup=False)
-        sys.exit(2)
+        _fail(f"invalid setting {where}: {first['msg']}", 2)
     except click.ClickException as exc:  # usage errors: click's own one-line message
         exc.show()
         sys.exit(exc.exit_code)
@@ -150,9 +154,7 @@ def main() -> None:
     except Exception as exc:  # last resort: still one line, traceback on request
         if os.environ.get("RAG_DEBUG"):
             raise
-        err.print(f"error: unexpected {type(exc).__name__}: {_snippet(str(exc), 300)} "
-                  "(set RAG_DEBUG=1 for the traceback)", markup=False)
-        sys.exit(1)
+        _fail(f"unexpected {type(exc).__name__}: {_snippet(str(exc), 300)} (set RAG_DEBUG=1 for the traceback)", 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""The `rag` command line as a user runs it: real subprocesses, one-line errors, non-zero exits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.index import CURRENT
+from tests.conftest import SENTINEL_QUESTION
+from tests.fake_ollama import FakeOllama, free_port
+
+
+def rag(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_index_then_search(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "junk.txt").write_bytes(b"\x00\x01\x02binary")
+    result = rag("index", str(corpus), "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    assert "5 added" in result.stdout and "1 skipped" in result.stdout
+    assert "skipped junk.txt: binary file" in result.stderr
+    result = rag("search", SENTINEL_QUESTION, "--k", "3", "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3 and any("002_50d104ffb6a67dba.txt ¶9" in line for line in lines)
+
+
+def test_empty_question(bundled_index_dir: Path) -> None:
+    _one_line_error(rag("ask", "   ", "--index-dir", str(bundled_index_dir)), "question is empty")
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    _one_line_error(rag("index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "idx")),
+                    "corpus folder not found", "nowhere")
+
+
+def test_corrupt_index_is_reported_and_left_alone(corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    assert rag("index", str(corpus), "--index-dir", str(index_dir)).returncode == 0
+    version = index_dir / (index_dir / CURRENT).read_text().strip()
+    (version / "index.faiss").write_bytes(b"not a faiss index")
+    _one_line_error(rag("search", "Sentinel", "--index-dir", str(index_dir)), "is corrupt", "rag index")
+    assert (version / "index.faiss").read_bytes() == b"not a faiss index"  # nothing overwritten behind the user
+
+
+def test_ollama_down_with_explicit_backend(bundled_index_dir: Path) -> None:
+    result = rag("ask", SENTINEL_QUESTION, "--llm", "ollama", "--index-dir", str(bundled_index_dir),
+                 env={"OLLAMA_HOST": f"http://127.0.0.1:{free_port()}"})
+    _one_line_error(result, "Ollama is not reachable")
+
+
+def test_ollama_model_not_pulled(bundled_index_dir: Path) -> None:
+    with FakeOllama(models=["llama3.2:1b"]) as server:
+        result = rag("ask", SENTINEL_QUESTION, "--llm", "ollama", "--model", "qwen2.5:3b",
+                     "--index-dir", str(bundled_index_dir), env={"OLLAMA_HOST": server.host})
+    _one_line_error(result, "ollama pull qwen2.5:3b")
+
+
+def test_ask_through_ollama_prints_answer_and_sources(bundled_index_dir: Path) -> None:
+    reply = "Operation Sentinel resulted in over 100 seizures and more than 160 kg of drugs."
+    with FakeOllama(reply=reply) as server:
+        result = rag("ask", SENTINEL_QUESTION, "--llm", "ollama", "--index-dir", str(bundled_index_dir),
+                     env={"OLLAMA_HOST": server.host})
+    assert result.returncode == 0, result.stderr
+    answer, _, sources = result.stdout.partition("\n\n")
+    assert "160 kg" in answer and "[1]" in answer  # attributed: the reply carried no marker
+    assert sources.startswith('[1] 002_50d104ffb6a67dba.txt ¶9: "')
+    assert "answered by ollama model qwen2.5:3b" in result.stderr
+
+
+def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
+    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_LLM": "gpt"})
+    _one_line_error(result, "invalid setting", "llm")
