@@ -1,0 +1,41 @@
+# Set-up and checks. Everything lands in ./.venv; nothing is installed system-wide.
+#   make demo    install, then answer a question about the bundled reports (embedded LLM, no Ollama needed)
+#   make test    install with test extras, then run the test suite (what CI runs)
+#   make bench   print speed and memory figures (bench/run.py)
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+QUESTION ?= What did Operation Sentinel seize?
+# PyTorch is installed first and pinned (constraints.txt), so no dependency can pull a CUDA build.
+# Elsewhere, add PyTorch's CPU wheel index here, e.g. TORCH_PIP_ARGS="--index-url <cpu index>".
+TORCH_PIP_ARGS ?=
+
+.PHONY: demo test bench install install-test clean-venv
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(VENV)/bin/rag ask "$(QUESTION)"
+
+test: install-test
+	$(PY) -m pytest
+
+bench: install-test
+	$(PY) bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)
