@@ -16,11 +16,14 @@ only then swaps ``CURRENT``; a crash at any point leaves the previous version li
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +35,19 @@ from rag.paragraphs import Chunk, Paragraph
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def index_lock(directory: Path) -> Iterator[None]:
+    """One writer at a time per index directory (readers never wait: versions are immutable)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / LOCK).open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -170,11 +186,16 @@ class FaissIndex:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._remove_stale(directory, keep=version.name)
+        self._remove_stale(directory)
         return version
 
     @staticmethod
-    def _remove_stale(directory: Path, keep: str) -> None:
+    def _remove_stale(directory: Path) -> None:
+        """Delete versions other than the live one, and leftovers of crashed builds.
+
+        A reader that opened an older version just before the switch retries (see ``load``).
+        """
+        keep = (directory / CURRENT).read_text(encoding="utf-8").strip()
         for path in directory.iterdir():
             if path.name != keep and (path.name.startswith("v-") or path.name.startswith(".tmp-")):
                 shutil.rmtree(path, ignore_errors=True)
@@ -187,9 +208,20 @@ class FaissIndex:
     def load(cls, directory: Path) -> FaissIndex:
         """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason."""
         pointer = directory / CURRENT
-        if not pointer.is_file():
-            raise IndexNotFound(f"no index at {directory}; build one with `rag index [PATH]`")
-        version = directory / pointer.read_text(encoding="utf-8").strip()
+        for _attempt in range(3):
+            if not pointer.is_file():
+                raise IndexNotFound(f"no index at {directory}; build one with `rag index [PATH]`")
+            name = pointer.read_text(encoding="utf-8").strip()
+            try:
+                return cls._load_version(directory, directory / name)
+            except IndexCorrupt:
+                if pointer.read_text(encoding="utf-8").strip() == name:
+                    raise
+                # A writer switched versions while we read: read the new one.
+        raise IndexCorrupt(f"index at {directory} keeps changing while it is read; try again")
+
+    @classmethod
+    def _load_version(cls, directory: Path, version: Path) -> FaissIndex:
         try:
             manifest = Manifest.from_json((version / "manifest.json").read_text(encoding="utf-8"))
             if manifest.format_version != FORMAT_VERSION:

@@ -19,7 +19,7 @@ import numpy as np
 from embeddings import Embedder
 from rag.documents import SkippedFile, file_sha256, list_files, load_documents
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch
-from rag.index import FaissIndex, IndexedDocument, Manifest
+from rag.index import FaissIndex, IndexedDocument, Manifest, index_lock
 from rag.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.settings import Settings
 
@@ -76,10 +76,16 @@ def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, se
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
                  progress: bool = False) -> tuple[FaissIndex, IndexReport]:
     """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed."""
-    started = time.perf_counter()
     corpus_dir = corpus_dir.expanduser().resolve()
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
+    with index_lock(index_dir):
+        return _update(corpus_dir, index_dir, embedder, settings, progress)
+
+
+def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
+            progress: bool) -> tuple[FaissIndex, IndexReport]:
+    started = time.perf_counter()
     report = IndexReport(directory=index_dir)
     previous, report.rebuilt_because = _reusable_previous(index_dir, str(corpus_dir), embedder, settings)
     if report.rebuilt_because:

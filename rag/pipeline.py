@@ -177,7 +177,7 @@ def default_pipeline() -> Pipeline:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Pipeline()
+            _default = Pipeline(progress=True)  # first use may index and assemble the model: show it
         return _default
 
 
