@@ -35,6 +35,7 @@ class Answer:
     attributed_sentences: int = 0  # sentences whose citation was attributed, not written by the model
     unsupported_sentences: int = 0  # cited sentences removed: their numbers are not in their sources
     sources: list[Citation] = field(default_factory=list)  # every paragraph shown to the model
+    raw_text: str = ""  # what the model wrote, before citation post-processing
     timings: dict[str, float] = field(default_factory=dict)  # seconds: embed, search, llm_first_token, llm_total
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

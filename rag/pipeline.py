@@ -162,7 +162,8 @@ class Pipeline:
             question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
-            unsupported_sentences=resolved.unsupported_sentences, sources=sources, timings=timings,
+            unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text="".join(parts),
+            timings=timings,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )
