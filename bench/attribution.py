@@ -20,10 +20,13 @@ is cited; ``precision``, the share of citations that are the supporting paragrap
 
 from __future__ import annotations
 
-import re
-
 from rag import Pipeline, Settings
-from rag.citations import MARKER, embedding_attributor, lexical_attributor, resolve_citations
+from rag.citations import (
+    MARKER,
+    embedding_attributor,
+    lexical_attributor,
+    resolve_citations,
+)
 
 QUESTIONS: list[tuple[str, tuple[str, int]]] = [
     ("What did Operation Sentinel seize?", ("002_50d104ffb6a67dba.txt", 9)),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 
-_models: dict[str, "SentenceTransformer"] = {}
+_models: dict[str, SentenceTransformer] = {}
 _lock = threading.Lock()
 
 
@@ -32,7 +32,7 @@ def _model_location(name: str) -> str:
     return name
 
 
-def load_sentence_transformer(name: str) -> "SentenceTransformer":
+def load_sentence_transformer(name: str) -> SentenceTransformer:
     """Load (once per process) a model by packaged name, local path or cached hub name."""
     with _lock:
         if name not in _models:
@@ -61,7 +61,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
 
     @cached_property
-    def model(self) -> "SentenceTransformer":
+    def model(self) -> SentenceTransformer:
         return load_sentence_transformer(self._name)
 
     @property
@@ -71,11 +71,14 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(getter())
+        dim = getter()
+        if dim is None:
+            raise RuntimeError(f"embedding model {self._name!r} does not report its dimension")
+        return int(dim)
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or 512)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces including the special tokens the model adds."""

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import click
 import typer
@@ -42,13 +42,13 @@ def _fail(message: str, code: int) -> None:
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(code)
 
-K = Annotated[Optional[int], typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
-Preset = Annotated[Optional[str], typer.Option("--preset", help="Settings preset: default, fast, thorough.")]
+K = Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
+IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
+Preset = Annotated[str | None, typer.Option("--preset", help="Settings preset: default, fast, thorough.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
 
 
-def _settings(**flags: object) -> Settings:
+def _settings(**flags: Any) -> Settings:
     """Settings from the environment, overridden by the flags actually given."""
     return Settings(**{key: value for key, value in flags.items() if value is not None})
 
@@ -56,8 +56,8 @@ def _settings(**flags: object) -> Settings:
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
                         stream=sys.stderr, force=True)
-    if not verbose:  # still say which backend and model answered, and why 'auto' chose it
-        for name in ("rag.llm.factory", "rag.pipeline"):
+    if not verbose:  # still say what long work is happening, which backend answered and why
+        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.indexer"):
             logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -68,9 +68,9 @@ def _snippet(text: str, width: int = 160) -> str:
 
 @app.command()
 def index(
-    path: Annotated[Optional[Path], typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
+    path: Annotated[Path | None, typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
     index_dir: IndexDir = None,
-    index_type: Annotated[Optional[str], typer.Option(help="faiss.index_factory string, e.g. Flat, HNSW32.")] = None,
+    index_type: Annotated[str | None, typer.Option(help="faiss.index_factory string, e.g. Flat, HNSW32.")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Build or update the index; unchanged files are not re-embedded."""
@@ -100,9 +100,9 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="A question about the reports.")],
     k: K = None,
-    llm: Annotated[Optional[str], typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
-    gguf: Annotated[Optional[Path], typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
+    gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
     index_dir: IndexDir = None,
     preset: Preset = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,

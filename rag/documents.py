@@ -95,7 +95,8 @@ def _pdf_page_paragraphs(page_text: str) -> list[str]:
     if not lengths:
         return []
     typical = lengths[len(lengths) // 2]
-    paragraphs, current = [], []
+    paragraphs: list[str] = []
+    current: list[str] = []
     for line in lines:
         if not line:
             if current:

@@ -6,8 +6,13 @@ import pytest
 
 from embeddings import Embedder
 from rag.answer import Citation
-from rag.citations import (embedding_attributor, is_refusal, lexical_attributor, normalise_markers,
-                           resolve_citations)
+from rag.citations import (
+    embedding_attributor,
+    is_refusal,
+    lexical_attributor,
+    normalise_markers,
+    resolve_citations,
+)
 
 SOURCES = [
     Citation("002.txt", 9, "The Operation resulted in over 100 seizures of drugs; more than 160 kg ranging "

@@ -11,7 +11,7 @@ from embeddings import Embedder
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch
 from rag.index import CURRENT, FaissIndex
 from rag.indexer import update_index
-from rag.paragraphs import chunk_paragraph, Paragraph
+from rag.paragraphs import Paragraph, chunk_paragraph
 from tests.conftest import SENTINEL, settings_for
 
 
