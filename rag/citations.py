@@ -34,11 +34,16 @@ _VARIANTS = [
     (re.compile(r"[\[(]\s*(?:sources?|src|ref)\s*:?\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*[\])]", re.I), r"[\1]"),
 ]
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
+# A refusal speaks about the sources or the speaker, not about the world: "the agreement does
+# not include X" is a claim, "the sources do not include X" is a refusal.
+_SOURCES = r"(?:sources?|reports?|context|documents?|texts?|passages?|information (?:provided|given))"
 _REFUSAL = re.compile(
-    r"\b(cannot|can ?not|can't|could not|couldn't|unable to|do(?:es)? not|don't|doesn't)\s+"
-    r"(find|locate|determine|answer|contain|mention|provide|include|say|state|specify|have)\b"
-    r"|\bno (?:information|mention|relevant|details?|data)\b"
-    r"|\bnot (?:mentioned|specified|stated|provided|found|available) in\b",
+    r"\b(?:i|we)\s+(?:cannot|can ?not|can't|could not|couldn't|am unable to|was unable to|do not|don't)\s+"
+    r"(?:find|locate|determine|answer|see|know|tell)\b"
+    rf"|\b{_SOURCES}\b[^.]{{0,60}}?\b(?:do(?:es)? not|don't|doesn't|cannot|can't|did not|didn't|fail to)\s+"
+    r"(?:contain|mention|provide|include|say|state|specify|answer|have|give|discuss|cover)"
+    r"|\bno (?:information|mention|details?|data) (?:about|on|regarding|of|is|was)\b"
+    rf"|\bnot (?:mentioned|specified|stated|provided|found|available|given|covered) in (?:the |any of the )?{_SOURCES}",
     re.I,
 )
 _WORD = re.compile(r"[^\W_]+", re.U)
@@ -145,6 +150,10 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
     text = re.sub(r"\[(\d+)\]", keep_valid, text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
+    sentences = split_sentences(text)
+    for sentence in sentences:  # a refusal cites nothing, whatever marker the model put on it
+        if is_refusal(sentence) and MARKER.search(sentence):
+            text = text.replace(sentence, re.sub(r"\s*\[\d+\]", "", sentence), 1)
     sentences = split_sentences(text)
     claims = [s for s in sentences if not is_refusal(s)]
     attributed = 0

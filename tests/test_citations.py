@@ -78,9 +78,34 @@ def test_a_cited_answer_that_mentions_a_gap_is_not_a_refusal() -> None:
     assert not resolved.refused and [c.paragraph for c in resolved.citations] == [9]
 
 
-def test_is_refusal_does_not_fire_on_ordinary_claims() -> None:
-    assert not is_refusal("The operation resulted in over 100 seizures of drugs.")
-    assert not is_refusal("Russia did not stop cooperating with the WCO.")
+@pytest.mark.parametrize("claim", [
+    "The operation resulted in over 100 seizures of drugs.",
+    "Russia did not stop cooperating with the WCO.",
+    "The agreement does not include fishery products [1].",
+    "Customs officers do not have access to the system [2].",
+    "There was no data exchange before 2002 [1].",
+])
+def test_is_refusal_does_not_fire_on_ordinary_claims(claim: str) -> None:
+    assert not is_refusal(claim)
+
+
+@pytest.mark.parametrize("refusal", [
+    "I cannot find the answer in the reports.",
+    "I couldn't find any information about that.",
+    "The provided sources do not mention the seminar budget.",
+    "The reports don't say who attended.",
+    "There is no information about the budget in the sources.",
+    "The date is not mentioned in any of the sources.",
+])
+def test_is_refusal_recognises_refusals(refusal: str) -> None:
+    assert is_refusal(refusal)
+
+
+def test_a_marker_on_a_refusal_sentence_is_not_cited() -> None:
+    raw = "Operation Sentinel made over 100 seizures [1]. The reports do not mention arrests [2]."
+    resolved = resolve_citations(raw, SOURCES)
+    assert resolved.text == "Operation Sentinel made over 100 seizures [1]. The reports do not mention arrests."
+    assert [c.paragraph for c in resolved.citations] == [9]
 
 
 @pytest.mark.parametrize("use_embeddings", [False, True])
