@@ -58,8 +58,11 @@ def main() -> None:
     }
     threshold = pipeline.settings.attribution_min_similarity
     totals = {name: {"hit": 0, "cited": 0, "correct": 0, "uncited": 0} for name in strategies}
+    prompt_tokens, first_token = [], []
     for question, gold in QUESTIONS:
         answer = pipeline.ask(question)
+        prompt_tokens.append(answer.prompt_tokens or 0)
+        first_token.append(answer.timings.get("llm_first_token", 0.0))
         print(f"- {question}\n  raw: {' '.join(answer.raw_text.split())[:200]}")
         for name, (strip, attributor) in strategies.items():
             raw = MARKER.sub("", answer.raw_text) if strip else answer.raw_text
@@ -71,7 +74,9 @@ def main() -> None:
             counts["correct"] += keys.count(gold)
             counts["uncited"] += not keys
     n = len(QUESTIONS)
-    print(f"\n{'strategy':<17} {'hit':>6} {'precision':>10} {'uncited':>8}   ({n} questions, threshold {threshold})")
+    print(f"\nmax_source_chars {pipeline.settings.max_source_chars}: mean prompt {sum(prompt_tokens) / n:.0f} tokens, "
+          f"mean first token {sum(first_token[1:]) / (n - 1):.1f}s (first question, with model load, excluded)")
+    print(f"{'strategy':<17} {'hit':>6} {'precision':>10} {'uncited':>8}   ({n} questions, threshold {threshold})")
     for name, c in totals.items():
         precision = c["correct"] / c["cited"] if c["cited"] else 0.0
         print(f"{name:<17} {c['hit'] / n:6.2f} {precision:10.2f} {c['uncited'] / n:8.2f}")

@@ -70,7 +70,8 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``."""
     spans, position = [], 0
     for sentence in split_sentences(text):
         start = text.index(sentence, position)
@@ -125,11 +126,11 @@ def chunk_paragraph(
             return count_tokens(embed_text(text[a:b])) <= max_tokens
 
         units: list[tuple[int, int]] = []
-        for a, b in _sentence_spans(text):
+        for a, b in sentence_spans(text):
             # A sentence too long on its own is cut into word windows.
             units.extend([(a, b)] if fits(a, b) else _pack(_word_spans(text, a, b), fits, 8))
         spans = _pack(units, fits, overlap_sentences)
-    sentences = _sentence_spans(text) if window_sentences > 0 else []
+    sentences = sentence_spans(text) if window_sentences > 0 else []
     if len(sentences) > window_sentences:
         for i in range(len(sentences) - window_sentences + 1):
             span = (sentences[i][0], sentences[i + window_sentences - 1][1])

@@ -30,6 +30,7 @@ class Hit:
     score: float  # best cosine similarity of the paragraph's chunks to the question
     title: str
     date: str | None
+    focus: tuple[int, int] | None = None  # span (within the paragraph) of its best-matching chunk
 
     @property
     def doc_id(self) -> str:
@@ -90,8 +91,13 @@ class Retriever:
             ranking.setdefault(chunk.key)  # results are best-first; keep each paragraph's first place
         return list(ranking)
 
-    def similarity(self, vector: np.ndarray, key: Key) -> float:
-        return float((self.index.vectors[self._rows[key]] @ vector).max())
+    def best_chunk(self, vector: np.ndarray, key: Key) -> tuple[float, tuple[int, int]]:
+        """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
+        rows = self._rows[key]
+        similarities = self.index.vectors[rows] @ vector
+        best = int(similarities.argmax())
+        chunk, paragraph = self.index.chunks[rows[best]], self.index.paragraph(*key)
+        return float(similarities[best]), (chunk.start - paragraph.start, chunk.end - paragraph.start)
 
     def search_vector(self, vector: np.ndarray, k: int, question: str = "") -> list[Hit]:
         dense = self._dense_ranking(vector, max(self.candidates, k * 4))
@@ -102,8 +108,8 @@ class Retriever:
         hits = []
         for doc_id, number in order[:k]:
             document = self.index.document(doc_id)
-            hits.append(Hit(self.index.paragraph(doc_id, number), self.similarity(vector, (doc_id, number)),
-                            document.title, document.date))
+            score, focus = self.best_chunk(vector, (doc_id, number))
+            hits.append(Hit(self.index.paragraph(doc_id, number), score, document.title, document.date, focus))
         return hits
 
     def search(self, question: str, k: int) -> list[Hit]:
