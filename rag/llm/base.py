@@ -34,9 +34,6 @@ class TextStream(Generic[R]):
     def __iter__(self) -> Iterator[str]:
         self.result = yield from self._generator
 
-    def text(self) -> str:
-        return "".join(self)
-
 
 class LLM(Protocol):
     @property
