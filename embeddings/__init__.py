@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from embeddings.base import Embedder
+from embeddings.base import Embedder, EmbedderUnavailable
 from embeddings.sentence_transformer import PACKAGED_MODEL, SentenceTransformerEmbedder
 
 
@@ -18,4 +18,4 @@ def make_embedder(name: str = PACKAGED_MODEL, batch_size: int = 32) -> Embedder:
     return SentenceTransformerEmbedder(name, batch_size=batch_size)
 
 
-__all__ = ["Embedder", "PACKAGED_MODEL", "SentenceTransformerEmbedder", "make_embedder"]
+__all__ = ["Embedder", "EmbedderUnavailable", "PACKAGED_MODEL", "SentenceTransformerEmbedder", "make_embedder"]

@@ -8,6 +8,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
+class EmbedderUnavailable(RuntimeError):
+    """The embedding model cannot be loaded; the message is one line that names it."""
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors (so inner product = cosine)."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rich.progress import Progress
 
+from embeddings.base import EmbedderUnavailable
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -48,8 +50,8 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
             try:
                 _models[name] = SentenceTransformer(_model_location(name), device="cpu")
             except (OSError, ValueError) as exc:
-                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise RuntimeError(f"cannot load embedding model {name!r}: {first_line}") from exc
+                reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+                raise EmbedderUnavailable(f"cannot load embedding model {name!r}: {reason.strip()}") from exc
         return _models[name]
 
 

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from embeddings import EmbedderUnavailable
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -137,7 +138,7 @@ def main() -> None:
     """Console-script entry point: one-line errors, non-zero exit codes."""
     try:
         app(standalone_mode=False)
-    except RagError as exc:
+    except (RagError, EmbedderUnavailable) as exc:
         _fail(str(exc), 1)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -6,6 +6,12 @@ The CLI prints ``str(error)`` and exits non-zero; the UI shows it in the chat.
 from __future__ import annotations
 
 
+def one_line(exc: BaseException, last: bool = False) -> str:
+    """An exception's message as one line (its first line, or its last with ``last``), else its type."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
+
+
 class RagError(Exception):
     """Base class: anything raised as a RagError is a user-facing, one-line message."""
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError, one_line
 from rag.paragraphs import Chunk, Paragraph
 
 FORMAT_VERSION = 1
@@ -101,8 +101,8 @@ def _faiss_index(index_type: str, vectors: np.ndarray):
         if not index.is_trained:
             index.train(vectors)
     except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1]
-        raise RagError(f"cannot build FAISS index type {index_type!r} over {len(vectors)} vectors: {reason}") from None
+        raise RagError(f"cannot build FAISS index type {index_type!r} over {len(vectors)} vectors: "
+                       f"{one_line(exc, last=True)}") from None
     index.add(vectors)
     return index
 
@@ -245,5 +245,4 @@ class FaissIndex:
         except IndexMismatch:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexCorrupt) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise IndexCorrupt(f"index at {directory} is corrupt ({reason}); rebuild it with `rag index`") from None
+            raise IndexCorrupt(f"index at {directory} is corrupt ({one_line(exc)}); rebuild it with `rag index`") from None

@@ -85,3 +85,8 @@ def test_ask_through_ollama_prints_answer_and_sources(bundled_index_dir: Path) -
 def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
     result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_LLM": "gpt"})
     _one_line_error(result, "invalid setting", "llm")
+
+
+def test_unloadable_embedding_model(tmp_path: Path) -> None:
+    result = rag("search", "x", "--index-dir", str(tmp_path / "idx"), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
+    _one_line_error(result, "cannot load embedding model", "no-model")

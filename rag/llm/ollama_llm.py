@@ -11,7 +11,7 @@ from collections.abc import Generator
 import httpx
 import ollama
 
-from rag.errors import LLMUnavailable
+from rag.errors import LLMUnavailable, one_line
 from rag.llm.base import Message, TextStream, Usage
 
 
@@ -63,8 +63,7 @@ class OllamaLLM:
         except ollama.ResponseError as exc:
             if exc.status_code == 404:
                 raise _not_pulled(self.model, self.host) from None
-            message = " ".join(str(exc.error).split())
-            raise LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {message}") from None
+            raise LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {one_line(exc)}") from None
         except (ConnectionError, httpx.ConnectError):
             raise self._unreachable() from None
         except httpx.TimeoutException:
