@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from embeddings import Embedder
-from rag.documents import SkippedFile, file_sha256, list_files, load_documents
+from rag.documents import Document, SkippedFile, file_sha256, list_files, load_documents
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch
 from rag.index import FaissIndex, IndexedDocument, Manifest, index_lock
 from rag.paragraphs import Chunk, Paragraph, chunk_documents
@@ -101,11 +102,10 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Set
             report.unchanged.append(doc_id)
         else:
             to_read.append(path)
-            (report.updated if old else report.added).append(doc_id)
 
     documents, report.skipped = load_documents(corpus_dir, to_read, settings.max_file_bytes)
-    for skipped in report.skipped:
-        (report.updated if skipped.doc_id in known else report.added).remove(skipped.doc_id)
+    report.updated = [d.doc_id for d in documents if d.doc_id in known]
+    report.added = [d.doc_id for d in documents if d.doc_id not in known]
     current = set(report.unchanged) | {d.doc_id for d in documents}
     report.removed = sorted(set(known) - current)
     if not current:
@@ -130,7 +130,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Set
     return index, report
 
 
-def _assemble(previous: FaissIndex | None, keep: set[str], documents, new_paragraphs: list[Paragraph],
+def _assemble(previous: FaissIndex | None, keep: set[str], documents: list[Document], new_paragraphs: list[Paragraph],
               new_chunks: list[Chunk], new_vectors: np.ndarray, manifest: Manifest) -> FaissIndex:
     """Merge kept records (with their stored vectors) and new ones, ordered by doc_id."""
     paragraphs: list[Paragraph] = list(new_paragraphs)
@@ -142,10 +142,10 @@ def _assemble(previous: FaissIndex | None, keep: set[str], documents, new_paragr
         chunks += [previous.chunks[i] for i in kept_rows]
         rows.append(previous.vectors[kept_rows])
         manifest.documents.update({d: previous.manifest.documents[d] for d in keep})
+    counts = Counter(p.doc_id for p in new_paragraphs)
     for document in documents:
-        count = sum(1 for p in new_paragraphs if p.doc_id == document.doc_id)
         manifest.documents[document.doc_id] = IndexedDocument(
-            document.doc_id, document.title, document.date, document.sha256, count)
+            document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id])
     vectors = np.vstack(rows).astype(np.float32) if chunks else np.zeros((0, manifest.dim), np.float32)
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].paragraph, chunks[i].start))
     manifest.documents = dict(sorted(manifest.documents.items()))
