@@ -26,7 +26,7 @@ from pathlib import Path
 
 from embeddings import Embedder, make_embedder
 from rag.answer import Answer, Citation
-from rag.citations import embedding_attributor, lexical_attributor, resolve_citations
+from rag.citations import Attributor, embedding_attributor, lexical_attributor, resolve_citations
 from rag.errors import InvalidQuestion
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
@@ -125,6 +125,11 @@ class Pipeline:
         assert stream.result is not None
         return stream.result
 
+    def _attributor(self) -> Attributor | None:
+        if self.settings.attribution == "embedding":
+            return embedding_attributor(self.embedder)
+        return lexical_attributor if self.settings.attribution == "lexical" else None
+
     def _answer(self, question: str, k: int) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         retriever = self.retriever
@@ -149,10 +154,9 @@ class Pipeline:
             yield delta
         timings["llm_total"] = time.perf_counter() - mark
 
-        attributor = {"embedding": lambda: embedding_attributor(self.embedder),
-                      "lexical": lambda: lexical_attributor, "off": lambda: None}[self.settings.attribution]()
-        resolved = resolve_citations("".join(parts), sources, attributor,
-                                     self.settings.attribution_min_similarity, question)
+        raw = "".join(parts)
+        resolved = resolve_citations(raw, sources, self._attributor(), self.settings.attribution_min_similarity,
+                                     question)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
@@ -162,7 +166,7 @@ class Pipeline:
             question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
-            unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text="".join(parts),
+            unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text=raw,
             timings=timings,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
