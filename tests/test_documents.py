@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import list_files, load_document, load_documents
+from rag.documents import UnreadableFile, list_files, load_document, load_documents
 from rag.paragraphs import split_paragraphs
 from rag.settings import BUNDLED_CORPUS
 from tests.pdf_fixture import write_text_pdf
@@ -109,5 +109,5 @@ def test_unreadable_files_are_skipped_with_a_one_line_warning(
 def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("x" * 2000, encoding="utf-8")
-    with pytest.raises(Exception, match="larger than 1000 bytes"):
+    with pytest.raises(UnreadableFile, match="larger than 1000 bytes"):
         load_document(tmp_path, path, max_bytes=1000)

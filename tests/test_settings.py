@@ -40,3 +40,16 @@ def test_invalid_values_are_rejected() -> None:
         Settings(preset="turbo")
     with pytest.raises(ValidationError):
         Settings(no_such_setting=1)
+
+
+def test_questions_are_validated_before_anything_loads(tmp_path) -> None:
+    from rag.errors import InvalidQuestion
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(Settings(index_dir=tmp_path / "never-built", max_question_chars=50))
+    with pytest.raises(InvalidQuestion, match="the limit is 50"):
+        pipeline.ask("why " * 20)
+    with pytest.raises(InvalidQuestion, match="empty"):
+        pipeline.stream(" \n\t ")
+    assert pipeline._index is None and pipeline._llm is None  # nothing was loaded or built
+    assert not (tmp_path / "never-built").exists()
