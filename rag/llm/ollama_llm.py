@@ -15,10 +15,6 @@ from rag.errors import LLMUnavailable, one_line
 from rag.llm.base import Message, TextStream, Usage
 
 
-def _not_pulled(model: str, host: str) -> LLMUnavailable:
-    return LLMUnavailable(f"model {model!r} is not on the Ollama server at {host}; run `ollama pull {model}`")
-
-
 class OllamaLLM:
     backend = "ollama"
 
@@ -34,14 +30,19 @@ class OllamaLLM:
         return LLMUnavailable(f"Ollama is not reachable at {self.host}; start it with `ollama serve` "
                               "or set OLLAMA_HOST (or use --llm embedded)")
 
+    def _response_error(self, exc: ollama.ResponseError) -> LLMUnavailable:
+        """The server answered with an error: a 404 means the model was never pulled."""
+        if exc.status_code == 404:
+            return LLMUnavailable(f"model {self.model!r} is not on the Ollama server at {self.host}; "
+                                  f"run `ollama pull {self.model}`")
+        return LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {one_line(exc)}")
+
     def check(self) -> None:
         """Raise LLMUnavailable unless the server answers and has the model (used by 'auto' and health)."""
         try:
             self.client.show(self.model)
         except ollama.ResponseError as exc:
-            if exc.status_code == 404:
-                raise _not_pulled(self.model, self.host) from None
-            raise LLMUnavailable(f"Ollama at {self.host} answered {exc.status_code}: {exc.error}") from None
+            raise self._response_error(exc) from None
         except (ConnectionError, httpx.TransportError):
             raise self._unreachable() from None
 
@@ -61,9 +62,7 @@ class OllamaLLM:
                         raise LLMUnavailable(f"Ollama stopped with an error while answering with {self.model!r}")
                     usage = Usage(part.prompt_eval_count, part.eval_count)
         except ollama.ResponseError as exc:
-            if exc.status_code == 404:
-                raise _not_pulled(self.model, self.host) from None
-            raise LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {one_line(exc)}") from None
+            raise self._response_error(exc) from None
         except (ConnectionError, httpx.ConnectError):
             raise self._unreachable() from None
         except httpx.TimeoutException:
