@@ -110,8 +110,19 @@ class Pipeline:
                                   f"the limit is {self.settings.max_question_chars}")
         return question
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.search(self._validated(question), k or self.settings.k)
+    def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
+        """The ``k`` best paragraphs; pass ``timings`` to receive the seconds spent embedding and searching."""
+        return self._search(self._validated(question), k or self.settings.k, {} if timings is None else timings)
+
+    def _search(self, question: str, k: int, timings: dict[str, float]) -> list[Hit]:
+        retriever = self.retriever
+        mark = time.perf_counter()
+        vector = retriever.embed(question)
+        timings["embed"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        hits = retriever.search_vector(vector, k, question)
+        timings["search"] = time.perf_counter() - mark
+        return hits
 
     def stream(self, question: str, k: int | None = None) -> TextStream[Answer]:
         """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer."""
@@ -132,13 +143,8 @@ class Pipeline:
 
     def _answer(self, question: str, k: int) -> Generator[str, None, Answer]:
         started = time.perf_counter()
-        retriever = self.retriever
-        mark = time.perf_counter()
-        vector = retriever.embed(question)
-        timings = {"embed": time.perf_counter() - mark}
-        mark = time.perf_counter()
-        hits = retriever.search_vector(vector, k, question)
-        timings["search"] = time.perf_counter() - mark
+        timings: dict[str, float] = {}
+        hits = self._search(question, k, timings)
         sources = [_as_citation(hit) for hit in hits]
         if not hits:
             return Answer(question, REFUSAL, True, [], sources=sources, timings=timings)
