@@ -134,6 +134,74 @@ def ask(
             out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"", markup=False)
 
 
+def _llm_flags(spec: str | None) -> dict[str, Any]:
+    """``--llm BACKEND[/MODEL]``: "embedded", "ollama/qwen2.5:3b", "embedded//path/model.gguf"."""
+    if not spec:
+        return {}
+    backend, _, model = spec.partition("/")
+    if not model:
+        return {"llm": backend}
+    return {"llm": backend, ("gguf_path" if backend == "embedded" else "ollama_model"): model}
+
+
+Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=False)]
+
+
+@app.command("eval")
+def eval_(
+    eval_set: Annotated[Path | None, typer.Option("--set", help="JSONL eval set (default: the bundled one).")] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus to evaluate (default: configured).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
+    = Path("eval-results"),
+    k: K = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
+    = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only: no LLM.")] = False,
+    category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")]
+    = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    index_dir: IndexDir = None,
+    preset: Preset = None,
+    min_recall_at_5: Bound = None,
+    min_mrr: Bound = None,
+    min_fact_accuracy: Bound = None,
+    min_citation_precision: Bound = None,
+    min_citation_recall: Bound = None,
+    min_refusal_accuracy: Bound = None,
+    max_false_refusal_rate: Bound = None,
+    max_hallucinated_citation_rate: Bound = None,
+    verbose: Verbose = False,
+) -> None:
+    """Score retrieval, facts, citations, refusals and latency on an eval set; exit 1 if a threshold is missed.
+
+    Examples: ``rag eval --retrieval-only --min-recall-at-5 0.9``; ``rag eval --llm ollama/qwen2.5:3b``;
+    ``rag eval --set my_questions.jsonl --corpus ~/reports --out my-eval``.
+    """
+    from eval import BUNDLED_SET, Threshold, evaluate, load_eval_set  # only this command needs it
+
+    _logging(verbose)
+    questions = load_eval_set(eval_set or BUNDLED_SET)
+    if category:
+        questions = [q for q in questions if q.category in category]
+    questions = questions[:limit]
+    if not questions:
+        raise typer.BadParameter(f"no question in the set has category {', '.join(category or [])}")
+    if corpus is not None and index_dir is None:
+        index_dir = out / "index"  # never rebuild the user's own index for another corpus
+    settings = _settings(k=k, corpus_dir=corpus, index_dir=index_dir, preset=preset, **_llm_flags(llm))
+    given = {"recall@5": min_recall_at_5, "mrr": min_mrr, "fact_accuracy": min_fact_accuracy,
+             "citation_precision": min_citation_precision, "citation_recall": min_citation_recall,
+             "refusal_accuracy": min_refusal_accuracy}
+    thresholds = [Threshold(metric, bound) for metric, bound in given.items() if bound is not None]
+    thresholds += [Threshold(metric, bound, minimum=False) for metric, bound in
+                   (("false_refusal_rate", max_false_refusal_rate),
+                    ("hallucinated_citation_rate", max_hallucinated_citation_rate)) if bound is not None]
+    missed = evaluate(Pipeline(settings, progress=True), questions, out, set_path=eval_set or BUNDLED_SET, k=k,
+                      retrieval_only=retrieval_only, thresholds=thresholds, console=err)
+    if missed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors, non-zero exit codes."""
     try:

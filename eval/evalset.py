@@ -1,0 +1,121 @@
+"""The eval-set format: one JSON object per line, validated on load.
+
+Bring your own set for your own corpus in the same format::
+
+    {"id": "sentinel-seized", "category": "several facts",
+     "question": "What did Operation Sentinel seize?", "answerable": true,
+     "facts": [["100"], ["160 kg", "160 kilograms"], ["heroin", "opium", "cannabis", "marijuana"]],
+     "evidence": [{"doc_id": "002_50d104ffb6a67dba.txt", "paragraph": 9}]}
+
+- ``facts``: groups of accepted alternatives; a correct answer holds at least one
+  alternative of *every* group (matched after ``eval.matching.normalise``).
+- ``evidence``: the paragraphs that hold those facts (``doc_id`` as the index names the
+  file, ``paragraph`` as ``rag search`` and citations number it, from 1).
+- ``forbidden`` (optional): phrases a correct answer must not contain, for traps such as
+  a report that dates one meeting in two different years.
+- ``answerable: false`` questions expect a refusal; they have no facts and no evidence.
+- ``note`` (optional): why the question is there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eval.matching import contains, normalise
+from rag.errors import RagError
+from rag.index import FaissIndex
+
+BUNDLED_SET = Path(__file__).resolve().parent / "sets" / "customs_reports.jsonl"
+
+
+class EvalSetError(RagError):
+    """The eval set cannot be read, or does not fit the corpus it is run against."""
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    doc_id: str
+    paragraph: int = Field(ge=1)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.doc_id, self.paragraph)
+
+
+class EvalQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    answerable: bool = True
+    facts: list[list[str]] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    forbidden: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvalQuestion:
+        if self.answerable and not (self.facts and self.evidence):
+            raise ValueError("an answerable question needs facts and evidence")
+        if not self.answerable and (self.facts or self.evidence):
+            raise ValueError("an unanswerable question has no facts and no evidence")
+        if any(not group or not all(alt.strip() for alt in group) for group in self.facts):
+            raise ValueError("every fact group needs at least one non-empty alternative")
+        return self
+
+    @property
+    def evidence_keys(self) -> set[tuple[str, int]]:
+        return {e.key for e in self.evidence}
+
+
+def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
+    """Read and validate a JSONL eval set; any problem is one line naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalSetError(f"cannot read eval set {path}: {exc}") from None
+    questions: list[EvalQuestion] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(EvalQuestion.model_validate(json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise EvalSetError(f"{path}:{number}: {where}: {first['msg']}") from None
+    ids = [q.id for q in questions]
+    if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
+        raise EvalSetError(f"{path}: duplicate ids: {', '.join(duplicates)}")
+    if not questions:
+        raise EvalSetError(f"{path}: the eval set is empty")
+    return questions
+
+
+def _paragraph_text(index: FaissIndex, evidence: Evidence) -> str | None:
+    try:
+        return index.paragraph(evidence.doc_id, evidence.paragraph).text
+    except KeyError:
+        return None
+
+
+def missing_evidence(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:
+    """Evidence paragraphs the index does not hold: the set was written for another corpus."""
+    return [f"{q.id}: {e.doc_id} ¶{e.paragraph} is not in the index"
+            for q in questions for e in q.evidence if _paragraph_text(index, e) is None]
+
+
+def unsupported_facts(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:
+    """Fact groups none of whose alternatives appears in the question's evidence: a mistyped gold answer."""
+    problems = []
+    for q in questions:
+        evidence = normalise(" ".join(_paragraph_text(index, e) or "" for e in q.evidence))
+        for group in q.facts:
+            if not any(contains(evidence, alternative) for alternative in group):
+                problems.append(f"{q.id}: no alternative of {group} appears in its evidence")
+    return problems

@@ -1,0 +1,163 @@
+"""Run an eval set through the same ``Pipeline`` that serves ``ask()``, and score every question.
+
+Example::
+
+    from eval import load_eval_set, run_eval, summarise
+    from rag import Pipeline, Settings
+    results = run_eval(Pipeline(Settings()), load_eval_set(), retrieval_only=True)
+    print(summarise(results)["overall"]["recall@5"])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eval import metrics
+from eval.evalset import EvalQuestion
+from eval.matching import forbidden_found, missing_fact_groups
+from rag.answer import Answer
+from rag.citations import normalise_markers
+from rag.pipeline import Pipeline
+
+RETRIEVAL_DEPTH = 10  # recall@10 and nDCG@10 need the ten best paragraphs
+RECALL_KS = (1, 3, 5, 10)
+STAGES = ("embed", "search", "llm_first_token", "llm_total", "total")
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    category: str
+    question: str
+    answerable: bool
+    retrieved: list[tuple[str, int]]  # the RETRIEVAL_DEPTH best paragraphs, best first
+    scores: dict[str, float | None]  # metric name -> value, None where the metric does not apply
+    timings: dict[str, float]
+    answer: dict[str, Any] | None = None  # None in a retrieval-only run
+    missing_facts: list[list[str]] = field(default_factory=list)
+    forbidden_found: list[str] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Wrong in a way a reader should look at: a missed fact, a wrong refusal, no correct citation."""
+        wrong = ("fact_accuracy", "refusal_accuracy", "correct_citation_share")
+        return any(self.scores.get(name) == 0.0 for name in wrong)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retrieval_scores(question: EvalQuestion, ranked: list[tuple[str, int]]) -> dict[str, float | None]:
+    if not question.evidence:
+        return {}
+    relevant = question.evidence_keys
+    scores: dict[str, float | None] = {f"recall@{k}": metrics.recall_at_k(ranked, relevant, k) for k in RECALL_KS}
+    scores["mrr"] = metrics.reciprocal_rank(ranked, relevant)
+    scores["ndcg@10"] = metrics.ndcg_at_k(ranked, relevant, 10)
+    return scores
+
+
+def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, float | None], list[list[str]], list[str]]:
+    """Fact, citation and refusal scores of one answer, plus the fact groups it missed and the traps it fell in."""
+    written = len(re.findall(r"\[\d+\]", normalise_markers(answer.raw_text)))
+    scores: dict[str, float | None] = {
+        "hallucinated_citation_rate": metrics.hallucinated_citation_rate(answer.dropped_markers, written)}
+    if not question.answerable:
+        scores["refusal_accuracy"] = float(answer.refused)
+        return scores, [], []
+    missing = question.facts if answer.refused else missing_fact_groups(answer.text, question.facts)
+    trapped = forbidden_found(answer.text, question.forbidden)
+    cited = {(c.doc_id, c.paragraph) for c in answer.citations}
+    relevant = question.evidence_keys
+    scores.update({
+        "fact_accuracy": float(not answer.refused and not missing and not trapped),
+        "citation_precision": metrics.citation_precision(cited, relevant),
+        "citation_recall": metrics.citation_recall(cited, relevant),
+        "correct_citation_share": metrics.has_correct_citation(cited, relevant),
+        "false_refusal_rate": float(answer.refused),
+    })
+    return scores, missing, trapped
+
+
+def _answer_record(answer: Answer) -> dict[str, Any]:
+    return {
+        "text": answer.text, "refused": answer.refused, "raw_text": answer.raw_text,
+        "backend": answer.backend, "model": answer.model,
+        "citations": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "quote": c.quote, "attributed": c.attributed}
+                      for c in answer.citations],
+        "sources": [[s.doc_id, s.paragraph] for s in answer.sources],
+        "dropped_markers": answer.dropped_markers, "unsupported_sentences": answer.unsupported_sentences,
+    }
+
+
+def evaluate_question(pipeline: Pipeline, question: EvalQuestion, k: int | None, retrieval_only: bool
+                      ) -> QuestionResult:
+    timings: dict[str, float] = {}
+    hits = pipeline.retrieve(question.question, RETRIEVAL_DEPTH, timings)
+    ranked = [(hit.doc_id, hit.paragraph.paragraph) for hit in hits]
+    result = QuestionResult(question.id, question.category, question.question, question.answerable, ranked,
+                            retrieval_scores(question, ranked), timings)
+    if retrieval_only:
+        return result
+    answer = pipeline.ask(question.question, k)
+    scores, result.missing_facts, result.forbidden_found = answer_scores(question, answer)
+    result.scores.update(scores)
+    result.answer = _answer_record(answer)
+    result.timings = answer.timings  # the answering run's own stage timings
+    result.prompt_tokens, result.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    return result
+
+
+def run_eval(pipeline: Pipeline, questions: list[EvalQuestion], k: int | None = None, retrieval_only: bool = False,
+             on_result: Callable[[QuestionResult], None] | None = None) -> list[QuestionResult]:
+    """Evaluate every question in order; ``on_result`` is called after each (for progress)."""
+    results = []
+    for question in questions:
+        results.append(evaluate_question(pipeline, question, k, retrieval_only))
+        if on_result:
+            on_result(results[-1])
+    return results
+
+
+METRICS = [f"recall@{k}" for k in RECALL_KS] + [
+    "mrr", "ndcg@10", "fact_accuracy", "citation_precision", "citation_recall", "correct_citation_share",
+    "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate"]
+
+
+def _means(results: list[QuestionResult]) -> dict[str, dict[str, float | int | None]]:
+    table: dict[str, dict[str, float | int | None]] = {}
+    for name in METRICS:
+        value, n = metrics.mean(r.scores.get(name) for r in results)
+        if n:
+            table[name] = {"value": value, "n": n}
+    return table
+
+
+def summarise(results: list[QuestionResult]) -> dict[str, Any]:
+    """Every metric overall and per category, stage latencies (p50, p90) and token counts."""
+    categories = sorted({r.category for r in results})
+    latency = {}
+    for stage in STAGES:
+        values = [r.timings.get(stage) for r in results]
+        if any(v is not None for v in values):
+            latency[stage] = {"p50": metrics.percentile(values, 50), "p90": metrics.percentile(values, 90)}
+    tokens = {}
+    for name in ("prompt_tokens", "completion_tokens"):
+        values = [getattr(r, name) for r in results]
+        mean, n = metrics.mean(values)
+        if n:
+            tokens[name] = {"mean": mean, "p50": metrics.percentile(values, 50), "p90": metrics.percentile(values, 90)}
+    return {
+        "questions": len(results),
+        "overall": _means(results),
+        "by_category": {c: {"questions": sum(r.category == c for r in results),
+                            "metrics": _means([r for r in results if r.category == c])} for c in categories},
+        "latency_seconds": latency,
+        "tokens": tokens,
+        "failures": [r.id for r in results if r.failed],
+    }
