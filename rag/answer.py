@@ -39,6 +39,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)  # seconds: embed, search, llm_first_token, llm_total
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    rewritten_question: str | None = None  # a follow-up rewritten to stand alone: what was retrieved and answered
 
     def to_dict(self, with_sources: bool = False) -> dict:
         data = {

@@ -42,3 +42,7 @@ class LLMUnavailable(RagError):
 
 class ModelAssemblyError(RagError):
     """The packaged GGUF could not be assembled or failed its checksum."""
+
+
+class UploadRejected(RagError):
+    """An uploaded file was not added: unsupported type, empty, too large, or not readable text."""

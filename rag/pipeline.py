@@ -10,10 +10,12 @@ Example::
     answer = pipeline.ask("What did Operation Sentinel seize?")
     print(answer.text, [c.label() for c in answer.citations])
 
-    stream = pipeline.stream("When did it take place?")
+    stream = pipeline.stream("When did it take place?", history=[
+        {"role": "user", "content": "What did Operation Sentinel seize?"},
+        {"role": "assistant", "content": answer.text}])
     for delta in stream:
         print(delta, end="", flush=True)
-    print(stream.result.citations)
+    print(stream.result.rewritten_question, stream.result.citations)  # "When did Operation Sentinel ...?"
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from embeddings import Embedder, make_embedder
 from rag.answer import Answer, Citation
 from rag.citations import Attributor, embedding_attributor, lexical_attributor, resolve_citations
 from rag.errors import InvalidQuestion
+from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
-from rag.llm import LLMChoice, TextStream, make_llm
+from rag.llm import LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages
 from rag.retrieval import Hit, Retriever
 from rag.settings import Settings
@@ -124,30 +127,48 @@ class Pipeline:
         timings["search"] = time.perf_counter() - mark
         return hits
 
-    def stream(self, question: str, k: int | None = None) -> TextStream[Answer]:
-        """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer."""
-        question = self._validated(question)
-        return TextStream(self._answer(question, k or self.settings.k))
+    def stream(self, question: str, k: int | None = None, history: list[Message] | None = None
+               ) -> TextStream[Answer]:
+        """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer.
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        stream = self.stream(question, k)
+        With ``history`` (earlier {"role", "content"} messages) a follow-up question is first
+        rewritten to stand alone; ``.result.rewritten_question`` says what was answered.
+        """
+        question = self._validated(question)
+        return TextStream(self._answer(question, k or self.settings.k, history or []))
+
+    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Answer:
+        stream = self.stream(question, k, history)
         for _ in stream:
             pass
         assert stream.result is not None
         return stream.result
+
+    def standalone_question(self, question: str, history: list[Message]) -> str:
+        """``question`` rewritten with ``history`` so that retrieval understands it (no LLM call without history)."""
+        s = self.settings
+        if s.followup_turns <= 0 or not history:
+            return question
+        return self._validated(standalone_question(self.llm.llm, question, history, s.followup_turns,
+                                                   s.followup_max_chars, s.followup_max_tokens,
+                                                   s.max_question_chars))
 
     def _attributor(self) -> Attributor | None:
         if self.settings.attribution == "embedding":
             return embedding_attributor(self.embedder)
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
-    def _answer(self, question: str, k: int) -> Generator[str, None, Answer]:
+    def _answer(self, asked: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        question = self.standalone_question(asked, history)
+        rewritten = question if question != asked else None
+        if history:
+            timings["rewrite"] = time.perf_counter() - started
         hits = self._search(question, k, timings)
         sources = [_as_citation(hit) for hit in hits]
         if not hits:
-            return Answer(question, REFUSAL, True, [], sources=sources, timings=timings)
+            return Answer(asked, REFUSAL, True, [], sources=sources, timings=timings, rewritten_question=rewritten)
 
         choice = self.llm
         mark = time.perf_counter()
@@ -169,7 +190,8 @@ class Pipeline:
                  choice.llm.model, timings["total"], timings.get("llm_first_token", 0.0), len(resolved.citations),
                  ", refused" if resolved.refused else "")
         return Answer(
-            question=question, text=resolved.text, refused=resolved.refused, citations=resolved.citations,
+            question=asked, rewritten_question=rewritten, text=resolved.text, refused=resolved.refused,
+            citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
             unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text=raw,

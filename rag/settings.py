@@ -107,6 +107,27 @@ class Settings(BaseSettings):
         0.45, description="A sentence is attributed only when its best source is at least this similar."
     )
 
+    # --- follow-up questions ---------------------------------------------------------------
+    followup_turns: int = Field(2, ge=0, description="Previous question/answer pairs used to rewrite a follow-up "
+                                                      "into a standalone question (0: never rewrite).")
+    followup_max_chars: int = Field(400, ge=50, description="Each previous message is cut to this many characters "
+                                                             "in the rewrite prompt (prompt length is latency).")
+    followup_max_tokens: int = Field(48, ge=8, description="Token cap for the rewritten question.")
+
+    # --- web UI (rag serve) ----------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Address `rag serve` binds to (0.0.0.0 exposes it).")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port `rag serve` listens on.")
+    ui_auth: str | None = Field(None, description="'user:password' to require a login (off by default).")
+    ui_examples: tuple[str, ...] = Field(
+        ("What did Operation Sentinel seize?", "Who is Andrei Belyaninov?",
+         "Who opened the supply-chain seminar?"),
+        description="Example questions shown as buttons.")
+    max_upload_bytes: int = Field(10_000_000, ge=1, description="Larger uploads are refused.")
+    workspace_corpus_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "rag" / "corpus",
+        description="Writable copy of the bundled reports that uploads go to when the corpus is the bundled sample.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:

@@ -43,5 +43,8 @@ class LLM(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(self, messages: list[Message]) -> TextStream[Usage]:
-        """Raises rag.errors.LLMUnavailable (one line) when the backend cannot answer."""
+    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
+        """Raises rag.errors.LLMUnavailable (one line) when the backend cannot answer.
+
+        ``max_tokens`` caps this one completion (default: the backend's answer cap).
+        """

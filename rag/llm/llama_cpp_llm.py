@@ -58,17 +58,17 @@ class LlamaCppLLM:
     def llama(self) -> Any:
         return load_llama(self.model_path, self.n_ctx, self.n_threads)
 
-    def stream(self, messages: list[Message]) -> TextStream[Usage]:
-        return TextStream(self._generate(messages))
+    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
+        return TextStream(self._generate(messages, max_tokens or self.max_tokens))
 
-    def _generate(self, messages: list[Message]) -> Generator[str, None, Usage]:
+    def _generate(self, messages: list[Message], max_tokens: int) -> Generator[str, None, Usage]:
         llama = self.llama
         with self._lock:
             completion_tokens = 0
             try:
                 chunks = llama.create_chat_completion(
                     messages=messages, stream=True, temperature=self.temperature,
-                    max_tokens=self.max_tokens, seed=self.seed)
+                    max_tokens=max_tokens, seed=self.seed)
                 for chunk in chunks:
                     delta = chunk["choices"][0]["delta"].get("content")
                     if delta:

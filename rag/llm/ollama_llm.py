@@ -46,14 +46,15 @@ class OllamaLLM:
         except (ConnectionError, httpx.TransportError):
             raise self._unreachable() from None
 
-    def stream(self, messages: list[Message]) -> TextStream[Usage]:
-        return TextStream(self._generate(messages))
+    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
+        return TextStream(self._generate(messages, max_tokens))
 
-    def _generate(self, messages: list[Message]) -> Generator[str, None, Usage]:
+    def _generate(self, messages: list[Message], max_tokens: int | None) -> Generator[str, None, Usage]:
         usage = Usage()
         done = False
+        options = self.options if max_tokens is None else {**self.options, "num_predict": max_tokens}
         try:
-            for part in self.client.chat(self.model, messages=messages, stream=True, options=self.options):
+            for part in self.client.chat(self.model, messages=messages, stream=True, options=options):
                 if part.message and part.message.content:
                     yield part.message.content
                 if part.done:

@@ -1,0 +1,70 @@
+"""What the pipeline is running on, as plain data: the corpus and index, the embedder, the LLM and its health.
+
+The UI's side panel shows these; keeping them here means ``ui/`` only formats them.
+
+Example::
+
+    from rag.status import corpus_status, llm_status
+    corpus_status(pipeline).documents[0].title    # "Operation Sentinel ..."
+    llm_status(pipeline)                          # LLMStatus(backend="embedded", ..., healthy=True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from embeddings import EmbedderUnavailable
+from rag.errors import RagError, one_line
+from rag.index import IndexedDocument
+from rag.llm.factory import make_ollama
+from rag.llm.llama_cpp_llm import LlamaCppLLM
+from rag.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class CorpusStatus:
+    corpus_dir: str  # the folder the index was built from
+    index_dir: str
+    documents: list[IndexedDocument]
+    paragraphs: int
+    chunks: int
+    embedder: str
+    dim: int
+    index_type: str
+
+
+@dataclass(frozen=True)
+class LLMStatus:
+    backend: str  # "ollama", "embedded", or "" when no backend could be set up
+    model: str
+    reason: str  # why this backend (auto's choice, or configured)
+    healthy: bool
+    detail: str  # one line: what is wrong, or what is up
+
+
+def corpus_status(pipeline: Pipeline) -> CorpusStatus:
+    """Loads (or builds) the index if needed; raises RagError with a one-line message."""
+    index = pipeline.index
+    manifest = index.manifest
+    return CorpusStatus(manifest.corpus_root, str(pipeline.settings.resolved_index_dir()),
+                        list(manifest.documents.values()), len(index.paragraphs), len(index.chunks),
+                        manifest.embedder, manifest.dim, manifest.index_type)
+
+
+def llm_status(pipeline: Pipeline) -> LLMStatus:
+    """The LLM in use and whether it can answer now (Ollama: a quick probe; embedded: the model loads)."""
+    try:
+        choice = pipeline.llm
+    except (RagError, EmbedderUnavailable) as exc:
+        return LLMStatus("", "", "", False, one_line(exc))
+    llm = choice.llm
+    try:
+        if isinstance(llm, LlamaCppLLM):
+            llm.llama  # noqa: B018 - loads once per process; an unloadable model raises LLMUnavailable
+            detail = "model loaded"
+        else:
+            make_ollama(pipeline.settings, timeout=pipeline.settings.ollama_probe_timeout).check()
+            detail = f"Ollama at {pipeline.settings.ollama_host} is up and has the model"
+    except RagError as exc:
+        return LLMStatus(llm.backend, llm.model, choice.reason, False, one_line(exc))
+    return LLMStatus(llm.backend, llm.model, choice.reason, True, detail)

@@ -1,0 +1,141 @@
+"""Adding a user's file to the corpus: a safe name, a supported and readable file, no silent overwrite.
+
+Where uploads go: into the configured corpus folder, so that ``rag index`` and the
+UI see the same files. The bundled sample (``data/reports``) is never written to:
+when it is the configured corpus, uploads go to a writable workspace copy of it
+(``settings.workspace_corpus_dir``, seeded once with the bundled reports).
+
+Example::
+
+    from rag.uploads import save_upload, writable_corpus
+    corpus = writable_corpus(settings)                  # ~/.local/share/rag/corpus for the bundled sample
+    saved = save_upload(Path("/tmp/gradio/abc/notes.md"), "notes.md", corpus, settings)
+    print(saved.doc_id, saved.note)                     # "notes.md", "" (or why it was renamed)
+    pipeline.reindex(corpus)                            # embeds only the new file
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.documents import UnreadableFile, file_sha256, list_files, read_text
+from rag.errors import UploadRejected
+from rag.settings import BUNDLED_CORPUS, Settings
+
+MAX_NAME_CHARS = 120  # file-name length kept from an upload (file systems allow 255 bytes)
+SEEDED_MARKER = ".seeded-from-bundled-reports"  # hidden: list_files skips it
+
+
+@dataclass(frozen=True)
+class SavedUpload:
+    doc_id: str  # the citation key: the file name inside the corpus folder
+    path: Path
+    note: str = ""  # what happened besides a plain save: a rename, or an identical file already there
+    duplicate: bool = False  # an identical file was already in the corpus; nothing was written
+
+
+def is_bundled(corpus_dir: Path) -> bool:
+    return corpus_dir.expanduser().resolve() == BUNDLED_CORPUS.resolve()
+
+
+def writable_corpus(settings: Settings) -> Path:
+    """The folder uploads are saved to: the configured corpus, or the workspace copy of the bundled sample."""
+    configured = settings.resolved_corpus_dir()
+    if not is_bundled(configured):
+        return configured
+    workspace = settings.workspace_corpus_dir.expanduser().resolve()
+    marker = workspace / SEEDED_MARKER
+    if not marker.exists():  # seed once: a report the user later deletes stays deleted
+        workspace.mkdir(parents=True, exist_ok=True)
+        for source in list_files(BUNDLED_CORPUS, settings.extensions):
+            target = workspace / source.relative_to(BUNDLED_CORPUS)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        marker.write_text(f"seeded from {BUNDLED_CORPUS}\n", encoding="utf-8")
+    return workspace
+
+
+def with_writable_corpus(settings: Settings) -> Settings:
+    """``settings`` whose corpus is the folder uploads go to (a copy; the original is unchanged)."""
+    return settings.model_copy(update={"corpus_dir": writable_corpus(settings)})
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name from whatever a browser sent: no folders, no '..', not hidden, no odd characters.
+
+    ``"../../etc/passwd.txt"`` -> ``"passwd.txt"``; ``"C:\\\\x\\\\Q3 report.md"`` -> ``"Q3 report.md"``.
+    """
+    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", name or ""))[-1]
+    base = "".join(c if c.isalnum() or c in "-_.() " else "_" for c in base)
+    base = re.sub(r"_{2,}", "_", re.sub(r"\s+", " ", base)).strip(" ._-")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = stem.strip(" ._-") or "upload"
+    suffix = f".{suffix}" if suffix else ""
+    return stem[: MAX_NAME_CHARS - len(suffix)].rstrip(" ._-") + suffix
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
+def _free_name(corpus_dir: Path, name: str) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    number = 2
+    while (corpus_dir / f"{stem} ({number}){suffix}").exists():
+        number += 1
+    return f"{stem} ({number}){suffix}"
+
+
+def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -> SavedUpload:
+    """Validate ``source`` (uploaded as ``name``) and copy it into ``corpus_dir``; raises ``UploadRejected``.
+
+    Checks, in order: a supported extension, not empty, not above ``settings.max_upload_bytes``,
+    and text the indexer can read (the same readers as indexing: binary, non-UTF-8 and
+    broken PDFs are refused). An existing file is never overwritten: the upload gets a
+    free name instead, and the note says so.
+    """
+    shown = safe_file_name(name)
+    if is_bundled(corpus_dir):
+        raise UploadRejected("the bundled sample reports are read-only; upload into a workspace copy "
+                             "(see rag.uploads.writable_corpus)")
+    suffix = Path(shown).suffix.lower()
+    if suffix not in settings.extensions:
+        kinds = ", ".join(sorted({ext for ext in settings.extensions if ext != ".htm"}))
+        raise UploadRejected(f"{shown}: unsupported file type {suffix or '(none)'}; upload {kinds}")
+    size = source.stat().st_size
+    if size == 0:
+        raise UploadRejected(f"{shown}: the file is empty")
+    if size > settings.max_upload_bytes:
+        raise UploadRejected(f"{shown}: the file is {human_size(size)}; the upload limit is "
+                             f"{human_size(settings.max_upload_bytes)} (RAG_MAX_UPLOAD_BYTES)")
+
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    staged = corpus_dir / f".upload-{uuid.uuid4().hex}{suffix}"  # hidden until it passes: never indexed half-written
+    try:
+        shutil.copyfile(source, staged)
+        try:
+            read_text(staged)
+        except UnreadableFile as exc:
+            raise UploadRejected(f"{shown}: not added, {exc}") from None
+        target, note = corpus_dir / shown, ""
+        while True:
+            try:
+                os.link(staged, target)  # fails if the name is taken, even by a concurrent upload
+                return SavedUpload(target.name, target, note)
+            except FileExistsError:
+                if file_sha256(target) == file_sha256(staged):
+                    return SavedUpload(target.name, target, f"{target.name} is already in the corpus "
+                                                            "(identical file)", True)
+                target = corpus_dir / _free_name(corpus_dir, shown)
+                note = f"a different {shown} is already in the corpus, so this one was saved as {target.name}"
+    finally:
+        staged.unlink(missing_ok=True)
