@@ -205,7 +205,9 @@ def eval_(
 def main() -> None:
     """Console-script entry point: one-line errors, non-zero exit codes."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (RagError, EmbedderUnavailable) as exc:
         _fail(str(exc), 1)
     except ValidationError as exc:

@@ -1,0 +1,75 @@
+"""`rag eval` as CI runs it: the bundled set, real index, real model; thresholds just under what was measured.
+
+Measured values and the command that measured them are in README.md ("Evaluation").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import _one_line_error, rag
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+# Retrieval only (2 s): just under the measured recall@5 0.89, MRR 0.73, nDCG@10 0.78.
+RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
+# The full eval on the embedded model: just under what was measured.
+ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-fact-accuracy", "0.50", "--min-citation-precision", "0.70",
+                     "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.20",
+                     "--max-hallucinated-citation-rate", "0.05"]
+
+
+def _written(out: Path, questions: int) -> dict:
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert len(results["questions"]) == questions
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Metrics" in report and "| recall@5 |" in report and "## Failures" in report
+    assert (out / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return results
+
+
+def test_retrieval_eval_meets_its_thresholds(bundled_index_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    result = rag("eval", "--retrieval-only", "--index-dir", str(bundled_index_dir), "--out", str(out),
+                 *RETRIEVAL_THRESHOLDS)
+    assert result.returncode == 0, result.stderr
+    assert "recall" not in result.stdout  # the table goes to stderr; stdout stays clean for pipes
+    assert "R@5" in result.stderr and "overall (89)" in result.stderr
+    results = _written(out, 89)
+    overall = results["summary"]["overall"]
+    assert "fact_accuracy" not in overall and overall["recall@5"]["n"] == 72  # only answerable questions
+
+
+def test_a_missed_threshold_fails_the_run(bundled_index_dir: Path, tmp_path: Path) -> None:
+    result = rag("eval", "--retrieval-only", "--category", "other language", "--index-dir", str(bundled_index_dir),
+                 "--out", str(tmp_path / "eval"), "--min-recall-at-5", "1.0", "--min-fact-accuracy", "0.1")
+    assert result.returncode == 1
+    assert "threshold missed: recall@5 is" in result.stderr
+    assert "threshold missed: fact_accuracy was not measured" in result.stderr
+    _written(tmp_path / "eval", 6)
+
+
+def test_a_set_for_another_corpus_is_one_line_error(bundled_index_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"id": "q1", "question": "Who?", "category": "single fact", "facts": [["x"]],
+                                "evidence": [{"doc_id": "other.txt", "paragraph": 1}]}) + "\n", encoding="utf-8")
+    result = rag("eval", "--retrieval-only", "--set", str(path), "--index-dir", str(bundled_index_dir),
+                 "--out", str(tmp_path / "eval"))
+    _one_line_error(result, "1 evidence paragraphs are not in the index", "other.txt ¶1")
+
+
+@pytest.mark.llm
+def test_full_eval_on_the_embedded_model_meets_its_thresholds(bundled_index_dir: Path) -> None:
+    """The whole set answered by the embedded GGUF; the report stays in tests/artifacts/eval for reading."""
+    out = ARTIFACTS / "eval"
+    result = rag("eval", "--llm", "embedded", "--index-dir", str(bundled_index_dir), "--out", str(out),
+                 *ANSWER_THRESHOLDS, timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = _written(out, 89)
+    assert results["context"]["llm"].startswith("embedded / qwen2.5-coder-1.5b")
+    sentinel = next(q for q in results["questions"] if q["id"] == "sentinel-seized")
+    assert sentinel["scores"]["fact_accuracy"] == 1.0
+    assert ["002_50d104ffb6a67dba.txt", 9] in [[c["doc_id"], c["paragraph"]] for c in sentinel["answer"]["citations"]]

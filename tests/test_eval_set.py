@@ -1,0 +1,82 @@
+"""The bundled eval set checks itself against the real index of the bundled reports."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from eval.evalset import BUNDLED_SET, EvalQuestion, EvalSetError, load_eval_set, missing_evidence, unsupported_facts
+from rag.index import FaissIndex
+
+MINIMUM_PER_CATEGORY = {"paraphrase": 8, "across documents": 5, "other language": 3, "unanswerable": 10,
+                        "out of scope": 3, "single fact": 1, "several facts": 1, "numbers and dates": 1}
+
+
+@pytest.fixture(scope="module")
+def questions() -> list[EvalQuestion]:
+    return load_eval_set(BUNDLED_SET)
+
+
+def test_set_size_and_categories(questions: list[EvalQuestion]) -> None:
+    assert len(questions) >= 60
+    counts = Counter(q.category for q in questions)
+    for category, minimum in MINIMUM_PER_CATEGORY.items():
+        assert counts[category] >= minimum, category
+    assert set(counts) == set(MINIMUM_PER_CATEGORY)  # no stray, misspelt category
+    assert all(not q.answerable for q in questions if q.category == "unanswerable")
+    assert sum(1 for q in questions if len({e.doc_id for e in q.evidence}) >= 2) >= 5
+
+
+def test_every_evidence_paragraph_exists(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+    assert missing_evidence(questions, bundled_index) == []
+
+
+def test_every_fact_group_appears_in_its_evidence(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+    assert unsupported_facts(questions, bundled_index) == []
+
+
+def test_the_traps_are_probed(questions: list[EvalQuestion]) -> None:
+    by_id = {q.id: q for q in questions}
+    assert "January 21, 2008" in by_id["meeting-date-2009"].forbidden  # the report's own wrong year
+    assert "Andrey" in by_id["andrey-title-2009"].question
+    assert ("002_50d104ffb6a67dba.txt", 13) in by_id["ru-communique"].evidence_keys  # the Russian line
+    assert ("002_50d104ffb6a67dba.txt", 1) in by_id["banner-language"].evidence_keys  # the Spanish banner
+
+
+def test_a_mistyped_gold_answer_is_caught(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+    sentinel = next(q for q in questions if q.id == "sentinel-seized")
+    typo = sentinel.model_copy(update={"facts": [["106"], ["160 kg"]]})
+    assert unsupported_facts([typo], bundled_index) == [
+        "sentinel-seized: no alternative of ['106'] appears in its evidence"]
+    moved = EvalQuestion.model_validate(
+        {**sentinel.model_dump(), "evidence": [{"doc_id": "002_50d104ffb6a67dba.txt", "paragraph": 99}]})
+    assert missing_evidence([moved], bundled_index) == ["sentinel-seized: 002_50d104ffb6a67dba.txt ¶99 is not in the index"]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("{not json", "not JSON"),
+    (json.dumps({"id": "x", "question": "q?", "category": "c", "answerable": True}), "needs facts and evidence"),
+    (json.dumps({"id": "x", "question": "q?", "category": "c", "answerable": False, "facts": [["a"]]}),
+     "has no facts and no evidence"),
+    (json.dumps({"id": "x", "question": "q?", "category": "c", "answerable": False, "colour": "red"}), "colour"),
+])
+def test_a_bad_row_is_one_line_naming_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "set.jsonl"
+    good = json.dumps({"id": "ok", "question": "q?", "category": "c", "answerable": False})
+    path.write_text(good + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(EvalSetError, match=message) as caught:
+        load_eval_set(path)
+    assert f"{path}:2:" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_duplicate_ids_and_missing_files_are_refused(tmp_path: Path) -> None:
+    row = json.dumps({"id": "same", "question": "q?", "category": "c", "answerable": False})
+    path = tmp_path / "set.jsonl"
+    path.write_text(f"{row}\n{row}\n", encoding="utf-8")
+    with pytest.raises(EvalSetError, match="duplicate ids: same"):
+        load_eval_set(path)
+    with pytest.raises(EvalSetError, match="cannot read eval set"):
+        load_eval_set(tmp_path / "absent.jsonl")
