@@ -7,6 +7,7 @@ Examples::
     rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
     rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
     rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
+    rag serve --port 7860                                # the chat in the browser (also: python -m ui)
 
 Every error is one line on stderr and a non-zero exit.
 """
@@ -132,6 +133,35 @@ def ask(
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim
             out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"", markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (RAG_UI_HOST, default 127.0.0.1).")]
+    = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (RAG_UI_PORT, default 7860).")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help="Require a login: user:password (RAG_UI_AUTH).")]
+    = None,
+    k: K = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
+    index_dir: IndexDir = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Folder of reports; uploads are saved there.")]
+    = None,
+    preset: Preset = None,
+    verbose: Verbose = False,
+) -> None:
+    """Open the chat in the browser: streamed, cited answers, a source viewer and uploads.
+
+    Examples: ``rag serve`` (http://127.0.0.1:7860); ``rag serve --port 8080 --auth me:secret``;
+    ``rag serve --corpus ~/reports --llm ollama --model qwen2.5:3b``. ``python -m ui`` takes the same options.
+    """
+    from ui.serve import serve as serve_ui  # Gradio loads only for this command
+
+    _logging(verbose)
+    logging.getLogger("ui").setLevel(logging.INFO)
+    serve_ui(_settings(ui_host=host, ui_port=port, ui_auth=auth, k=k, llm=llm, ollama_model=model,
+                       index_dir=index_dir, corpus_dir=corpus, preset=preset))
 
 
 def _llm_flags(spec: str | None) -> dict[str, Any]:

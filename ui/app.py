@@ -1,0 +1,205 @@
+"""The Gradio Blocks app: a chat with streamed, cited answers, a side panel and uploads.
+
+The app only presents: every answer comes from ``pipeline.stream`` (the same object
+``ask()`` and the CLI use), the follow-up rewrite happens in the pipeline, upload
+checks in ``rag.uploads`` and status in ``rag.status``. Rendering is ``ui.render``.
+
+Example::
+
+    from rag import Pipeline, Settings
+    from ui.app import build_app
+    from ui.serve import launch
+
+    demo = build_app(Pipeline(Settings(corpus_dir="~/reports")))
+    launch(demo, Settings())                   # http://127.0.0.1:7860, blocks until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from embeddings import EmbedderUnavailable
+from rag.errors import RagError, UploadRejected, one_line
+from rag.pipeline import Pipeline
+from rag.status import corpus_status, llm_status
+from rag.uploads import SavedUpload, human_size, save_upload, writable_corpus
+from ui import render
+
+log = logging.getLogger(__name__)
+
+TITLE = "Ask the reports"
+SUBTITLE = ("Answers come only from the reports listed on the right. Each claim ends with a marker such as "
+            '<span class="rag-cite">[1]</span> that points to the exact paragraph under the answer, '
+            "with the supporting sentence <mark>highlighted</mark>.")
+PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
+               "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
+UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are indexed right away."
+K_MAX = 15  # slider range for "sources per answer"
+
+Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error), "html": str}
+ChatOutput = tuple[list[dict[str, str]], list[Turn], str]
+
+
+def _messages(turns: list[Turn]) -> list[dict[str, str]]:
+    """What the Chatbot shows: each question, then the rendered answer."""
+    shown: list[dict[str, str]] = []
+    for turn in turns:
+        shown += [{"role": "user", "content": escape(turn["question"])},
+                  {"role": "assistant", "content": turn["html"]}]
+    return shown
+
+
+def _history(turns: list[Turn]) -> list[dict[str, str]]:
+    """Earlier questions and answers as plain text for the follow-up rewrite (errors left out)."""
+    history: list[dict[str, str]] = []
+    for turn in turns:
+        if turn["answer"] is not None:
+            history += [{"role": "user", "content": turn["question"]},
+                        {"role": "assistant", "content": turn["answer"]}]
+    return history
+
+
+class ChatApp:
+    """The event handlers, bound to one pipeline (kept apart from layout so that tests can call them)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+        self.upload_dir: Path = writable_corpus(pipeline.settings)
+
+    def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
+        """Stream one answer into the chat; any failure becomes a readable message, never a traceback."""
+        question = " ".join((question or "").split())
+        if not question:
+            yield _messages(turns), turns, ""
+            return
+        turns = list(turns or [])
+        shown = _messages(turns) + [{"role": "user", "content": escape(question)},
+                                    {"role": "assistant", "content": render.streaming_html("")}]
+        yield shown, turns, ""
+        answer_text: str | None = None
+        try:
+            stream = self.pipeline.stream(question, int(k), history=_history(turns))
+            raw = ""
+            for delta in stream:
+                raw += delta
+                shown[-1]["content"] = render.streaming_html(raw)
+                yield shown, turns, ""
+            assert stream.result is not None
+            answer_text, html = stream.result.text, render.answer_html(stream.result)
+        except (RagError, EmbedderUnavailable) as exc:
+            html = render.error_html(one_line(exc))
+        except Exception as exc:  # the app must keep working whatever happens
+            log.exception("unexpected error while answering %r", question)
+            html = render.error_html(f"unexpected {type(exc).__name__}: {one_line(exc)}")
+        turns = turns + [{"question": question, "answer": answer_text, "html": html}]
+        yield _messages(turns), turns, ""
+
+    def ask_markdown(self, question: str) -> str:
+        """Answer a question about the reports; returns the answer and its cited paragraphs as markdown."""
+        try:
+            return render.answer_markdown(self.pipeline.ask(question))
+        except (RagError, EmbedderUnavailable) as exc:
+            raise gr.Error(one_line(exc), print_exception=False) from None
+
+    def llm_panel(self) -> str:
+        return render.llm_status_html(llm_status(self.pipeline))
+
+    def corpus_panel(self) -> str:
+        try:
+            return render.corpus_html(corpus_status(self.pipeline))
+        except (RagError, EmbedderUnavailable) as exc:
+            return render.error_html(one_line(exc))
+
+    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008 - how Gradio injects progress
+               ) -> tuple[str, str, None]:
+        """Save each file (or say why not), index the new ones incrementally, refresh the corpus list."""
+        paths = [Path(f) for f in files or []]
+        saved: list[SavedUpload] = []
+        rejected: list[str] = []
+        steps = len(paths) + 1
+        for number, path in enumerate(paths):
+            progress((number, steps), desc=f"Checking {path.name}")
+            try:
+                saved.append(save_upload(path, path.name, self.upload_dir, self.settings))
+            except UploadRejected as exc:
+                rejected.append(str(exc))
+            except OSError as exc:
+                rejected.append(f"{path.name}: could not be saved ({one_line(exc)})")
+        report = None
+        if any(not item.duplicate for item in saved):
+            progress((len(paths), steps), desc="Indexing the new reports")
+            try:
+                report = self.pipeline.reindex(self.upload_dir)
+            except (RagError, EmbedderUnavailable) as exc:
+                rejected.append(f"indexing failed: {one_line(exc)}")
+        log.info("upload: %d saved, %d refused%s", len(saved), len(rejected),
+                 f"; {report.summary()}" if report else "")
+        return render.upload_report_md(saved, rejected, report), self.corpus_panel(), None
+
+
+def build_app(pipeline: Pipeline) -> gr.Blocks:
+    """The Blocks app over ``pipeline``; launch it with ``ui.serve.launch`` (which adds the theme and CSS).
+
+    Example::
+
+        demo = build_app(Pipeline(Settings(k=5)))
+        demo.launch(prevent_thread_lock=True, server_port=7861)   # or ui.serve.launch(demo, settings)
+    """
+    handlers = ChatApp(pipeline)
+    settings = pipeline.settings
+    limit = human_size(settings.max_upload_bytes)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        turns = gr.State([])
+        gr.HTML(f'<div id="rag-header"><h1>{TITLE}</h1><p>{SUBTITLE}</p></div>')
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=480, elem_id="rag-main"):
+                chatbot = gr.Chatbot(elem_id="rag-chat", show_label=False, height=620, latex_delimiters=[],
+                                     buttons=[], feedback_options=None, layout="panel",
+                                     placeholder=PLACEHOLDER)
+                with gr.Row(elem_id="rag-ask-row"):
+                    question = gr.Textbox(placeholder="Ask a question about the reports…", show_label=False,
+                                          container=False, scale=6, autofocus=True, elem_id="rag-question",
+                                          max_length=settings.max_question_chars)
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-ask")
+                with gr.Row(elem_id="rag-examples"):
+                    gr.HTML('<span class="rag-examples-label">Try:</span>', container=False)
+                    examples = [gr.Button(text, size="sm", variant="secondary", elem_classes="rag-example")
+                                for text in settings.ui_examples]
+                    clear = gr.Button("New conversation", size="sm", variant="secondary", elem_id="rag-clear")
+            with gr.Column(scale=2, min_width=340, elem_id="rag-side"):
+                gr.HTML('<h3 class="rag-side-title">Language model</h3>', container=False)
+                llm_box = gr.HTML(render.pending_status_html("Checking the language model…"),
+                                  elem_id="rag-llm")
+                recheck = gr.Button("Check again", size="sm", variant="secondary", elem_id="rag-recheck")
+                k = gr.Slider(1, K_MAX, value=min(settings.k, K_MAX), step=1, label="Sources per answer (k)",
+                              elem_id="rag-k")
+                gr.HTML('<h3 class="rag-side-title">Reports</h3>', container=False)
+                corpus_box = gr.HTML(render.pending_status_html("Loading the index…"), elem_id="rag-corpus")
+                files = gr.File(label=UPLOAD_HINT.format(limit=limit), file_count="multiple", type="filepath",
+                                elem_id="rag-upload")
+                upload_status = gr.Markdown(elem_id="rag-upload-status")
+
+        chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],
+                                   "concurrency_id": "chat", "api_visibility": "private", "show_progress": "hidden"}
+        answered = gr.on([question.submit, ask.click], inputs=[question, k, turns], **chat_io)
+        for button in examples:
+            answered_example = button.click(inputs=[button, k, turns], **chat_io)
+            answered_example.then(handlers.llm_panel, outputs=llm_box, api_visibility="private",
+                                  show_progress="hidden")
+        answered.then(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
+        clear.click(lambda: ([], [], ""), outputs=[chatbot, turns, question], api_visibility="private")
+        chatbot.clear(list, outputs=turns, api_visibility="private")  # the chat's own trash button
+        recheck.click(handlers.llm_panel, outputs=llm_box, api_visibility="private")
+        files.upload(handlers.upload, inputs=files, outputs=[upload_status, corpus_box, files],
+                     api_visibility="private", show_progress_on=upload_status)
+        demo.load(handlers.corpus_panel, outputs=corpus_box, api_visibility="private", show_progress="hidden")
+        demo.load(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
+        gr.api(handlers.ask_markdown, api_name="ask")
+    return demo

@@ -1,0 +1,172 @@
+"""Answers, sources, refusals, errors and the side panel as HTML (for the chat) or markdown (for the API).
+
+Pure functions of the pipeline's data: nothing here retrieves, prompts or cites.
+Every piece of document or model text is HTML-escaped; the only markup is ours.
+The chat renders one HTML block per message, so blocks never contain blank lines
+(a blank line would end the block in the chat's markdown renderer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import escape
+
+from rag.answer import Answer, Citation
+from rag.indexer import IndexReport
+from rag.status import CorpusStatus, LLMStatus
+from rag.uploads import SavedUpload
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _date(iso: str | None) -> str:
+    """'2018-12-11' -> '11 Dec 2018' (unparseable dates are shown as they are)."""
+    if not iso:
+        return ""
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day.strftime('%b %Y')}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def answer_text_html(text: str) -> str:
+    """Escaped answer text whose ``[n]`` markers stay visible, styled as citation chips."""
+    return _MARKER.sub(r'<span class="rag-cite">[\1]</span>', escape(_one_line(text)))
+
+
+def highlighted_paragraph(citation: Citation) -> str:
+    """The whole paragraph, escaped, with the supporting sentence in ``<mark>``."""
+    text = _one_line(citation.text)
+    quote = _one_line(citation.quote)
+    start = text.find(quote) if quote else -1
+    if start < 0:
+        return escape(text)
+    end = start + len(quote)
+    return f"{escape(text[:start])}<mark>{escape(quote)}</mark>{escape(text[end:])}"
+
+
+def source_card(number: int, citation: Citation) -> str:
+    title = escape(citation.title or citation.doc_id)
+    date = f'<span class="rag-date">{escape(_date(citation.date))}</span>' if citation.date else ""
+    return (f'<div class="rag-card"><div class="rag-card-head"><span class="rag-num">{number}</span>'
+            f'<span class="rag-doc-title">{title}</span>{date}</div>'
+            f'<div class="rag-loc">{escape(citation.label())}</div>'
+            f'<p class="rag-para">{highlighted_paragraph(citation)}</p></div>')
+
+
+def _rewritten(answer: Answer) -> str:
+    if not answer.rewritten_question:
+        return ""
+    return (f'<div class="rag-rewritten">Follow-up understood as: '
+            f'<q>{escape(answer.rewritten_question)}</q></div>')
+
+
+def _meta(answer: Answer) -> str:
+    seconds = answer.timings.get("total")
+    parts = [answer.backend, answer.model] + ([f"{seconds:.1f} s"] if seconds else [])
+    return f'<div class="rag-meta">{escape(" · ".join(p for p in parts if p))}</div>' if answer.backend else ""
+
+
+def sources_panel(answer: Answer) -> str:
+    cards = "".join(source_card(n, c) for n, c in enumerate(answer.citations, 1))
+    count = len(answer.citations)
+    return (f'<div class="rag-sources"><div class="rag-sources-head">'
+            f'{count} source{"s" if count != 1 else ""}</div>{_rewritten(answer)}{cards}</div>')
+
+
+def answer_html(answer: Answer) -> str:
+    """The chat message for a finished answer: text with markers, then its sources panel (or a refusal)."""
+    if answer.refused:
+        return refusal_html(answer)
+    return (f'<div class="rag-answer"><div class="rag-answer-text">{answer_text_html(answer.text)}</div>'
+            f'{sources_panel(answer)}{_meta(answer)}</div>')
+
+
+def refusal_html(answer: Answer) -> str:
+    return (f'<div class="rag-refusal"><div class="rag-refusal-head">Not found in the reports</div>'
+            f'<p>{escape(_one_line(answer.text))}</p>{_rewritten(answer)}'
+            f'<div class="rag-hint">None of the {len(answer.sources)} closest paragraphs answers this. '
+            f'Try other words, or add a report in the side panel.</div>{_meta(answer)}</div>')
+
+
+def streaming_html(raw: str) -> str:
+    """The answer while it is generated (markers as the model writes them) with a cursor."""
+    if not raw.strip():
+        return '<div class="rag-pending">Reading the reports<span class="rag-dots"></span></div>'
+    return f'<div class="rag-answer rag-streaming">{answer_text_html(raw)}<span class="rag-cursor"></span></div>'
+
+
+def error_html(message: str) -> str:
+    """A readable one-line error in the chat, never a traceback."""
+    return (f'<div class="rag-error"><div class="rag-error-head">⚠ Could not answer</div>'
+            f'<p>{escape(_one_line(message))}</p></div>')
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer with its sources as markdown: what the ``/ask`` API endpoint returns."""
+    if answer.refused:
+        return f"**Not found in the reports.** {answer.text}"
+    lines = [answer.text, "", "**Sources**", ""]
+    for number, citation in enumerate(answer.citations, 1):
+        origin = ", ".join(p for p in (citation.title, citation.date) if p)
+        lines.append(f"[{number}] **{citation.label()}**" + (f" ({origin})" if origin else ""))
+        paragraph = _one_line(citation.text)
+        quote = _one_line(citation.quote)
+        if quote and quote in paragraph:
+            paragraph = paragraph.replace(quote, f"**{quote}**", 1)
+        lines += [f"> {escape(paragraph, quote=False)}", ""]
+    if answer.rewritten_question:
+        lines.append(f"_Follow-up understood as: {answer.rewritten_question}_")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- side panel -----------------------------------------------------------------------------------------
+def llm_status_html(status: LLMStatus) -> str:
+    state = "ok" if status.healthy else "down"
+    name = {"ollama": "Ollama", "embedded": "Embedded (llama.cpp)"}.get(status.backend, "No LLM")
+    reason = f'<div class="rag-status-reason">{escape(status.reason)}</div>' if status.reason else ""
+    return (f'<div class="rag-status"><div class="rag-status-line"><span class="rag-dot rag-dot-{state}" '
+            f'title="{"healthy" if status.healthy else "not available"}"></span><b>{name}</b></div>'
+            f'<div class="rag-status-model">{escape(status.model)}</div>'
+            f'<div class="rag-status-detail rag-status-{state}">{escape(status.detail)}</div>{reason}</div>')
+
+
+def pending_status_html(what: str) -> str:
+    return f'<div class="rag-status"><span class="rag-dot rag-dot-wait"></span>{escape(what)}</div>'
+
+
+def corpus_html(status: CorpusStatus) -> str:
+    """The documents in the index, with title, date and paragraph count; then where the index lives."""
+    rows = "".join(
+        f'<tr><td><div class="rag-doc-title">{escape(d.title or d.doc_id)}</div>'
+        f'<div class="rag-doc-file">{escape(d.doc_id)}</div></td>'
+        f'<td class="rag-nowrap">{escape(_date(d.date))}</td><td class="rag-num-cell">{d.paragraphs}</td></tr>'
+        for d in status.documents)
+    return (f'<table class="rag-corpus"><thead><tr><th>Document</th><th>Date</th><th>¶</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table>'
+            f'<div class="rag-facts"><div><span>Corpus</span><code>{escape(status.corpus_dir)}</code></div>'
+            f'<div><span>Index</span><code>{escape(status.index_dir)}</code></div>'
+            f'<div><span>Size</span>{len(status.documents)} documents · {status.paragraphs} paragraphs · '
+            f'{status.chunks} chunks · FAISS {escape(status.index_type)}</div>'
+            f'<div><span>Embedder</span>{escape(status.embedder)} ({status.dim}-d)</div></div>')
+
+
+def upload_report_md(saved: list[SavedUpload], rejected: list[str], report: IndexReport | None) -> str:
+    """What happened to each uploaded file, then what indexing did."""
+    lines = []
+    for item in saved:
+        if item.duplicate:
+            lines.append(f"- ↺ {item.note}")
+        else:
+            lines.append(f"- ✓ added **{item.doc_id}**" + (f" ({item.note})" if item.note else ""))
+    lines += [f"- ✗ {reason}" for reason in rejected]
+    if report is not None and report.changed:
+        lines.append(f"\nIndexed in {report.seconds:.1f} s: {report.embedded_chunks} new chunks embedded, "
+                     f"{len(report.unchanged)} documents unchanged.")
+    return "\n".join(lines)

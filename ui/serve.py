@@ -1,0 +1,91 @@
+"""Start the web UI: prepare the corpus and index, then launch the app on a local port.
+
+Example::
+
+    from rag import Settings
+    from ui.serve import serve
+    serve(Settings(ui_port=7861))      # what `rag serve --port 7861` and `python -m ui --port 7861` do
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.status import llm_status
+from rag.uploads import with_writable_corpus
+from ui.app import build_app
+
+log = logging.getLogger(__name__)
+
+STYLE = Path(__file__).with_name("style.css")
+
+
+def theme() -> gr.themes.Base:
+    """A calm theme whose fonts ship with Gradio (no font CDN: the app works offline).
+
+    Only the regular and bold faces: Gradio 6.31 ships its semi-bold faces as small
+    glyph subsets, so semi-bold text mixes in fallback glyphs.
+    """
+    fonts = gr.themes.LocalFont
+    return gr.themes.Default(
+        primary_hue="indigo", secondary_hue="slate", neutral_hue="slate", radius_size="md",
+        font=[fonts("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=[fonts("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"])
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """'user:password' -> ('user', 'password'); the password may contain ':'."""
+    if not auth:
+        return None
+    user, colon, password = auth.partition(":")
+    if not colon or not user or not password:
+        raise RagError("--auth must look like user:password")
+    return user, password
+
+
+def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: int | None = None,
+           auth: str | None = None, block: bool = True) -> str:
+    """Launch ``demo`` with the app's theme and CSS, sharing off; returns the local URL.
+
+    ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
+    """
+    host, port = host or settings.ui_host, port or settings.ui_port
+    try:
+        _, url, _ = demo.launch(
+            server_name=host, server_port=port, auth=parse_auth(auth if auth is not None else settings.ui_auth),
+            share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
+            max_file_size=settings.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
+            theme=theme(), css=STYLE.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RagError(f"cannot listen on {host}:{port} ({exc}); pick another with --port") from None
+    return url
+
+
+def _warm_up(pipeline: Pipeline) -> None:
+    """Load the LLM in the background, so the page opens at once and the first answer starts sooner."""
+    status = llm_status(pipeline)
+    log.info("LLM %s: %s %s (%s)", "ready" if status.healthy else "NOT available", status.backend, status.model,
+             status.detail)
+
+
+def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
+    """Bring the index in line with the corpus (incremental), then launch the app.
+
+    When the configured corpus is the bundled sample, the app works on a writable
+    workspace copy of it (``settings.workspace_corpus_dir``), where uploads go.
+    """
+    settings = with_writable_corpus(settings)
+    pipeline = Pipeline(settings, progress=True)
+    pipeline.reindex()  # logs what changed; builds the index on the first run
+    log.info("serving the reports in %s (index %s)", settings.corpus_dir, settings.resolved_index_dir())
+    threading.Thread(target=_warm_up, args=(pipeline,), name="llm-warm-up", daemon=True).start()
+    demo = build_app(pipeline)
+    url = launch(demo, settings, block=block)
+    return demo, url
