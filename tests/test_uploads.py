@@ -1,0 +1,146 @@
+"""Uploads: safe names, refused files with a one-line reason, no silent overwrite, incremental indexing."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from embeddings import Embedder
+from rag.errors import UploadRejected
+from rag.indexer import update_index
+from rag.retrieval import Retriever
+from rag.settings import BUNDLED_CORPUS, Settings
+from rag.uploads import SEEDED_MARKER, safe_file_name, save_upload, with_writable_corpus, writable_corpus
+from tests.conftest import settings_for
+
+NEW_REPORT = """Harbour inspection in Port Aldeney
+
+12 March 2024
+
+Customs officers in Port Aldeney inspected 31 containers during Operation Bluefin.
+
+The inspection found 740 kg of undeclared saffron hidden in shipments of frozen fish.
+"""
+
+
+def _file(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / "incoming" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize(("sent", "saved"), [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\windows\\boot.ini.md", "boot.ini.md"),
+    ("/abs/path/report.html", "report.html"),
+    (".hidden.txt", "hidden.txt"),
+    ("..", "upload"),
+    ("", "upload"),
+    ("rapport d'été 2024.md", "rapport d_été 2024.md"),
+    ("a<script>b.html", "a_script_b.html"),
+    ("Q3\x00report.pdf", "Q3_report.pdf"),
+])
+def test_safe_file_name(sent: str, saved: str) -> None:
+    assert safe_file_name(sent) == saved
+
+
+def test_safe_file_name_is_short_and_keeps_its_extension() -> None:
+    name = safe_file_name("x" * 500 + ".pdf")
+    assert len(name) <= 120 and name.endswith(".pdf")
+
+
+def test_a_path_traversal_name_lands_inside_the_corpus(tmp_path: Path, corpus: Path) -> None:
+    source = _file(tmp_path, "upload.txt", NEW_REPORT)
+    saved = save_upload(source, "../../../escaped.txt", corpus, settings_for(corpus, tmp_path / "index"))
+    assert saved.path == corpus / "escaped.txt" and saved.doc_id == "escaped.txt"
+    assert saved.path.read_text() == NEW_REPORT
+    assert not (corpus.parent / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("scan.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary file"),
+    ("notes.md", "Caf\xe9 au lait, r\xe9sum\xe9 of the visit.".encode("latin-1"), "not UTF-8"),
+    ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
+    ("empty.txt", b"", "empty"),
+    ("blank.txt", b"\n\n   \n", "no text"),
+    ("tool.exe", b"MZ\x90\x00", "unsupported file type .exe"),
+    ("report.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("README", b"plain words", "unsupported file type (none)"),
+])
+def test_unreadable_or_unsupported_files_are_refused_with_a_reason(
+        tmp_path: Path, corpus: Path, name: str, data: bytes, reason: str) -> None:
+    before = _names(corpus)
+    with pytest.raises(UploadRejected, match=reason.replace("(", r"\(").replace(")", r"\)")) as refused:
+        save_upload(_file(tmp_path, name, data), name, corpus, settings_for(corpus, tmp_path / "index"))
+    assert "\n" not in str(refused.value) and safe_file_name(name) in str(refused.value)
+    assert _names(corpus) == before  # nothing written, no staged leftovers
+
+
+def test_an_oversized_file_is_refused_by_the_configured_limit(tmp_path: Path, corpus: Path) -> None:
+    settings = settings_for(corpus, tmp_path / "index", max_upload_bytes=1000)
+    big = _file(tmp_path, "big.txt", "A long report line.\n" * 100)  # 2,000 bytes
+    with pytest.raises(UploadRejected, match=r"big.txt: the file is 2,000 bytes; the upload limit is 1,000 bytes"):
+        save_upload(big, "big.txt", corpus, settings)
+    assert not (corpus / "big.txt").exists()
+    assert save_upload(_file(tmp_path, "small.txt", "Short report.\n"), "small.txt", corpus, settings).path.exists()
+
+
+def test_an_existing_file_is_never_overwritten_silently(tmp_path: Path, corpus: Path) -> None:
+    settings = settings_for(corpus, tmp_path / "index")
+    existing = corpus / "002_50d104ffb6a67dba.txt"
+    original = existing.read_bytes()
+    renamed = save_upload(_file(tmp_path, "a.txt", NEW_REPORT), existing.name, corpus, settings)
+    assert renamed.doc_id == "002_50d104ffb6a67dba (2).txt" and not renamed.duplicate
+    assert "already in the corpus" in renamed.note and renamed.doc_id in renamed.note
+    assert existing.read_bytes() == original
+    again = save_upload(_file(tmp_path, "b.txt", NEW_REPORT + "\nMore."), existing.name, corpus, settings)
+    assert again.doc_id == "002_50d104ffb6a67dba (3).txt"
+    same = save_upload(existing, existing.name, corpus, settings)  # identical content: nothing to add
+    assert same.duplicate and same.path == existing and "identical" in same.note
+
+
+def test_the_bundled_sample_is_never_written_to(tmp_path: Path) -> None:
+    source = _file(tmp_path, "new.txt", NEW_REPORT)
+    with pytest.raises(UploadRejected, match="read-only"):
+        save_upload(source, "new.txt", BUNDLED_CORPUS, Settings())
+    assert not (BUNDLED_CORPUS / "new.txt").exists()
+
+
+def test_uploads_go_to_a_seeded_workspace_when_the_corpus_is_the_bundled_sample(tmp_path: Path) -> None:
+    settings = Settings(workspace_corpus_dir=tmp_path / "workspace")  # corpus_dir: the bundled default
+    workspace = writable_corpus(settings)
+    assert workspace == (tmp_path / "workspace").resolve()
+    bundled = sorted(p.name for p in BUNDLED_CORPUS.iterdir())
+    assert sorted(p.name for p in workspace.iterdir() if p.name != SEEDED_MARKER) == bundled
+    assert all(filecmp.cmp(BUNDLED_CORPUS / name, workspace / name, shallow=False) for name in bundled)
+    (workspace / bundled[0]).unlink()  # a report the user removed is not brought back
+    assert writable_corpus(settings) == workspace and not (workspace / bundled[0]).exists()
+    assert with_writable_corpus(settings).corpus_dir == workspace and settings.corpus_dir == BUNDLED_CORPUS
+
+
+def test_a_configured_corpus_takes_the_uploads_itself(tmp_path: Path, corpus: Path) -> None:
+    settings = settings_for(corpus, tmp_path / "index", workspace_corpus_dir=tmp_path / "workspace")
+    assert writable_corpus(settings) == corpus.resolve()
+    assert not (tmp_path / "workspace").exists()
+
+
+def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+    index_dir = tmp_path / "index"
+    settings = settings_for(corpus, index_dir)
+    _, first = update_index(corpus, index_dir, embedder, settings)
+    saved = save_upload(_file(tmp_path, "harbour.md", NEW_REPORT), "harbour.md", corpus, settings)
+    index, report = update_index(corpus, index_dir, embedder, settings)
+    assert report.added == ["harbour.md"] and len(report.unchanged) == 5 and report.rebuilt_because is None
+    new_chunks = [c for c in index.chunks if c.doc_id == saved.doc_id]
+    assert report.embedded_chunks == len(new_chunks) > 0  # only the new file was embedded
+    assert report.chunks == first.chunks + len(new_chunks)
+    assert index.document("harbour.md").title == "Harbour inspection in Port Aldeney"
+    hits = Retriever(index, embedder).search("How much saffron was found in Port Aldeney?", 3)
+    assert (hits[0].doc_id, hits[0].paragraph.paragraph) == ("harbour.md", 4)
