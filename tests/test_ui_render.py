@@ -94,5 +94,6 @@ def test_side_panel_lists_documents_and_says_where_the_index_is() -> None:
 def test_upload_report_says_what_happened_to_each_file() -> None:
     saved = [SavedUpload("new.md", Path("/c/new.md")),
              SavedUpload("a (2).txt", Path("/c/a (2).txt"), "saved as a (2).txt")]
-    text = render.upload_report_md(saved, ["tool.exe: unsupported file type .exe"], None)
-    assert "added **new.md**" in text and "saved as a (2).txt" in text and "✗ tool.exe" in text
+    html = render.upload_report_html(saved, ["tool.exe: unsupported <b>.exe</b>"], None)
+    assert "✓ added <b>new.md</b>" in html and "saved as a (2).txt" in html
+    assert "✗ tool.exe: unsupported &lt;b&gt;.exe&lt;/b&gt;" in html

@@ -55,23 +55,32 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def ui_settings(tmp: Path, **overrides: Any) -> Settings:
-    """Settings over a private copy of the bundled reports and a private index, free of the user's RAG_* env."""
-    corpus = tmp / "reports"
-    if not corpus.exists():
-        shutil.copytree(BUNDLED_CORPUS, corpus)
+def ui_settings(tmp: Path, index_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Settings free of the user's RAG_* environment, over private folders in ``tmp``.
+
+    Without ``index_dir``: a writable copy of the bundled reports and a new index (for uploads).
+    With it (the session's read-only index of the bundled reports): no indexing at all.
+    """
+    if index_dir is None:
+        corpus = tmp / "reports"
+        if not corpus.exists():
+            shutil.copytree(BUNDLED_CORPUS, corpus)
+        index_dir = tmp / "index"
+    else:
+        corpus = BUNDLED_CORPUS
     with pytest.MonkeyPatch.context() as env:  # module fixtures run before the autouse env isolation
         for key in [k for k in os.environ if k.startswith("RAG_")]:
             env.delenv(key)
         env.setenv("XDG_DATA_HOME", str(tmp / "xdg-data"))
-        return Settings(corpus_dir=corpus, index_dir=tmp / "index", workspace_corpus_dir=tmp / "workspace",
+        return Settings(corpus_dir=corpus, index_dir=index_dir, workspace_corpus_dir=tmp / "workspace",
                         **overrides)
 
 
 @contextmanager
 def running_app(pipeline: Pipeline) -> Iterator[str]:
     """The app over ``pipeline`` on a free port, in this process; yields its URL."""
-    pipeline.reindex()
+    if pipeline.settings.corpus_dir != BUNDLED_CORPUS:
+        pipeline.reindex()  # what `rag serve` does first (the bundled index is already up to date)
     demo = build_app(pipeline)
     url = launch(demo, pipeline.settings, host="127.0.0.1", port=free_port(), block=False)
     try:

@@ -141,7 +141,7 @@ class ChatApp:
                 rejected.append(f"indexing failed: {one_line(exc)}")
         log.info("upload: %d saved, %d refused%s", len(saved), len(rejected),
                  f"; {report.summary()}" if report else "")
-        return render.upload_report_md(saved, rejected, report), self.corpus_panel(), None
+        return render.upload_report_html(saved, rejected, report), self.corpus_panel(), None
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -160,7 +160,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         gr.HTML(f'<div id="rag-header"><h1>{TITLE}</h1><p>{SUBTITLE}</p></div>')
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=480, elem_id="rag-main"):
-                chatbot = gr.Chatbot(elem_id="rag-chat", show_label=False, height=620, latex_delimiters=[],
+                chatbot = gr.Chatbot(elem_id="rag-chat", show_label=False, height=700, latex_delimiters=[],
                                      buttons=[], feedback_options=None, layout="panel",
                                      placeholder=PLACEHOLDER)
                 with gr.Row(elem_id="rag-ask-row"):
@@ -184,7 +184,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 corpus_box = gr.HTML(render.pending_status_html("Loading the index…"), elem_id="rag-corpus")
                 files = gr.File(label=UPLOAD_HINT.format(limit=limit), file_count="multiple", type="filepath",
                                 elem_id="rag-upload")
-                upload_status = gr.Markdown(elem_id="rag-upload-status")
+                upload_status = gr.HTML(elem_id="rag-upload-status")
 
         chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],
                                    "concurrency_id": "chat", "api_visibility": "private", "show_progress": "hidden"}

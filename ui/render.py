@@ -157,16 +157,17 @@ def corpus_html(status: CorpusStatus) -> str:
             f'<div><span>Embedder</span>{escape(status.embedder)} ({status.dim}-d)</div></div>')
 
 
-def upload_report_md(saved: list[SavedUpload], rejected: list[str], report: IndexReport | None) -> str:
+def upload_report_html(saved: list[SavedUpload], rejected: list[str], report: IndexReport | None) -> str:
     """What happened to each uploaded file, then what indexing did."""
     lines = []
     for item in saved:
         if item.duplicate:
-            lines.append(f"- ↺ {item.note}")
+            lines.append(f'<div class="rag-up-same">↺ {escape(item.note)}</div>')
         else:
-            lines.append(f"- ✓ added **{item.doc_id}**" + (f" ({item.note})" if item.note else ""))
-    lines += [f"- ✗ {reason}" for reason in rejected]
+            note = f" ({escape(item.note)})" if item.note else ""
+            lines.append(f'<div class="rag-up-ok">✓ added <b>{escape(item.doc_id)}</b>{note}</div>')
+    lines += [f'<div class="rag-up-refused">✗ {escape(reason)}</div>' for reason in rejected]
     if report is not None and report.changed:
-        lines.append(f"\nIndexed in {report.seconds:.1f} s: {report.embedded_chunks} new chunks embedded, "
-                     f"{len(report.unchanged)} documents unchanged.")
-    return "\n".join(lines)
+        lines.append(f'<div class="rag-up-index">Indexed in {report.seconds:.1f} s: {report.embedded_chunks} new '
+                     f"chunks embedded, {len(report.unchanged)} documents unchanged.</div>")
+    return f'<div class="rag-upload-report">{"".join(lines)}</div>'
