@@ -1,0 +1,111 @@
+"""Scripted use of the web UI through ``gradio_client``: the named ``/ask`` endpoint, and ``rag serve`` itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from rag.pipeline import Pipeline
+from rag.settings import BUNDLED_CORPUS, Settings
+from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.fake_ollama import FakeOllama, free_port
+from tests.ui_harness import running_app, ui_settings
+
+SENTINEL_LABEL = f"{SENTINEL[0]} ¶{SENTINEL[1]}"
+MODEL = "qwen2.5:3b"
+
+
+def _marker_for_sentinel(index_dir: Path) -> int:
+    """Which [n] the Sentinel paragraph gets in the prompt, so the fake model can cite it."""
+    hits = Pipeline(Settings(index_dir=index_dir)).retrieve(SENTINEL_QUESTION)
+    return [(h.doc_id, h.paragraph.paragraph) for h in hits].index(SENTINEL) + 1
+
+
+@pytest.mark.llm
+def test_ask_endpoint_answers_with_sources_as_markdown(tmp_path: Path, bundled_index_dir: Path,
+                                                       model_cache_dir: Path) -> None:
+    settings = ui_settings(tmp_path, bundled_index_dir, llm="embedded", model_cache_dir=model_cache_dir)
+    with running_app(Pipeline(settings)) as url:
+        client = Client(url, verbose=False)
+        markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
+    assert "160" in markdown and "[1]" in markdown, markdown
+    assert f"**{SENTINEL_LABEL}**" in markdown and "**Sources**" in markdown
+    assert "> Whilst in Russia" in markdown  # the cited paragraph, quoted
+
+
+@pytest.fixture()
+def ollama() -> Iterator[FakeOllama]:
+    with FakeOllama(models=[]) as fake:
+        yield fake
+
+
+def test_ask_is_the_one_public_endpoint_and_errors_are_one_line(tmp_path: Path, bundled_index_dir: Path,
+                                                                ollama: FakeOllama) -> None:
+    settings = ui_settings(tmp_path, bundled_index_dir, llm="ollama", ollama_host=ollama.host, ollama_model=MODEL)
+    with running_app(Pipeline(settings)) as url:
+        client = Client(url, verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")
+        assert list(api["named_endpoints"]) == ["/ask"]  # chat, uploads and panels are not part of the API
+        assert [p["python_type"]["type"] for p in api["named_endpoints"]["/ask"]["parameters"]] == ["str"]
+        with pytest.raises(AppError, match=rf"model '{MODEL}' is not on the Ollama server.*ollama pull {MODEL}"):
+            client.predict(SENTINEL_QUESTION, api_name="/ask")
+        with pytest.raises(AppError, match="the question is empty"):
+            client.predict("   ", api_name="/ask")
+        ollama.models.append(MODEL)  # the same app answers once the model is there
+        ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{_marker_for_sentinel(bundled_index_dir)}]."
+        markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
+    assert markdown.startswith("Operation Sentinel resulted in over 100 seizures of drugs [1].")
+    assert f"[1] **{SENTINEL_LABEL}**" in markdown
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{url} did not come up in {seconds}s: {log.read_text()[-3000:]}")
+
+
+def test_python_m_ui_serves_the_bundled_reports_from_a_fresh_start_with_a_login(
+        tmp_path: Path, bundled_index_dir: Path, ollama: FakeOllama) -> None:
+    """What a fresh clone does: seed the workspace, build the index, serve; here behind --auth."""
+    ollama.models.append(MODEL)
+    ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{_marker_for_sentinel(bundled_index_dir)}]."
+    port, data_home = free_port(), tmp_path / "data-home"
+    env = {**os.environ, "XDG_DATA_HOME": str(data_home), "OLLAMA_HOST": ollama.host, "GRADIO_ANALYTICS_ENABLED": "0"}
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui", "--port", str(port), "--auth", "reader:s3cret:pass", "--llm", "ollama",
+         "--model", MODEL], stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, process, log)
+        assert httpx.get(url + "config", timeout=5).status_code == 401  # nothing without the login
+        with pytest.raises(Exception, match="(?i)login|auth|401|credentials"):
+            Client(url, verbose=False, auth=("reader", "wrong"))
+        client = Client(url, verbose=False, auth=("reader", "s3cret:pass"))
+        markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert f"[1] **{SENTINEL_LABEL}**" in markdown
+    workspace = data_home / "rag" / "corpus"
+    assert sorted(p.name for p in workspace.glob("*.txt")) == sorted(p.name for p in BUNDLED_CORPUS.glob("*.txt"))
+    assert (data_home / "rag" / "index" / "CURRENT").exists()
+    output = log.read_text()
+    assert "index: 5 added" in output and "serving the reports in" in output, output[-3000:]
