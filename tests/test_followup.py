@@ -1,0 +1,78 @@
+"""Follow-up questions are rewritten to stand alone before retrieval, only when there is history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.followup import REWRITE_SYSTEM_PROMPT, clean_rewrite, rewrite_messages
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.fake_ollama import FakeOllama, free_port
+
+HISTORY = [{"role": "user", "content": SENTINEL_QUESTION},
+           {"role": "assistant", "content": "Operation Sentinel resulted in over 100 seizures of drugs; more than "
+                                            "160 kg ranging from heroin to opium [1]."}]
+FOLLOW_UP = "And when did it take place?"
+
+
+def test_the_rewrite_prompt_holds_only_recent_turns_cut_short_without_markers() -> None:
+    old = [{"role": "user", "content": "Who is Andrei Belyaninov?"}, {"role": "assistant", "content": "The head."}]
+    long_answer = {"role": "assistant", "content": "word " * 500 + "[2]"}
+    messages = rewrite_messages(FOLLOW_UP, old + HISTORY[:1] + [long_answer], turns=1, max_chars=100)
+    assert messages[0] == {"role": "system", "content": REWRITE_SYSTEM_PROMPT}
+    prompt = messages[1]["content"]
+    assert "Belyaninov" not in prompt  # older than the last turn
+    assert f"User: {SENTINEL_QUESTION}" in prompt and f"Last question: {FOLLOW_UP}" in prompt
+    assert "[2]" not in prompt and len(prompt) < 400
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    ("When did Operation Sentinel take place?", "When did Operation Sentinel take place?"),
+    ('Rewritten question: "When did Operation Sentinel take place?"\nIt took place in 2009.',
+     "When did Operation Sentinel take place?"),
+    ("**Standalone question:** When was it?", "When was it?"),
+    ("", FOLLOW_UP),
+    ("  \n ", FOLLOW_UP),
+    ("x" * 3000, FOLLOW_UP),
+])
+def test_the_rewrite_is_one_clean_line_or_the_question_as_asked(output: str, expected: str) -> None:
+    assert clean_rewrite(output, FOLLOW_UP, max_chars=2000) == expected
+
+
+def test_no_history_means_no_rewrite_and_no_llm_call(bundled_index_dir: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # any LLM call would fail
+    pipeline = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir))
+    assert pipeline.standalone_question(FOLLOW_UP, []) == FOLLOW_UP
+    off = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir, followup_turns=0))
+    assert off.standalone_question(FOLLOW_UP, HISTORY) == FOLLOW_UP
+
+
+def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_dir: Path) -> None:
+    rewritten = "When did Operation Sentinel take place?"
+    with FakeOllama(reply=rewritten) as ollama:
+        pipeline = Pipeline(Settings(llm="ollama", ollama_host=ollama.host, index_dir=bundled_index_dir,
+                                     followup_max_tokens=32))
+        answer = pipeline.ask(FOLLOW_UP, history=HISTORY)
+        plain = pipeline.ask(SENTINEL_QUESTION)
+    chats = [body for path, body in ollama.requests if path == "/api/chat"]
+    assert len(chats) == 3  # rewrite + answer, then a question without history: answer only
+    rewrite, answering = chats[0], chats[1]
+    assert rewrite["messages"][0]["content"] == REWRITE_SYSTEM_PROMPT
+    assert rewrite["options"]["num_predict"] == 32  # the rewrite is capped short
+    assert SENTINEL_QUESTION in rewrite["messages"][1]["content"]
+    assert answering["messages"][-1]["content"].endswith(f"Question: {rewritten}")
+    assert answering["options"]["num_predict"] == pipeline.settings.max_answer_tokens
+    assert answer.question == FOLLOW_UP and answer.rewritten_question == rewritten
+    assert SENTINEL in [(s.doc_id, s.paragraph) for s in answer.sources]  # "it" found Operation Sentinel
+    assert plain.rewritten_question is None and "rewrite" not in plain.timings
+
+
+@pytest.mark.llm
+def test_the_embedded_model_resolves_it_to_operation_sentinel(bundled_index_dir: Path, model_cache_dir: Path) -> None:
+    pipeline = Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, model_cache_dir=model_cache_dir))
+    rewritten = pipeline.standalone_question(FOLLOW_UP, HISTORY)
+    assert "Sentinel" in rewritten and rewritten.endswith("?"), rewritten
+    assert pipeline.standalone_question("Who is Andrei Belyaninov?", HISTORY) == "Who is Andrei Belyaninov?"
