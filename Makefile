@@ -1,6 +1,7 @@
 # Set-up and checks. Everything lands in ./.venv; nothing is installed system-wide.
 #   make demo    install, then answer a question about the bundled reports (embedded LLM, no Ollama needed)
 #   make test    install with test extras, then run the test suite (what CI runs)
+#   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
 #   make bench   print speed and memory figures (bench/run.py)
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ QUESTION ?= What did Operation Sentinel seize?
 # Elsewhere, add PyTorch's CPU wheel index here, e.g. TORCH_PIP_ARGS="--index-url <cpu index>".
 TORCH_PIP_ARGS ?=
 
-.PHONY: demo test bench install install-test clean-venv
+.PHONY: demo test bench serve install install-test clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ install-test: $(VENV)/.installed-test
 
 demo: install
 	$(VENV)/bin/rag ask "$(QUESTION)"
+
+serve: install
+	$(VENV)/bin/rag serve
 
 test: install-test
 	$(PY) -m pytest
