@@ -43,7 +43,7 @@ UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are in
 K_MAX = 15  # slider range for "sources per answer"
 
 Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error), "html": str}
-ChatOutput = tuple[list[dict[str, str]], list[Turn], str]
+ChatOutput = tuple[list[dict[str, str]], list[Turn], Any]  # chat, history, input box (text or gr.skip())
 
 
 def _messages(turns: list[Turn]) -> list[dict[str, str]]:
@@ -74,7 +74,10 @@ class ChatApp:
         self.upload_dir: Path = writable_corpus(pipeline.settings)
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
-        """Stream one answer into the chat; any failure becomes a readable message, never a traceback."""
+        """Stream one answer into the chat; any failure becomes a readable message, never a traceback.
+
+        Only the first update clears the input box, so the next question can be typed while this one streams.
+        """
         question = " ".join((question or "").split())
         if not question:
             yield _messages(turns), turns, ""
@@ -90,7 +93,7 @@ class ChatApp:
             for delta in stream:
                 raw += delta
                 shown[-1]["content"] = render.streaming_html(raw)
-                yield shown, turns, ""
+                yield shown, turns, gr.skip()
             assert stream.result is not None
             answer_text, html = stream.result.text, render.answer_html(stream.result)
         except (RagError, EmbedderUnavailable) as exc:
@@ -99,7 +102,7 @@ class ChatApp:
             log.exception("unexpected error while answering %r", question)
             html = render.error_html(f"unexpected {type(exc).__name__}: {one_line(exc)}")
         turns = turns + [{"question": question, "answer": answer_text, "html": html}]
-        yield _messages(turns), turns, ""
+        yield _messages(turns), turns, gr.skip()
 
     def ask_markdown(self, question: str) -> str:
         """Answer a question about the reports; returns the answer and its cited paragraphs as markdown."""
