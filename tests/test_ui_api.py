@@ -22,6 +22,7 @@ from tests.ui_harness import running_app, ui_settings
 
 SENTINEL_LABEL = f"{SENTINEL[0]} ¶{SENTINEL[1]}"
 MODEL = "qwen2.5:3b"
+REPLY = "Operation Sentinel resulted in over 100 seizures of drugs"  # what the fake Ollama answers
 
 
 def _marker_for_sentinel(index_dir: Path) -> int:
@@ -61,9 +62,9 @@ def test_ask_is_the_one_public_endpoint_and_errors_are_one_line(tmp_path: Path, 
         with pytest.raises(AppError, match="the question is empty"):
             client.predict("   ", api_name="/ask")
         ollama.models.append(MODEL)  # the same app answers once the model is there
-        ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{_marker_for_sentinel(bundled_index_dir)}]."
+        ollama.reply = f"{REPLY} [{_marker_for_sentinel(bundled_index_dir)}]."
         markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
-    assert markdown.startswith("Operation Sentinel resulted in over 100 seizures of drugs [1].")
+    assert markdown.startswith(f"{REPLY} [1].")
     assert f"[1] **{SENTINEL_LABEL}**" in markdown
 
 
@@ -85,7 +86,7 @@ def test_python_m_ui_serves_the_bundled_reports_from_a_fresh_start_with_a_login(
         tmp_path: Path, bundled_index_dir: Path, ollama: FakeOllama) -> None:
     """What a fresh clone does: seed the workspace, build the index, serve; here behind --auth."""
     ollama.models.append(MODEL)
-    ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{_marker_for_sentinel(bundled_index_dir)}]."
+    ollama.reply = f"{REPLY} [{_marker_for_sentinel(bundled_index_dir)}]."
     port, data_home = free_port(), tmp_path / "data-home"
     env = {**os.environ, "XDG_DATA_HOME": str(data_home), "OLLAMA_HOST": ollama.host, "GRADIO_ANALYTICS_ENABLED": "0"}
     log = tmp_path / "serve.log"

@@ -120,8 +120,8 @@ class ChatApp:
         except (RagError, EmbedderUnavailable) as exc:
             return render.error_html(one_line(exc))
 
-    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008 - how Gradio injects progress
-               ) -> tuple[str, str, None]:
+    def upload(self, files: list[str] | None,
+               progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:  # noqa: B008 - Gradio's injection
         """Save each file (or say why not), index the new ones incrementally, refresh the corpus list."""
         paths = [Path(f) for f in files or []]
         saved: list[SavedUpload] = []
