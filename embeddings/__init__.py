@@ -18,4 +18,4 @@ def make_embedder(name: str = PACKAGED_MODEL, batch_size: int = 32) -> Embedder:
     return SentenceTransformerEmbedder(name, batch_size=batch_size)
 
 
-__all__ = ["Embedder", "EmbedderUnavailable", "PACKAGED_MODEL", "SentenceTransformerEmbedder", "make_embedder"]
+__all__ = ["PACKAGED_MODEL", "Embedder", "EmbedderUnavailable", "SentenceTransformerEmbedder", "make_embedder"]

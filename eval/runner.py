@@ -24,7 +24,7 @@ from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10  # recall@10 and nDCG@10 need the ten best paragraphs
 RECALL_KS = (1, 3, 5, 10)
-STAGES = ("embed", "search", "llm_first_token", "llm_total", "total")
+STAGES = ("translate", "embed", "search", "llm_first_token", "llm_total", "total")
 
 
 @dataclass
@@ -87,6 +87,7 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
 def _answer_record(answer: Answer) -> dict[str, Any]:
     return {
         "text": answer.text, "refused": answer.refused, "raw_text": answer.raw_text,
+        "search_question": answer.search_question,
         "backend": answer.backend, "model": answer.model,
         "citations": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "quote": c.quote, "attributed": c.attributed}
                       for c in answer.citations],
@@ -97,14 +98,17 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
 
 def evaluate_question(pipeline: Pipeline, question: EvalQuestion, k: int | None, retrieval_only: bool
                       ) -> QuestionResult:
+    """Scores of one question. With answers, retrieval is scored on what answering searched with
+    (a question in another language is searched in English translation)."""
+    answer = None if retrieval_only else pipeline.ask(question.question, k)
     timings: dict[str, float] = {}
-    hits = pipeline.retrieve(question.question, RETRIEVAL_DEPTH, timings)
+    searched = (answer.search_question if answer else None) or question.question
+    hits = pipeline.retrieve(searched, RETRIEVAL_DEPTH, timings)
     ranked = [(hit.doc_id, hit.paragraph.paragraph) for hit in hits]
     result = QuestionResult(question.id, question.category, question.question, question.answerable, ranked,
                             retrieval_scores(question, ranked), timings)
-    if retrieval_only:
+    if answer is None:
         return result
-    answer = pipeline.ask(question.question, k)
     scores, result.missing_facts, result.forbidden_found = answer_scores(question, answer)
     result.scores.update(scores)
     result.answer = _answer_record(answer)

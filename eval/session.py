@@ -30,7 +30,7 @@ from rag.pipeline import Pipeline
 
 def _commit() -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False,
                               cwd=Path(__file__).resolve().parent)
     except (OSError, subprocess.SubprocessError):
         return None

@@ -40,6 +40,7 @@ class Answer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     rewritten_question: str | None = None  # a follow-up rewritten to stand alone: what was retrieved and answered
+    search_question: str | None = None  # the English translation retrieval used, when the question was not English
 
     def to_dict(self, with_sources: bool = False) -> dict:
         data = {

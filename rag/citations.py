@@ -31,7 +31,7 @@ Attributor = Callable[[Sequence[str], Sequence[str]], list[tuple[int, float]]]
 _VARIANTS = [
     (re.compile(r"【\s*(\d+)\s*】"), r"[\1]"),
     (re.compile(r"\[\^(\d+)\]"), r"[\1]"),
-    (re.compile(r"[\[(]\s*(?:sources?|src|ref)\s*:?\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*[\])]", re.I), r"[\1]"),
+    (re.compile(r"[\[(]\s*(?:sources?|src|ref)\s*:?\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*[\])]", re.IGNORECASE), r"[\1]"),
 ]
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 # A refusal speaks about the sources or the speaker, not about the world: "the agreement does
@@ -44,11 +44,10 @@ _REFUSAL = re.compile(
     r"(?:contain|mention|provide|include|say|state|specify|answer|have|give|discuss|cover)"
     r"|\bno (?:information|mention|details?|data) (?:about|on|regarding|of|is|was)\b"
     rf"|\bnot (?:mentioned|specified|stated|provided|found|available|given|covered) in (?:the |any of the )?{_SOURCES}",
-    re.I,
+    re.IGNORECASE,
 )
-_WORD = re.compile(r"[^\W_]+", re.U)
-_STOP = frozenset("the a an of and or in on at to for by with from as is was were be been are it its this that "
-                  "these those which who what when where how did does do has have had not no".split())
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOP = frozenset(["the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "by", "with", "from", "as", "is", "was", "were", "be", "been", "are", "it", "its", "this", "that", "these", "those", "which", "who", "what", "when", "where", "how", "did", "does", "do", "has", "have", "had", "not", "no"])
 MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
 _TRAILING = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
 _NUMBER = re.compile(r"(?<![\w\[])\d+(?:[.,]\d+)*(?![\w\]])")

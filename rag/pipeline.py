@@ -37,6 +37,7 @@ from rag.llm import LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages
 from rag.retrieval import Hit, Retriever
 from rag.settings import Settings
+from rag.translation import english_question, looks_english
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,13 @@ class Pipeline:
                                                    s.followup_max_chars, s.followup_max_tokens,
                                                    s.max_question_chars))
 
+    def search_question(self, question: str) -> str:
+        """What retrieval searches with: an English translation when the question is in another language."""
+        s = self.settings
+        if not s.translate_questions or looks_english(question):
+            return question
+        return english_question(self.llm.llm, question, s.translation_max_tokens)
+
     def _attributor(self) -> Attributor | None:
         if self.settings.attribution == "embedding":
             return embedding_attributor(self.embedder)
@@ -165,14 +173,22 @@ class Pipeline:
         rewritten = question if question != asked else None
         if history:
             timings["rewrite"] = time.perf_counter() - started
-        hits = self._search(question, k, timings)
+        mark = time.perf_counter()
+        searched = self.search_question(question)
+        if searched != question:
+            timings["translate"] = time.perf_counter() - mark
+        hits = self._search(searched, k, timings)
         sources = [_as_citation(hit) for hit in hits]
+        translated = searched if searched != question else None
         if not hits:
-            return Answer(asked, REFUSAL, True, [], sources=sources, timings=timings, rewritten_question=rewritten)
+            return Answer(asked, REFUSAL, True, [], sources=sources, timings=timings, rewritten_question=rewritten,
+                          search_question=translated)
 
         choice = self.llm
         mark = time.perf_counter()
-        generation = choice.llm.stream(build_messages(question, hits, self.settings.max_source_chars))
+        # A translated question is also what the model answers: an English answer to English sources
+        # keeps the [n] attribution working (all-MiniLM-L6-v2 cannot match Russian to English).
+        generation = choice.llm.stream(build_messages(searched, hits, self.settings.max_source_chars))
         parts: list[str] = []
         for delta in generation:
             if not parts:
@@ -183,15 +199,15 @@ class Pipeline:
 
         raw = "".join(parts)
         resolved = resolve_citations(raw, sources, self._attributor(), self.settings.attribution_min_similarity,
-                                     question)
+                                     searched)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
                  choice.llm.model, timings["total"], timings.get("llm_first_token", 0.0), len(resolved.citations),
                  ", refused" if resolved.refused else "")
         return Answer(
-            question=asked, rewritten_question=rewritten, text=resolved.text, refused=resolved.refused,
-            citations=resolved.citations,
+            question=asked, rewritten_question=rewritten, search_question=translated, text=resolved.text,
+            refused=resolved.refused, citations=resolved.citations,
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
             unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text=raw,

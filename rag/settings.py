@@ -114,6 +114,11 @@ class Settings(BaseSettings):
                                                              "in the rewrite prompt (prompt length is latency).")
     followup_max_tokens: int = Field(48, ge=8, description="Token cap for the rewritten question.")
 
+    # --- questions in other languages ------------------------------------------------------
+    translate_questions: bool = Field(True, description="Search with an English translation (one short LLM call) "
+                                                        "when a question does not look English.")
+    translation_max_tokens: int = Field(64, ge=8, description="Token cap for the translated question.")
+
     # --- web UI (rag serve) ----------------------------------------------------------------
     ui_host: str = Field("127.0.0.1", description="Address `rag serve` binds to (0.0.0.0 exposes it).")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port `rag serve` listens on.")
