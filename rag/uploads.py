@@ -1,8 +1,10 @@
 """Adding a user's file to the corpus: a safe name, a supported and readable file, no silent overwrite.
 
-Where uploads go: into the configured corpus folder, so that ``rag index`` and the
-UI see the same files. The bundled sample (``data/reports``) is never written to:
-when it is the configured corpus, uploads go to a writable workspace copy of it
+Where uploads go: into the corpus folder, so that ``rag index`` and the UI see the
+same files. That is the configured corpus; failing that (the bundled default), the
+folder the existing index was built from (``rag index ~/reports`` then ``rag serve``
+serves ``~/reports``). The bundled sample (``data/reports``) is never written to: when
+it would be the corpus, uploads go to a writable workspace copy of it
 (``settings.workspace_corpus_dir``, seeded once with the bundled reports).
 
 Example::
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.documents import UnreadableFile, file_sha256, list_files, read_text
-from rag.errors import UploadRejected
+from rag.errors import RagError, UploadRejected
+from rag.index import FaissIndex
 from rag.settings import BUNDLED_CORPUS, Settings
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload (file systems allow 255 bytes)
@@ -44,11 +47,26 @@ def is_bundled(corpus_dir: Path) -> bool:
     return corpus_dir.expanduser().resolve() == BUNDLED_CORPUS.resolve()
 
 
+def _indexed_corpus(settings: Settings) -> Path | None:
+    """The folder the existing index was built from, if it is still there."""
+    directory = settings.resolved_index_dir()
+    if not FaissIndex.exists(directory):
+        return None
+    try:
+        root = Path(FaissIndex.load(directory).manifest.corpus_root)
+    except RagError:
+        return None
+    return root if root.is_dir() else None
+
+
 def writable_corpus(settings: Settings) -> Path:
-    """The folder uploads are saved to: the configured corpus, or the workspace copy of the bundled sample."""
+    """The folder uploads are saved to: the configured corpus, else the indexed one, else the workspace copy."""
     configured = settings.resolved_corpus_dir()
     if not is_bundled(configured):
         return configured
+    indexed = _indexed_corpus(settings)
+    if indexed is not None and not is_bundled(indexed):
+        return indexed
     workspace = settings.workspace_corpus_dir.expanduser().resolve()
     marker = workspace / SEEDED_MARKER
     if not marker.exists():  # seed once: a report the user later deletes stays deleted

@@ -131,6 +131,16 @@ def test_a_configured_corpus_takes_the_uploads_itself(tmp_path: Path, corpus: Pa
     assert not (tmp_path / "workspace").exists()
 
 
+def test_without_a_configured_corpus_the_indexed_folder_takes_the_uploads(
+        tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+    """`rag index ~/reports` then `rag serve`: the UI serves ~/reports, not the bundled sample."""
+    index_dir = tmp_path / "index"
+    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))
+    settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
+    assert writable_corpus(settings) == corpus.resolve()
+    assert not (tmp_path / "workspace").exists()
+
+
 def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     settings = settings_for(corpus, index_dir)
