@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -110,3 +111,18 @@ def test_python_m_ui_serves_the_bundled_reports_from_a_fresh_start_with_a_login(
     assert (data_home / "rag" / "index" / "CURRENT").exists()
     output = log.read_text()
     assert "index: 5 added" in output and "serving the reports in" in output, output[-3000:]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--auth", "nopassword"], "error: --auth must look like user:password"),
+    (["--port", "PORT_IN_USE"], "error: cannot listen on 127.0.0.1:PORT_IN_USE: the port is in use"),
+])
+def test_serve_refuses_bad_options_in_one_line_before_any_work(tmp_path: Path, flags: list[str], message: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        command = [sys.executable, "-m", "rag.cli", "serve", *[f.replace("PORT_IN_USE", port) for f in flags]]
+        result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                                env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(message.replace("PORT_IN_USE", port)), result.stderr
+    assert not (tmp_path / "rag").exists()  # failed before seeding or indexing anything

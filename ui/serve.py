@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
 
@@ -63,9 +64,23 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
             share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
             max_file_size=settings.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
             theme=theme(), css=STYLE.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RagError(f"cannot listen on {host}:{port} ({exc}); pick another with --port") from None
+    except OSError:
+        raise _unavailable(host, port) from None
     return url
+
+
+def _unavailable(host: str, port: int) -> RagError:
+    return RagError(f"cannot listen on {host}:{port}: the port is in use or the address is not this machine's; "
+                    "pick another with --port or --host")
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail in a second, not after indexing, when the port is taken."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError:
+        raise _unavailable(host, port) from None
 
 
 def _warm_up(pipeline: Pipeline) -> None:
@@ -81,6 +96,8 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     When the configured corpus is the bundled sample, the app works on a writable
     workspace copy of it (``settings.workspace_corpus_dir``), where uploads go.
     """
+    check_address(settings.ui_host, settings.ui_port)
+    parse_auth(settings.ui_auth)  # a malformed --auth fails before any work
     settings = with_writable_corpus(settings)
     pipeline = Pipeline(settings, progress=True)
     pipeline.reindex()  # logs what changed; builds the index on the first run
