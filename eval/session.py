@@ -86,6 +86,10 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], out: Path, *, se
                     correct += result.scores[name] == 1.0
             status = f"{result.id}" + (f"  right so far {correct}/{answered}" if answered else "")
             progress.update(task, advance=1, status=status)
+            if not console.is_terminal:  # a log file (CI) gets no live bar: one line per question instead
+                seconds = result.timings.get("total", sum(result.timings.values()))
+                console.print(f"[{int(progress.tasks[task].completed)}/{len(questions)}] "
+                              f"{'FAIL' if result.failed else 'ok  '} {result.id} ({seconds:.1f}s)", highlight=False)
 
         results = run_eval(pipeline, questions, k, retrieval_only, advance)
     context["seconds"] = round(time.perf_counter() - started, 1)
