@@ -20,6 +20,7 @@ Bring your own set for your own corpus in the same format::
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -95,6 +96,20 @@ def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
     if not questions:
         raise EvalSetError(f"{path}: the eval set is empty")
     return questions
+
+
+def select(questions: list[EvalQuestion], categories: list[str] | None = None, per_category: int | None = None,
+           limit: int | None = None) -> list[EvalQuestion]:
+    """A subset in set order: only ``categories``, at most ``per_category`` of each, at most ``limit`` in all."""
+    chosen: list[EvalQuestion] = []
+    taken: Counter[str] = Counter()
+    for question in questions:
+        if (categories and question.category not in categories) or (
+                per_category is not None and taken[question.category] >= per_category):
+            continue
+        taken[question.category] += 1
+        chosen.append(question)
+    return chosen[:limit]
 
 
 def _paragraph_text(index: FaissIndex, evidence: Evidence) -> str | None:

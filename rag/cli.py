@@ -190,6 +190,8 @@ def eval_(
     category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")]
     = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    per_category: Annotated[int | None, typer.Option("--per-category", min=1,
+                                                     help="Only the first N questions of each category.")] = None,
     index_dir: IndexDir = None,
     preset: Preset = None,
     min_recall_at_5: Bound = None,
@@ -207,13 +209,10 @@ def eval_(
     Examples: ``rag eval --retrieval-only --min-recall-at-5 0.9``; ``rag eval --llm ollama/qwen2.5:3b``;
     ``rag eval --set my_questions.jsonl --corpus ~/reports --out my-eval``.
     """
-    from eval import BUNDLED_SET, Threshold, evaluate, load_eval_set  # only this command needs it
+    from eval import BUNDLED_SET, Threshold, evaluate, load_eval_set, select  # only this command needs it
 
     _logging(verbose)
-    questions = load_eval_set(eval_set or BUNDLED_SET)
-    if category:
-        questions = [q for q in questions if q.category in category]
-    questions = questions[:limit]
+    questions = select(load_eval_set(eval_set or BUNDLED_SET), category, per_category, limit)
     if not questions:
         raise typer.BadParameter(f"no question in the set has category {', '.join(category or [])}")
     if corpus is not None and index_dir is None:

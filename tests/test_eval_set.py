@@ -80,3 +80,12 @@ def test_duplicate_ids_and_missing_files_are_refused(tmp_path: Path) -> None:
         load_eval_set(path)
     with pytest.raises(EvalSetError, match="cannot read eval set"):
         load_eval_set(tmp_path / "absent.jsonl")
+
+
+def test_select_keeps_set_order(questions: list[EvalQuestion]) -> None:
+    from eval.evalset import select
+
+    subset = select(questions, per_category=2)
+    assert Counter(q.category for q in subset) == {c: 2 for c in MINIMUM_PER_CATEGORY}
+    assert [q.id for q in subset] == [q.id for q in questions if q in subset]
+    assert [q.category for q in select(questions, ["paraphrase"], limit=3)] == ["paraphrase"] * 3
