@@ -16,7 +16,8 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 # Retrieval only (2 s): just under the measured recall@5 0.89, MRR 0.73, nDCG@10 0.78.
 RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
-# The full eval on the embedded model: just under what was measured.
+# The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what it measured.
+CI_SUBSET = ["--per-category", "4"]
 ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-fact-accuracy", "0.50", "--min-citation-precision", "0.70",
                      "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.20",
                      "--max-hallucinated-citation-rate", "0.05"]
@@ -62,13 +63,17 @@ def test_a_set_for_another_corpus_is_one_line_error(bundled_index_dir: Path, tmp
 
 
 @pytest.mark.llm
-def test_full_eval_on_the_embedded_model_meets_its_thresholds(bundled_index_dir: Path) -> None:
-    """The whole set answered by the embedded GGUF; the report stays in tests/artifacts/eval for reading."""
+def test_answer_eval_on_the_embedded_model_meets_its_thresholds(bundled_index_dir: Path) -> None:
+    """CI's answer eval: the first 4 questions of each category (32), answered by the embedded GGUF.
+
+    The whole set takes about 35 minutes on 2 cores, over CI's 20-minute budget for it; the
+    subset takes about 12. The report stays in tests/artifacts/eval for reading.
+    """
     out = ARTIFACTS / "eval"
-    result = rag("eval", "--llm", "embedded", "--index-dir", str(bundled_index_dir), "--out", str(out),
+    result = rag("eval", "--llm", "embedded", *CI_SUBSET, "--index-dir", str(bundled_index_dir), "--out", str(out),
                  *ANSWER_THRESHOLDS, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
-    results = _written(out, 89)
+    results = _written(out, 32)
     assert results["context"]["llm"].startswith("embedded / qwen2.5-coder-1.5b")
     sentinel = next(q for q in results["questions"] if q["id"] == "sentinel-seized")
     assert sentinel["scores"]["fact_accuracy"] == 1.0
