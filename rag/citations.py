@@ -125,6 +125,24 @@ def embedding_attributor(embedder: Embedder) -> Attributor:
     return attribute
 
 
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):  # "seizures"/"seizure", "lasted"/"last": enough for overlap
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def support(claim: str, source: str, question: str = "") -> float | None:
+    """Share of the claim's own content words (not taken from the question) found in the source;
+    None when the claim adds no word of its own."""
+    asked = {_stem(w) for w in content_words(question)}
+    words = {_stem(w) for w in content_words(MARKER.sub("", claim))} - asked
+    if not words:
+        return None
+    found = {_stem(w) for w in content_words(source)}
+    return len(words & found) / len(words)
+
+
 def best_quote(claim: str, paragraph: str) -> str:
     """The sentence of ``paragraph`` sharing most content words with ``claim`` (for highlighting)."""
     sentences = split_sentences(paragraph) or [paragraph]
@@ -133,7 +151,7 @@ def best_quote(claim: str, paragraph: str) -> str:
 
 
 def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attributor | None = None,
-                      min_similarity: float = 0.45, question: str = "") -> Resolved:
+                      min_similarity: float = 0.45, question: str = "", min_support: float = 0.0) -> Resolved:
     """Turn the model's text into an answer whose markers index its citation list (see module doc)."""
     text = normalise_markers(raw.strip())
     dropped = 0
@@ -168,8 +186,29 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
 
     unsupported = 0
     for sentence in list(claims):
-        cited = [sources[int(n) - 1].text for n in re.findall(r"\[(\d+)\]", sentence)]
-        if cited and not is_grounded(sentence, cited, question):
+        numbers_cited = re.findall(r"\[(\d+)\]", sentence)
+        if not numbers_cited:
+            continue
+        cited = " ".join(sources[int(n) - 1].text for n in numbers_cited)
+        share = support(sentence, cited, question)
+        if share is not None and share < min_support:
+            # The cited source does not hold the claim: point at the source that does, or drop the claim.
+            shares = [support(sentence, c.text, question) or 0.0 for c in sources]
+            best = max(range(len(sources)), key=shares.__getitem__)
+            if shares[best] >= min_support:
+                first = re.search(r"\[\d+\]", sentence)
+                assert first is not None
+                moved = (sentence[:first.start()] + f"[{best + 1}]"
+                         + re.sub(r"\s*\[\d+\]", "", sentence[first.end():]))
+                text = text.replace(sentence, moved, 1)
+                claims[claims.index(sentence)] = sentence = moved
+                numbers_cited, cited = [str(best + 1)], sources[best].text
+            else:
+                text = text.replace(sentence, "", 1)
+                claims.remove(sentence)
+                unsupported += 1
+                continue
+        if not is_grounded(sentence, [cited], question):
             text = text.replace(sentence, "", 1)
             claims.remove(sentence)
             unsupported += 1

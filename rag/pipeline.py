@@ -199,7 +199,7 @@ class Pipeline:
 
         raw = "".join(parts)
         resolved = resolve_citations(raw, sources, self._attributor(), self.settings.attribution_min_similarity,
-                                     searched)
+                                     searched, self.settings.citation_min_support)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,

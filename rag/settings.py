@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     attribution_min_similarity: float = Field(
         0.45, description="A sentence is attributed only when its best source is at least this similar."
     )
+    citation_min_support: float = Field(
+        0.5, ge=0.0, le=1.0, description="A cited sentence must find this share of its own words (not the "
+        "question's) in its source; else it is re-pointed to the source that has them, or removed.")
 
     # --- follow-up questions ---------------------------------------------------------------
     followup_turns: int = Field(2, ge=0, description="Previous question/answer pairs used to rewrite a follow-up "
