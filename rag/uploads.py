@@ -47,16 +47,29 @@ def is_bundled(corpus_dir: Path) -> bool:
     return corpus_dir.expanduser().resolve() == BUNDLED_CORPUS.resolve()
 
 
+def _bundled_sha256(settings: Settings) -> dict[str, str]:
+    return {p.relative_to(BUNDLED_CORPUS).as_posix(): file_sha256(p)
+            for p in list_files(BUNDLED_CORPUS, settings.extensions)}
+
+
 def _indexed_corpus(settings: Settings) -> Path | None:
-    """The folder the existing index was built from, if it is still there."""
+    """The folder the existing index was built from, if it is still there and is not the sample.
+
+    An index of another copy of the sample (another checkout's ``data/reports``) counts as
+    the sample, so uploads never land in a project folder.
+    """
     directory = settings.resolved_index_dir()
     if not FaissIndex.exists(directory):
         return None
     try:
-        root = Path(FaissIndex.load(directory).manifest.corpus_root)
+        manifest = FaissIndex.load(directory).manifest
     except RagError:
         return None
-    return root if root.is_dir() else None
+    root = Path(manifest.corpus_root)
+    indexed = {doc_id: document.sha256 for doc_id, document in manifest.documents.items()}
+    if not root.is_dir() or is_bundled(root) or indexed == _bundled_sha256(settings):
+        return None
+    return root
 
 
 def writable_corpus(settings: Settings) -> Path:
@@ -65,7 +78,7 @@ def writable_corpus(settings: Settings) -> Path:
     if not is_bundled(configured):
         return configured
     indexed = _indexed_corpus(settings)
-    if indexed is not None and not is_bundled(indexed):
+    if indexed is not None:
         return indexed
     workspace = settings.workspace_corpus_dir.expanduser().resolve()
     marker = workspace / SEEDED_MARKER

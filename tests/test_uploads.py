@@ -134,11 +134,21 @@ def test_a_configured_corpus_takes_the_uploads_itself(tmp_path: Path, corpus: Pa
 def test_without_a_configured_corpus_the_indexed_folder_takes_the_uploads(
         tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     """`rag index ~/reports` then `rag serve`: the UI serves ~/reports, not the bundled sample."""
+    (corpus / "harbour.md").write_text(NEW_REPORT)  # the user's own folder, not a copy of the sample
     index_dir = tmp_path / "index"
     update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))
     settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
-    assert writable_corpus(settings) == corpus.resolve()
+    assert writable_corpus(settings) == corpus.resolve() == with_writable_corpus(settings).corpus_dir
     assert not (tmp_path / "workspace").exists()
+
+
+def test_an_index_of_another_copy_of_the_sample_does_not_take_uploads(
+        tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+    """Another checkout's data/reports is the sample too: uploads go to the workspace, not into it."""
+    index_dir = tmp_path / "index"
+    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))  # corpus: an unchanged copy
+    settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
+    assert writable_corpus(settings) == (tmp_path / "workspace").resolve()
 
 
 def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
