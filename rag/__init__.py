@@ -9,9 +9,24 @@ Example::
         print(n, c.doc_id, c.paragraph)
 """
 
-from rag.answer import Answer, Citation
-from rag.errors import RagError
-from rag.pipeline import Pipeline, ask, default_pipeline
-from rag.settings import Settings
+from __future__ import annotations
 
-__all__ = ["Answer", "Citation", "Pipeline", "RagError", "Settings", "ask", "default_pipeline"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.answer import Answer, Citation
+    from rag.errors import RagError
+    from rag.pipeline import Pipeline, ask, default_pipeline
+    from rag.settings import Settings
+
+# Imported on first use, so a light submodule (the LLM worker process) does not pay for torch.
+_EXPORTS = {"Answer": "rag.answer", "Citation": "rag.answer", "RagError": "rag.errors", "Pipeline": "rag.pipeline",
+            "ask": "rag.pipeline", "default_pipeline": "rag.pipeline", "Settings": "rag.settings"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rag' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

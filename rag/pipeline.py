@@ -34,7 +34,7 @@ from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
 from rag.llm import LLMChoice, Message, TextStream, make_llm
-from rag.prompt import REFUSAL, build_messages
+from rag.prompt import REFUSAL, build_messages, warm_up_messages
 from rag.retrieval import Hit, Retriever
 from rag.settings import Settings
 from rag.translation import english_question, looks_english
@@ -93,7 +93,7 @@ class Pipeline:
     def llm(self) -> LLMChoice:
         with self._lock:
             if self._llm is None:
-                self._llm = make_llm(self.settings, progress=self.progress)
+                self._llm = make_llm(self.settings, progress=self.progress, warm_messages=warm_up_messages())
             return self._llm
 
     def reindex(self, corpus_dir: Path | None = None) -> IndexReport:
@@ -169,6 +169,7 @@ class Pipeline:
     def _answer(self, asked: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        choice = self.llm  # an embedded model now loads in its worker while the question is searched
         question = self.standalone_question(asked, history)
         rewritten = question if question != asked else None
         if history:
@@ -184,7 +185,6 @@ class Pipeline:
             return Answer(asked, REFUSAL, True, [], sources=sources, timings=timings, rewritten_question=rewritten,
                           search_question=translated)
 
-        choice = self.llm
         mark = time.perf_counter()
         # A translated question is also what the model answers: an English answer to English sources
         # keeps the [n] attribution working (all-MiniLM-L6-v2 cannot match Russian to English).

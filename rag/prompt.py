@@ -53,6 +53,11 @@ def format_source(number: int, hit: Hit, max_chars: int) -> str:
     return f"[{number}] ({origin})\n{excerpt(hit.paragraph.text, hit.focus, max_chars)}"
 
 
+def warm_up_messages() -> list[Message]:
+    """The start every answer prompt shares: the embedded model's self-check runs it, leaving it in the KV cache."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Sources:"}]
+
+
 def build_messages(question: str, hits: list[Hit], max_source_chars: int = 1600) -> list[Message]:
     sources = "\n\n".join(format_source(i, hit, max_source_chars) for i, hit in enumerate(hits, 1))
     return [{"role": "system", "content": SYSTEM_PROMPT},

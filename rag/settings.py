@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     )
     n_ctx: int = Field(4096, description="Context window for the embedded model.")
     n_threads: int | None = Field(None, description="CPU threads for the embedded model (default: all cores).")
+    n_batch: int = Field(512, ge=1, description="Prompt tokens the embedded model takes per decode call.")
+    n_ubatch: int = Field(512, ge=1, description="Physical batch of the embedded model (at most n_batch).")
+    flash_attn: bool = Field(False, description="Flash attention in the embedded model.")
+    llama_extra_buffers: bool = Field(
+        False, description="Let llama.cpp repack weights into extra CPU buffer types (AMX, CPU_REPACK). Off by "
+        "default: on AMX CPUs (Sapphire Rapids) the AMX path segfaults (llama.cpp #20824).")
+    embedded_start_timeout: float = Field(180.0, gt=0, description="Seconds the embedded model may take to load "
+                                                                  "and pass its self-check.")
+    embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
+                                                                  "model's worker is declared hung and restarted.")
     max_answer_tokens: int = Field(512, ge=16)
     temperature: float = Field(0.0, ge=0.0)
     seed: int = 42

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, one_line
 from rag.index import IndexedDocument
-from rag.llm.factory import make_ollama
-from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.pipeline import Pipeline
 
 
@@ -52,19 +50,14 @@ def corpus_status(pipeline: Pipeline) -> CorpusStatus:
 
 
 def llm_status(pipeline: Pipeline) -> LLMStatus:
-    """The LLM in use and whether it can answer now (Ollama: a quick probe; embedded: the model loads)."""
+    """The LLM in use and whether it can answer now (Ollama: a quick probe; embedded: load + one decode)."""
     try:
         choice = pipeline.llm
     except (RagError, EmbedderUnavailable) as exc:
         return LLMStatus("", "", "", False, one_line(exc))
     llm = choice.llm
     try:
-        if isinstance(llm, LlamaCppLLM):
-            llm.llama  # noqa: B018 - loads once per process; an unloadable model raises LLMUnavailable
-            detail = "model loaded"
-        else:
-            make_ollama(pipeline.settings, timeout=pipeline.settings.ollama_probe_timeout).check()
-            detail = f"Ollama at {pipeline.settings.ollama_host} is up and has the model"
+        detail = llm.check()
     except RagError as exc:
         return LLMStatus(llm.backend, llm.model, choice.reason, False, one_line(exc))
     return LLMStatus(llm.backend, llm.model, choice.reason, True, detail)

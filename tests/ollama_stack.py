@@ -41,8 +41,12 @@ def ollama_api_server(gguf: Path, workdir: Path) -> Iterator[str]:
     """Yield the host (http://127.0.0.1:PORT) of an Ollama-API server backed by ``gguf``."""
     llama_port, proxy_port = free_port(), free_port()
     llama_log, proxy_log = workdir / "llama_server.log", workdir / "ollama_proxy.log"
+    # llama_cpp.server with the product's own safe load setting (no AMX/repack buffers), so this test
+    # runs on every CPU the embedded default runs on.
+    serve = ("import runpy, sys; from rag.llm.llama_worker import set_extra_buffers; set_extra_buffers(False); "
+             "runpy.run_module('llama_cpp.server', run_name='__main__')")
     llama = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", MODEL_ALIAS,
+        [sys.executable, "-c", serve, "--model", str(gguf), "--model_alias", MODEL_ALIAS,
          "--host", "127.0.0.1", "--port", str(llama_port), "--n_ctx", "4096"],
         stdout=llama_log.open("w"), stderr=subprocess.STDOUT)
     env = {**os.environ, "PROVIDERS_LOCAL_BASE_URL": f"http://127.0.0.1:{llama_port}/v1",

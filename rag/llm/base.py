@@ -36,12 +36,20 @@ class TextStream(Generic[R]):
 
 
 class LLM(Protocol):
+    """What the pipeline, the status panel and the eval need of a backend; nobody asks which class it is."""
+
     @property
     def backend(self) -> str:
         """'ollama' or 'embedded': logged and returned with every answer."""
 
     @property
     def model(self) -> str: ...
+
+    def start(self) -> None:
+        """Begin getting ready without waiting (the embedded model loads in its worker meanwhile)."""
+
+    def check(self) -> str:
+        """One line on health after a real round trip; raises rag.errors.LLMUnavailable when it cannot answer."""
 
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
         """Raises rag.errors.LLMUnavailable (one line) when the backend cannot answer.

@@ -7,13 +7,15 @@ model, and says why. An explicit 'ollama' or 'embedded' never falls back.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from rag.errors import LLMUnavailable
-from rag.llm.base import LLM
+from rag.llm.base import LLM, Message
 from rag.llm.gguf import assemble_packaged_model
 from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.llm.ollama_llm import OllamaLLM
+from rag.llm.worker_process import WorkerConfig
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,30 +27,40 @@ class LLMChoice:
     reason: str  # why this backend: shown in logs, the CLI and the UI
 
 
-def make_ollama(settings: Settings, timeout: float | None = None) -> OllamaLLM:
-    return OllamaLLM(settings.ollama_model, settings.ollama_host, timeout or settings.ollama_timeout,
-                     settings.temperature, settings.max_answer_tokens, settings.seed, settings.n_ctx)
+def make_ollama(settings: Settings) -> OllamaLLM:
+    return OllamaLLM(settings.ollama_model, settings.ollama_host, settings.ollama_timeout, settings.temperature,
+                     settings.max_answer_tokens, settings.seed, settings.n_ctx, settings.ollama_probe_timeout)
 
 
-def make_embedded(settings: Settings, progress: bool = True) -> LlamaCppLLM:
+def make_embedded(settings: Settings, progress: bool = True, warm_messages: list[Message] | None = None
+                  ) -> LlamaCppLLM:
+    """The embedded backend; ``warm_messages`` is its self-check prompt (best: the answer prompt's prefix)."""
     path = settings.gguf_path or assemble_packaged_model(settings.model_cache_dir.expanduser(), progress)
-    return LlamaCppLLM(path.expanduser(), settings.n_ctx, settings.n_threads, settings.temperature,
-                       settings.max_answer_tokens, settings.seed)
+    check = warm_messages or [{"role": "user", "content": "Reply with OK."}]
+    config = WorkerConfig(
+        model_path=str(path.expanduser().resolve()), n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads or os.cpu_count() or 1, n_batch=settings.n_batch, n_ubatch=settings.n_ubatch,
+        flash_attn=settings.flash_attn, extra_buffers=settings.llama_extra_buffers, seed=settings.seed,
+        check_messages=tuple(tuple(sorted(m.items())) for m in check),
+        start_timeout=settings.embedded_start_timeout, token_timeout=settings.embedded_token_timeout)
+    return LlamaCppLLM(config, settings.temperature, settings.max_answer_tokens)
 
 
-def _choose(settings: Settings, progress: bool) -> LLMChoice:
+def _choose(settings: Settings, progress: bool, warm: list[Message] | None) -> LLMChoice:
     if settings.llm == "ollama":
         return LLMChoice(make_ollama(settings), f"configured: ollama at {settings.ollama_host}")
     if settings.llm == "embedded":
-        return LLMChoice(make_embedded(settings, progress), "configured: embedded")
+        return LLMChoice(make_embedded(settings, progress, warm), "configured: embedded")
     try:
-        make_ollama(settings, timeout=settings.ollama_probe_timeout).check()
+        make_ollama(settings).check()
     except LLMUnavailable as exc:
-        return LLMChoice(make_embedded(settings, progress), f"auto: fell back to embedded because {exc}")
+        return LLMChoice(make_embedded(settings, progress, warm), f"auto: fell back to embedded because {exc}")
     return LLMChoice(make_ollama(settings), f"auto: Ollama at {settings.ollama_host} has {settings.ollama_model}")
 
 
-def make_llm(settings: Settings, progress: bool = True) -> LLMChoice:
-    choice = _choose(settings, progress)
+def make_llm(settings: Settings, progress: bool = True, warm_messages: list[Message] | None = None) -> LLMChoice:
+    """The configured backend; an embedded model starts loading in its worker at once."""
+    choice = _choose(settings, progress, warm_messages)
+    choice.llm.start()
     log.info("LLM backend %s, model %s (%s)", choice.llm.backend, choice.llm.model, choice.reason)
     return choice

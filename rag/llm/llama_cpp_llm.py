@@ -1,13 +1,16 @@
 """Embedded backend: llama-cpp-python running a local GGUF, no server and no network.
 
-The model is loaded once per process (a 1 GB mmap is not something to repeat) and
-generation is serialised, because a ``Llama`` object is not thread-safe.
+The model runs in a worker process that this backend owns (``rag.llm.worker_process``):
+a segfault or an out-of-memory kill in native code costs one answer, not the app. One
+worker per model configuration serves the whole process (a 1 GB model is not loaded
+twice), and its questions are serialised, because llama.cpp's context is single-threaded.
+The worker keeps its KV cache between questions, so a prompt that starts like the last
+one (the same system prompt) only pays for its new tokens.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Generator
 from pathlib import Path
@@ -15,66 +18,68 @@ from typing import Any
 
 from rag.errors import LLMUnavailable
 from rag.llm.base import Message, TextStream, Usage
+from rag.llm.worker_process import LlamaWorker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
-_loaded: dict[tuple[str, int, int], Any] = {}
-_load_lock = threading.Lock()
+_workers: dict[WorkerConfig, tuple[LlamaWorker, threading.Lock]] = {}
+_workers_lock = threading.Lock()
 
 
-def load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
-    key = (str(path), n_ctx, n_threads)
-    with _load_lock:
-        if key not in _loaded:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise LLMUnavailable("llama-cpp-python is not installed; run `pip install llama-cpp-python`") from None
-            if not path.is_file():
-                raise LLMUnavailable(f"GGUF model not found: {path}")
-            log.info("loading embedded model %s (n_ctx=%d, threads=%d)", path.name, n_ctx, n_threads)
-            try:
-                _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise LLMUnavailable(f"cannot load GGUF model {path}: {exc}") from None
-        return _loaded[key]
+def shared_worker(config: WorkerConfig) -> tuple[LlamaWorker, threading.Lock]:
+    """The process-wide worker for ``config`` and the lock that serialises its questions."""
+    with _workers_lock:
+        if config not in _workers:
+            _workers[config] = (LlamaWorker(config), threading.Lock())
+        return _workers[config]
+
+
+def stop_workers() -> None:
+    """Stop every worker (tests, and a server shutting down); they restart on the next question."""
+    with _workers_lock:
+        for worker, lock in _workers.values():
+            with lock:
+                worker.stop()
 
 
 class LlamaCppLLM:
     backend = "embedded"
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int | None = None,
-                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 42) -> None:
-        self.model_path = model_path
-        self.model = model_path.name
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+    def __init__(self, config: WorkerConfig, temperature: float = 0.0, max_tokens: int = 512) -> None:
+        self.config = config
+        self.model_path = Path(config.model_path)
+        self.model = self.model_path.name
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.seed = seed
-        self._lock = threading.Lock()
+        self.worker, self._lock = shared_worker(config)
 
-    @property
-    def llama(self) -> Any:
-        return load_llama(self.model_path, self.n_ctx, self.n_threads)
+    def start(self) -> None:
+        """Begin loading in the background (the CLI does this before it loads the embedder)."""
+        if not self.model_path.is_file():
+            raise LLMUnavailable(f"GGUF model not found: {self.model_path}")
+        with self._lock:
+            if not self.worker.alive():
+                self.worker.start()
+
+    def warm_up(self) -> dict[str, Any]:
+        """Load the model and run the self-check (one tiny decode); the worker's ready report."""
+        self.start()
+        with self._lock:
+            return self.worker.ready()
+
+    def check(self) -> str:
+        """One line on health; raises LLMUnavailable when the model cannot answer."""
+        info = self.warm_up()
+        buffers = ", ".join(f"{name} {size:.0f} MiB" for name, size in info["buffers"].items())
+        return f"self-check passed (one decode); weights in {buffers or 'CPU'}"
 
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
         return TextStream(self._generate(messages, max_tokens or self.max_tokens))
 
     def _generate(self, messages: list[Message], max_tokens: int) -> Generator[str, None, Usage]:
-        llama = self.llama
+        self.start()
+        request = {"messages": messages, "max_tokens": max_tokens, "temperature": self.temperature,
+                   "seed": self.config.seed}
         with self._lock:
-            completion_tokens = 0
-            try:
-                chunks = llama.create_chat_completion(
-                    messages=messages, stream=True, temperature=self.temperature,
-                    max_tokens=max_tokens, seed=self.seed)
-                for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        completion_tokens += 1
-                        yield delta
-            except ValueError as exc:  # e.g. prompt longer than the context window
-                raise LLMUnavailable(f"embedded model could not answer: {exc}") from None
-            # After generation the context holds prompt + completion tokens.
-            return Usage(max(llama.n_tokens - completion_tokens, 0), completion_tokens)
+            usage = yield from self.worker.chat(request)
+        return Usage(usage["prompt_tokens"], usage["completion_tokens"])

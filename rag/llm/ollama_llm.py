@@ -19,12 +19,16 @@ class OllamaLLM:
     backend = "ollama"
 
     def __init__(self, model: str, host: str, timeout: float = 120.0, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int = 42, num_ctx: int = 4096) -> None:
+                 max_tokens: int = 512, seed: int = 42, num_ctx: int = 4096, probe_timeout: float = 1.5) -> None:
         self.model = model
         self.host = host
         self.timeout = timeout
         self.options = {"temperature": temperature, "num_predict": max_tokens, "seed": seed, "num_ctx": num_ctx}
         self.client = ollama.Client(host=host, timeout=timeout)
+        self.probe = ollama.Client(host=host, timeout=probe_timeout)  # health checks must not hang the UI
+
+    def start(self) -> None:
+        """Nothing to load here: the Ollama server loads the model on the first request."""
 
     def _unreachable(self) -> LLMUnavailable:
         return LLMUnavailable(f"Ollama is not reachable at {self.host}; start it with `ollama serve` "
@@ -37,14 +41,15 @@ class OllamaLLM:
                                   f"run `ollama pull {self.model}`")
         return LLMUnavailable(f"Ollama error from {self.host} ({exc.status_code}): {one_line(exc)}")
 
-    def check(self) -> None:
+    def check(self) -> str:
         """Raise LLMUnavailable unless the server answers and has the model (used by 'auto' and health)."""
         try:
-            self.client.show(self.model)
+            self.probe.show(self.model)
         except ollama.ResponseError as exc:
             raise self._response_error(exc) from None
         except (ConnectionError, httpx.TransportError):
             raise self._unreachable() from None
+        return f"Ollama at {self.host} is up and has the model"
 
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
         return TextStream(self._generate(messages, max_tokens))

@@ -1,0 +1,154 @@
+"""The embedded model's own process: llama.cpp runs here, so a native crash cannot take the app down.
+
+``rag.llm.worker_process`` starts it as ``python -m rag.llm.llama_worker FD`` and talks to it
+over the socket ``FD`` with pickled ``(kind, payload)`` tuples:
+
+- parent -> ``("config", WorkerConfig fields)`` once, then ``("chat", request)`` or ``("stop", None)``;
+  during a chat, ``("cancel", None)`` ends it early;
+- worker -> ``("ready", {...})`` after loading and one tiny decode (the self-check), or
+  ``("failed", "one line")``; per chat, ``("delta", text)``... then ``("done", usage)`` or
+  ``("error", "one line")``.
+
+Only llama-cpp-python is imported here (no torch), so the worker starts in about a second
+and holds one copy of the model, reused with its KV cache across questions.
+
+Extra buffer types are off unless asked for: on AMX CPUs (Intel Sapphire Rapids) llama.cpp
+repacks Q4_K weights into AMX buffers and its AMX matmul segfaults on the first decode
+(llama.cpp issue #20824). With them off, weights stay in plain CPU buffers, which every
+x86 and ARM CPU runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import sys
+import time
+from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
+
+_BUFFER = re.compile(r"(\S+) model buffer size =\s*([\d.]+) MiB")
+
+
+class LoadLog:
+    """Collects llama.cpp's log lines: the weight buffer types for the ready report, the last lines for errors."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, float] = {}
+        self.tail: deque[str] = deque(maxlen=20)
+        self._line = ""
+
+    def add(self, level: int, text: str) -> None:
+        self._line += text
+        if not self._line.endswith("\n"):
+            return
+        line, self._line = self._line.strip(), ""
+        if not line:
+            return
+        self.tail.append(line)
+        match = _BUFFER.search(line)
+        if match:
+            self.buffers[match.group(1)] = self.buffers.get(match.group(1), 0.0) + float(match.group(2))
+        if level in (2, 3):  # warnings and errors still reach the worker's stderr (the parent logs them)
+            print(line, file=sys.stderr, flush=True)
+
+
+def install_log(log: LoadLog) -> Any:
+    """Route llama.cpp's log into ``log``; returns the ctypes callback, which must stay referenced."""
+    import llama_cpp.llama_cpp as lib
+
+    @lib.llama_log_callback
+    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        log.add(level, text.decode("utf-8", "replace"))
+
+    lib.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback
+
+
+def set_extra_buffers(enabled: bool) -> None:
+    """``Llama(...)`` has no argument for ``use_extra_bufts``; set it on the default model params it starts from."""
+    import llama_cpp.llama_cpp as lib
+
+    if "use_extra_bufts" not in {name for name, _ in lib.llama_model_params._fields_}:
+        return  # an older llama.cpp: it has no extra buffer types to turn off
+    original = lib.llama_model_default_params
+
+    def params() -> Any:
+        value = original()
+        value.use_extra_bufts = enabled
+        return value
+
+    lib.llama_model_default_params = params
+
+
+def load(config: dict[str, Any]) -> Any:
+    from llama_cpp import Llama
+
+    set_extra_buffers(config["extra_buffers"])
+    return Llama(model_path=config["model_path"], n_ctx=config["n_ctx"], n_threads=config["n_threads"],
+                 n_threads_batch=config["n_threads"], n_batch=config["n_batch"], n_ubatch=config["n_ubatch"],
+                 flash_attn=config["flash_attn"], seed=config["seed"], verbose=False)
+
+
+def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
+    """Stream one completion to the parent; a ``cancel`` between tokens stops it."""
+    completion = 0
+    started = time.perf_counter()
+    try:
+        chunks = llama.create_chat_completion(messages=request["messages"], stream=True,
+                                              temperature=request["temperature"], max_tokens=request["max_tokens"],
+                                              seed=request["seed"])
+        for chunk in chunks:
+            delta = chunk["choices"][0]["delta"].get("content")
+            if delta:
+                completion += 1
+                conn.send(("delta", delta))
+            if conn.poll() and conn.recv()[0] == "cancel":
+                chunks.close()
+                break
+    except ValueError as exc:  # e.g. a prompt longer than the context window
+        conn.send(("error", f"embedded model could not answer: {' '.join(str(exc).split())}"))
+        return
+    # After generation the context holds prompt + completion tokens.
+    conn.send(("done", {"prompt_tokens": max(llama.n_tokens - completion, 0), "completion_tokens": completion,
+                        "seconds": time.perf_counter() - started}))
+
+
+def main(fd: int) -> int:
+    conn = Connection(fd)
+    kind, config = conn.recv()
+    assert kind == "config", kind
+    log = LoadLog()
+    try:
+        callback = install_log(log)  # noqa: F841 - kept alive for the process's lifetime
+        mark = time.perf_counter()
+        llama = load(config)
+        loaded = time.perf_counter() - mark
+        mark = time.perf_counter()
+        # The self-check: one tiny decode through the real chat path. Its prompt starts like every
+        # answer's (the same system prompt), so it also leaves that prefix in the KV cache.
+        llama.create_chat_completion(messages=config["check_messages"], max_tokens=1, temperature=0.0)
+        checked = time.perf_counter() - mark
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported as one line
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        conn.send(("failed", f"{detail} ({log.tail[-1]})" if log.tail else detail))
+        return 1
+    import llama_cpp
+
+    conn.send(("ready", {"buffers": log.buffers, "load_seconds": loaded, "check_seconds": checked,
+                         "llama_cpp_version": llama_cpp.__version__,
+                         "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()}))
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return 0
+        if kind == "chat":
+            chat(llama, conn, payload)
+        elif kind == "stop":
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
