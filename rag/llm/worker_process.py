@@ -191,6 +191,7 @@ class LlamaWorker:
         finished = False
         try:
             self._conn.send(("chat", request))
+            log.info("the embedded model is answering (worker pid %s)", self.pid)
             while True:
                 kind, payload = self._receive(self.config.token_timeout)
                 if kind == "delta":
