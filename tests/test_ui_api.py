@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +129,36 @@ def test_serve_refuses_bad_options_in_one_line_before_any_work(tmp_path: Path, f
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(message.replace("PORT_IN_USE", port)), result.stderr
     assert not (tmp_path / "rag").exists()  # failed before seeding or indexing anything
+
+
+@pytest.mark.llm
+def test_ask_endpoint_survives_a_worker_crash_and_answers_the_next_question(
+        tmp_path: Path, bundled_index_dir: Path, model_cache_dir: Path) -> None:
+    """A segfault in the embedded model mid-answer: one line for that question, the server lives on."""
+    settings = ui_settings(tmp_path, bundled_index_dir, llm="embedded", model_cache_dir=model_cache_dir,
+                           n_ctx=3584)  # its own worker, not one shared with other tests
+    answering = threading.Event()
+
+    class Answering(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("the embedded model is answering"):
+                answering.set()
+
+    handler = Answering()
+    logging.getLogger("rag.llm.worker_process").addHandler(handler)
+    logging.getLogger("rag.llm.worker_process").setLevel(logging.INFO)
+    pipeline = Pipeline(settings)
+    try:
+        with running_app(pipeline) as url:
+            client = Client(url, verbose=False)
+            job = client.submit(SENTINEL_QUESTION, api_name="/ask")
+            assert answering.wait(120), "the question never reached the embedded model"
+            os.kill(pipeline.llm.llm.worker.pid, signal.SIGSEGV)  # type: ignore[attr-defined]
+            with pytest.raises(AppError, match=r"^the embedded model stopped \(signal 11, SIGSEGV\) while answering; "
+                                               r"it has been restarted — ask again$"):
+                job.result(timeout=120)
+            markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
+    finally:
+        logging.getLogger("rag.llm.worker_process").removeHandler(handler)
+        pipeline.llm.llm.worker.stop()  # type: ignore[attr-defined]
+    assert "160" in markdown and f"**{SENTINEL_LABEL}**" in markdown, markdown
