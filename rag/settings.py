@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant (larger = flatter fusion).")
     candidates: int = Field(50, description="Candidates each retriever contributes before fusion.")
     max_question_chars: int = Field(2000, description="Longer questions are refused as invalid input.")
-    max_source_chars: int = Field(1600, description="A longer paragraph is shortened in the prompt (not in citations).")
+    max_source_chars: int = Field(
+        700, description="A longer paragraph is shortened to its sentences that best match the question, in the "
+        "prompt only (citations show it whole). Prompt tokens are the time to first token: bench/prompt_budget.py.")
 
     # --- LLM -------------------------------------------------------------------------------
     llm: LLMBackendName = Field("auto", description="'auto' (Ollama if it answers, else embedded), 'ollama' or 'embedded'.")
