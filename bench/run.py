@@ -7,9 +7,17 @@ Usage::
 
 Each figure is a separate process (so "cold" really is cold, and peak RSS is that
 process's own): ``rag index`` into a fresh directory, ``rag ask`` from a cold start,
-and the Sentinel question answered twice in one process on the embedded model
-(the first includes the model load; the second, a different question, is warm). Prints a table with
-ratios and writes the numbers to bench/results/<timestamp>.json.
+and three questions in one process on the embedded model: the Sentinel question (includes
+the model load), another question, then the Sentinel question again, warm (its sources
+differ from the question before, so only the shared system prompt is cached). Prints a
+table with the targets and the hardware limits beside the figures, as ratios, and writes
+the numbers to bench/results/<timestamp>.json.
+
+Where the limits come from (Qwen2.5-Coder-1.5B Q4_K_M on 2 cores):
+- prefill is compute-bound: about 3 GOP per token; 2 cores of int8 VNNI give about
+  1.5 TOPS, so about 500 tokens/s;
+- decode is bandwidth-bound: each token reads about 1 GB of weights; at about 14 GB/s of
+  memory bandwidth that is about 14 tokens/s (a machine with more bandwidth beats it).
 """
 
 from __future__ import annotations
@@ -26,10 +34,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What did Operation Sentinel seize?"
-# A different second question: repeating the first would hit llama.cpp's prompt-prefix cache.
-WARM_QUESTION = "Who opened the Russian-American Supply Chain Security seminar?"
+# A different second question, so the third (Sentinel again) cannot reuse the first one's whole prompt.
+OTHER_QUESTION = "Who opened the Russian-American Supply Chain Security seminar?"
+# Targets of the runtime issue (seconds) and the hardware limits (tokens/s), see the docstring.
+TARGETS = {"warm_ttft_s": 2.5, "warm_total_s": 5.0, "ask_cold_start_s": 10.0}
+LIMITS = {"prompt_tok_per_s": 500.0, "gen_tok_per_s": 14.0}
 
-# Runs inside a child process: two questions on one pipeline, figures as JSON on stdout.
+# Runs inside a child process: three questions on one pipeline, figures as JSON on stdout.
 _IN_PROCESS = """
 import json, sys, time
 started = time.perf_counter()
@@ -37,14 +48,18 @@ from rag import Pipeline, Settings
 imported = time.perf_counter() - started
 pipeline = Pipeline(Settings(llm="embedded", index_dir=sys.argv[1]))
 runs = []
-for question, expected, source in [(sys.argv[2], "160", ("002_50d104ffb6a67dba.txt", 9)),
-                                   (sys.argv[3], "Konovalenko", ("004_94483c790ad03595.txt", 5))]:
+sentinel = (sys.argv[2], "160", ("002_50d104ffb6a67dba.txt", 9))
+for question, expected, source in [sentinel, (sys.argv[3], "Konovalenko", ("004_94483c790ad03595.txt", 5)), sentinel]:
     mark = time.perf_counter()
     answer = pipeline.ask(question)
     runs.append({"wall": time.perf_counter() - mark, **answer.timings,
                  "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                  "correct": expected in answer.text and source in [(c.doc_id, c.paragraph) for c in answer.citations]})
-print(json.dumps({"import": imported, "runs": runs}))
+# How many prompt tokens the shared start (system prompt) has: those are cached in a warm question.
+from rag.prompt import warm_up_messages
+shared = pipeline.llm.llm.stream(warm_up_messages(), max_tokens=1)
+"".join(shared)
+print(json.dumps({"import": imported, "runs": runs, "cached_tokens": shared.result.prompt_tokens}))
 """
 
 
@@ -83,9 +98,9 @@ def main() -> None:
                                                QUESTION])
             record("ask_cold_start_s", wall)
             record("ask_peak_rss_mib", rss)
-            _, rss, stdout = measure([sys.executable, "-c", _IN_PROCESS, str(index_dir), QUESTION, WARM_QUESTION])
+            _, rss, stdout = measure([sys.executable, "-c", _IN_PROCESS, str(index_dir), QUESTION, OTHER_QUESTION])
             figures = json.loads(stdout)
-            cold, warm = figures["runs"]
+            cold, other, warm = figures["runs"]
             record("import_s", figures["import"])
             record("first_question_ttft_s", cold["llm_first_token"])
             record("first_question_total_s", cold["wall"])
@@ -93,10 +108,11 @@ def main() -> None:
             record("warm_total_s", warm["wall"])
             record("prompt_tokens", warm["prompt_tokens"])
             record("completion_tokens", warm["completion_tokens"])
-            record("prompt_tok_per_s", warm["prompt_tokens"] / warm["llm_first_token"])
+            # The warm prompt's system part is cached: count only the tokens read for this question.
+            record("prompt_tok_per_s", (warm["prompt_tokens"] - figures["cached_tokens"]) / warm["llm_first_token"])
             record("gen_tok_per_s", (warm["completion_tokens"] - 1) / max(warm["llm_total"] - warm["llm_first_token"], 1e-9))
             record("retrieval_ms", 1000 * (warm["embed"] + warm["search"]))
-            record("answers_correct", float(cold["correct"] and warm["correct"]))
+            record("answers_correct", float(cold["correct"] and other["correct"] and warm["correct"]))
             record("two_question_peak_rss_mib", rss)
 
     median = {name: statistics.median(values) for name, values in results.items()}
@@ -105,14 +121,20 @@ def main() -> None:
         "cold_start_over_warm_answer": median["ask_cold_start_s"] / median["warm_total_s"],
         "prompt_over_generation_speed": median["prompt_tok_per_s"] / median["gen_tok_per_s"],
     }
-    width = max(map(len, [*median, *ratios]))
     print(f"bench: {os.cpu_count()} cores, question {QUESTION!r}, median of {options.repeat}")
-    for name, value in {**median, **ratios}.items():
-        print(f"  {name:<{width}}  {value:10.2f}")
+    print(f"  {'figure':<30} {'value':>10}  {'target/limit':>12}  {'ratio':>6}")
+    for name, value in median.items():
+        bound = TARGETS.get(name) or LIMITS.get(name)
+        kind = "target ≤" if name in TARGETS else "limit ~" if name in LIMITS else ""
+        extra = f"  {kind + f'{bound:g}':>12}  {value / bound:6.2f}" if bound else ""
+        print(f"  {name:<30} {value:10.2f}{extra}")
+    for name, value in ratios.items():
+        print(f"  {name:<30} {value:10.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     path = out / time.strftime("%Y%m%dT%H%M%S.json")
-    path.write_text(json.dumps({"median": median, "ratios": ratios, "raw": results}, indent=2))
+    path.write_text(json.dumps({"median": median, "ratios": ratios, "targets": TARGETS, "limits": LIMITS,
+                                "raw": results}, indent=2))
     print(f"wrote {path.relative_to(ROOT)}")
 
 

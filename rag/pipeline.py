@@ -34,7 +34,7 @@ from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
 from rag.llm import LLMChoice, Message, TextStream, make_llm
-from rag.prompt import REFUSAL, build_messages, warm_up_messages
+from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
 from rag.retrieval import Hit, Retriever
 from rag.settings import Settings
 from rag.translation import english_question, looks_english
@@ -178,7 +178,7 @@ class Pipeline:
         searched = self.search_question(question)
         if searched != question:
             timings["translate"] = time.perf_counter() - mark
-        hits = self._search(searched, k, timings)
+        hits = select_sources(self._search(searched, k, timings), self.settings.min_source_score_ratio)
         sources = [_as_citation(hit) for hit in hits]
         translated = searched if searched != question else None
         if not hits:

@@ -55,6 +55,7 @@ def test_sentinel_example_streams_a_cited_answer_then_a_follow_up_is_understood(
     assert page.locator("#rag-corpus tbody tr").count() == 5
     page.wait_for_selector("#rag-llm .rag-dot-ok", timeout=120_000)  # the embedded model loaded and healthy
     assert "Embedded" in page.inner_text("#rag-llm")
+    assert "self-check passed (one decode)" in page.inner_text("#rag-llm")  # healthy means it decoded, not loaded
 
     first = ask(page, example=SENTINEL_QUESTION)
     timings["first_token_s"], timings["answer_s"] = first["first_token"], first["seconds"]
