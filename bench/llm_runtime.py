@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.llm.factory import make_embedded  # noqa: E402
-from rag.llm.llama_cpp_llm import stop_workers  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.llm.factory import make_embedded
+from rag.llm.llama_cpp_llm import stop_workers
+from rag.settings import Settings
 
 PREFILL_LIMIT = 500.0  # tokens/s, see the module docstring
 DECODE_LIMIT = 14.0
@@ -39,8 +39,7 @@ DECODE_LIMIT = 14.0
 
 def _prompt(tokens: int, salt: int) -> list[dict[str, str]]:
     """About ``tokens`` tokens of varied report-like text; ``salt`` makes each prompt new to the KV cache."""
-    words = ("customs seizure operation report border cooperation officials cargo container drugs heroin "
-             "seminar delegation agreement training exhibition Moscow enforcement risk analysis").split()
+    words = ["customs", "seizure", "operation", "report", "border", "cooperation", "officials", "cargo", "container", "drugs", "heroin", "seminar", "delegation", "agreement", "training", "exhibition", "Moscow", "enforcement", "risk", "analysis"]
     body = " ".join(f"{words[(i * 7 + salt) % len(words)]}{(i * 13 + salt) % 97}" for i in range(tokens // 2))
     return [{"role": "user", "content": f"{salt}: {body}\nReply with one word."}]
 

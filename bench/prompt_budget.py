@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eval import BUNDLED_SET, load_eval_set  # noqa: E402
-from eval.matching import contains, normalise  # noqa: E402
-from rag import Pipeline, Settings  # noqa: E402
-from rag.llm.gguf import assemble_packaged_model  # noqa: E402
-from rag.prompt import build_messages, select_sources  # noqa: E402
+from eval import BUNDLED_SET, load_eval_set
+from eval.matching import contains, normalise
+from rag import Pipeline, Settings
+from rag.llm.gguf import assemble_packaged_model
+from rag.prompt import build_messages, select_sources
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Imported on first use, so a light submodule (the LLM worker process) does not pay for torch.
 _EXPORTS = {"Answer": "rag.answer", "Citation": "rag.answer", "RagError": "rag.errors", "Pipeline": "rag.pipeline",
             "ask": "rag.pipeline", "default_pipeline": "rag.pipeline", "Settings": "rag.settings"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["Answer", "Citation", "Pipeline", "RagError", "Settings", "ask", "default_pipeline"]
 
 
 def __getattr__(name: str) -> Any:

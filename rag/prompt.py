@@ -59,7 +59,7 @@ def excerpt(text: str, focus: tuple[int, int] | None, max_chars: int, question: 
             chosen.append(i)
             used += length
     if not chosen:  # even the best sentence is too long: keep its start
-        s, e = spans[max(range(len(spans)), key=rank)]
+        s, _ = spans[max(range(len(spans)), key=rank)]
         return ("… " if s > 0 else "") + text[s:s + max_chars].rsplit(" ", 1)[0] + " …"
     chosen.sort()
     parts = ["… "] if chosen[0] > 0 else []

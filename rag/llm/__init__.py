@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 # Imported on first use: the worker process (rag.llm.llama_worker) needs none of them.
 _EXPORTS = {"LLM": "rag.llm.base", "Message": "rag.llm.base", "TextStream": "rag.llm.base", "Usage": "rag.llm.base",
             "LLMChoice": "rag.llm.factory", "make_llm": "rag.llm.factory"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["LLM", "LLMChoice", "Message", "TextStream", "Usage", "make_llm"]
 
 
 def __getattr__(name: str) -> Any:
