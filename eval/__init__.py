@@ -12,10 +12,10 @@ scores through the same ``Pipeline`` as ``ask()``) -> ``metrics`` (definitions) 
 (results.json, report.md, metrics.png) -> ``thresholds`` (pass/fail for CI).
 """
 
-from eval.evalset import BUNDLED_SET, EvalQuestion, EvalSetError, load_eval_set, select
+from eval.evalset import BUNDLED_SET, BUNDLED_SETS, EvalQuestion, EvalSetError, load_eval_set, resolve_set, select
 from eval.runner import QuestionResult, run_eval, summarise
 from eval.session import evaluate
 from eval.thresholds import Threshold, check
 
-__all__ = ["BUNDLED_SET", "EvalQuestion", "EvalSetError", "QuestionResult", "Threshold", "check", "evaluate",
-           "load_eval_set", "run_eval", "select", "summarise"]
+__all__ = ["BUNDLED_SET", "BUNDLED_SETS", "EvalQuestion", "EvalSetError", "QuestionResult", "Threshold", "check", "evaluate",
+           "load_eval_set", "resolve_set", "run_eval", "select", "summarise"]

@@ -14,6 +14,10 @@ Bring your own set for your own corpus in the same format::
 - ``forbidden`` (optional): phrases a correct answer must not contain, for traps such as
   a report that dates one meeting in two different years.
 - ``answerable: false`` questions expect a refusal; they have no facts and no evidence.
+  ``related`` (optional) names the paragraph a false-premise question was built on: a useful
+  refusal cites it ("the reports do not say X was removed; they say it was listed [1]").
+- SQuAD 2.0 rows (``doc``, ``context``, ``paragraph``, ``answers``/``plausible``) are converted on
+  load (``eval.squad``), so any SQuAD article can be scored as it is.
 - ``note`` (optional): why the question is there.
 """
 
@@ -26,10 +30,18 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eval.matching import contains, normalise
+from eval.squad import from_squad, is_squad_row
 from rag.errors import RagError
 from rag.index import FaissIndex
 
-BUNDLED_SET = Path(__file__).resolve().parent / "sets" / "customs_reports.jsonl"
+_SETS = Path(__file__).resolve().parent / "sets"
+_DATA = Path(__file__).resolve().parent.parent / "data"
+BUNDLED_SET = _SETS / "customs_reports.jsonl"
+# Named sets, each with the corpus it was written for: ``rag eval --set squad2-normans``.
+BUNDLED_SETS: dict[str, tuple[Path, Path]] = {
+    "customs-reports": (BUNDLED_SET, _DATA / "reports"),
+    "squad2-normans": (_SETS / "squad2_normans.jsonl", _DATA / "squad2-normans"),
+}
 
 
 class EvalSetError(RagError):
@@ -55,6 +67,7 @@ class EvalQuestion(BaseModel):
     facts: list[list[str]] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     forbidden: list[str] = Field(default_factory=list)
+    related: list[Evidence] = Field(default_factory=list)
     note: str | None = None
 
     @model_validator(mode="after")
@@ -63,6 +76,8 @@ class EvalQuestion(BaseModel):
             raise ValueError("an answerable question needs facts and evidence")
         if not self.answerable and (self.facts or self.evidence):
             raise ValueError("an unanswerable question has no facts and no evidence")
+        if self.answerable and self.related:
+            raise ValueError("only an unanswerable question has related paragraphs (answerable ones have evidence)")
         if any(not group or not all(alt.strip() for alt in group) for group in self.facts):
             raise ValueError("every fact group needs at least one non-empty alternative")
         return self
@@ -83,9 +98,12 @@ def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
         if not line.strip():
             continue
         try:
-            questions.append(EvalQuestion.model_validate(json.loads(line)))
+            row = json.loads(line)
+            questions.append(EvalQuestion.model_validate(from_squad(row) if is_squad_row(row) else row))
         except json.JSONDecodeError as exc:
             raise EvalSetError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        except KeyError as exc:
+            raise EvalSetError(f"{path}:{number}: a SQuAD row without {exc}") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "row"
@@ -96,6 +114,19 @@ def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
     if not questions:
         raise EvalSetError(f"{path}: the eval set is empty")
     return questions
+
+
+def resolve_set(name_or_path: str | Path | None) -> tuple[Path, Path | None]:
+    """A bundled set's file and corpus by name, or a user's own JSONL (its corpus is the caller's)."""
+    if name_or_path is None:
+        return BUNDLED_SETS["customs-reports"]
+    if str(name_or_path) in BUNDLED_SETS:
+        return BUNDLED_SETS[str(name_or_path)]
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix != ".jsonl":
+        raise EvalSetError(f"no eval set named {name_or_path}; bundled: {', '.join(BUNDLED_SETS)}, "
+                           "or give a .jsonl path")
+    return path, None
 
 
 def select(questions: list[EvalQuestion], categories: list[str] | None = None, per_category: int | None = None,
@@ -122,7 +153,7 @@ def _paragraph_text(index: FaissIndex, evidence: Evidence) -> str | None:
 def missing_evidence(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:
     """Evidence paragraphs the index does not hold: the set was written for another corpus."""
     return [f"{q.id}: {e.doc_id} ¶{e.paragraph} is not in the index"
-            for q in questions for e in q.evidence if _paragraph_text(index, e) is None]
+            for q in questions for e in q.evidence + q.related if _paragraph_text(index, e) is None]
 
 
 def unsupported_facts(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:

@@ -15,7 +15,7 @@ from rich.table import Table
 from eval.runner import METRICS, QuestionResult
 
 # Metrics where lower is better; the others are better higher.
-LOWER_IS_BETTER = {"hallucinated_citation_rate", "false_refusal_rate"}
+LOWER_IS_BETTER = {"hallucinated_citation_rate", "false_refusal_rate", "trap_rate"}
 CHART_METRICS = ["recall@5", "mrr", "ndcg@10", "fact_accuracy", "citation_precision", "citation_recall",
                  "correct_citation_share", "refusal_accuracy", "false_refusal_rate"]
 
@@ -32,7 +32,8 @@ def _value(table: dict[str, Any], metric: str) -> float | None:
 SHORT_NAMES = {"recall@1": "R@1", "recall@3": "R@3", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR",
                "ndcg@10": "nDCG@10", "fact_accuracy": "facts", "citation_precision": "cite P",
                "citation_recall": "cite R", "correct_citation_share": "cite ok", "hallucinated_citation_rate": "halluc↓",
-               "refusal_accuracy": "refuse", "false_refusal_rate": "false ref↓"}
+               "refusal_accuracy": "refuse", "false_refusal_rate": "false ref↓", "trap_rate": "trap↓",
+               "related_citation_share": "ref cites"}
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

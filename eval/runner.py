@@ -67,12 +67,17 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
     written = len(re.findall(r"\[\d+\]", normalise_markers(answer.raw_text)))
     scores: dict[str, float | None] = {
         "hallucinated_citation_rate": metrics.hallucinated_citation_rate(answer.dropped_markers, written)}
+    cited = {(c.doc_id, c.paragraph) for c in answer.citations}
     if not question.answerable:
         scores["refusal_accuracy"] = float(answer.refused)
-        return scores, [], []
+        trapped = [] if answer.refused else forbidden_found(answer.text, question.forbidden)
+        if question.forbidden:
+            scores["trap_rate"] = float(bool(trapped))
+        if question.related and answer.refused:
+            scores["related_citation_share"] = float(bool(cited & {e.key for e in question.related}))
+        return scores, [], trapped
     missing = question.facts if answer.refused else missing_fact_groups(answer.text, question.facts)
     trapped = forbidden_found(answer.text, question.forbidden)
-    cited = {(c.doc_id, c.paragraph) for c in answer.citations}
     relevant = question.evidence_keys
     scores.update({
         "fact_accuracy": float(not answer.refused and not missing and not trapped),
@@ -93,6 +98,8 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
                       for c in answer.citations],
         "sources": [[s.doc_id, s.paragraph] for s in answer.sources],
         "dropped_markers": answer.dropped_markers, "unsupported_sentences": answer.unsupported_sentences,
+        "claims": [{"text": c.text, "kind": c.kind, "supported": c.supported, "quote": c.quote} for c in answer.claims],
+        "abstention": answer.abstention,  # empty when the answer was refused before the evidence check
     }
 
 
@@ -130,7 +137,7 @@ def run_eval(pipeline: Pipeline, questions: list[EvalQuestion], k: int | None = 
 
 METRICS = [f"recall@{k}" for k in RECALL_KS] + [
     "mrr", "ndcg@10", "fact_accuracy", "citation_precision", "citation_recall", "correct_citation_share",
-    "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate"]
+    "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate", "trap_rate", "related_citation_share"]
 
 
 def _means(results: list[QuestionResult]) -> dict[str, dict[str, float | int | None]]:

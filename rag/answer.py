@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from rag.claims import Claim
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -41,12 +43,15 @@ class Answer:
     completion_tokens: int | None = None
     rewritten_question: str | None = None  # a follow-up rewritten to stand alone: what was retrieved and answered
     search_question: str | None = None  # the English translation retrieval used, when the question was not English
+    claims: list[Claim] = field(default_factory=list)  # the text sentence by sentence, each verified or flagged
+    abstention: dict[str, float] = field(default_factory=dict)  # the evidence signals behind refused (see rag.abstention)
 
     def to_dict(self, with_sources: bool = False) -> dict:
         data = {
             "text": self.text,
             "refused": self.refused,
             "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "text", "score")} for c in self.citations],
+            "claims": [asdict(c) for c in self.claims if c.kind != "filler"],
             "backend": self.backend,
             "model": self.model,
         }

@@ -1,16 +1,18 @@
 """Stage 7: raw model text + the shown sources -> answer text whose ``[n]`` resolve to paragraphs.
 
-What it does, in order:
+The text is parsed once into ``Claim`` objects (``rag.claims``); each pass below edits that list:
 
 1. normalises marker variants (``[Source 2]``, ``【2】``, ``[1, 3]``, ``[1-2]``) to ``[n]``;
 2. drops markers that point at no shown source, and counts them;
-3. attributes each substantial sentence that carries no marker to the source that
-   supports it best, when that source is similar enough (small models forget markers);
-4. removes cited sentences that state a number found neither in their sources nor in
-   the question (a cheap, strict guard against invented figures), and counts them;
-5. marks the answer refused when the model says it cannot find the answer, or when
-   no valid citation remains;
-6. renumbers the surviving markers 1..m in order of first use, so that marker
+3. parses sentences into claims, refusals (which cite nothing) and fillers ("This is supported
+   by source [1].", left out);
+4. attributes each substantial claim that carries no marker to the source that supports it
+   best, when that source is similar enough (small models forget markers);
+5. verifies each cited claim: its source must hold its own words (else it is re-pointed to the
+   shown source that does, or removed), every number it states, and the year the question asks
+   about (a 2021 report cannot answer a question about 2009); a kept claim carries its quote;
+6. marks the answer refused when no cited claim remains;
+7. renumbers the surviving markers 1..m in order of first use, so that marker
    ``[n]`` is ``citations[n - 1]``.
 """
 
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from embeddings import Embedder
+from rag.abstention import Evidence
 from rag.answer import Citation
+from rag.claims import NUMBERED, Claim, parse_claims, render
 from rag.paragraphs import split_sentences
 from rag.prompt import REFUSAL
 
@@ -50,6 +54,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(["the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "by", "with", "from", "as", "is", "was", "were", "be", "been", "are", "it", "its", "this", "that", "these", "those", "which", "who", "what", "when", "where", "how", "did", "does", "do", "has", "have", "had", "not", "no"])
 MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
 _TRAILING = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 _NUMBER = re.compile(r"(?<![\w\[])\d+(?:[.,]\d+)*(?![\w\]])")
 
 
@@ -61,6 +66,8 @@ class Resolved:
     dropped_markers: int
     attributed_sentences: int
     unsupported_sentences: int = 0  # cited sentences removed because their numbers are not in their sources
+    claims: list[Claim] = field(default_factory=list)  # what the text is made of, each verified or flagged
+    evidence: Evidence | None = None  # how well the citations cover the question (set by the pipeline)
 
 
 def _expand(group: str) -> list[int]:
@@ -150,6 +157,41 @@ def best_quote(claim: str, paragraph: str) -> str:
     return max(sentences, key=lambda s: len(words & content_words(s)))
 
 
+def _years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
+
+
+def fits_question(source: Citation, question: str) -> bool:
+    """False when the question names a year and the source is about other years only (its paragraph
+    and its report's date): a claim about a 2021 forum cannot answer a question about January 2009."""
+    asked = _years(question)
+    if not asked:
+        return True
+    about = _years(source.text) | _years(source.date or "")
+    return not about or bool(asked & about)
+
+
+def _check_support(claim: Claim, sources: Sequence[Citation], question: str, min_support: float
+                   ) -> Claim | None:
+    """The claim citing a source that holds it (re-pointed if another shown source does), or None."""
+    cited = [sources[n - 1] for n in claim.markers]
+    share = support(claim.text, " ".join(c.text for c in cited), question)
+    if (share is not None and share < min_support) or not all(fits_question(c, question) for c in cited):
+        shares = [(support(claim.text, c.text, question) or 0.0) if fits_question(c, question) else -1.0
+                  for c in sources]
+        best = max(range(len(sources)), key=shares.__getitem__)
+        if shares[best] < min_support or shares[best] < 0:
+            return None
+        first = re.search(r"\[\d+\]", claim.text)
+        assert first is not None
+        claim = replace(claim, text=claim.text[:first.start()] + f"[{best + 1}]"
+                        + re.sub(r"\s*\[\d+\]", "", claim.text[first.end():]))
+        cited = [sources[best]]
+    if not is_grounded(claim.text, [c.text for c in cited], question):
+        return None
+    return replace(claim, supported=True, quote=best_quote(claim.text, cited[0].text))
+
+
 def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attributor | None = None,
                       min_similarity: float = 0.45, question: str = "", min_support: float = 0.0) -> Resolved:
     """Turn the model's text into an answer whose markers index its citation list (see module doc)."""
@@ -166,72 +208,49 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
 
     text = re.sub(r"\[(\d+)\]", keep_valid, text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    claims = parse_claims(text, _REFUSAL)  # a refusal cites nothing, whatever marker the model put on it
 
-    sentences = split_sentences(text)
-    for sentence in sentences:  # a refusal cites nothing, whatever marker the model put on it
-        if is_refusal(sentence) and MARKER.search(sentence):
-            text = text.replace(sentence, re.sub(r"\s*\[\d+\]", "", sentence), 1)
-    sentences = split_sentences(text)
-    claims = [s for s in sentences if not is_refusal(s)]
     attributed = 0
     if attributor is not None and sources:
-        unmarked = [s for s in claims if not MARKER.search(s) and len(_WORD.findall(s)) >= MIN_ATTRIBUTABLE_WORDS]
+        unmarked = [i for i, c in enumerate(claims) if c.kind == "claim" and not c.markers
+                    and len(_WORD.findall(c.text)) >= MIN_ATTRIBUTABLE_WORDS]
         if unmarked:
-            for sentence, (best, similarity) in zip(unmarked, attributor(unmarked, [c.text for c in sources])):
+            found = attributor([claims[i].plain for i in unmarked], [c.text for c in sources])
+            for i, (best, similarity) in zip(unmarked, found):
                 if similarity >= min_similarity:
-                    marked = re.sub(r"([.!?…]*)$", rf" [{best + 1}]\1", sentence, count=1)
-                    text = text.replace(sentence, marked, 1)
-                    claims[claims.index(sentence)] = marked
+                    claims[i] = replace(claims[i].with_markers([best + 1]), attributed=True)
                     attributed += 1
 
+    kept: list[Claim] = []
     unsupported = 0
-    for sentence in list(claims):
-        numbers_cited = re.findall(r"\[(\d+)\]", sentence)
-        if not numbers_cited:
-            continue
-        cited = " ".join(sources[int(n) - 1].text for n in numbers_cited)
-        share = support(sentence, cited, question)
-        if share is not None and share < min_support:
-            # The cited source does not hold the claim: point at the source that does, or drop the claim.
-            shares = [support(sentence, c.text, question) or 0.0 for c in sources]
-            best = max(range(len(sources)), key=shares.__getitem__)
-            if shares[best] >= min_support:
-                first = re.search(r"\[\d+\]", sentence)
-                assert first is not None
-                moved = (sentence[:first.start()] + f"[{best + 1}]"
-                         + re.sub(r"\s*\[\d+\]", "", sentence[first.end():]))
-                text = text.replace(sentence, moved, 1)
-                claims[claims.index(sentence)] = sentence = moved
-                numbers_cited, cited = [str(best + 1)], sources[best].text
-            else:
-                text = text.replace(sentence, "", 1)
-                claims.remove(sentence)
+    for claim in claims:
+        if claim.kind == "claim" and claim.markers:
+            checked = _check_support(claim, sources, question, min_support)
+            if checked is None:
                 unsupported += 1
                 continue
-        if not is_grounded(sentence, [cited], question):
-            text = text.replace(sentence, "", 1)
-            claims.remove(sentence)
-            unsupported += 1
-    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+            claim = checked
+        kept.append(claim)
 
-    cited_claims = [s for s in claims if MARKER.search(s)]
-    if not cited_claims:
-        text = MARKER.sub("", text).replace(" .", ".").strip() or REFUSAL
-        return Resolved(text, [], True, dropped, attributed, unsupported)
+    if not any(c.kind == "claim" and c.markers for c in kept):
+        kept = [c.with_markers([]) for c in kept]
+        return Resolved(render(kept) or REFUSAL, [], True, dropped, attributed, unsupported, kept)
 
     order: dict[int, int] = {}
-    model_marked = {int(n) for s in sentences for n in re.findall(r"\[(\d+)\]", s)}
-    for number in (int(n) for n in re.findall(r"\[(\d+)\]", text)):
-        order.setdefault(number, len(order) + 1)
-    renumbered = re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]", text)
+    for claim in kept:
+        if claim.kind != "filler":
+            for number in claim.markers:
+                order.setdefault(number, len(order) + 1)
+    model_marked = {n for c in kept if not c.attributed for n in c.markers}
     claims_by_source: dict[int, list[str]] = {}
-    for sentence in claims:
-        for n in re.findall(r"\[(\d+)\]", sentence):
-            claims_by_source.setdefault(int(n), []).append(sentence)
+    for claim in kept:
+        for number in claim.markers:
+            claims_by_source.setdefault(number, []).append(claim.text)
     citations = [
-        replace(sources[number - 1],
-                quote=best_quote(" ".join(claims_by_source.get(number, [])), sources[number - 1].text),
+        replace(sources[number - 1], quote=best_quote(" ".join(claims_by_source[number]), sources[number - 1].text),
                 attributed=number not in model_marked)
         for number in order
     ]
-    return Resolved(renumbered, citations, False, dropped, attributed, unsupported)
+    kept = [replace(c, text=NUMBERED.sub(lambda m: f"[{order[int(m.group(1))]}]", c.text)) if c.kind != "filler"
+            else c for c in kept]
+    return Resolved(render(kept), citations, False, dropped, attributed, unsupported, kept)

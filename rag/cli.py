@@ -179,7 +179,8 @@ Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=Fals
 
 @app.command("eval")
 def eval_(
-    eval_set: Annotated[Path | None, typer.Option("--set", help="JSONL eval set (default: the bundled one).")] = None,
+    eval_set: Annotated[str | None, typer.Option("--set", help="A bundled set (customs-reports, squad2-normans) or "
+                                                  "a JSONL path (default: customs-reports).")] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus to evaluate (default: configured).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),
@@ -207,14 +208,18 @@ def eval_(
     """Score retrieval, facts, citations, refusals and latency on an eval set; exit 1 if a threshold is missed.
 
     Examples: ``rag eval --retrieval-only --min-recall-at-5 0.9``; ``rag eval --llm ollama/qwen2.5:3b``;
-    ``rag eval --set my_questions.jsonl --corpus ~/reports --out my-eval``.
+    ``rag eval --set squad2-normans``; ``rag eval --set my_questions.jsonl --corpus ~/reports --out my-eval``.
     """
-    from eval import BUNDLED_SET, Threshold, evaluate, load_eval_set, select  # only this command needs it
+    from eval import Threshold, evaluate, load_eval_set, resolve_set, select  # only this command needs it
 
     _logging(verbose)
-    questions = select(load_eval_set(eval_set or BUNDLED_SET), category, per_category, limit)
+    set_path, set_corpus = resolve_set(eval_set)
+    questions = select(load_eval_set(set_path), category, per_category, limit)
     if not questions:
         raise typer.BadParameter(f"no question in the set has category {', '.join(category or [])}")
+    if corpus is None and eval_set is not None and set_corpus is not None and \
+            set_corpus.resolve() != Settings().resolved_corpus_dir():
+        corpus = set_corpus  # a bundled set runs on the corpus it was written for
     if corpus is not None and index_dir is None:
         index_dir = out / "index"  # never rebuild the user's own index for another corpus
     settings = _settings(k=k, corpus_dir=corpus, index_dir=index_dir, preset=preset, **_llm_flags(llm))
@@ -225,7 +230,7 @@ def eval_(
     thresholds += [Threshold(metric, bound, minimum=False) for metric, bound in
                    (("false_refusal_rate", max_false_refusal_rate),
                     ("hallucinated_citation_rate", max_hallucinated_citation_rate)) if bound is not None]
-    missed = evaluate(Pipeline(settings, progress=True), questions, out, set_path=eval_set or BUNDLED_SET, k=k,
+    missed = evaluate(Pipeline(settings, progress=True), questions, out, set_path=set_path, k=k,
                       retrieval_only=retrieval_only, thresholds=thresholds, console=err)
     if missed:
         raise typer.Exit(1)

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from rag.documents import BLOCK_SEP, Document
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
+# A full stop after these does not end a sentence: titles, "No. 5", months, "e.g.", initials
+# ("J. Smith"), dotted abbreviations ("U.S.", "U.N.") and Russian "г." / "им.".
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Capt|Sgt|Gov|Sen|Rep|Pres|Rev|Hon|Messrs|No|Nos|Nr|Art|"
+    r"Fig|Vol|pp|vs|approx|ca|cf|Inc|Ltd|Co|Corp|Dept|Univ|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
+    r"e\.g|i\.e|г|гг|им|ул|т\.е)|(?<![^\W\d_])[A-ZА-ЯЁ](?:\.[A-ZА-ЯЁ])*)\.$")
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,16 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentence split that is good enough for reports (no abbreviation model, on purpose: fast)."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    """Sentence split that is good enough for reports: a rule list of abbreviations, not a model (fast)."""
+    sentences: list[str] = []
+    for piece in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not piece:
+            continue
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"  # "Mr." + "Sergey Glazyev ..." is one sentence
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -24,11 +24,14 @@ import logging
 import threading
 import time
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 
 from embeddings import Embedder, make_embedder
+from rag.abstention import Abstainer, assess, refusal_text
 from rag.answer import Answer, Citation
-from rag.citations import Attributor, embedding_attributor, lexical_attributor, resolve_citations
+from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
+from rag.claims import Claim
 from rag.errors import InvalidQuestion
 from rag.followup import standalone_question
 from rag.index import FaissIndex
@@ -55,6 +58,11 @@ class Pipeline:
         self._index: FaissIndex | None = None
         self._llm: LLMChoice | None = None
         self._retriever: Retriever | None = None
+
+    @property
+    def abstainer(self) -> Abstainer:
+        s = self.settings
+        return Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type)
 
     # --- lazily loaded parts ------------------------------------------------------------------
     @property
@@ -166,6 +174,20 @@ class Pipeline:
             return embedding_attributor(self.embedder)
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
+    def _verified(self, resolved: Resolved, question: str) -> Resolved:
+        """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question."""
+        if resolved.refused:
+            return resolved
+        evidence = assess(question, resolved.claims, resolved.citations, self.settings.abstain_window_sentences)
+        if not self.abstainer.refuses(evidence):
+            return replace(resolved, evidence=evidence)
+        closest = next((c for c in resolved.claims if c.kind == "claim" and c.markers and c.quote), None)
+        text = refusal_text(evidence, closest)
+        kept = [resolved.citations[closest.markers[0] - 1]] if closest else []
+        log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
+        return replace(resolved, text=text, refused=True, citations=kept, evidence=evidence,
+                       claims=[Claim(text, "refusal", quote=closest.quote if closest else "")])
+
     def _answer(self, asked: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -198,8 +220,9 @@ class Pipeline:
         timings["llm_total"] = time.perf_counter() - mark
 
         raw = "".join(parts)
-        resolved = resolve_citations(raw, sources, self._attributor(), self.settings.attribution_min_similarity,
-                                     searched, self.settings.citation_min_support)
+        resolved = self._verified(resolve_citations(raw, sources, self._attributor(),
+                                                    self.settings.attribution_min_similarity, searched,
+                                                    self.settings.citation_min_support), searched)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
@@ -211,7 +234,7 @@ class Pipeline:
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
             unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text=raw,
-            timings=timings,
+            timings=timings, claims=resolved.claims, abstention=resolved.evidence.signals() if resolved.evidence else {},
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )

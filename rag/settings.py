@@ -125,6 +125,17 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="A cited sentence must find this share of its own words (not the "
         "question's) in its source; else it is re-pointed to the source that has them, or removed.")
 
+    # --- abstention (rag.abstention; thresholds cross-validated by bench/abstention.py) -----
+    abstain_min_coverage: float = Field(
+        0.0, ge=0.0, le=1.0, description="Refuse when the cited paragraphs hold less than this share of the "
+        "question's key terms (0: off).")
+    abstain_min_window_coverage: float = Field(
+        0.0, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
+        "than this share of the question's key terms (0: off).")
+    abstain_window_sentences: int = Field(1, ge=0, description="Neighbouring sentences counted around a quote.")
+    abstain_check_answer_type: bool = Field(
+        False, description="Refuse a 'how many' answer without a number, a 'when' answer without a date.")
+
     # --- follow-up questions ---------------------------------------------------------------
     followup_turns: int = Field(2, ge=0, description="Previous question/answer pairs used to rewrite a follow-up "
                                                       "into a standalone question (0: never rewrite).")

@@ -104,7 +104,10 @@ class LlamaWorker:
         threading.Thread(target=self._drain, args=(self._process, self._stderr), daemon=True,
                          name="llama-worker-stderr").start()
         self.info = None
-        self._conn.send(("config", self.config.payload()))
+        try:
+            self._conn.send(("config", self.config.payload()))
+        except OSError:
+            pass  # the worker died at once; the next _receive reports how it ended
 
     @staticmethod
     def _drain(process: subprocess.Popen[bytes], tail: deque[str]) -> None:

@@ -1,0 +1,149 @@
+"""Cross-validate the abstention thresholds on recorded eval runs of both bundled sets, without the LLM.
+
+Each ``results.json`` holds the model's raw answers; citations and the evidence check run again
+under every threshold on a grid. Thresholds are chosen on some folds and scored on the others
+(leave-one-set-out, then 5 folds over both sets), so what is reported is held-out, never the fit.
+The objective weighs both sets equally: refusal accuracy minus false refusal rate.
+
+Usage (after ``rag eval --llm embedded --out runs/customs`` and ``rag eval --set squad2-normans --out runs/squad``)::
+
+    .venv/bin/python bench/abstention.py runs/customs/results.json runs/squad/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from eval import load_eval_set, resolve_set
+from eval.matching import forbidden_found, missing_fact_groups
+from rag import Settings
+from rag.abstention import Abstainer, Evidence, assess
+from rag.answer import Citation
+from rag.citations import embedding_attributor, resolve_citations
+from rag.index import FaissIndex
+from rag.pipeline import Pipeline
+
+GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.67, 0.75, 0.8, 0.85, 0.9, 1.0],
+        "min_window_coverage": [0.0, 0.25, 0.34, 0.4, 0.5, 0.6, 0.67, 0.75],
+        "check_type": [False, True]}
+
+
+@dataclass
+class Case:
+    set_name: str
+    answerable: bool
+    refused_before: bool  # refused by the model or by citation checks, before the evidence check
+    correct: bool  # an answerable question answered with every fact (when not refused)
+    trapped: bool
+    evidence: Evidence | None
+
+
+def replay(path: Path, pipeline: Pipeline) -> list[Case]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    set_path, _ = resolve_set(data["context"]["eval_set"])
+    questions = {q.id: q for q in load_eval_set(set_path)}
+    index = FaissIndex.load(Path(data["context"]["index"]))
+    attributor = embedding_attributor(pipeline.embedder)
+    s = pipeline.settings
+    cases = []
+    for record in data["questions"]:
+        question, recorded = questions[record["id"]], record["answer"]
+        sources = [Citation(doc, n, index.paragraph(doc, n).text, 0.0, date=index.document(doc).date)
+                   for doc, n in recorded["sources"]]
+        asked = recorded.get("search_question") or record["question"]
+        resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
+                                     s.citation_min_support)
+        evidence = None if resolved.refused else assess(asked, resolved.claims, resolved.citations,
+                                                        s.abstain_window_sentences)
+        correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
+                                                                                           question.facts)
+        trapped = not question.answerable and bool(forbidden_found(resolved.text, question.forbidden))
+        cases.append(Case(Path(set_path).stem, question.answerable, resolved.refused, correct, trapped, evidence))
+    return cases
+
+
+def scores(cases: list[Case], abstainer: Abstainer) -> dict[str, float]:
+    refused = [c.refused_before or (c.evidence is not None and abstainer.refuses(c.evidence)) for c in cases]
+    unanswerable = [r for c, r in zip(cases, refused) if not c.answerable]
+    answerable = [(c, r) for c, r in zip(cases, refused) if c.answerable]
+    refusal = sum(unanswerable) / max(len(unanswerable), 1)
+    false_refusal = sum(r for _, r in answerable) / max(len(answerable), 1)
+    facts = sum(c.correct and not r for c, r in answerable) / max(len(answerable), 1)
+    return {"refusal": refusal, "false_refusal": false_refusal, "facts": facts}
+
+
+def objective(cases: list[Case], abstainer: Abstainer) -> float:
+    sets = sorted({c.set_name for c in cases})
+    per_set = [scores([c for c in cases if c.set_name == s], abstainer) for s in sets]
+    return sum(p["refusal"] - p["false_refusal"] for p in per_set) / len(per_set)
+
+
+def candidates() -> list[Abstainer]:
+    return [Abstainer(c, w, t) for c, w, t in itertools.product(*GRID.values())]
+
+
+def best(cases: list[Case]) -> Abstainer:
+    return max(candidates(), key=lambda a: (objective(cases, a), -a.min_coverage, -a.min_window_coverage))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, nargs="+")
+    args = parser.parse_args()
+    pipeline = Pipeline(Settings())
+    cases = [case for path in args.results for case in replay(path, pipeline)]
+    sets = sorted({c.set_name for c in cases})
+    table = Table(title="abstention, held-out", title_justify="left")
+    for column in ("fold", "thresholds (coverage / window / type)", "scored on", "refusal", "false refusal", "facts"):
+        table.add_column(column)
+
+    def row(fold: str, chosen: Abstainer, test: list[Case], name: str) -> None:
+        got = scores(test, chosen)
+        table.add_row(fold, f"{chosen.min_coverage:g} / {chosen.min_window_coverage:g} / {chosen.check_type}", name,
+                      f"{got['refusal']:.2f}", f"{got['false_refusal']:.2f}", f"{got['facts']:.2f}")
+
+    off = Abstainer(0.0, 0.0, False)
+    for name in sets:
+        row("off (before)", off, [c for c in cases if c.set_name == name], name)
+    for held in sets:  # leave one set out
+        chosen = best([c for c in cases if c.set_name != held])
+        row(f"fit on the other set{'s' if len(sets) > 2 else ''}", chosen, [c for c in cases if c.set_name == held],
+            held)
+    shuffled = cases[:]
+    random.Random(0).shuffle(shuffled)
+    folds = [shuffled[i::5] for i in range(5)]
+    held_out: list[tuple[Case, Abstainer]] = []
+    for i, fold in enumerate(folds):
+        chosen = best([c for j, f in enumerate(folds) if j != i for c in f])
+        held_out += [(c, chosen) for c in fold]
+    for name in sets:
+        test = [(c, a) for c, a in held_out if c.set_name == name]
+        got = [scores([c], a) for c, a in test]
+        unanswerable = [g["refusal"] for (c, _), g in zip(test, got) if not c.answerable]
+        answerable = [g for (c, _), g in zip(test, got) if c.answerable]
+        table.add_row("5-fold over both", "(per fold)", name, f"{sum(unanswerable) / max(len(unanswerable), 1):.2f}",
+                      f"{sum(g['false_refusal'] for g in answerable) / max(len(answerable), 1):.2f}",
+                      f"{sum(g['facts'] for g in answerable) / max(len(answerable), 1):.2f}")
+    chosen = best(cases)
+    for name in sets:
+        row("fit on all (the default)", chosen, [c for c in cases if c.set_name == name], name)
+    console = Console(width=160)
+    console.print(table)
+    console.print("trade-off as min_coverage moves (window and type as chosen):")
+    for coverage in GRID["min_coverage"]:
+        a = Abstainer(coverage, chosen.min_window_coverage, chosen.check_type)
+        parts = [f"{n}: refusal {s['refusal']:.2f} false {s['false_refusal']:.2f}"
+                 for n, s in ((n, scores([c for c in cases if c.set_name == n], a)) for n in sets)]
+        console.print(f"  {coverage:4.2f}  " + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Stage 8: decide from evidence, not from the model's say-so, whether the reports answer the question.
+
+A small model answers questions that only *look* answerable: "What was removed from the list?"
+when the paragraph says the gorge was *listed*. Such questions change one key term, so the
+signal is the question's own terms (Snowball stems, numbers as written) checked against what
+the answer cites:
+
+- ``coverage``: share of the question's key terms found in the cited paragraphs;
+- ``window_coverage``: the same, in the supporting sentences and their neighbours only;
+- ``type_ok``: a "how many" answer states a number, a "when" answer a date, in its cited claims.
+
+``Abstainer.refuses`` compares them with thresholds from ``Settings`` (cross-validated across both
+bundled eval sets by ``bench/abstention.py``). A refusal keeps the closest citation and says what the
+reports do not mention, so a false premise gets a useful answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from rag.answer import Citation
+from rag.claims import Claim
+from rag.paragraphs import split_sentences
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’]s)?", re.UNICODE)
+# Words that ask rather than say: they are never looked for in the sources.
+_ASKING = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
+being has have had the a an of in on at to for by with from as and or not no that this these those there their
+its it he she they his her them name named called kind type long often far old also other another one any some
+according report reports source sources say said says mention mentioned tell give list""".split())
+_NUMERIC = re.compile(r"\b(?:how (?:many|much|long|old|far|large|big|often)|what (?:number|percentage|amount|share))\b",
+                      re.IGNORECASE)
+_TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|month|century|decade|time)\b",
+                       re.IGNORECASE)
+_DATE = re.compile(r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+                   r"december|century|centuries|decade|spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer  # PyStemmer: Snowball, fast C
+
+    return Stemmer.Stemmer("english")
+
+
+def _stem(word: str) -> str:
+    word = re.sub(r"['’]s$", "", word.lower())
+    return word if any(c.isdigit() for c in word) else _stemmer().stemWord(word)
+
+
+def stems(text: str) -> set[str]:
+    return {_stem(w) for w in _TOKEN.findall(text)}
+
+
+def key_terms(question: str) -> dict[str, str]:
+    """The question's content terms, stem -> the word as asked ("1000's" -> "1000")."""
+    terms: dict[str, str] = {}
+    for word in _TOKEN.findall(question):
+        bare = re.sub(r"['’]s$", "", word)
+        if bare.lower() in _ASKING or (len(bare) < 3 and not bare.isdigit()):
+            continue
+        terms.setdefault(_stem(bare), bare)
+    return terms
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the cited paragraphs show of the question (see module doc)."""
+
+    coverage: float
+    window_coverage: float
+    type_ok: bool
+    missing: tuple[str, ...]  # key terms of the question no cited paragraph contains, as asked
+
+    def signals(self) -> dict[str, float]:
+        values = asdict(self)
+        del values["missing"]
+        return {k: float(v) for k, v in values.items()} | {"missing_terms": float(len(self.missing))}
+
+
+def _window(paragraph: str, quote: str, neighbours: int) -> str:
+    sentences = split_sentences(paragraph) or [paragraph]
+    at = next((i for i, s in enumerate(sentences) if quote and (quote in s or s in quote)), 0)
+    return " ".join(sentences[max(0, at - neighbours): at + neighbours + 1])
+
+
+def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], neighbours: int = 1
+           ) -> Evidence:
+    """How much of the question the cited evidence covers; a question with no key term is covered."""
+    terms = key_terms(question)
+    cited_claims = [c for c in claims if c.kind == "claim" and c.markers]
+    if not terms:
+        return Evidence(1.0, 1.0, True, ())
+    paragraph_stems = set().union(*(stems(c.text) for c in citations)) if citations else set()
+    windows = [_window(citations[n - 1].text, claim.quote, neighbours)
+               for claim in cited_claims for n in claim.markers if 0 < n <= len(citations)]
+    window_stems = set().union(*(stems(w) for w in windows)) | stems(" ".join(c.plain for c in cited_claims))
+    found = [s for s in terms if s in paragraph_stems]
+    in_window = [s for s in terms if s in window_stems]
+    answer = " ".join(c.plain for c in cited_claims)
+    asked = set(_DATE.findall(question))
+    type_ok = True
+    if _NUMERIC.search(question):
+        type_ok = bool(re.search(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
+                                 r"million|billion|several|few)\b", answer, re.IGNORECASE))
+    elif _TEMPORAL.search(question):
+        type_ok = bool(set(_DATE.findall(answer)) - asked)
+    return Evidence(len(found) / len(terms), len(in_window) / len(terms), type_ok,
+                    tuple(terms[s] for s in terms if s not in paragraph_stems))
+
+
+@dataclass(frozen=True)
+class Abstainer:
+    """Refuses an answer whose citations do not cover the question; thresholds come from ``Settings``."""
+
+    min_coverage: float
+    min_window_coverage: float
+    check_type: bool = True
+
+    def refuses(self, evidence: Evidence) -> bool:
+        return (evidence.coverage < self.min_coverage or evidence.window_coverage < self.min_window_coverage
+                or (self.check_type and not evidence.type_ok))
+
+
+def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
+    """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
+    if evidence.missing:
+        terms = ", ".join(f'"{t}"' for t in evidence.missing[:3])
+        said = f"The reports do not answer this: they do not mention {terms} in connection with it."
+    elif not evidence.type_ok:
+        said = "The reports do not answer this: the passages found do not state what is asked."
+    else:
+        said = "The reports do not answer this: the passages found cover only part of the question."
+    if closest is None or not closest.quote:
+        return said
+    return f'{said} The closest passage says: "{closest.quote.rstrip(".")}" [1].'

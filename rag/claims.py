@@ -1,0 +1,87 @@
+"""The model's answer as typed claims: parsed once, then every post-processing pass edits the list.
+
+A ``Claim`` is one sentence with the ``[n]`` markers written inside it. The passes in
+``rag.citations`` (drop bad markers, attribute, check support, renumber) and ``rag.abstention``
+replace claims in the list; ``render`` joins what survives. The final ``Answer.claims`` tell the
+UI, sentence by sentence, whether the cited paragraph supports the claim and with which quote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from rag.paragraphs import split_sentences
+
+ClaimKind = Literal["claim", "refusal", "filler"]
+NUMBERED = re.compile(r"\[(\d+)\]")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A sentence that only points at a source ("This is supported by source [1].") states nothing:
+# it is dropped, so it can neither count as a claim nor lend its marker to the answer.
+_FILLER_LEAD = re.compile(
+    r"^(?:this|that|it|these|which)\s+(?:is|are|was|were|can be|could be|may be)\s+"
+    r"(?:supported|seen|shown|confirmed|stated|mentioned|found|evidenced|indicated|noted|described|explained)\b"
+    r"|^(?:as|this is)\s+(?:stated|mentioned|shown|seen|noted|described)\s+in\b",
+    re.IGNORECASE)
+_META = frozenset("""this that it these which is are was were can could may be been the a an in on of by from to
+as at and also text source sources passage passages document documents report reports context information
+provided given above following supported seen shown confirmed stated mentioned found evidenced indicated noted
+described explained states says said according support supports evidence""".split())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the answer, its citation markers and what verification found."""
+
+    text: str  # the sentence, with its [n] markers where the model put them
+    kind: ClaimKind = "claim"
+    supported: bool | None = None  # None: not checked (a refusal, or a claim that cites nothing)
+    quote: str = ""  # the sentence of the cited paragraph that supports it
+    attributed: bool = False  # its marker was added by attribution, not written by the model
+
+    @property
+    def markers(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in NUMBERED.findall(self.text))
+
+    @property
+    def plain(self) -> str:
+        """The sentence without markers, for matching against sources."""
+        return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"\s*\[\d+\]", "", self.text)).strip()
+
+    def with_markers(self, numbers: list[int]) -> Claim:
+        """The same sentence citing ``numbers`` (in this order), at the end before its full stop."""
+        body = self.plain
+        if not numbers:
+            return replace(self, text=body)
+        match = re.search(r"[.!?…]*$", body)
+        assert match is not None
+        return replace(self, text=body[:match.start()] + " " + "".join(f"[{n}]" for n in numbers) + match.group(0))
+
+
+def is_filler(sentence: str) -> bool:
+    """True for a sentence that only says a source supports something, with no claim of its own."""
+    plain = NUMBERED.sub("", sentence).strip()
+    if not plain:
+        return True
+    words = [w.lower() for w in _WORD.findall(plain)]
+    own = [w for w in words if w not in _META]
+    return bool(_FILLER_LEAD.search(plain)) and len(own) < 4 or (bool(NUMBERED.search(sentence)) and not own)
+
+
+def parse_claims(text: str, refusal: re.Pattern[str]) -> list[Claim]:
+    """Split normalised answer text into claims, refusals (``refusal`` matches them) and fillers."""
+    claims = []
+    for sentence in split_sentences(text):
+        if refusal.search(sentence):
+            claims.append(Claim(NUMBERED.sub("", sentence).replace(" .", ".").strip(), "refusal"))
+        elif is_filler(sentence):
+            claims.append(Claim(sentence, "filler"))
+        else:
+            claims.append(Claim(sentence))
+    return claims
+
+
+def render(claims: list[Claim]) -> str:
+    """The answer text: every claim and refusal, in order; fillers are left out."""
+    return " ".join(c.text for c in claims if c.kind != "filler" and c.text).strip()
