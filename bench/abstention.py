@@ -25,7 +25,7 @@ from rich.table import Table
 from eval import load_eval_set, resolve_set
 from eval.matching import forbidden_found, missing_fact_groups
 from rag import Settings
-from rag.abstention import Abstainer, Evidence, assess
+from rag.abstention import Abstainer, Evidence, assess, embedding_similarity
 from rag.answer import Citation
 from rag.citations import embedding_attributor, resolve_citations
 from rag.index import FaissIndex
@@ -34,6 +34,7 @@ from rag.pipeline import Pipeline
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.67, 0.75, 0.8, 0.85, 0.9, 1.0],
         "min_window_coverage": [0.0, 0.25, 0.34, 0.4, 0.5, 0.6, 0.67, 0.75],
         "check_type": [False, True]}
+SIMILARITIES = [1.0, 0.8, 0.7, 0.6]  # abstain_term_similarity: 1.0 is word families only
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Case:
     refused_before: bool  # refused by the model or by citation checks, before the evidence check
     correct: bool  # an answerable question answered with every fact (when not refused)
     trapped: bool
-    evidence: Evidence | None
+    evidence: dict[float, Evidence]  # per abstain_term_similarity; empty when refused before the check
 
 
 def replay(path: Path, pipeline: Pipeline) -> list[Case]:
@@ -52,6 +53,7 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
     questions = {q.id: q for q in load_eval_set(set_path)}
     index = FaissIndex.load(Path(data["context"]["index"]))
     attributor = embedding_attributor(pipeline.embedder)
+    similar = embedding_similarity(pipeline.embedder)
     s = pipeline.settings
     cases = []
     for record in data["questions"]:
@@ -61,8 +63,9 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         asked = recorded.get("search_question") or record["question"]
         resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
                                      s.citation_min_support)
-        evidence = None if resolved.refused else assess(asked, resolved.claims, resolved.citations,
-                                                        s.abstain_window_sentences)
+        evidence = {} if resolved.refused else {
+            level: assess(asked, resolved.claims, resolved.citations, s.abstain_window_sentences, similar, level)
+            for level in SIMILARITIES}
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
                                                                                            question.facts)
         trapped = not question.answerable and bool(forbidden_found(resolved.text, question.forbidden))
@@ -70,8 +73,18 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
     return cases
 
 
-def scores(cases: list[Case], abstainer: Abstainer) -> dict[str, float]:
-    refused = [c.refused_before or (c.evidence is not None and abstainer.refuses(c.evidence)) for c in cases]
+@dataclass(frozen=True)
+class Choice:
+    abstainer: Abstainer
+    similarity: float
+
+    def describe(self) -> str:
+        a = self.abstainer
+        return f"{a.min_coverage:g} / {a.min_window_coverage:g} / {a.check_type} / {self.similarity:g}"
+
+
+def scores(cases: list[Case], choice: Choice) -> dict[str, float]:
+    refused = [c.refused_before or choice.abstainer.refuses(c.evidence[choice.similarity]) for c in cases]
     unanswerable = [r for c, r in zip(cases, refused) if not c.answerable]
     answerable = [(c, r) for c, r in zip(cases, refused) if c.answerable]
     refusal = sum(unanswerable) / max(len(unanswerable), 1)
@@ -80,18 +93,20 @@ def scores(cases: list[Case], abstainer: Abstainer) -> dict[str, float]:
     return {"refusal": refusal, "false_refusal": false_refusal, "facts": facts}
 
 
-def objective(cases: list[Case], abstainer: Abstainer) -> float:
+def objective(cases: list[Case], choice: Choice) -> float:
     sets = sorted({c.set_name for c in cases})
-    per_set = [scores([c for c in cases if c.set_name == s], abstainer) for s in sets]
+    per_set = [scores([c for c in cases if c.set_name == s], choice) for s in sets]
     return sum(p["refusal"] - p["false_refusal"] for p in per_set) / len(per_set)
 
 
-def candidates() -> list[Abstainer]:
-    return [Abstainer(c, w, t) for c, w, t in itertools.product(*GRID.values())]
+def candidates() -> list[Choice]:
+    return [Choice(Abstainer(c, w, t), level) for c, w, t, level in itertools.product(*GRID.values(), SIMILARITIES)]
 
 
-def best(cases: list[Case]) -> Abstainer:
-    return max(candidates(), key=lambda a: (objective(cases, a), -a.min_coverage, -a.min_window_coverage))
+def best(cases: list[Case]) -> Choice:
+    """The best objective; ties go to the gentlest thresholds and the plainest matching."""
+    return max(candidates(), key=lambda ch: (round(objective(cases, ch), 6), -ch.abstainer.min_coverage,
+                                             -ch.abstainer.min_window_coverage, ch.similarity))
 
 
 def main() -> None:
@@ -102,15 +117,16 @@ def main() -> None:
     cases = [case for path in args.results for case in replay(path, pipeline)]
     sets = sorted({c.set_name for c in cases})
     table = Table(title="abstention, held-out", title_justify="left")
-    for column in ("fold", "thresholds (coverage / window / type)", "scored on", "refusal", "false refusal", "facts"):
+    for column in ("fold", "coverage / window / type / similarity", "scored on", "refusal", "false refusal",
+                   "facts"):
         table.add_column(column)
 
-    def row(fold: str, chosen: Abstainer, test: list[Case], name: str) -> None:
+    def row(fold: str, chosen: Choice, test: list[Case], name: str) -> None:
         got = scores(test, chosen)
-        table.add_row(fold, f"{chosen.min_coverage:g} / {chosen.min_window_coverage:g} / {chosen.check_type}", name,
-                      f"{got['refusal']:.2f}", f"{got['false_refusal']:.2f}", f"{got['facts']:.2f}")
+        table.add_row(fold, chosen.describe(), name, f"{got['refusal']:.2f}", f"{got['false_refusal']:.2f}",
+                      f"{got['facts']:.2f}")
 
-    off = Abstainer(0.0, 0.0, False)
+    off = Choice(Abstainer(0.0, 0.0, False), 1.0)
     for name in sets:
         row("off (before)", off, [c for c in cases if c.set_name == name], name)
     for held in sets:  # leave one set out
@@ -120,7 +136,7 @@ def main() -> None:
     shuffled = cases[:]
     random.Random(0).shuffle(shuffled)
     folds = [shuffled[i::5] for i in range(5)]
-    held_out: list[tuple[Case, Abstainer]] = []
+    held_out: list[tuple[Case, Choice]] = []
     for i, fold in enumerate(folds):
         chosen = best([c for j, f in enumerate(folds) if j != i for c in f])
         held_out += [(c, chosen) for c in fold]
@@ -139,7 +155,8 @@ def main() -> None:
     console.print(table)
     console.print("trade-off as min_coverage moves (window and type as chosen):")
     for coverage in GRID["min_coverage"]:
-        a = Abstainer(coverage, chosen.min_window_coverage, chosen.check_type)
+        a = Choice(Abstainer(coverage, chosen.abstainer.min_window_coverage, chosen.abstainer.check_type),
+                   chosen.similarity)
         parts = [f"{n}: refusal {s['refusal']:.2f} false {s['false_refusal']:.2f}"
                  for n, s in ((n, scores([c for c in cases if c.set_name == n], a)) for n in sets)]
         console.print(f"  {coverage:4.2f}  " + "; ".join(parts))

@@ -62,6 +62,21 @@ def retrieval_scores(question: EvalQuestion, ranked: list[tuple[str, int]]) -> d
     return scores
 
 
+_ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][\w'-]+|\d[\d.,]*)")
+
+
+def entity_in_quote(answer: Answer) -> float | None:
+    """Share of verified claims whose names and numbers (those not in the question) are all in their quote:
+    the right paragraph cited for the wrong entity ("the Emscher" from a paragraph about the Ruhr) fails."""
+    checked = []
+    asked = set(_ENTITY.findall(answer.question))
+    for claim in answer.claims:
+        if claim.kind == "claim" and claim.supported and claim.quote:
+            named = set(_ENTITY.findall(claim.plain)) - asked
+            checked.append(all(name in claim.quote for name in named))
+    return sum(checked) / len(checked) if checked else None
+
+
 def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, float | None], list[list[str]], list[str]]:
     """Fact, citation and refusal scores of one answer, plus the fact groups it missed and the traps it fell in."""
     written = len(re.findall(r"\[\d+\]", normalise_markers(answer.raw_text)))
@@ -85,6 +100,7 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
         "citation_recall": metrics.citation_recall(cited, relevant),
         "correct_citation_share": metrics.has_correct_citation(cited, relevant),
         "false_refusal_rate": float(answer.refused),
+        "entity_in_quote": entity_in_quote(answer),
     })
     return scores, missing, trapped
 
@@ -137,7 +153,8 @@ def run_eval(pipeline: Pipeline, questions: list[EvalQuestion], k: int | None = 
 
 METRICS = [f"recall@{k}" for k in RECALL_KS] + [
     "mrr", "ndcg@10", "fact_accuracy", "citation_precision", "citation_recall", "correct_citation_share",
-    "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate", "trap_rate", "related_citation_share"]
+    "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate", "trap_rate", "related_citation_share",
+    "entity_in_quote"]
 
 
 def _means(results: list[QuestionResult]) -> dict[str, dict[str, float | int | None]]:

@@ -17,20 +17,25 @@ reports do not mention, so a false premise gets a useful answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
+import numpy as np
+
+from embeddings import Embedder
 from rag.answer import Citation
 from rag.claims import Claim
 from rag.paragraphs import split_sentences
 
+# Given words and candidate words: each word's best similarity to any candidate.
+Similar = Callable[[list[str], list[str]], list[float]]
 _TOKEN = re.compile(r"[^\W_]+(?:['’]s)?", re.UNICODE)
 # Words that ask rather than say: they are never looked for in the sources.
 _ASKING = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
 being has have had the a an of in on at to for by with from as and or not no that this these those there their
 its it he she they his her them name named called kind type long often far old also other another one any some
-according report reports source sources say said says mention mentioned tell give list""".split())
+according report reports source sources say said says mention mentioned tell give list""".split())  # noqa: SIM905 (a word list reads best as text)
 _NUMERIC = re.compile(r"\b(?:how (?:many|much|long|old|far|large|big|often)|what (?:number|percentage|amount|share))\b",
                       re.IGNORECASE)
 _TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|month|century|decade|time)\b",
@@ -87,20 +92,55 @@ def _window(paragraph: str, quote: str, neighbours: int) -> str:
     return " ".join(sentences[max(0, at - neighbours): at + neighbours + 1])
 
 
-def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], neighbours: int = 1
-           ) -> Evidence:
+def _same_word(term: str, stem: str) -> bool:
+    """Stems of one word family: equal, or one a 4+ letter prefix of the other ("seiz"/"seizur")."""
+    if term == stem:
+        return True
+    short, long_ = sorted((term, stem), key=len)
+    return len(short) >= 4 and long_.startswith(short) and not any(c.isdigit() for c in long_)
+
+
+def found_terms(terms: dict[str, str], text: str, similar: Similar | None = None, similarity: float = 1.0
+                ) -> set[str]:
+    """The key terms ``text`` holds: same word family, or (with ``similar``) a word at least this similar."""
+    text_stems = stems(text)
+    found = {t for t in terms if any(_same_word(t, s) for s in text_stems)}
+    missing = [t for t in terms if t not in found]
+    if similar is not None and missing and similarity < 1.0:
+        words = sorted({w.lower() for w in _TOKEN.findall(text)} - _ASKING)
+        if words:
+            found |= {t for t, best in zip(missing, similar([terms[t] for t in missing], words)) if best >= similarity}
+    return found
+
+
+def embedding_similarity(embedder: Embedder) -> Similar:
+    """Best cosine similarity of each word to any candidate word, under the index's embedder (cached)."""
+    cache: dict[str, np.ndarray] = {}
+
+    def best(words: list[str], candidates: list[str]) -> list[float]:
+        if len(cache) > 50_000:
+            cache.clear()
+        todo = sorted({*words, *candidates} - cache.keys())
+        if todo:
+            cache.update(zip(todo, embedder.encode(todo)))
+        matrix = np.stack([cache[c] for c in candidates])
+        return [float((matrix @ cache[w]).max()) for w in words]
+
+    return best
+
+
+def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], neighbours: int = 1,
+           similar: Similar | None = None, similarity: float = 1.0) -> Evidence:
     """How much of the question the cited evidence covers; a question with no key term is covered."""
     terms = key_terms(question)
     cited_claims = [c for c in claims if c.kind == "claim" and c.markers]
     if not terms:
         return Evidence(1.0, 1.0, True, ())
-    paragraph_stems = set().union(*(stems(c.text) for c in citations)) if citations else set()
+    answer = " ".join(c.plain for c in cited_claims)
     windows = [_window(citations[n - 1].text, claim.quote, neighbours)
                for claim in cited_claims for n in claim.markers if 0 < n <= len(citations)]
-    window_stems = set().union(*(stems(w) for w in windows)) | stems(" ".join(c.plain for c in cited_claims))
-    found = [s for s in terms if s in paragraph_stems]
-    in_window = [s for s in terms if s in window_stems]
-    answer = " ".join(c.plain for c in cited_claims)
+    found = found_terms(terms, " ".join(c.text for c in citations), similar, similarity)
+    in_window = found_terms(terms, " ".join([*windows, answer]), similar, similarity)
     asked = set(_DATE.findall(question))
     type_ok = True
     if _NUMERIC.search(question):
@@ -109,7 +149,22 @@ def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation]
     elif _TEMPORAL.search(question):
         type_ok = bool(set(_DATE.findall(answer)) - asked)
     return Evidence(len(found) / len(terms), len(in_window) / len(terms), type_ok,
-                    tuple(terms[s] for s in terms if s not in paragraph_stems))
+                    tuple(terms[s] for s in terms if s not in found))
+
+
+def closest_passage(question: str, sources: Sequence[Citation], min_coverage: float) -> Citation | None:
+    """The shown source that holds most of the question's key terms (at least ``min_coverage`` of them),
+    with its best sentence as the quote: what a refusal points the reader to."""
+    terms = set(key_terms(question))
+    if not terms or not sources:
+        return None
+    coverage = [len(found_terms(dict.fromkeys(terms, ""), s.text)) / len(terms) for s in sources]
+    best = max(range(len(sources)), key=coverage.__getitem__)  # ties: the better retrieved
+    if coverage[best] < min_coverage:
+        return None
+    sentences = split_sentences(sources[best].text) or [sources[best].text]
+    quote = max(sentences, key=lambda sentence: len(found_terms(dict.fromkeys(terms, ""), sentence)))
+    return replace(sources[best], quote=quote)
 
 
 @dataclass(frozen=True)
@@ -125,6 +180,11 @@ class Abstainer:
                 or (self.check_type and not evidence.type_ok))
 
 
+def with_closest(refusal: str, quote: str) -> str:
+    """A refusal followed by what the closest passage does say, cited as [1]."""
+    return f'{refusal} The closest passage says: "{quote.rstrip(".")}" [1].' if quote else refusal
+
+
 def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
     """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
     if evidence.missing:
@@ -134,6 +194,4 @@ def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
         said = "The reports do not answer this: the passages found do not state what is asked."
     else:
         said = "The reports do not answer this: the passages found cover only part of the question."
-    if closest is None or not closest.quote:
-        return said
-    return f'{said} The closest passage says: "{closest.quote.rstrip(".")}" [1].'
+    return with_closest(said, closest.quote if closest else "")

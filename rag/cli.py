@@ -128,7 +128,10 @@ def ask(
     out.print(Text(answer.text))
     if answer.refused:
         out.print("[yellow](not found in the reports)[/yellow]")
-    else:
+    for claim in answer.claims:
+        if claim.kind == "claim" and not claim.supported:
+            out.print(Text(f"⚠ not verified, no cited paragraph holds it: {claim.plain}", style="yellow"))
+    if answer.citations:
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim

@@ -71,27 +71,27 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
     return paragraphs
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentence split that is good enough for reports: a rule list of abbreviations, not a model (fast)."""
-    sentences: list[str] = []
-    for piece in (s.strip() for s in _SENTENCE_END.split(text)):
-        if not piece:
-            continue
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {piece}"  # "Mr." + "Sergey Glazyev ..." is one sentence
-        else:
-            sentences.append(piece)
-    return sentences
-
-
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``."""
-    spans, position = [], 0
-    for sentence in split_sentences(text):
-        start = text.index(sentence, position)
-        spans.append((start, start + len(sentence)))
-        position = start + len(sentence)
+    """(start, end) of each sentence in ``text``: a rule list of abbreviations, not a model (fast)."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        end = boundary.end() if boundary else len(text)  # a closing quote or bracket stays with its sentence
+        piece = text[position:end]
+        if piece.strip():
+            start = position + len(piece) - len(piece.lstrip())
+            stop = position + len(piece.rstrip())
+            if spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
+                spans[-1] = (spans[-1][0], stop)  # "Mr." + "Sergey Glazyev ..." is one sentence
+            else:
+                spans.append((start, stop))
+        position = boundary.end() if boundary else len(text)
     return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``, stripped (see ``sentence_spans``)."""
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -25,10 +25,11 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 from embeddings import Embedder, make_embedder
-from rag.abstention import Abstainer, assess, refusal_text
+from rag.abstention import Abstainer, Similar, assess, closest_passage, embedding_similarity, refusal_text, with_closest
 from rag.answer import Answer, Citation
 from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
 from rag.claims import Claim
@@ -58,6 +59,11 @@ class Pipeline:
         self._index: FaissIndex | None = None
         self._llm: LLMChoice | None = None
         self._retriever: Retriever | None = None
+
+    @cached_property
+    def term_similarity(self) -> Similar:
+        """Word similarity under the index's embedder, cached across questions (paraphrased question terms)."""
+        return embedding_similarity(self.embedder)
 
     @property
     def abstainer(self) -> Abstainer:
@@ -174,11 +180,20 @@ class Pipeline:
             return embedding_attributor(self.embedder)
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
-    def _verified(self, resolved: Resolved, question: str) -> Resolved:
+    def _verified(self, resolved: Resolved, question: str, sources: list[Citation]) -> Resolved:
         """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question."""
-        if resolved.refused:
-            return resolved
-        evidence = assess(question, resolved.claims, resolved.citations, self.settings.abstain_window_sentences)
+        if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
+            related = closest_passage(question, sources, self.settings.refusal_related_min_coverage)
+            if related is None:
+                return resolved
+            text = with_closest(resolved.text, related.quote)
+            return replace(resolved, text=text, citations=[related],
+                           claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
+                                                           quote=related.quote)])
+        s = self.settings
+        similar = self.term_similarity if s.abstain_term_similarity < 1.0 else None
+        evidence = assess(question, resolved.claims, resolved.citations, s.abstain_window_sentences, similar,
+                          s.abstain_term_similarity)
         if not self.abstainer.refuses(evidence):
             return replace(resolved, evidence=evidence)
         closest = next((c for c in resolved.claims if c.kind == "claim" and c.markers and c.quote), None)
@@ -222,7 +237,7 @@ class Pipeline:
         raw = "".join(parts)
         resolved = self._verified(resolve_citations(raw, sources, self._attributor(),
                                                     self.settings.attribution_min_similarity, searched,
-                                                    self.settings.citation_min_support), searched)
+                                                    self.settings.citation_min_support), searched, sources)
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,

@@ -132,7 +132,13 @@ class Settings(BaseSettings):
     abstain_min_window_coverage: float = Field(
         0.0, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
         "than this share of the question's key terms (0: off).")
+    abstain_term_similarity: float = Field(
+        1.0, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
+        "similar under the embedder (paraphrases; 1.0: same word family only).")
     abstain_window_sentences: int = Field(1, ge=0, description="Neighbouring sentences counted around a quote.")
+    refusal_related_min_coverage: float = Field(
+        0.5, ge=0.0, le=1.0, description="A refusal cites the closest passage when it holds at least this share of "
+        "the question's key terms (1.0: never).")
     abstain_check_answer_type: bool = Field(
         False, description="Refuse a 'how many' answer without a number, a 'when' answer without a date.")
 

@@ -62,3 +62,14 @@ def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedd
 @pytest.fixture(scope="session")
 def bundled_index(bundled_index_dir: Path) -> FaissIndex:
     return FaissIndex.load(bundled_index_dir)
+
+
+@pytest.fixture(scope="session")
+def squad_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A real FAISS index of the bundled SQuAD 2.0 article ("Normans"), the second eval set's corpus."""
+    from eval.evalset import BUNDLED_SETS
+
+    corpus = BUNDLED_SETS["squad2-normans"][1]
+    directory = tmp_path_factory.mktemp("squad-index")
+    update_index(corpus, directory, embedder, settings_for(corpus, directory))
+    return directory

@@ -84,3 +84,35 @@ def test_thresholds() -> None:
     assert len(failures) == 3
     assert "recall@5 is 0.800, needed recall@5 >= 0.9" in failures[0]
     assert "not measured" in failures[2]
+
+
+def test_false_premise_scores_count_traps_and_refusals_that_name_the_related_paragraph() -> None:
+    from eval.evalset import EvalQuestion
+    from eval.runner import answer_scores
+    from rag.answer import Answer, Citation
+
+    question = EvalQuestion(id="q", question="Who gave their name to Normandy in the 1000's?",
+                            category="false premise", answerable=False, forbidden=["Normans"],
+                            related=[{"doc_id": "normans.txt", "paragraph": 2}])
+    trapped = Answer(question.question, "The Normans did [1].", False, raw_text="The Normans did [1].")
+    scores, _, found = answer_scores(question, trapped)
+    assert scores["refusal_accuracy"] == 0.0 and scores["trap_rate"] == 1.0 and found == ["Normans"]
+    assert "related_citation_share" not in scores
+    closest = Citation("normans.txt", 2, "The Normans ... gave their name to Normandy.", 0.7)
+    refusal = Answer(question.question, "The reports do not say so [1].", True, [closest], raw_text="")
+    scores, _, _ = answer_scores(question, refusal)
+    assert scores == {"hallucinated_citation_rate": None, "refusal_accuracy": 1.0, "trap_rate": 0.0,
+                      "related_citation_share": 1.0}
+
+
+def test_entity_in_quote_catches_the_wrong_name_from_the_right_paragraph() -> None:
+    from eval.runner import entity_in_quote
+    from rag.answer import Answer
+    from rag.claims import Claim
+
+    quote = "In Duisburg the Ruhr joins the Rhine."
+    wrong = Answer("Which river joins the Rhine in Duisburg?", "", False,
+                   claims=[Claim("The Emscher joins it [1].", supported=True, quote=quote)])
+    right = Answer(wrong.question, "", False, claims=[Claim("The Ruhr joins it [1].", supported=True, quote=quote)])
+    assert entity_in_quote(wrong) == 0.0 and entity_in_quote(right) == 1.0
+    assert entity_in_quote(Answer("q", "", True)) is None

@@ -89,3 +89,39 @@ def test_select_keeps_set_order(questions: list[EvalQuestion]) -> None:
     assert Counter(q.category for q in subset) == {c: 2 for c in MINIMUM_PER_CATEGORY}
     assert [q.id for q in subset] == [q.id for q in questions if q in subset]
     assert [q.category for q in select(questions, ["paraphrase"], limit=3)] == ["paraphrase"] * 3
+
+
+def test_the_squad_set_is_bundled_with_its_corpus_and_fits_it(squad_index_dir: Path) -> None:
+    from eval.evalset import BUNDLED_SETS, resolve_set
+
+    path, corpus = resolve_set("squad2-normans")
+    assert (path, corpus) == BUNDLED_SETS["squad2-normans"] and (corpus / "normans.txt").is_file()
+    questions = load_eval_set(path)
+    counts = Counter(q.category for q in questions)
+    assert counts == {"answerable": 96, "false premise": 112}
+    assert all(q.related and q.forbidden for q in questions if not q.answerable)
+    index = FaissIndex.load(squad_index_dir)
+    assert missing_evidence(questions, index) == []  # SQuAD context i is paragraph i + 2
+    assert unsupported_facts(questions, index) == []
+
+
+def test_raw_squad_rows_are_read_as_they_are(tmp_path: Path) -> None:
+    rows = [{"id": "a", "question": "In what country is Normandy located?", "doc": "normans.txt", "context": "…",
+             "answerable": True, "answers": ["France", "France", " France "], "paragraph": 2},
+            {"id": "b", "question": "Who gave their name to Normandy in the 1000's?", "doc": "normans.txt",
+             "context": "…", "answerable": False, "plausible": ["Normans"], "paragraph": 2}]
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    answerable, premise = load_eval_set(path)
+    assert answerable.facts == [["France"]] and answerable.evidence[0].key == ("normans.txt", 2)
+    assert not premise.answerable and premise.forbidden == ["Normans"] and premise.related[0].key == ("normans.txt", 2)
+    path.write_text(json.dumps({"doc": "x.txt", "context": "…", "paragraph": 1}) + "\n", encoding="utf-8")
+    with pytest.raises(EvalSetError, match=r"questions.jsonl:1: a SQuAD row without 'id'"):
+        load_eval_set(path)
+
+
+def test_an_unknown_set_name_is_one_line() -> None:
+    from eval.evalset import resolve_set
+
+    with pytest.raises(EvalSetError, match="no eval set named squad3; bundled: customs-reports, squad2-normans"):
+        resolve_set("squad3")

@@ -1,7 +1,8 @@
 """The web UI in a real browser (Debian's chromium via Playwright) with the real embedded LLM.
 
-Three answers in all: the Sentinel example, a follow-up, and a question only an
-uploaded report answers. Screenshots and timings go to tests/artifacts/.
+Four answers in all: the Sentinel example (each sentence verified), a follow-up, a
+false-premise question (refused, naming the paragraph it rests on), and a question only
+an uploaded report answers. Screenshots and timings go to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def test_sentinel_example_streams_a_cited_answer_then_a_follow_up_is_understood(
     assert card.is_visible()
     assert "160 kg" in card.locator("mark").inner_text()  # the supporting sentence is highlighted
     assert "10th International Exhibition" in card.inner_text()
+    verified = page.locator("#rag-chat .rag-answer").last.locator(".rag-claim-verified")
+    tooltips = [verified.nth(i).get_attribute("title") or "" for i in range(verified.count())]
+    assert any("160 kg" in tip for tip in tooltips), tooltips  # each verified sentence shows its quote
 
     follow_up = ask(page, "And when did it take place?")
     timings["follow_up_s"] = follow_up["seconds"]
@@ -78,6 +82,18 @@ def test_sentinel_example_streams_a_cited_answer_then_a_follow_up_is_understood(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui_chat.png"), full_page=True)
     assert "Traceback" not in page.content()
+
+
+def test_a_false_premise_question_is_refused_naming_the_related_paragraph(app: tuple[str, Pipeline],
+                                                                         browser: Any) -> None:
+    url, _ = app
+    page, _ = open_app(browser, url)
+    answer = ask(page, "How many kilograms of cocaine were seized in Operation Sentinel?")  # none was, it says
+    assert "Not found in the reports" in answer["text"], answer["text"]
+    refusal = page.locator("#rag-chat .rag-refusal").last
+    assert refusal.locator(".rag-card", has_text=SENTINEL_LABEL).count() == 1  # what the reports do say
+    assert "160 kg" in refusal.locator(".rag-card mark").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui_false_premise.png"), full_page=True)
 
 
 def test_an_uploaded_report_is_indexed_listed_and_answers(app: tuple[str, Pipeline], browser: Any,

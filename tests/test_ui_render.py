@@ -97,3 +97,25 @@ def test_upload_report_says_what_happened_to_each_file() -> None:
     html = render.upload_report_html(saved, ["tool.exe: unsupported <b>.exe</b>"], None)
     assert "✓ added <b>new.md</b>" in html and "saved as a (2).txt" in html
     assert "✗ tool.exe: unsupported &lt;b&gt;.exe&lt;/b&gt;" in html
+
+
+def test_each_claim_is_marked_verified_with_its_quote_or_flagged() -> None:
+    from rag.claims import Claim
+
+    claims = [Claim("Operation Sentinel seized more than 160 kg of drugs [1].", supported=True, quote=QUOTE),
+              Claim("It was <the> largest ever.")]
+    html = render.answer_html(_answer(text=" ".join(c.text for c in claims), claims=claims))
+    assert html.count("rag-claim-verified") == 1 and f"“{QUOTE}”" in html  # the quote in the tooltip
+    assert html.count("rag-claim-flagged") == 1 and "⚠ not verified" in html
+    assert "&lt;the&gt;" in html and "<the>" not in html
+    markdown = render.answer_markdown(_answer(text=" ".join(c.text for c in claims), claims=claims))
+    assert "_Not verified: It was <the> largest ever._" in markdown
+
+
+def test_a_refusal_shows_the_closest_passage_it_names() -> None:
+    text = ('The reports do not answer this: they do not mention "cocaine" in connection with it. '
+            f'The closest passage says: "{QUOTE[:-1]}" [1].')
+    html = render.answer_html(_answer(refused=True, text=text))
+    assert "Not found in the reports" in html and "Closest passage" in html
+    assert "002_50d104ffb6a67dba.txt ¶9" in html and '<span class="rag-cite">[1]</span>' in html
+    assert "Closest passage" not in render.answer_html(_answer(refused=True, text="No.", citations=[]))

@@ -40,6 +40,28 @@ def answer_text_html(text: str) -> str:
     return _MARKER.sub(r'<span class="rag-cite">[\1]</span>', escape(_one_line(text)))
 
 
+def claims_html(answer: Answer) -> str:
+    """Each sentence marked: ✓ verified (its quote in the tooltip) or ⚠ flagged (no cited paragraph holds it)."""
+    if not answer.claims:
+        return answer_text_html(answer.text)
+    parts = []
+    for claim in answer.claims:
+        if claim.kind == "filler" or not claim.text:
+            continue
+        text = answer_text_html(claim.text)
+        if claim.kind == "refusal":
+            parts.append(f'<span class="rag-claim rag-claim-gap">{text}</span>')
+        elif claim.supported:
+            tip = escape(f"Verified against the cited paragraph: “{_one_line(claim.quote)}”", quote=True)
+            parts.append(f'<span class="rag-claim rag-claim-verified" title="{tip}">{text}'
+                         f'<span class="rag-check" aria-label="verified">✓</span></span>')
+        else:
+            tip = "Not verified: no cited paragraph holds this sentence"
+            parts.append(f'<span class="rag-claim rag-claim-flagged" title="{tip}">{text}'
+                         f'<span class="rag-flag" aria-label="not verified">⚠ not verified</span></span>')
+    return " ".join(parts)
+
+
 def highlighted_paragraph(citation: Citation) -> str:
     """The whole paragraph, escaped, with the supporting sentence in ``<mark>``."""
     text = _one_line(citation.text)
@@ -84,13 +106,18 @@ def answer_html(answer: Answer) -> str:
     """The chat message for a finished answer: text with markers, then its sources panel (or a refusal)."""
     if answer.refused:
         return refusal_html(answer)
-    return (f'<div class="rag-answer"><div class="rag-answer-text">{answer_text_html(answer.text)}</div>'
+    return (f'<div class="rag-answer"><div class="rag-answer-text">{claims_html(answer)}</div>'
             f'{sources_panel(answer)}{_meta(answer)}</div>')
 
 
 def refusal_html(answer: Answer) -> str:
+    """'Not found', what the reports do not say, and the closest paragraph when there is one."""
+    related = "".join(source_card(n, c) for n, c in enumerate(answer.citations, 1))
+    if related:
+        related = (f'<div class="rag-sources rag-related"><div class="rag-sources-head">Closest passage'
+                   f'</div>{related}</div>')
     return (f'<div class="rag-refusal"><div class="rag-refusal-head">Not found in the reports</div>'
-            f'<p>{escape(_one_line(answer.text))}</p>{_rewritten(answer)}'
+            f'<p>{answer_text_html(answer.text)}</p>{_rewritten(answer)}{related}'
             f'<div class="rag-hint">None of the {len(answer.sources)} closest paragraphs answers this. '
             f'Try other words, or add a report in the side panel.</div>{_meta(answer)}</div>')
 
@@ -110,9 +137,14 @@ def error_html(message: str) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     """The answer with its sources as markdown: what the ``/ask`` API endpoint returns."""
-    if answer.refused:
+    if answer.refused and not answer.citations:
         return f"**Not found in the reports.** {answer.text}"
-    lines = [answer.text, "", "**Sources**", ""]
+    if answer.refused:
+        lines = [f"**Not found in the reports.** {answer.text}", "", "**Closest passage**", ""]
+    else:
+        flagged = [c.text for c in answer.claims if c.kind == "claim" and not c.supported]
+        lines = [answer.text, *([""] + [f"_Not verified: {t}_" for t in flagged] if flagged else []),
+                 "", "**Sources**", ""]
     for number, citation in enumerate(answer.citations, 1):
         origin = ", ".join(p for p in (citation.title, citation.date) if p)
         lines.append(f"[{number}] **{citation.label()}**" + (f" ({origin})" if origin else ""))
