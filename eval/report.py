@@ -116,8 +116,33 @@ def write_markdown(out: Path, context: dict[str, Any], summary: dict[str, Any], 
     return path
 
 
-def write_chart(out: Path, summary: dict[str, Any], title: str) -> Path:
-    """Overall metrics as bars, and fact accuracy and recall@5 per category beside them."""
+def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] | None
+                     ) -> list[tuple[float, float, float]]:
+    """(min_coverage, refusal accuracy, false refusal rate) as the coverage threshold moves from 0 to 1 and the
+    other abstention settings stay as run; empty without answers or without both kinds of question."""
+    from rag.abstention import Abstainer, Evidence
+
+    answered = [r for r in results if r.answer is not None]
+    if not abstention or not any(r.answerable for r in answered) or all(r.answerable for r in answered):
+        return []
+    points = []
+    for step in range(21):
+        abstainer = Abstainer(step / 20, abstention["min_window_coverage"], abstention["check_type"])
+        refused: dict[bool, list[bool]] = {True: [], False: []}
+        for r in answered:
+            assert r.answer is not None
+            signals = r.answer.get("abstention") or {}
+            refused[r.answerable].append(abstainer.refuses(Evidence(
+                signals["coverage"], signals["window_coverage"], bool(signals["type_ok"]), ()))
+                if signals else bool(r.answer["refused"]))
+        points.append((step / 20, sum(refused[False]) / len(refused[False]), sum(refused[True]) / len(refused[True])))
+    return points
+
+
+def write_chart(out: Path, summary: dict[str, Any], title: str,
+                tradeoff: list[tuple[float, float, float]] | None = None) -> Path:
+    """Overall metrics as bars, fact accuracy and recall@5 per category beside them, and (with answers to both
+    kinds of question) refusal against false refusal as the abstention threshold moves."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display here, and none needed
@@ -126,7 +151,21 @@ def write_chart(out: Path, summary: dict[str, Any], title: str) -> Path:
     overall = [(m, _value(summary["overall"], m)) for m in CHART_METRICS]
     overall = [(m, v) for m, v in overall if v is not None]
     categories = list(summary["by_category"])
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1, 1.2]})
+    figure, axes = plt.subplots(1, 3 if tradeoff else 2, figsize=(18 if tradeoff else 13, 5.2),
+                                gridspec_kw={"width_ratios": [1, 1.2, 0.9] if tradeoff else [1, 1.2]})
+    left, right = axes[0], axes[1]
+    if tradeoff:
+        curve = axes[2]
+        curve.plot([p[2] for p in tradeoff], [p[1] for p in tradeoff], marker="o", markersize=3)
+        for threshold, refusal, false_refusal in tradeoff[::5]:
+            curve.annotate(f"{threshold:.2f}", (false_refusal, refusal), fontsize=7, xytext=(4, -8),
+                           textcoords="offset points")
+        curve.set_xlabel("false refusal rate (answerable questions refused)")
+        curve.set_ylabel("refusal accuracy (unanswerable refused)")
+        curve.set_xlim(-0.02, 1.02)
+        curve.set_ylim(-0.02, 1.02)
+        curve.set_title("trade-off as abstain_min_coverage moves")
+        curve.grid(alpha=0.3)
     names = [m + (" ↓" if m in LOWER_IS_BETTER else "") for m, _ in overall]
     colours = ["#c0504d" if m in LOWER_IS_BETTER else "#4f81bd" for m, _ in overall]
     bars = left.barh(names[::-1], [v for _, v in overall][::-1], color=colours[::-1])

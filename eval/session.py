@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval.evalset import EvalQuestion, EvalSetError, missing_evidence, unsupported_facts
-from eval.report import latency_lines, summary_table, write_chart, write_markdown, write_results
+from eval.report import latency_lines, refusal_tradeoff, summary_table, write_chart, write_markdown, write_results
 from eval.runner import QuestionResult, run_eval, summarise
 from eval.thresholds import Threshold, check
 from rag.pipeline import Pipeline
@@ -50,6 +50,9 @@ def _context(pipeline: Pipeline, set_path: Path, questions: list[EvalQuestion], 
     if not retrieval_only:
         llm = pipeline.llm.llm  # loads it now, so its load time is not charged to the first question
         context["llm"] = f"{llm.backend} / {llm.model}"
+        context["abstention"] = {"min_coverage": s.abstain_min_coverage,
+                                 "min_window_coverage": s.abstain_min_window_coverage,
+                                 "check_type": s.abstain_check_answer_type, "term_similarity": s.abstain_term_similarity}
     return context
 
 
@@ -99,7 +102,8 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], out: Path, *, se
     context["thresholds"] = ", ".join(t.describe() for t in thresholds or []) or "none"
     out.mkdir(parents=True, exist_ok=True)
     paths = [write_results(out, context, summary, results), write_markdown(out, context, summary, results),
-             write_chart(out, summary, f"{len(questions)} questions, {context['mode']}")]
+             write_chart(out, summary, f"{len(questions)} questions, {context['mode']}",
+                         refusal_tradeoff(results, context.get("abstention")))]
     console.print(summary_table(summary))
     for line in latency_lines(summary):
         console.print(f"  {line}", highlight=False)

@@ -116,3 +116,21 @@ def test_entity_in_quote_catches_the_wrong_name_from_the_right_paragraph() -> No
     right = Answer(wrong.question, "", False, claims=[Claim("The Ruhr joins it [1].", supported=True, quote=quote)])
     assert entity_in_quote(wrong) == 0.0 and entity_in_quote(right) == 1.0
     assert entity_in_quote(Answer("q", "", True)) is None
+
+
+def test_the_refusal_tradeoff_moves_with_the_coverage_threshold() -> None:
+    from eval.report import refusal_tradeoff
+    from eval.runner import QuestionResult
+
+    def result(answerable: bool, coverage: float | None) -> QuestionResult:
+        signals = {} if coverage is None else {"coverage": coverage, "window_coverage": 1.0, "type_ok": 1.0}
+        return QuestionResult("q", "c", "q?", answerable, [], {}, {},
+                              answer={"refused": coverage is None, "abstention": signals})
+
+    results = [result(True, 1.0), result(True, 0.6), result(False, 0.5), result(False, None)]
+    points = refusal_tradeoff(results, {"min_window_coverage": 0.0, "check_type": False})
+    assert points[0] == (0.0, 0.5, 0.0)  # only the model's own refusal
+    assert points[11] == (0.55, 1.0, 0.0)  # 0.5 coverage refused, 0.6 still answered
+    assert points[20] == (1.0, 1.0, 0.5)  # full coverage is never below the threshold; 0.6 is
+    assert points[13] == (0.65, 1.0, 0.5)
+    assert refusal_tradeoff(results[:2], {"min_window_coverage": 0.0, "check_type": False}) == []
