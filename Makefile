@@ -3,7 +3,7 @@
 #   make test    install with test extras, then run the test suite (what CI runs)
 #   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
 #   make bench   print speed and memory figures (bench/run.py)
-#   make eval    score answers, citations and refusals on the bundled eval set (writes eval-results/)
+#   make eval    score answers, citations and refusals on both bundled eval sets (writes eval-results/)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -43,7 +43,8 @@ bench: install-test
 	$(PY) bench/run.py
 
 eval: install
-	$(VENV)/bin/rag eval --out eval-results
+	$(VENV)/bin/rag eval --out eval-results/customs-reports
+	$(VENV)/bin/rag eval --set squad2-normans --out eval-results/squad2-normans
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ import argparse
 import itertools
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -33,7 +33,8 @@ from rag.pipeline import Pipeline
 
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.67, 0.75, 0.8, 0.85, 0.9, 1.0],
         "min_window_coverage": [0.0, 0.25, 0.34, 0.4, 0.5, 0.6, 0.67, 0.75],
-        "check_type": [False, True]}
+        "check_type": [False, True],
+        "min_source_coverage": [0.0, 0.6, 0.75, 0.8, 0.85, 0.9, 1.0]}
 SIMILARITIES = [1.0, 0.8, 0.7, 0.6]  # abstain_term_similarity: 1.0 is word families only
 
 
@@ -44,6 +45,7 @@ class Case:
     refused_before: bool  # refused by the model or by citation checks, before the evidence check
     correct: bool  # an answerable question answered with every fact (when not refused)
     trapped: bool
+    question: str
     evidence: dict[float, Evidence]  # per abstain_term_similarity; empty when refused before the check
 
 
@@ -64,12 +66,14 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
                                      s.citation_min_support)
         evidence = {} if resolved.refused else {
-            level: assess(asked, resolved.claims, resolved.citations, s.abstain_window_sentences, similar, level)
+            level: assess(asked, resolved.claims, resolved.citations, sources, s.abstain_window_sentences, similar,
+                          level)
             for level in SIMILARITIES}
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
                                                                                            question.facts)
         trapped = not question.answerable and bool(forbidden_found(resolved.text, question.forbidden))
-        cases.append(Case(Path(set_path).stem, question.answerable, resolved.refused, correct, trapped, evidence))
+        cases.append(Case(Path(set_path).stem, question.answerable, resolved.refused, correct, trapped, asked,
+                          evidence))
     return cases
 
 
@@ -80,7 +84,8 @@ class Choice:
 
     def describe(self) -> str:
         a = self.abstainer
-        return f"{a.min_coverage:g} / {a.min_window_coverage:g} / {a.check_type} / {self.similarity:g}"
+        return (f"{a.min_coverage:g} / {a.min_window_coverage:g} / {a.min_source_coverage:g} / {a.check_type} / "
+                f"{self.similarity:g}")
 
 
 def scores(cases: list[Case], choice: Choice) -> dict[str, float]:
@@ -100,24 +105,27 @@ def objective(cases: list[Case], choice: Choice) -> float:
 
 
 def candidates() -> list[Choice]:
-    return [Choice(Abstainer(c, w, t), level) for c, w, t, level in itertools.product(*GRID.values(), SIMILARITIES)]
+    return [Choice(Abstainer(c, w, t, src), level)
+            for c, w, t, src, level in itertools.product(*GRID.values(), SIMILARITIES)]
 
 
 def best(cases: list[Case]) -> Choice:
     """The best objective; ties go to the gentlest thresholds and the plainest matching."""
     return max(candidates(), key=lambda ch: (round(objective(cases, ch), 6), -ch.abstainer.min_coverage,
-                                             -ch.abstainer.min_window_coverage, ch.similarity))
+                                             -ch.abstainer.min_window_coverage, -ch.abstainer.min_source_coverage,
+                                             ch.similarity))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+")
+    parser.add_argument("--dump", action="store_true", help="also print every question's signals")
     args = parser.parse_args()
     pipeline = Pipeline(Settings())
     cases = [case for path in args.results for case in replay(path, pipeline)]
     sets = sorted({c.set_name for c in cases})
     table = Table(title="abstention, held-out", title_justify="left")
-    for column in ("fold", "coverage / window / type / similarity", "scored on", "refusal", "false refusal",
+    for column in ("fold", "cited / window / shown coverage / type / similarity", "scored on", "refusal", "false refusal",
                    "facts"):
         table.add_column(column)
 
@@ -129,7 +137,7 @@ def main() -> None:
     off = Choice(Abstainer(0.0, 0.0, False), 1.0)
     for name in sets:
         row("off (before)", off, [c for c in cases if c.set_name == name], name)
-    for held in sets:  # leave one set out
+    for held in sets if len(sets) > 1 else []:  # leave one set out
         chosen = best([c for c in cases if c.set_name != held])
         row(f"fit on the other set{'s' if len(sets) > 2 else ''}", chosen, [c for c in cases if c.set_name == held],
             held)
@@ -153,10 +161,17 @@ def main() -> None:
         row("fit on all (the default)", chosen, [c for c in cases if c.set_name == name], name)
     console = Console(width=160)
     console.print(table)
+    if args.dump:
+        for c in cases:
+            e = c.evidence.get(chosen.similarity)
+            console.print(f"{c.set_name[:8]} {'A' if c.answerable else 'U'} {'ok ' if c.correct else '   '}"
+                          f"{'refused' if c.refused_before else ''} "
+                          + (f"cov {e.coverage:.2f} win {e.window_coverage:.2f} src {e.source_coverage:.2f} "
+                             f"type {e.type_ok} missing {e.missing}"
+                             if e else "") + f"  {c.question}", markup=False)
     console.print("trade-off as min_coverage moves (window and type as chosen):")
     for coverage in GRID["min_coverage"]:
-        a = Choice(Abstainer(coverage, chosen.abstainer.min_window_coverage, chosen.abstainer.check_type),
-                   chosen.similarity)
+        a = Choice(replace(chosen.abstainer, min_coverage=coverage), chosen.similarity)
         parts = [f"{n}: refusal {s['refusal']:.2f} false {s['false_refusal']:.2f}"
                  for n, s in ((n, scores([c for c in cases if c.set_name == n], a)) for n in sets)]
         console.print(f"  {coverage:4.2f}  " + "; ".join(parts))

@@ -7,6 +7,8 @@ the answer cites:
 
 - ``coverage``: share of the question's key terms found in the cited paragraphs;
 - ``window_coverage``: the same, in the supporting sentences and their neighbours only;
+- ``source_coverage``: the same, in every paragraph shown to the model (a term no shown
+  paragraph holds, such as "ambassador" or "cocaine", is what the reports lack);
 - ``type_ok``: a "how many" answer states a number, a "when" answer a date, in its cited claims.
 
 ``Abstainer.refuses`` compares them with thresholds from ``Settings`` (cross-validated across both
@@ -35,7 +37,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’]s)?", re.UNICODE)
 _ASKING = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
 being has have had the a an of in on at to for by with from as and or not no that this these those there their
 its it he she they his her them name named called kind type long often far old also other another one any some
-according report reports source sources say said says mention mentioned tell give list""".split())  # noqa: SIM905 (a word list reads best as text)
+according report reports source sources say said says mention mentioned tell give list date dates day days year
+years month months time times""".split())  # noqa: SIM905 (a word list reads best as text)
 _NUMERIC = re.compile(r"\b(?:how (?:many|much|long|old|far|large|big|often)|what (?:number|percentage|amount|share))\b",
                       re.IGNORECASE)
 _TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|month|century|decade|time)\b",
@@ -60,12 +63,19 @@ def stems(text: str) -> set[str]:
     return {_stem(w) for w in _TOKEN.findall(text)}
 
 
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # scikit-learn comes with sentence-transformers
+
+    return frozenset(ENGLISH_STOP_WORDS) | _ASKING
+
+
 def key_terms(question: str) -> dict[str, str]:
     """The question's content terms, stem -> the word as asked ("1000's" -> "1000")."""
     terms: dict[str, str] = {}
     for word in _TOKEN.findall(question):
         bare = re.sub(r"['’]s$", "", word)
-        if bare.lower() in _ASKING or (len(bare) < 3 and not bare.isdigit()):
+        if bare.lower() in _function_words() or (len(bare) < 3 and not bare.isdigit()):
             continue
         terms.setdefault(_stem(bare), bare)
     return terms
@@ -77,6 +87,7 @@ class Evidence:
 
     coverage: float
     window_coverage: float
+    source_coverage: float
     type_ok: bool
     missing: tuple[str, ...]  # key terms of the question no cited paragraph contains, as asked
 
@@ -129,18 +140,23 @@ def embedding_similarity(embedder: Embedder) -> Similar:
     return best
 
 
-def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], neighbours: int = 1,
-           similar: Similar | None = None, similarity: float = 1.0) -> Evidence:
+def _context(citations: Sequence[Citation]) -> str:
+    return " ".join(f"{c.title} {c.date or ''} {c.text}" for c in citations)  # "in 2021": the report's date
+
+
+def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], sources: Sequence[Citation],
+           neighbours: int = 1, similar: Similar | None = None, similarity: float = 1.0) -> Evidence:
     """How much of the question the cited evidence covers; a question with no key term is covered."""
     terms = key_terms(question)
     cited_claims = [c for c in claims if c.kind == "claim" and c.markers]
     if not terms:
-        return Evidence(1.0, 1.0, True, ())
+        return Evidence(1.0, 1.0, 1.0, True, ())
     answer = " ".join(c.plain for c in cited_claims)
     windows = [_window(citations[n - 1].text, claim.quote, neighbours)
                for claim in cited_claims for n in claim.markers if 0 < n <= len(citations)]
-    found = found_terms(terms, " ".join(c.text for c in citations), similar, similarity)
-    in_window = found_terms(terms, " ".join([*windows, answer]), similar, similarity)
+    found = found_terms(terms, _context(citations), similar, similarity)
+    in_window = found_terms(terms, " ".join(windows), similar, similarity)
+    anywhere = found | found_terms(terms, _context(sources), similar, similarity)
     asked = set(_DATE.findall(question))
     type_ok = True
     if _NUMERIC.search(question):
@@ -148,7 +164,7 @@ def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation]
                                  r"million|billion|several|few)\b", answer, re.IGNORECASE))
     elif _TEMPORAL.search(question):
         type_ok = bool(set(_DATE.findall(answer)) - asked)
-    return Evidence(len(found) / len(terms), len(in_window) / len(terms), type_ok,
+    return Evidence(len(found) / len(terms), len(in_window) / len(terms), len(anywhere) / len(terms), type_ok,
                     tuple(terms[s] for s in terms if s not in found))
 
 
@@ -174,9 +190,11 @@ class Abstainer:
     min_coverage: float
     min_window_coverage: float
     check_type: bool = True
+    min_source_coverage: float = 0.0
 
     def refuses(self, evidence: Evidence) -> bool:
         return (evidence.coverage < self.min_coverage or evidence.window_coverage < self.min_window_coverage
+                or evidence.source_coverage < self.min_source_coverage
                 or (self.check_type and not evidence.type_ok))
 
 

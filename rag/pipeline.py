@@ -68,7 +68,8 @@ class Pipeline:
     @property
     def abstainer(self) -> Abstainer:
         s = self.settings
-        return Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type)
+        return Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type,
+                         s.abstain_min_source_coverage)
 
     # --- lazily loaded parts ------------------------------------------------------------------
     @property
@@ -192,7 +193,7 @@ class Pipeline:
                                                            quote=related.quote)])
         s = self.settings
         similar = self.term_similarity if s.abstain_term_similarity < 1.0 else None
-        evidence = assess(question, resolved.claims, resolved.citations, s.abstain_window_sentences, similar,
+        evidence = assess(question, resolved.claims, resolved.citations, sources, s.abstain_window_sentences, similar,
                           s.abstain_term_similarity)
         if not self.abstainer.refuses(evidence):
             return replace(resolved, evidence=evidence)

@@ -23,6 +23,12 @@ ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.60",
                      "--min-refusal-accuracy", "0.50", "--max-false-refusal-rate", "0.10",
                      "--max-hallucinated-citation-rate", "0.05"]
 
+# The SQuAD article's subset: the first SQUAD_PER_KIND answerable and false-premise questions.
+SQUAD_PER_KIND = 8
+SQUAD_QUESTIONS = 2 * SQUAD_PER_KIND
+SQUAD_SUBSET = ["--per-category", str(SQUAD_PER_KIND)]
+SQUAD_THRESHOLDS = ["--min-fact-accuracy", "0.5", "--min-refusal-accuracy", "0.5", "--max-false-refusal-rate", "0.3"]
+
 
 def _written(out: Path, questions: int) -> dict:
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -79,3 +85,19 @@ def test_answer_eval_on_the_embedded_model_meets_its_thresholds(bundled_index_di
     sentinel = next(q for q in results["questions"] if q["id"] == "sentinel-seized")
     assert sentinel["scores"]["fact_accuracy"] == 1.0
     assert ["002_50d104ffb6a67dba.txt", 9] in [[c["doc_id"], c["paragraph"]] for c in sentinel["answer"]["citations"]]
+
+
+@pytest.mark.llm
+def test_answer_eval_on_the_squad_article_meets_its_thresholds(tmp_path: Path) -> None:
+    """CI's second answer eval: SQuAD 2.0 "Normans", SQUAD_SUBSET of each kind, answered by the embedded GGUF.
+
+    Half the questions are written to look answerable; they must be refused. The set's own corpus
+    is indexed into the output folder (``rag eval --set squad2-normans`` does that by itself).
+    """
+    out = ARTIFACTS / "eval-squad"
+    result = rag("eval", "--set", "squad2-normans", "--llm", "embedded", *SQUAD_SUBSET, "--out", str(out),
+                 *SQUAD_THRESHOLDS, timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = _written(out, SQUAD_QUESTIONS)
+    assert results["context"]["corpus"].endswith("data/squad2-normans")
+    assert {q["category"] for q in results["questions"]} == {"answerable", "false premise"}

@@ -207,7 +207,7 @@ class LlamaWorker:
                     raise LLMUnavailable(payload)
         except (WorkerDied, OSError) as exc:
             finished = True
-            how = str(exc) if isinstance(exc, WorkerDied) else describe_exit(self._process and self._process.poll())
+            how = str(exc) if isinstance(exc, WorkerDied) else describe_exit(self._process.poll() if self._process else None)
             detail = self._last_stderr()
             self.restarts += 1
             self.start()  # loads in the background while the user reads the error
