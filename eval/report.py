@@ -128,14 +128,14 @@ def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] |
     points = []
     for step in range(21):
         abstainer = Abstainer(step / 20, abstention["min_window_coverage"], abstention["check_type"],
-                              abstention.get("min_source_coverage", 0.0))
+                              abstention.get("min_source_coverage", 0.0), abstention.get("max_refusal_probability", 1.0))
         refused: dict[bool, list[bool]] = {True: [], False: []}
         for r in answered:
             assert r.answer is not None
             signals = r.answer.get("abstention") or {}
             refused[r.answerable].append(abstainer.refuses(Evidence(
                 signals["coverage"], signals["window_coverage"], signals.get("source_coverage", 1.0),
-                bool(signals["type_ok"]), ()))
+                bool(signals["type_ok"]), (), signals.get("refusal_probability")))
                 if signals else bool(r.answer["refused"]))
         points.append((step / 20, sum(refused[False]) / len(refused[False]), sum(refused[True]) / len(refused[True])))
     return points

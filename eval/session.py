@@ -53,6 +53,7 @@ def _context(pipeline: Pipeline, set_path: Path, questions: list[EvalQuestion], 
         context["abstention"] = {"min_coverage": s.abstain_min_coverage,
                                  "min_window_coverage": s.abstain_min_window_coverage,
                                  "min_source_coverage": s.abstain_min_source_coverage,
+                                 "max_refusal_probability": s.abstain_max_refusal_probability,
                                  "check_type": s.abstain_check_answer_type, "term_similarity": s.abstain_term_similarity}
     return context
 

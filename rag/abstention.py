@@ -9,7 +9,9 @@ the answer cites:
 - ``window_coverage``: the same, in the supporting sentences and their neighbours only;
 - ``source_coverage``: the same, in every paragraph shown to the model (a term no shown
   paragraph holds, such as "ambassador" or "cocaine", is what the reports lack);
-- ``type_ok``: a "how many" answer states a number, a "when" answer a date, in its cited claims.
+- ``type_ok``: a "how many" answer states a number, a "when" answer a date, in its cited claims;
+- ``refusal_probability``: how likely the model was to start with the refusal sentence instead of
+  the answer it gave, from its own token probabilities (a torn model is often answering a trap).
 
 ``Abstainer.refuses`` compares them with thresholds from ``Settings`` (cross-validated across both
 bundled eval sets by ``bench/abstention.py``). A refusal keeps the closest citation and says what the
@@ -90,11 +92,12 @@ class Evidence:
     source_coverage: float
     type_ok: bool
     missing: tuple[str, ...]  # key terms of the question no cited paragraph contains, as asked
+    refusal_probability: float | None = None  # P(the model starts with the refusal, not its answer); None: unknown
 
     def signals(self) -> dict[str, float]:
         values = asdict(self)
         del values["missing"]
-        return {k: float(v) for k, v in values.items()} | {"missing_terms": float(len(self.missing))}
+        return {k: float(v) for k, v in values.items() if v is not None} | {"missing_terms": float(len(self.missing))}
 
 
 def _window(paragraph: str, quote: str, neighbours: int) -> str:
@@ -191,10 +194,12 @@ class Abstainer:
     min_window_coverage: float
     check_type: bool = True
     min_source_coverage: float = 0.0
+    max_refusal_probability: float = 1.0
 
     def refuses(self, evidence: Evidence) -> bool:
         return (evidence.coverage < self.min_coverage or evidence.window_coverage < self.min_window_coverage
                 or evidence.source_coverage < self.min_source_coverage
+                or (evidence.refusal_probability or 0.0) > self.max_refusal_probability
                 or (self.check_type and not evidence.type_ok))
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -69,7 +69,7 @@ class Pipeline:
     def abstainer(self) -> Abstainer:
         s = self.settings
         return Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type,
-                         s.abstain_min_source_coverage)
+                         s.abstain_min_source_coverage, s.abstain_max_refusal_probability)
 
     # --- lazily loaded parts ------------------------------------------------------------------
     @property
@@ -181,7 +181,8 @@ class Pipeline:
             return embedding_attributor(self.embedder)
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
-    def _verified(self, resolved: Resolved, question: str, sources: list[Citation]) -> Resolved:
+    def _verified(self, resolved: Resolved, question: str, sources: list[Citation],
+                  refusal_probability: Callable[[], float | None]) -> Resolved:
         """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question."""
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
             related = closest_passage(question, sources, self.settings.refusal_related_min_coverage)
@@ -193,8 +194,8 @@ class Pipeline:
                                                            quote=related.quote)])
         s = self.settings
         similar = self.term_similarity if s.abstain_term_similarity < 1.0 else None
-        evidence = assess(question, resolved.claims, resolved.citations, sources, s.abstain_window_sentences, similar,
-                          s.abstain_term_similarity)
+        evidence = replace(assess(question, resolved.claims, resolved.citations, sources, s.abstain_window_sentences,
+                                  similar, s.abstain_term_similarity), refusal_probability=refusal_probability())
         if not self.abstainer.refuses(evidence):
             return replace(resolved, evidence=evidence)
         closest = next((c for c in resolved.claims if c.kind == "claim" and c.markers and c.quote), None)
@@ -226,7 +227,8 @@ class Pipeline:
         mark = time.perf_counter()
         # A translated question is also what the model answers: an English answer to English sources
         # keeps the [n] attribution working (all-MiniLM-L6-v2 cannot match Russian to English).
-        generation = choice.llm.stream(build_messages(searched, hits, self.settings.max_source_chars))
+        messages = build_messages(searched, hits, self.settings.max_source_chars)
+        generation = choice.llm.stream(messages)
         parts: list[str] = []
         for delta in generation:
             if not parts:
@@ -238,7 +240,8 @@ class Pipeline:
         raw = "".join(parts)
         resolved = self._verified(resolve_citations(raw, sources, self._attributor(),
                                                     self.settings.attribution_min_similarity, searched,
-                                                    self.settings.citation_min_support), searched, sources)
+                                                    self.settings.citation_min_support), searched, sources,
+                                  lambda: choice.llm.prefer(messages, REFUSAL, raw))
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     abstain_min_source_coverage: float = Field(
         0.0, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
         "share of the question's key terms (0: off).")
+    abstain_max_refusal_probability: float = Field(
+        1.0, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
+        "sentence instead of its answer (embedded backend; 1.0: off).")
     abstain_term_similarity: float = Field(
         1.0, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
         "similar under the embedder (paraphrases; 1.0: same word family only).")

@@ -56,3 +56,7 @@ class LLM(Protocol):
 
         ``max_tokens`` caps this one completion (default: the backend's answer cap).
         """
+
+    def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
+        """Probability that the reply to ``messages`` goes on as ``first`` rather than ``second``, from the token
+        probabilities where the two first differ; None when the backend does not expose them."""

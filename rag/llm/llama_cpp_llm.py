@@ -83,3 +83,9 @@ class LlamaCppLLM:
         with self._lock:
             usage = yield from self.worker.chat(request)
         return Usage(usage["prompt_tokens"], usage["completion_tokens"])
+
+    def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
+        """Probability that the reply to ``messages`` goes on as ``first`` rather than ``second``."""
+        self.start()
+        with self._lock:
+            return self.worker.prefer({"messages": messages, "first": first, "second": second})

@@ -115,6 +115,34 @@ def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
                         "seconds": time.perf_counter() - started}))
 
 
+def prefer(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
+    """P(the reply continues as ``first`` rather than ``second``), compared at the first token where they differ.
+
+    The prompt is the answer's own, still in the KV cache, so this costs a token or two of evaluation.
+    """
+    import numpy as np
+
+    first, second = (llama.tokenize(t.encode("utf-8"), add_bos=False, special=False)
+                     for t in (request["first"], request["second"]))
+    common = 0
+    while common < min(len(first), len(second)) and first[common] == second[common]:
+        common += 1
+    if common == min(len(first), len(second)):  # one is the start of the other: no preference to read
+        conn.send(("done", {"p_first": 0.5}))
+        return
+    try:
+        llama.create_chat_completion(messages=request["messages"], max_tokens=1, temperature=0.0)
+        if common:
+            llama.eval(first[:common])
+        # With max_tokens=1 the last evaluation was the prompt (or the shared start): the next token's logits.
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
+    except ValueError as exc:
+        conn.send(("error", f"embedded model could not score: {' '.join(str(exc).split())}"))
+        return
+    gap = logits[second[common]] - logits[first[common]]
+    conn.send(("done", {"p_first": float(1.0 / (1.0 + np.exp(gap)))}))
+
+
 def main(fd: int) -> int:
     conn = Connection(fd)
     kind, config = conn.recv()
@@ -146,6 +174,8 @@ def main(fd: int) -> int:
             return 0
         if kind == "chat":
             chat(llama, conn, payload)
+        elif kind == "prefer":
+            prefer(llama, conn, payload)
         elif kind == "stop":
             return 0
 

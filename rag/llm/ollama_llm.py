@@ -79,3 +79,7 @@ class OllamaLLM:
         if not done:
             raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again")
         return usage
+
+    def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
+        """None: Ollama's chat API gives no probabilities for a continuation that was not generated."""
+        return None

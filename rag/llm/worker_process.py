@@ -207,16 +207,32 @@ class LlamaWorker:
                     raise LLMUnavailable(payload)
         except (WorkerDied, OSError) as exc:
             finished = True
-            how = str(exc) if isinstance(exc, WorkerDied) else describe_exit(self._process.poll() if self._process else None)
-            detail = self._last_stderr()
-            self.restarts += 1
-            self.start()  # loads in the background while the user reads the error
-            log.warning("the embedded model %s while answering%s; restarted it", how, detail)
-            raise LLMUnavailable(f"the embedded model {how} while answering; it has been restarted — ask again"
-                                 ) from None
+            raise self._restarted(exc) from None
         finally:
             if not finished:  # the caller stopped reading: cancel, and drain so the next chat starts clean
                 self._cancel()
+
+    def _restarted(self, exc: Exception) -> LLMUnavailable:
+        """Restart a worker that died mid-request; the one-line error for the caller."""
+        how = str(exc) if isinstance(exc, WorkerDied) else describe_exit(self._process.poll() if self._process else None)
+        detail = self._last_stderr()
+        self.restarts += 1
+        self.start()  # loads in the background while the user reads the error
+        log.warning("the embedded model %s while answering%s; restarted it", how, detail)
+        return LLMUnavailable(f"the embedded model {how} while answering; it has been restarted — ask again")
+
+    def prefer(self, request: dict[str, Any]) -> float:
+        """P(the reply continues as ``first`` rather than ``second``) (see ``llama_worker.prefer``)."""
+        self.ready()
+        assert self._conn is not None
+        try:
+            self._conn.send(("prefer", request))
+            kind, payload = self._receive(self.config.token_timeout)
+        except (WorkerDied, OSError) as exc:
+            raise self._restarted(exc) from None
+        if kind != "done":
+            raise LLMUnavailable(payload)
+        return float(payload["p_first"])
 
     def _cancel(self) -> None:
         try:
