@@ -3,7 +3,9 @@
 Each ``results.json`` holds the model's raw answers; citations and the evidence check run again
 under every threshold on a grid. Thresholds are chosen on some folds and scored on the others
 (leave-one-set-out, then 5 folds over both sets), so what is reported is held-out, never the fit.
-The objective weighs both sets equally: refusal accuracy minus false refusal rate.
+The objective is a careful analyst's: a right answer or a right refusal counts +1, a refused
+answerable question 0, a wrong answer or an answered trap -1; both sets weigh the same, and no
+set may refuse more than one answerable question in five.
 
 Usage (after ``rag eval --llm embedded --out runs/customs`` and ``rag eval --set squad2-normans --out runs/squad``)::
 
@@ -31,11 +33,12 @@ from rag.citations import embedding_attributor, resolve_citations
 from rag.index import FaissIndex
 from rag.pipeline import Pipeline
 
-GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.67, 0.75, 0.8, 0.85, 0.9, 1.0],
-        "min_window_coverage": [0.0, 0.25, 0.34, 0.4, 0.5, 0.6, 0.67, 0.75],
+GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],
+        "min_window_coverage": [0.0, 0.34, 0.5],
         "check_type": [False, True],
-        "min_source_coverage": [0.0, 0.6, 0.75, 0.8, 0.85, 0.9, 1.0]}
-SIMILARITIES = [1.0, 0.8, 0.7, 0.6]  # abstain_term_similarity: 1.0 is word families only
+        "min_source_coverage": [0.0, 0.6, 0.75, 0.85],
+        "max_refusal_probability": [1.0, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005]}
+SIMILARITIES = [1.0, 0.7]  # abstain_term_similarity: 1.0 is word families only
 
 
 @dataclass
@@ -65,9 +68,10 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         asked = recorded.get("search_question") or record["question"]
         resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
                                      s.citation_min_support)
+        probability = (recorded.get("abstention") or {}).get("refusal_probability")  # recorded: it needs the LLM
         evidence = {} if resolved.refused else {
-            level: assess(asked, resolved.claims, resolved.citations, sources, s.abstain_window_sentences, similar,
-                          level)
+            level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstain_window_sentences,
+                                  similar, level), refusal_probability=probability)
             for level in SIMILARITIES}
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
                                                                                            question.facts)
@@ -85,7 +89,7 @@ class Choice:
     def describe(self) -> str:
         a = self.abstainer
         return (f"{a.min_coverage:g} / {a.min_window_coverage:g} / {a.min_source_coverage:g} / {a.check_type} / "
-                f"{self.similarity:g}")
+                f"{a.max_refusal_probability:g} / {self.similarity:g}")
 
 
 def scores(cases: list[Case], choice: Choice) -> dict[str, float]:
@@ -95,25 +99,34 @@ def scores(cases: list[Case], choice: Choice) -> dict[str, float]:
     refusal = sum(unanswerable) / max(len(unanswerable), 1)
     false_refusal = sum(r for _, r in answerable) / max(len(answerable), 1)
     facts = sum(c.correct and not r for c, r in answerable) / max(len(answerable), 1)
-    return {"refusal": refusal, "false_refusal": false_refusal, "facts": facts}
+    wrong = sum(not c.correct and not r for c, r in answerable) / max(len(answerable), 1)
+    # What a careful analyst gains: a right answer or a right refusal +1, a refused answer 0, a confident guess -1.
+    utility = (sum(1 if r else -1 for r in unanswerable) + len(answerable) * (facts - wrong)) / len(cases)
+    return {"refusal": refusal, "false_refusal": false_refusal, "facts": facts, "utility": utility}
+
+
+MAX_FALSE_REFUSAL = 0.2  # a careful analyst accepts at most one answerable question in five refused, per set
 
 
 def objective(cases: list[Case], choice: Choice) -> float:
+    """Mean utility over the sets; minus infinity when a set refuses more than MAX_FALSE_REFUSAL of its answerable."""
     sets = sorted({c.set_name for c in cases})
     per_set = [scores([c for c in cases if c.set_name == s], choice) for s in sets]
-    return sum(p["refusal"] - p["false_refusal"] for p in per_set) / len(per_set)
+    if any(p["false_refusal"] > MAX_FALSE_REFUSAL for p in per_set):
+        return float("-inf")
+    return sum(p["utility"] for p in per_set) / len(per_set)
 
 
 def candidates() -> list[Choice]:
-    return [Choice(Abstainer(c, w, t, src), level)
-            for c, w, t, src, level in itertools.product(*GRID.values(), SIMILARITIES)]
+    return [Choice(Abstainer(c, w, t, src, p), level)
+            for c, w, t, src, p, level in itertools.product(*GRID.values(), SIMILARITIES)]
 
 
 def best(cases: list[Case]) -> Choice:
     """The best objective; ties go to the gentlest thresholds and the plainest matching."""
     return max(candidates(), key=lambda ch: (round(objective(cases, ch), 6), -ch.abstainer.min_coverage,
                                              -ch.abstainer.min_window_coverage, -ch.abstainer.min_source_coverage,
-                                             ch.similarity))
+                                             ch.abstainer.max_refusal_probability, ch.similarity))
 
 
 def main() -> None:
@@ -125,14 +138,14 @@ def main() -> None:
     cases = [case for path in args.results for case in replay(path, pipeline)]
     sets = sorted({c.set_name for c in cases})
     table = Table(title="abstention, held-out", title_justify="left")
-    for column in ("fold", "cited / window / shown coverage / type / similarity", "scored on", "refusal", "false refusal",
-                   "facts"):
+    for column in ("fold", "cited / window / shown coverage / type / P(refusal) / similarity", "scored on", "refusal",
+                   "false refusal", "facts", "utility"):
         table.add_column(column)
 
     def row(fold: str, chosen: Choice, test: list[Case], name: str) -> None:
         got = scores(test, chosen)
         table.add_row(fold, chosen.describe(), name, f"{got['refusal']:.2f}", f"{got['false_refusal']:.2f}",
-                      f"{got['facts']:.2f}")
+                      f"{got['facts']:.2f}", f"{got['utility']:.2f}")
 
     off = Choice(Abstainer(0.0, 0.0, False), 1.0)
     for name in sets:
@@ -155,7 +168,8 @@ def main() -> None:
         answerable = [g for (c, _), g in zip(test, got) if c.answerable]
         table.add_row("5-fold over both", "(per fold)", name, f"{sum(unanswerable) / max(len(unanswerable), 1):.2f}",
                       f"{sum(g['false_refusal'] for g in answerable) / max(len(answerable), 1):.2f}",
-                      f"{sum(g['facts'] for g in answerable) / max(len(answerable), 1):.2f}")
+                      f"{sum(g['facts'] for g in answerable) / max(len(answerable), 1):.2f}",
+                      f"{sum(g['utility'] for g in got) / max(len(got), 1):.2f}")
     chosen = best(cases)
     for name in sets:
         row("fit on all (the default)", chosen, [c for c in cases if c.set_name == name], name)
@@ -167,14 +181,15 @@ def main() -> None:
             console.print(f"{c.set_name[:8]} {'A' if c.answerable else 'U'} {'ok ' if c.correct else '   '}"
                           f"{'refused' if c.refused_before else ''} "
                           + (f"cov {e.coverage:.2f} win {e.window_coverage:.2f} src {e.source_coverage:.2f} "
-                             f"type {e.type_ok} missing {e.missing}"
+                             f"type {e.type_ok} p {e.refusal_probability} missing {e.missing}"
                              if e else "") + f"  {c.question}", markup=False)
-    console.print("trade-off as min_coverage moves (window and type as chosen):")
-    for coverage in GRID["min_coverage"]:
-        a = Choice(replace(chosen.abstainer, min_coverage=coverage), chosen.similarity)
-        parts = [f"{n}: refusal {s['refusal']:.2f} false {s['false_refusal']:.2f}"
-                 for n, s in ((n, scores([c for c in cases if c.set_name == n], a)) for n in sets)]
-        console.print(f"  {coverage:4.2f}  " + "; ".join(parts))
+    for knob in ("min_coverage", "min_source_coverage", "max_refusal_probability"):
+        console.print(f"trade-off as {knob} moves (the rest as chosen):")
+        for value in GRID[knob]:
+            a = Choice(replace(chosen.abstainer, **{knob: value}), chosen.similarity)
+            parts = [f"{n}: refusal {s['refusal']:.2f} false {s['false_refusal']:.2f} facts {s['facts']:.2f}"
+                     for n, s in ((n, scores([c for c in cases if c.set_name == n], a)) for n in sets)]
+            console.print(f"  {value:5.3f}  " + "; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -211,7 +211,8 @@ def with_closest(refusal: str, quote: str) -> str:
 def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
     """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
     if evidence.missing:
-        terms = ", ".join(f'"{t}"' for t in evidence.missing[:3])
+        quoted = [f'"{t}"' for t in evidence.missing[:3]]
+        terms = " or ".join(quoted) if len(quoted) < 3 else f"{quoted[0]}, {quoted[1]} or {quoted[2]}"
         said = f"The reports do not answer this: they do not mention {terms} in connection with it."
     elif not evidence.type_ok:
         said = "The reports do not answer this: the passages found do not state what is asked."

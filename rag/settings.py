@@ -33,6 +33,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"k": 3, "max_answer_tokens": 256},
     # More context for questions that span several reports.
     "thorough": {"k": 8, "max_answer_tokens": 768, "n_ctx": 8192},
+    # Answer whenever the model does: no evidence-based refusals (fewer false refusals, more confident guesses).
+    "lenient": {"abstain_min_window_coverage": 0.0, "abstain_min_source_coverage": 0.0,
+                "abstain_check_answer_type": False, "abstain_max_refusal_probability": 1.0},
 }
 
 
@@ -125,28 +128,30 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="A cited sentence must find this share of its own words (not the "
         "question's) in its source; else it is re-pointed to the source that has them, or removed.")
 
-    # --- abstention (rag.abstention; thresholds cross-validated by bench/abstention.py) -----
+    # --- abstention (rag.abstention) ---------------------------------------------------------
+    # The defaults are the point bench/abstention.py chose on both bundled eval sets: the best
+    # utility for a careful analyst with at most one answerable question in five refused per set.
     abstain_min_coverage: float = Field(
         0.0, ge=0.0, le=1.0, description="Refuse when the cited paragraphs hold less than this share of the "
         "question's key terms (0: off).")
     abstain_min_window_coverage: float = Field(
-        0.0, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
+        0.34, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
         "than this share of the question's key terms (0: off).")
     abstain_min_source_coverage: float = Field(
-        0.0, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
+        0.6, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
         "share of the question's key terms (0: off).")
     abstain_max_refusal_probability: float = Field(
-        1.0, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
+        0.2, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
         "sentence instead of its answer (embedded backend; 1.0: off).")
     abstain_term_similarity: float = Field(
-        1.0, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
+        0.7, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
         "similar under the embedder (paraphrases; 1.0: same word family only).")
     abstain_window_sentences: int = Field(1, ge=0, description="Neighbouring sentences counted around a quote.")
     refusal_related_min_coverage: float = Field(
         0.5, ge=0.0, le=1.0, description="A refusal cites the closest passage when it holds at least this share of "
         "the question's key terms (1.0: never).")
     abstain_check_answer_type: bool = Field(
-        False, description="Refuse a 'how many' answer without a number, a 'when' answer without a date.")
+        True, description="Refuse a 'how many' answer without a number, a 'when' answer without a date.")
 
     # --- follow-up questions ---------------------------------------------------------------
     followup_turns: int = Field(2, ge=0, description="Previous question/answer pairs used to rewrite a follow-up "

@@ -168,3 +168,23 @@ def test_cli_survives_a_worker_crash_with_one_line_and_the_next_ask_answers(
     again = subprocess.run(command[:4] + ["--json", SENTINEL_QUESTION], check=False, env=env, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0 and "160" in again.stdout, again.stderr
+
+
+def test_the_refusal_probability_is_read_from_the_models_own_token_probabilities(model_cache_dir: Path) -> None:
+    """``prefer``: how likely the model was to start with the refusal instead of the answer it gave."""
+    from rag.prompt import REFUSAL, SYSTEM_PROMPT
+
+    llm = _embedded(model_cache_dir)
+    source = ("Sources:\n[1] Whilst in Russia, managers briefed the Secretary General on Operation Sentinel. The "
+              "Operation resulted in over 100 seizures of drugs; more than 160 kg ranging from heroin to opium.")
+
+    def refusal_probability(question: str, answer: str) -> float | None:
+        messages = [{"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": f"{source}\n\nQuestion: {question}"}]
+        return llm.prefer(messages, REFUSAL, answer)
+
+    answerable = refusal_probability("What did Operation Sentinel seize?", "Over 100 seizures of drugs [1].")
+    trap = refusal_probability("How many people were arrested during Operation Sentinel?", "Over 100 [1].")
+    assert answerable is not None and trap is not None
+    assert 0.0 < answerable < 0.05 < trap < 1.0, (answerable, trap)
+    assert refusal_probability("What did Operation Sentinel seize?", REFUSAL) == 0.5  # the same text: no preference

@@ -88,11 +88,11 @@ def test_a_false_premise_question_is_refused_naming_the_related_paragraph(app: t
                                                                          browser: Any) -> None:
     url, _ = app
     page, _ = open_app(browser, url)
-    answer = ask(page, "How many kilograms of cocaine were seized in Operation Sentinel?")  # none was, it says
+    answer = ask(page, "How many people were arrested during Operation Sentinel?")  # the report names no arrests
     assert "Not found in the reports" in answer["text"], answer["text"]
+    assert '"arrested"' in answer["text"], answer["text"]  # says what the reports do not mention
     refusal = page.locator("#rag-chat .rag-refusal").last
-    assert refusal.locator(".rag-card", has_text=SENTINEL_LABEL).count() == 1  # what the reports do say
-    assert "160 kg" in refusal.locator(".rag-card mark").inner_text()
+    assert refusal.locator(".rag-card", has_text=SENTINEL_LABEL).count() == 1  # and what they do say, cited
     page.screenshot(path=str(ARTIFACTS / "ui_false_premise.png"), full_page=True)
 
 
