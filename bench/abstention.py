@@ -63,7 +63,8 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
     cases = []
     for record in data["questions"]:
         question, recorded = questions[record["id"]], record["answer"]
-        sources = [Citation(doc, n, index.paragraph(doc, n).text, 0.0, date=index.document(doc).date)
+        document = index.document  # the title and date travel with each source, as in the pipeline
+        sources = [Citation(doc, n, index.paragraph(doc, n).text, 0.0, document(doc).title, document(doc).date)
                    for doc, n in recorded["sources"]]
         asked = recorded.get("search_question") or record["question"]
         resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,

@@ -71,17 +71,22 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
     return paragraphs
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``: a rule list of abbreviations, not a model (fast)."""
+def sentence_spans(text: str, abbreviations: bool = True) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``: a rule list of abbreviations, not a model (fast).
+
+    ``abbreviations=False`` is the plain split that chunking has always used: existing indexes keep
+    their chunks (unchanged files are never re-chunked), so retrieval stays what was measured.
+    """
     spans: list[tuple[int, int]] = []
     position = 0
     for boundary in [*_SENTENCE_END.finditer(text), None]:
-        end = boundary.end() if boundary else len(text)  # a closing quote or bracket stays with its sentence
+        # With abbreviations, a closing quote or bracket stays with its sentence.
+        end = (boundary.end() if abbreviations else boundary.start()) if boundary else len(text)
         piece = text[position:end]
         if piece.strip():
             start = position + len(piece) - len(piece.lstrip())
             stop = position + len(piece.rstrip())
-            if spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
+            if abbreviations and spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
                 spans[-1] = (spans[-1][0], stop)  # "Mr." + "Sergey Glazyev ..." is one sentence
             else:
                 spans.append((start, stop))
@@ -140,11 +145,11 @@ def chunk_paragraph(
             return count_tokens(embed_text(text[a:b])) <= max_tokens
 
         units: list[tuple[int, int]] = []
-        for a, b in sentence_spans(text):
+        for a, b in sentence_spans(text, abbreviations=False):
             # A sentence too long on its own is cut into word windows.
             units.extend([(a, b)] if fits(a, b) else _pack(_word_spans(text, a, b), fits, 8))
         spans = _pack(units, fits, overlap_sentences)
-    sentences = sentence_spans(text) if window_sentences > 0 else []
+    sentences = sentence_spans(text, abbreviations=False) if window_sentences > 0 else []
     if len(sentences) > window_sentences:
         for i in range(len(sentences) - window_sentences + 1):
             span = (sentences[i][0], sentences[i + window_sentences - 1][1])

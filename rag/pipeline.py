@@ -181,9 +181,12 @@ class Pipeline:
             return embedding_attributor(self.embedder)
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
-    def _verified(self, resolved: Resolved, question: str, sources: list[Citation],
-                  refusal_probability: Callable[[], float | None]) -> Resolved:
-        """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question."""
+    def verified(self, resolved: Resolved, question: str, sources: list[Citation],
+                 refusal_probability: Callable[[], float | None]) -> Resolved:
+        """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question.
+
+        Public so that ``bench/replay_citations.py`` can replay recorded answers through the same decision.
+        """
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
             related = closest_passage(question, sources, self.settings.refusal_related_min_coverage)
             if related is None:
@@ -238,10 +241,10 @@ class Pipeline:
         timings["llm_total"] = time.perf_counter() - mark
 
         raw = "".join(parts)
-        resolved = self._verified(resolve_citations(raw, sources, self._attributor(),
-                                                    self.settings.attribution_min_similarity, searched,
-                                                    self.settings.citation_min_support), searched, sources,
-                                  lambda: choice.llm.prefer(messages, REFUSAL, raw))
+        resolved = self.verified(resolve_citations(raw, sources, self._attributor(),
+                                                   self.settings.attribution_min_similarity, searched,
+                                                   self.settings.citation_min_support), searched, sources,
+                                 lambda: choice.llm.prefer(messages, REFUSAL, raw))
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
