@@ -70,7 +70,7 @@ def set_extra_buffers(enabled: bool) -> None:
     """``Llama(...)`` has no argument for ``use_extra_bufts``; set it on the default model params it starts from."""
     import llama_cpp.llama_cpp as lib
 
-    if "use_extra_bufts" not in {name for name, _ in lib.llama_model_params._fields_}:
+    if "use_extra_bufts" not in {field[0] for field in lib.llama_model_params._fields_}:
         return  # an older llama.cpp: it has no extra buffer types to turn off
     original = lib.llama_model_default_params
 
