@@ -63,8 +63,14 @@ def _logging(verbose: bool) -> None:
             logging.getLogger(name).setLevel(logging.INFO)
 
 
+def _literal(text: str) -> str:
+    """Report text as it is, but never as terminal control: ESC, OSC and other controls become visible escapes."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" if ord(c) < 0x100
+                   else f"\\u{ord(c):04x}" for c in text)
+
+
 def _snippet(text: str, width: int = 160) -> str:
-    flat = " ".join(text.split())
+    flat = _literal(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
@@ -80,8 +86,8 @@ def index(
     pipeline = Pipeline(_settings(index_dir=index_dir, index_type=index_type, corpus_dir=path), progress=True)
     report = pipeline.reindex()
     for skipped in report.skipped:
-        err.print(f"skipped {skipped.doc_id}: {skipped.reason}")
-    out.print(report.summary())
+        err.print(_literal(f"skipped {skipped.doc_id}: {skipped.reason}"), markup=False, highlight=False)
+    out.print(_literal(report.summary()), markup=False, highlight=False)
 
 
 @app.command()
@@ -95,7 +101,8 @@ def search(
     _logging(verbose)
     pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
-        out.print(f"{rank}. {hit.score:.3f}  {hit.doc_id} ¶{hit.paragraph.paragraph}: \"{_snippet(hit.paragraph.text)}\"")
+        out.print(f"{rank}. {hit.score:.3f}  {_literal(hit.doc_id)} ¶{hit.paragraph.paragraph}: "
+                  f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
 
 @app.command()
@@ -122,20 +129,21 @@ def ask(
     with Live(Text(""), console=out, transient=True, auto_refresh=False) as live:
         for delta in stream:
             raw += delta
-            live.update(Text(raw), refresh=True)
+            live.update(Text(_literal(raw)), refresh=True)
     answer = stream.result
     assert answer is not None
-    out.print(Text(answer.text))
+    out.print(Text(_literal(answer.text)))
     if answer.refused:
         out.print("[yellow](not found in the reports)[/yellow]")
     for claim in answer.claims:
         if claim.kind == "claim" and not claim.supported:
-            out.print(Text(f"⚠ not verified, no cited paragraph holds it: {claim.plain}", style="yellow"))
+            out.print(Text(f"⚠ not verified, no cited paragraph holds it: {_literal(claim.plain)}", style="yellow"))
     if answer.citations:
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim
-            out.print(f"[{number}] {citation.doc_id} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"", markup=False)
+            out.print(f"[{number}] {_literal(citation.doc_id)} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"",
+                      markup=False, highlight=False)
 
 
 @app.command()

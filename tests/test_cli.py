@@ -90,3 +90,17 @@ def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
 def test_unloadable_embedding_model(tmp_path: Path) -> None:
     result = rag("search", "x", "--index-dir", str(tmp_path / "idx"), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
     _one_line_error(result, "cannot load embedding model", "no-model")
+
+
+def test_report_text_is_printed_literally_never_as_markup_or_terminal_control(tmp_path: Path) -> None:
+    """A report may contain rich markup or ESC/OSC sequences: `rag search` shows them as text."""
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    (corpus / "markup.txt").write_text("Markup report\n\nSmuggling [/bold] of [red]amber[/red] was found in "
+                                       "the port of Klaipeda.\x1b]0;pwned\x07 Done.\n", encoding="utf-8")
+    assert rag("index", str(corpus), "--index-dir", str(tmp_path / "idx")).returncode == 0
+    result = rag("search", "amber smuggling in Klaipeda", "--k", "1", "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    assert "[/bold]" in result.stdout and "[red]amber[/red]" in result.stdout  # not eaten, not an error
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout  # the terminal never sees the control
+    assert "\\x1b]0;pwned\\x07" in result.stdout  # but the reader sees what is there
