@@ -33,12 +33,12 @@ from rag.abstention import Abstainer, Similar, assess, closest_passage, embeddin
 from rag.answer import Answer, Citation
 from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
 from rag.claims import Claim
-from rag.errors import InvalidQuestion
 from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
 from rag.llm import LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
+from rag.question import validate_question
 from rag.retrieval import Hit, Retriever
 from rag.settings import Settings
 from rag.translation import english_question, looks_english
@@ -121,13 +121,7 @@ class Pipeline:
 
     # --- questions ----------------------------------------------------------------------------
     def _validated(self, question: str) -> str:
-        question = " ".join((question or "").split())
-        if not question:
-            raise InvalidQuestion("the question is empty; ask something about the reports")
-        if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestion(f"the question is {len(question)} characters long; "
-                                  f"the limit is {self.settings.max_question_chars}")
-        return question
+        return validate_question(question, self.settings.max_question_chars)
 
     def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
         """The ``k`` best paragraphs; pass ``timings`` to receive the seconds spent embedding and searching."""
