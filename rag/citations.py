@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from embeddings import Embedder
-from rag.abstention import Evidence
 from rag.answer import Citation
 from rag.claims import NUMBERED, Claim, parse_claims, render
 from rag.paragraphs import split_sentences
@@ -67,7 +66,6 @@ class Resolved:
     attributed_sentences: int
     unsupported_sentences: int = 0  # cited sentences removed because their numbers are not in their sources
     claims: list[Claim] = field(default_factory=list)  # what the text is made of, each verified or flagged
-    evidence: Evidence | None = None  # how well the citations cover the question (set by the pipeline)
 
 
 def _expand(group: str) -> list[int]:

@@ -29,7 +29,16 @@ from functools import cached_property
 from pathlib import Path
 
 from embeddings import Embedder, make_embedder
-from rag.abstention import Abstainer, Similar, assess, closest_passage, embedding_similarity, refusal_text, with_closest
+from rag.abstention import (
+    Abstainer,
+    Evidence,
+    Similar,
+    assess,
+    closest_passage,
+    embedding_similarity,
+    refusal_text,
+    with_closest,
+)
 from rag.answer import Answer, Citation
 from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
 from rag.claims import Claim
@@ -176,31 +185,32 @@ class Pipeline:
         return lexical_attributor if self.settings.attribution == "lexical" else None
 
     def verified(self, resolved: Resolved, question: str, sources: list[Citation],
-                 refusal_probability: Callable[[], float | None]) -> Resolved:
-        """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question.
+                 refusal_probability: Callable[[], float | None]) -> tuple[Resolved, Evidence | None]:
+        """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question;
+        and that evidence (None when the answer was refused before it was weighed).
 
         Public so that ``bench/replay_citations.py`` can replay recorded answers through the same decision.
         """
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
             related = closest_passage(question, sources, self.settings.refusal_related_min_coverage)
             if related is None:
-                return resolved
+                return resolved, None
             text = with_closest(resolved.text, related.quote)
             return replace(resolved, text=text, citations=[related],
                            claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
-                                                           quote=related.quote)])
+                                                           quote=related.quote)]), None
         s = self.settings
         similar = self.term_similarity if s.abstain_term_similarity < 1.0 else None
         evidence = replace(assess(question, resolved.claims, resolved.citations, sources, s.abstain_window_sentences,
                                   similar, s.abstain_term_similarity), refusal_probability=refusal_probability())
         if not self.abstainer.refuses(evidence):
-            return replace(resolved, evidence=evidence)
+            return resolved, evidence
         closest = next((c for c in resolved.claims if c.kind == "claim" and c.markers and c.quote), None)
         text = refusal_text(evidence, closest)
         kept = [resolved.citations[closest.markers[0] - 1]] if closest else []
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
-        return replace(resolved, text=text, refused=True, citations=kept, evidence=evidence,
-                       claims=[Claim(text, "refusal", quote=closest.quote if closest else "")])
+        return replace(resolved, text=text, refused=True, citations=kept,
+                       claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence
 
     def _answer(self, asked: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
         started = time.perf_counter()
@@ -235,10 +245,10 @@ class Pipeline:
         timings["llm_total"] = time.perf_counter() - mark
 
         raw = "".join(parts)
-        resolved = self.verified(resolve_citations(raw, sources, self._attributor(),
-                                                   self.settings.attribution_min_similarity, searched,
-                                                   self.settings.citation_min_support), searched, sources,
-                                 lambda: choice.llm.prefer(messages, REFUSAL, raw))
+        resolved, evidence = self.verified(resolve_citations(raw, sources, self._attributor(),
+                                                             self.settings.attribution_min_similarity, searched,
+                                                             self.settings.citation_min_support), searched,
+                                           sources, lambda: choice.llm.prefer(messages, REFUSAL, raw))
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
@@ -250,7 +260,7 @@ class Pipeline:
             backend=choice.llm.backend, model=choice.llm.model, dropped_markers=resolved.dropped_markers,
             attributed_sentences=resolved.attributed_sentences,
             unsupported_sentences=resolved.unsupported_sentences, sources=sources, raw_text=raw,
-            timings=timings, claims=resolved.claims, abstention=resolved.evidence.signals() if resolved.evidence else {},
+            timings=timings, claims=resolved.claims, abstention=evidence.signals() if evidence else {},
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )
