@@ -7,6 +7,7 @@ scores) so two runs can be compared later; the other two are views of it.
 from __future__ import annotations
 
 import json
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,27 +117,26 @@ def write_markdown(out: Path, context: dict[str, Any], summary: dict[str, Any], 
     return path
 
 
-def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] | None
-                     ) -> list[tuple[float, float, float]]:
-    """(min_coverage, refusal accuracy, false refusal rate) as the coverage threshold moves from 0 to 1 and the
-    other abstention settings stay as run; empty without answers or without both kinds of question."""
+def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] | None,
+                     knob: str = "min_source_coverage") -> list[tuple[float, float, float]]:
+    """(threshold, refusal accuracy, false refusal rate) as the ``knob`` threshold of the ``Abstainer`` moves from
+    0 to 1 and the other settings stay as run; empty without answers or without both kinds of question."""
     from rag.abstention import Abstainer, Evidence
 
     answered = [r for r in results if r.answer is not None]
     if not abstention or not any(r.answerable for r in answered) or all(r.answerable for r in answered):
         return []
+    as_run = replace(Abstainer(0.0, 0.0), **{f.name: abstention[f.name] for f in fields(Abstainer)
+                                             if f.name in abstention})
     points = []
     for step in range(21):
-        abstainer = Abstainer(step / 20, abstention["min_window_coverage"], abstention["check_type"],
-                              abstention.get("min_source_coverage", 0.0), abstention.get("max_refusal_probability", 1.0))
+        abstainer = replace(as_run, **{knob: step / 20})
         refused: dict[bool, list[bool]] = {True: [], False: []}
         for r in answered:
             assert r.answer is not None
             signals = r.answer.get("abstention") or {}
-            refused[r.answerable].append(abstainer.refuses(Evidence(
-                signals["coverage"], signals["window_coverage"], signals.get("source_coverage", 1.0),
-                bool(signals["type_ok"]), (), signals.get("refusal_probability")))
-                if signals else bool(r.answer["refused"]))
+            refused[r.answerable].append(abstainer.refuses(Evidence.from_signals(signals)) if signals
+                                         else bool(r.answer["refused"]))
         points.append((step / 20, sum(refused[False]) / len(refused[False]), sum(refused[True]) / len(refused[True])))
     return points
 
@@ -166,7 +166,7 @@ def write_chart(out: Path, summary: dict[str, Any], title: str,
         curve.set_ylabel("refusal accuracy (unanswerable refused)")
         curve.set_xlim(-0.02, 1.02)
         curve.set_ylim(-0.02, 1.02)
-        curve.set_title("trade-off as abstain_min_coverage moves")
+        curve.set_title("trade-off as abstain_min_source_coverage moves")
         curve.grid(alpha=0.3)
     names = [m + (" ↓" if m in LOWER_IS_BETTER else "") for m, _ in overall]
     colours = ["#c0504d" if m in LOWER_IS_BETTER else "#4f81bd" for m, _ in overall]

@@ -114,7 +114,7 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
                       for c in answer.citations],
         "sources": [[s.doc_id, s.paragraph] for s in answer.sources],
         "dropped_markers": answer.dropped_markers, "unsupported_sentences": answer.unsupported_sentences,
-        "claims": [{"text": c.text, "kind": c.kind, "supported": c.supported, "quote": c.quote} for c in answer.claims],
+        "claims": [asdict(c) for c in answer.claims],
         "abstention": answer.abstention,  # empty when the answer was refused before the evidence check
     }
 

@@ -94,6 +94,12 @@ class Evidence:
     missing: tuple[str, ...]  # key terms of the question no cited paragraph contains, as asked
     refusal_probability: float | None = None  # P(the model starts with the refusal, not its answer); None: unknown
 
+    @classmethod
+    def from_signals(cls, signals: dict[str, float]) -> Evidence:
+        """The evidence back from ``signals()``, as an eval run records it (the missing terms are not kept)."""
+        return cls(signals["coverage"], signals["window_coverage"], signals.get("source_coverage", 1.0),
+                   bool(signals["type_ok"]), (), signals.get("refusal_probability"))
+
     def signals(self) -> dict[str, float]:
         values = asdict(self)
         del values["missing"]

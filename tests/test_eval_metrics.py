@@ -128,9 +128,9 @@ def test_the_refusal_tradeoff_moves_with_the_coverage_threshold() -> None:
                               answer={"refused": coverage is None, "abstention": signals})
 
     results = [result(True, 1.0), result(True, 0.6), result(False, 0.5), result(False, None)]
-    points = refusal_tradeoff(results, {"min_window_coverage": 0.0, "check_type": False})
+    points = refusal_tradeoff(results, {"min_window_coverage": 0.0, "check_type": False}, knob="min_coverage")
     assert points[0] == (0.0, 0.5, 0.0)  # only the model's own refusal
     assert points[11] == (0.55, 1.0, 0.0)  # 0.5 coverage refused, 0.6 still answered
     assert points[20] == (1.0, 1.0, 0.5)  # full coverage is never below the threshold; 0.6 is
     assert points[13] == (0.65, 1.0, 0.5)
-    assert refusal_tradeoff(results[:2], {"min_window_coverage": 0.0, "check_type": False}) == []
+    assert refusal_tradeoff(results[:2], {"min_window_coverage": 0.0, "check_type": False}, knob="min_coverage") == []
