@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from replay_citations import RecordedRun  # bench/ is on the path when a bench script runs
 from rich.console import Console
 from rich.table import Table
 
-from eval import load_eval_set, resolve_set
 from eval.matching import forbidden_found, missing_fact_groups
 from rag import Settings
 from rag.abstention import Abstainer, Evidence, assess, embedding_similarity
-from rag.answer import Citation
 from rag.citations import embedding_attributor, resolve_citations
-from rag.index import FaissIndex
 from rag.pipeline import Pipeline
 
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],
@@ -53,19 +50,14 @@ class Case:
 
 
 def replay(path: Path, pipeline: Pipeline) -> list[Case]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    set_path, _ = resolve_set(data["context"]["eval_set"])
-    questions = {q.id: q for q in load_eval_set(set_path)}
-    index = FaissIndex.load(Path(data["context"]["index"]))
+    run = RecordedRun.load(path)
     attributor = embedding_attributor(pipeline.embedder)
     similar = embedding_similarity(pipeline.embedder)
     s = pipeline.settings
     cases = []
-    for record in data["questions"]:
-        question, recorded = questions[record["id"]], record["answer"]
-        document = index.document  # the title and date travel with each source, as in the pipeline
-        sources = [Citation(doc, n, index.paragraph(doc, n).text, 0.0, document(doc).title, document(doc).date)
-                   for doc, n in recorded["sources"]]
+    for record in run.data["questions"]:
+        question, recorded = run.questions[record["id"]], record["answer"]
+        sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
                                      s.citation_min_support)
@@ -77,7 +69,7 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
                                                                                            question.facts)
         trapped = not question.answerable and bool(forbidden_found(resolved.text, question.forbidden))
-        cases.append(Case(Path(set_path).stem, question.answerable, resolved.refused, correct, trapped, asked,
+        cases.append(Case(run.set_path.stem, question.answerable, resolved.refused, correct, trapped, asked,
                           evidence))
     return cases
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from eval import load_eval_set, resolve_set, select, summarise
+from eval import EvalQuestion, load_eval_set, resolve_set, select, summarise
 from eval.report import summary_table
 from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
@@ -27,25 +29,44 @@ from rag.citations import embedding_attributor, resolve_citations
 from rag.index import FaissIndex
 
 
+@dataclass
+class RecordedRun:
+    """A recorded eval run with what replaying it needs: its set's questions and the index it searched."""
+
+    data: dict[str, Any]
+    set_path: Path
+    questions: dict[str, EvalQuestion]
+    index: FaissIndex
+
+    @classmethod
+    def load(cls, path: Path) -> RecordedRun:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        set_path, _ = resolve_set(data["context"]["eval_set"])
+        return cls(data, set_path, {q.id: q for q in load_eval_set(set_path)},
+                   FaissIndex.load(Path(data["context"]["index"])))
+
+    def sources(self, recorded: dict[str, Any]) -> list[Citation]:
+        """The paragraphs shown to the model, with title and date as the pipeline's citations carry them."""
+        document = self.index.document
+        return [Citation(doc, n, self.index.paragraph(doc, n).text, 0.0, document(doc).title, document(doc).date)
+                for doc, n in recorded["sources"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--preset", default="default", help="settings preset to replay under (e.g. lenient)")
     parser.add_argument("--per-category", type=int, help="also summarise this stratified subset (CI uses 4)")
     args = parser.parse_args()
-    data = json.loads(args.results.read_text(encoding="utf-8"))
-    set_path, _ = resolve_set(data["context"]["eval_set"])
-    index_dir = Path(data["context"]["index"])
-    pipeline = Pipeline(Settings(preset=args.preset, index_dir=index_dir))
+    run = RecordedRun.load(args.results)
+    pipeline = Pipeline(Settings(preset=args.preset, index_dir=Path(run.data["context"]["index"])))
     s = pipeline.settings
-    index = FaissIndex.load(index_dir)
     attributor = embedding_attributor(pipeline.embedder)
-    questions = {q.id: q for q in load_eval_set(set_path)}
+    questions = run.questions
     results = []
-    for record in data["questions"]:
+    for record in run.data["questions"]:
         result, recorded = QuestionResult(**record), record["answer"]
-        sources = [Citation(doc, n, index.paragraph(doc, n).text, 0.0, index.document(doc).title,
-                            index.document(doc).date) for doc, n in recorded["sources"]]
+        sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         probability = (recorded.get("abstention") or {}).get("refusal_probability")
         resolved, _ = pipeline.verified(resolve_citations(recorded["raw_text"], sources, attributor,
