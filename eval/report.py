@@ -130,7 +130,8 @@ def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] |
                                              if f.name in abstention})
     points = []
     for step in range(21):
-        abstainer = replace(as_run, **{knob: step / 20})
+        moved: dict[str, Any] = {knob: step / 20}
+        abstainer = replace(as_run, **moved)
         refused: dict[bool, list[bool]] = {True: [], False: []}
         for r in answered:
             assert r.answer is not None
