@@ -42,10 +42,11 @@ from rag.abstention import (
 from rag.answer import Answer, Citation
 from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
 from rag.claims import Claim
+from rag.errors import LLMUnavailable
 from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
-from rag.llm import LLMChoice, Message, TextStream, make_llm
+from rag.llm import LLM, LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
 from rag.question import validate_question
 from rag.retrieval import Hit, Retriever
@@ -212,6 +213,15 @@ class Pipeline:
         return replace(resolved, text=text, refused=True, citations=kept,
                        claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence
 
+    @staticmethod
+    def _refusal_probability(llm: LLM, messages: list[Message], answer: str) -> float | None:
+        """How likely the model was to refuse instead; None when it cannot say (the answer is kept either way)."""
+        try:
+            return llm.prefer(messages, REFUSAL, answer)
+        except LLMUnavailable as exc:
+            log.warning("no refusal probability for this answer: %s", exc)
+            return None
+
     def _answer(self, asked: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -248,7 +258,7 @@ class Pipeline:
         resolved, evidence = self.verified(resolve_citations(raw, sources, self._attributor(),
                                                              self.settings.attribution_min_similarity, searched,
                                                              self.settings.citation_min_support), searched,
-                                           sources, lambda: choice.llm.prefer(messages, REFUSAL, raw))
+                                           sources, lambda: self._refusal_probability(choice.llm, messages, raw))
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,

@@ -136,8 +136,8 @@ def prefer(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
             llama.eval(first[:common])
         # With max_tokens=1 the last evaluation was the prompt (or the shared start): the next token's logits.
         logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
-    except ValueError as exc:
-        conn.send(("error", f"embedded model could not score: {' '.join(str(exc).split())}"))
+    except Exception as exc:  # noqa: BLE001 - e.g. a llama-cpp-python without ``_ctx``: a lost signal, not a crash
+        conn.send(("error", f"embedded model could not score: {' '.join(str(exc).split()) or type(exc).__name__}"))
         return
     gap = logits[second[common]] - logits[first[common]]
     conn.send(("done", {"p_first": float(1.0 / (1.0 + np.exp(gap)))}))
