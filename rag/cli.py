@@ -29,7 +29,8 @@ from rich.live import Live
 from rich.text import Text
 
 from embeddings import EmbedderUnavailable
-from rag.errors import RagError
+from rag.errors import RagError, literal
+from rag.index import FaissIndex
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -63,14 +64,8 @@ def _logging(verbose: bool) -> None:
             logging.getLogger(name).setLevel(logging.INFO)
 
 
-def _literal(text: str) -> str:
-    """Report text as it is, but never as terminal control: ESC, OSC and other controls become visible escapes."""
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" if ord(c) < 0x100
-                   else f"\\u{ord(c):04x}" for c in text)
-
-
 def _snippet(text: str, width: int = 160) -> str:
-    flat = _literal(" ".join(text.split()))
+    flat = literal(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
@@ -79,15 +74,36 @@ def index(
     path: Annotated[Path | None, typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
     index_dir: IndexDir = None,
     index_type: Annotated[str | None, typer.Option(help="faiss.index_factory string, e.g. Flat, HNSW32.")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Verify every file of the index by checksum; "
+                                                        "change nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Build into a folder that holds files but no valid "
+                                                        "index.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file was skipped.")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Build or update the index; unchanged files are not re-embedded."""
+    """Build, update or repair the index; unchanged files are not re-embedded.
+
+    A file that cannot be indexed (name, encoding, link outside the folder, broken PDF) is
+    skipped with one warning line; the rest is indexed. Exit 1 only when nothing could be
+    indexed, or with ``--strict`` when anything was skipped. A damaged index is repaired,
+    re-embedding only what fails its checksum. Examples: ``rag index ~/reports``;
+    ``rag index --check``; ``rag index ~/reports --index-dir ./idx --force``.
+    """
     _logging(verbose)
-    pipeline = Pipeline(_settings(index_dir=index_dir, index_type=index_type, corpus_dir=path), progress=True)
-    report = pipeline.reindex()
-    for skipped in report.skipped:
-        err.print(_literal(f"skipped {skipped.doc_id}: {skipped.reason}"), markup=False, highlight=False)
-    out.print(_literal(report.summary()), markup=False, highlight=False)
+    settings = _settings(index_dir=index_dir, index_type=index_type, corpus_dir=path)
+    if check:
+        checked = FaissIndex.load(settings.resolved_index_dir(), verify=True)
+        files = len(checked.manifest.files)
+        out.print(literal(f"index at {settings.resolved_index_dir()} is intact: {len(checked.manifest.documents)} "
+                          f"documents, {len(checked.paragraphs)} paragraphs, "
+                          + (f"{files} files match their checksums" if files else
+                             "no checksums recorded (built by an older version; `rag index` records them)")),
+                  markup=False, highlight=False)
+        return
+    report = Pipeline(settings, progress=True).reindex(force=force)
+    out.print(literal(report.summary()), markup=False, highlight=False)
+    if strict and report.skipped:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -101,7 +117,7 @@ def search(
     _logging(verbose)
     pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
-        out.print(f"{rank}. {hit.score:.3f}  {_literal(hit.doc_id)} ¶{hit.paragraph.paragraph}: "
+        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.doc_id)} ¶{hit.paragraph.paragraph}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
 
@@ -129,20 +145,20 @@ def ask(
     with Live(Text(""), console=out, transient=True, auto_refresh=False) as live:
         for delta in stream:
             raw += delta
-            live.update(Text(_literal(raw)), refresh=True)
+            live.update(Text(literal(raw)), refresh=True)
     answer = stream.result
     assert answer is not None
-    out.print(Text(_literal(answer.text)))
+    out.print(Text(literal(answer.text)))
     if answer.refused:
         out.print("[yellow](not found in the reports)[/yellow]")
     for claim in answer.claims:
         if claim.kind == "claim" and not claim.supported:
-            out.print(Text(f"⚠ not verified, no cited paragraph holds it: {_literal(claim.plain)}", style="yellow"))
+            out.print(Text(f"⚠ not verified, no cited paragraph holds it: {literal(claim.plain)}", style="yellow"))
     if answer.citations:
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim
-            out.print(f"[{number}] {_literal(citation.doc_id)} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"",
+            out.print(f"[{number}] {literal(citation.doc_id)} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"",
                       markup=False, highlight=False)
 
 
@@ -234,6 +250,9 @@ def eval_(
     if corpus is not None and index_dir is None:
         index_dir = out / "index"  # never rebuild the user's own index for another corpus
     settings = _settings(k=k, corpus_dir=corpus, index_dir=index_dir, preset=preset, **_llm_flags(llm))
+    pipeline = Pipeline(settings, progress=True)
+    if corpus is not None:  # a named corpus is indexed first (only what changed); otherwise the index is only read
+        pipeline.reindex()
     given = {"recall@5": min_recall_at_5, "mrr": min_mrr, "fact_accuracy": min_fact_accuracy,
              "citation_precision": min_citation_precision, "citation_recall": min_citation_recall,
              "refusal_accuracy": min_refusal_accuracy}
@@ -241,7 +260,7 @@ def eval_(
     thresholds += [Threshold(metric, bound, minimum=False) for metric, bound in
                    (("false_refusal_rate", max_false_refusal_rate),
                     ("hallucinated_citation_rate", max_hallucinated_citation_rate)) if bound is not None]
-    missed = evaluate(Pipeline(settings, progress=True), questions, out, set_path=set_path, k=k,
+    missed = evaluate(pipeline, questions, out, set_path=set_path, k=k,
                       retrieval_only=retrieval_only, thresholds=thresholds, console=err)
     if missed:
         raise typer.Exit(1)

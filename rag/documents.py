@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.corpus import SkippedFile, scan_corpus
 from rag.dates import find_date
+from rag.errors import literal
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,6 @@ class Document:
     sha256: str
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    doc_id: str
-    reason: str
-
-
 class UnreadableFile(Exception):
     """Raised by a reader when a file holds no usable text; the message is the one-line reason."""
 
@@ -51,14 +47,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_files(root: Path, extensions: Iterable[str]) -> list[Path]:
-    """Every file under ``root`` with a supported extension, in a stable order (hidden files skipped)."""
-    wanted = {ext.lower() for ext in extensions}
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in wanted
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+def list_files(root: Path, extensions: Iterable[str], follow_symlinks: bool = False) -> list[Path]:
+    """Every indexable file under ``root``, in a stable order (see ``rag.corpus`` for what is left out)."""
+    return scan_corpus(root, extensions, follow_symlinks).files
 
 
 def _decode(raw: bytes) -> str:
@@ -198,6 +189,7 @@ def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = No
             documents.append(load_document(root, path, max_bytes))
         except (UnreadableFile, OSError) as exc:
             doc_id = path.relative_to(root).as_posix()
-            skipped.append(SkippedFile(doc_id, str(exc)))
-            log.warning("skipped %s: %s", doc_id, exc)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            skipped.append(SkippedFile(doc_id, reason))
+            log.warning("skipped %s: %s", literal(doc_id), reason)
     return documents, skipped

@@ -12,6 +12,16 @@ def one_line(exc: BaseException, last: bool = False) -> str:
     return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
 
 
+def literal(text: str) -> str:
+    """Text from a report or a file name as it is, but never as terminal control.
+
+    ESC, OSC and other control characters become visible escapes, so a report cannot
+    retitle or recolour the user's terminal; newlines and tabs stay.
+    """
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" if ord(c) < 0x100
+                   else f"\\u{ord(c):04x}" for c in text)
+
+
 class RagError(Exception):
     """Base class: anything raised as a RagError is a user-facing, one-line message."""
 

@@ -2,9 +2,9 @@
 
 Layout of an index directory::
 
-    CURRENT                 name of the live version (replaced atomically)
+    CURRENT                 name of the live version and its manifest's sha256 (replaced atomically)
     v-<time>-<id>/          one complete version
-        manifest.json       embedder name/dim, index type, per-file sha256, versions
+        manifest.json       embedder name/dim, index type, per-report and per-file sha256, versions
         index.faiss         the FAISS index (any faiss.index_factory string)
         vectors.npy         the raw vectors, so unchanged files are never re-embedded
         chunks.jsonl        row i of the index <-> chunk i (doc_id, paragraph, span)
@@ -12,17 +12,20 @@ Layout of an index directory::
 
 A save writes a new version in a temporary directory, renames it into place and
 only then swaps ``CURRENT``; a crash at any point leaves the previous version live.
+Damaged files are found and named by ``rag.integrity``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -30,12 +33,22 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError, one_line
+from rag.errors import IndexCorrupt, IndexMismatch, RagError, one_line
+from rag.integrity import (
+    CURRENT,
+    LOCK,
+    Damaged,
+    Pointer,
+    file_records,
+    index_error,
+    read_pointer,
+    verify_files,
+    write_pointer,
+)
 from rag.paragraphs import Chunk, Paragraph
 
 FORMAT_VERSION = 1
-CURRENT = "CURRENT"
-LOCK = ".lock"
+__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
 
 @contextlib.contextmanager
@@ -70,6 +83,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> bytes, sha256 (rag.integrity)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -165,9 +179,6 @@ class FaissIndex:
         tmp = directory / f".tmp-{token}"
         tmp.mkdir()
         try:
-            self.manifest.versions = _package_versions()
-            self.manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            (tmp / "manifest.json").write_text(self.manifest.to_json(), encoding="utf-8")
             np.save(tmp / "vectors.npy", self.vectors)
             _write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in self.chunks])
             _write_jsonl(tmp / "paragraphs.jsonl", [asdict(p) for p in self.paragraphs])
@@ -175,14 +186,18 @@ class FaissIndex:
                 import faiss
 
                 faiss.write_index(self.faiss, str(tmp / "index.faiss"))
+            self.manifest.versions = _package_versions()
+            self.manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            self.manifest.files = file_records(tmp)
+            (tmp / "manifest.json").write_text(self.manifest.to_json(), encoding="utf-8")
             for path in tmp.iterdir():
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
             version = directory / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
             tmp.rename(version)
-            pointer = directory / f".{CURRENT}.{token}"
-            pointer.write_text(version.name + "\n", encoding="utf-8")
-            os.replace(pointer, directory / CURRENT)  # the atomic switch
+            if (directory / CURRENT).is_dir():  # only reached with --force: a folder where the pointer belongs
+                shutil.rmtree(directory / CURRENT)
+            os.replace(write_pointer(directory, version, token), directory / CURRENT)  # the atomic switch
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -195,7 +210,7 @@ class FaissIndex:
 
         A reader that opened an older version just before the switch retries (see ``load``).
         """
-        keep = (directory / CURRENT).read_text(encoding="utf-8").strip()
+        keep = read_pointer(directory).version
         for path in directory.iterdir():
             if path.name != keep and (path.name.startswith("v-") or path.name.startswith(".tmp-")):
                 shutil.rmtree(path, ignore_errors=True)
@@ -205,44 +220,89 @@ class FaissIndex:
         return (directory / CURRENT).is_file()
 
     @classmethod
-    def load(cls, directory: Path) -> FaissIndex:
-        """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason."""
-        pointer = directory / CURRENT
+    def load(cls, directory: Path, verify: bool = False) -> FaissIndex:
+        """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason and fix.
+
+        Sizes are always checked; ``verify`` also checks every file's sha256 (``rag index``, ``--check``).
+        """
         for _attempt in range(3):
-            if not pointer.is_file():
-                raise IndexNotFound(f"no index at {directory}; build one with `rag index [PATH]`")
-            name = pointer.read_text(encoding="utf-8").strip()
+            pointer = read_pointer(directory)
             try:
-                return cls._load_version(directory, directory / name)
+                return cls._load_version(directory, pointer, verify)
             except IndexCorrupt:
-                if pointer.read_text(encoding="utf-8").strip() == name:
-                    raise
-                # A writer switched versions while we read: read the new one.
+                with contextlib.suppress(RagError):
+                    if read_pointer(directory) != pointer:
+                        continue  # a writer switched versions while we read: read the new one
+                raise
         raise IndexCorrupt(f"index at {directory} keeps changing while it is read; try again")
 
     @classmethod
-    def _load_version(cls, directory: Path, version: Path) -> FaissIndex:
+    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool) -> FaissIndex:
+        version = directory / pointer.version
+        corpus_root: str | None = None
         try:
-            manifest = Manifest.from_json((version / "manifest.json").read_text(encoding="utf-8"))
+            manifest = _read_manifest(version, pointer.manifest_sha256)
+            corpus_root = manifest.corpus_root
             if manifest.format_version != FORMAT_VERSION:
                 raise IndexMismatch(
                     f"index format {manifest.format_version} at {directory} is not supported "
                     f"(expected {FORMAT_VERSION}); re-index with `rag index`")
-            vectors = np.load(version / "vectors.npy", allow_pickle=False)
-            chunks = [Chunk(**row) for row in _read_jsonl(version / "chunks.jsonl")]
-            paragraphs = [Paragraph(**row) for row in _read_jsonl(version / "paragraphs.jsonl")]
-            faiss_index = None
-            if len(vectors):
-                import faiss
-
-                faiss_index = faiss.read_index(str(version / "index.faiss"))
-                if faiss_index.ntotal != len(vectors) or faiss_index.d != manifest.dim:
-                    raise IndexCorrupt(f"FAISS holds {faiss_index.ntotal}x{faiss_index.d}, "
-                                       f"records say {len(vectors)}x{manifest.dim}")
-            if vectors.ndim != 2 or (len(vectors) and vectors.shape[1] != manifest.dim):
-                raise IndexCorrupt(f"vectors have shape {vectors.shape}, manifest says dim {manifest.dim}")
+            verify_files(version, manifest.files, checksums=verify)
+            vectors = _read(version, "vectors.npy", lambda path: np.load(path, allow_pickle=False))
+            chunks = _read(version, "chunks.jsonl", lambda path: [Chunk(**row) for row in _read_jsonl(path)])
+            paragraphs = _read(version, "paragraphs.jsonl",
+                               lambda path: [Paragraph(**row) for row in _read_jsonl(path)])
+            faiss_index = _read(version, "index.faiss", _read_faiss) if len(vectors) else None
+            _check_consistency(manifest, vectors, chunks, paragraphs, faiss_index)
             return cls(manifest, paragraphs, chunks, vectors, faiss_index)
-        except IndexMismatch:
-            raise
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexCorrupt) as exc:
-            raise IndexCorrupt(f"index at {directory} is corrupt ({one_line(exc)}); rebuild it with `rag index`") from None
+        except Damaged as damage:
+            raise index_error(directory, damage, corpus_root) from None
+
+
+def _read(version: Path, name: str, reader):
+    """Read one file of a version; any failure names that file."""
+    try:
+        return reader(version / name)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, AttributeError) as exc:
+        raise Damaged(name, f"cannot be read ({one_line(exc)})") from None
+
+
+def _read_manifest(version: Path, sha256: str | None) -> Manifest:
+    raw = _read(version, "manifest.json", Path.read_bytes)
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise Damaged("manifest.json", "does not match its checksum in CURRENT")
+    try:
+        return Manifest.from_json(raw.decode("utf-8"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Damaged("manifest.json", f"cannot be read ({one_line(exc)})") from None
+
+
+def _read_faiss(path: Path):
+    import faiss
+
+    return faiss.read_index(str(path))
+
+
+def _check_consistency(manifest: Manifest, vectors: np.ndarray, chunks: list[Chunk], paragraphs: list[Paragraph],
+                       faiss_index) -> None:
+    """Records that load but do not fit together (rows, keys, counts) name the file that is wrong."""
+    if vectors.ndim != 2 or (len(vectors) and vectors.shape[1] != manifest.dim):
+        raise Damaged("vectors.npy", f"has shape {vectors.shape}, the manifest says dim {manifest.dim}")
+    if len(chunks) != len(vectors):
+        raise Damaged("chunks.jsonl", f"holds {len(chunks)} chunks for {len(vectors)} vectors")
+    if faiss_index is not None and (faiss_index.ntotal != len(vectors) or faiss_index.d != manifest.dim):
+        raise Damaged("index.faiss", f"holds {faiss_index.ntotal}x{faiss_index.d}, "
+                                     f"the records say {len(vectors)}x{manifest.dim}")
+    counts = Counter(p.doc_id for p in paragraphs)
+    unlisted = sorted(set(counts) - set(manifest.documents))
+    if unlisted:
+        raise Damaged("manifest.json", f"does not list {unlisted[0]!r}, which paragraphs.jsonl holds")
+    for doc_id, document in manifest.documents.items():
+        if counts[doc_id] != document.paragraphs:
+            raise Damaged("paragraphs.jsonl", f"holds {counts[doc_id]} paragraphs of {doc_id!r}, "
+                                              f"the manifest says {document.paragraphs}")
+    keys = {p.key for p in paragraphs}
+    orphan = next((c for c in chunks if c.key not in keys), None)
+    if orphan is not None:
+        raise Damaged("chunks.jsonl", f"points at {orphan.doc_id!r} ¶{orphan.paragraph}, "
+                                      "which paragraphs.jsonl does not hold")

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Embedder
-from rag.documents import Document, SkippedFile, file_sha256, list_files, load_documents
-from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch
+from rag.corpus import SkippedFile, scan_corpus
+from rag.documents import Document, file_sha256, load_documents
+from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.index import FaissIndex, IndexedDocument, Manifest, index_lock
+from rag.integrity import newest_version, read_pointer, salvage_vectors
 from rag.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.settings import Settings
 
@@ -55,55 +57,94 @@ def _chunking(settings: Settings) -> str:
     return f"overlap={settings.chunk_overlap_sentences},windows={settings.window_sentences}"
 
 
-def _reusable_previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: Settings
-                       ) -> tuple[FaissIndex | None, str | None]:
-    """The existing index if its vectors can be reused, else (None, why it is rebuilt)."""
-    if not FaissIndex.exists(index_dir):
-        return None, None
+@dataclass
+class Previous:
+    """What an update starts from: the index to extend (if usable), why not, and vectors a repair may reuse."""
+
+    index: FaissIndex | None = None
+    rebuilt_because: str | None = None
+    salvaged: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: Settings, force: bool) -> Previous:
+    """The existing index if its vectors can be reused; a damaged one is repaired, a foreign folder needs ``force``."""
     try:
-        previous = FaissIndex.load(index_dir)
+        pointer = read_pointer(index_dir)
+    except IndexNotFound:
+        return Previous()
+    except IndexCorrupt as exc:  # files but no valid CURRENT: never overwritten unless asked
+        if not force:
+            raise
+        newest = newest_version(index_dir)
+        return Previous(None, str(exc), salvage_vectors(newest, embedder.name, embedder.dim) if newest else {})
+    try:
+        previous = FaissIndex.load(index_dir, verify=True)
         previous.check_embedder(embedder.name, embedder.dim)
-    except (IndexCorrupt, IndexMismatch) as exc:
-        return None, str(exc)
-    if previous.manifest.corpus_root != corpus_root:
-        return None, f"corpus changed from {previous.manifest.corpus_root} to {corpus_root}"
-    if previous.manifest.index_type != settings.index_type:
-        return None, f"index type changed from {previous.manifest.index_type} to {settings.index_type}"
-    if previous.manifest.chunking != _chunking(settings):
-        return None, f"chunking changed from {previous.manifest.chunking} to {_chunking(settings)}"
-    return previous, None
+    except IndexMismatch as exc:
+        return Previous(None, str(exc))
+    except IndexCorrupt as exc:
+        return Previous(None, str(exc), salvage_vectors(index_dir / pointer.version, embedder.name, embedder.dim))
+    for what, old, new in (("corpus", previous.manifest.corpus_root, corpus_root),
+                           ("index type", previous.manifest.index_type, settings.index_type),
+                           ("chunking", previous.manifest.chunking, _chunking(settings))):
+        if old != new:
+            return Previous(None, f"{what} changed from {old} to {new}")
+    return Previous(previous)
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
-                 progress: bool = False) -> tuple[FaissIndex, IndexReport]:
-    """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed."""
+                 progress: bool = False, force: bool = False) -> tuple[FaissIndex, IndexReport]:
+    """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed.
+
+    A damaged index is repaired, re-embedding only what cannot be verified. A folder that holds
+    files but no valid index is refused unless ``force``.
+    """
     corpus_dir = corpus_dir.expanduser().resolve()
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
     with index_lock(index_dir):
-        return _update(corpus_dir, index_dir, embedder, settings, progress)
+        return _update(corpus_dir, index_dir, embedder, settings, progress, force)
+
+
+def _unchanged(path: Path, known: IndexedDocument | None, max_bytes: int) -> bool:
+    try:
+        return known is not None and path.stat().st_size <= max_bytes and file_sha256(path) == known.sha256
+    except OSError:  # unreadable now: load_documents says why, once
+        return False
+
+
+def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarray], progress: bool) -> np.ndarray:
+    """Vectors for ``chunks``: verified ones from a damaged version, the rest embedded now."""
+    missing = list(dict.fromkeys(c.embed_text for c in chunks if c.embed_text not in salvaged))
+    if salvaged:
+        log.info("repair: reusing %d verified vectors, embedding %d chunks", len(chunks) - len(missing), len(missing))
+    fresh = dict(zip(missing, embedder.encode(missing, progress=progress))) if missing else {}
+    if not chunks:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.vstack([salvaged.get(c.embed_text, fresh.get(c.embed_text)) for c in chunks]).astype(np.float32)
 
 
 def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
-            progress: bool) -> tuple[FaissIndex, IndexReport]:
+            progress: bool, force: bool) -> tuple[FaissIndex, IndexReport]:
     started = time.perf_counter()
     report = IndexReport(directory=index_dir)
-    previous, report.rebuilt_because = _reusable_previous(index_dir, str(corpus_dir), embedder, settings)
+    start = _previous(index_dir, str(corpus_dir), embedder, settings, force)
+    previous, report.rebuilt_because = start.index, start.rebuilt_because
     if report.rebuilt_because:
         log.warning("rebuilding the whole index: %s", report.rebuilt_because)
     known = previous.manifest.documents if previous else {}
 
-    files = list_files(corpus_dir, settings.extensions)
+    scan = scan_corpus(corpus_dir, settings.extensions, settings.follow_symlinks)
     to_read: list[Path] = []
-    for path in files:
+    for path in scan.files:
         doc_id = path.relative_to(corpus_dir).as_posix()
-        old = known.get(doc_id)
-        if old is not None and path.stat().st_size <= settings.max_file_bytes and file_sha256(path) == old.sha256:
+        if _unchanged(path, known.get(doc_id), settings.max_file_bytes):
             report.unchanged.append(doc_id)
         else:
             to_read.append(path)
 
-    documents, report.skipped = load_documents(corpus_dir, to_read, settings.max_file_bytes)
+    documents, unreadable = load_documents(corpus_dir, to_read, settings.max_file_bytes)
+    report.skipped = scan.skipped + unreadable
     report.updated = [d.doc_id for d in documents if d.doc_id in known]
     report.added = [d.doc_id for d in documents if d.doc_id not in known]
     current = set(report.unchanged) | {d.doc_id for d in documents}
@@ -114,11 +155,11 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Set
     new_paragraphs, new_chunks = chunk_documents(
         documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences,
         settings.window_sentences)
-    new_vectors = embedder.encode([c.embed_text for c in new_chunks], progress=progress)
-    report.embedded_chunks = len(new_chunks)
+    new_vectors = _embed(new_chunks, embedder, start.salvaged, progress)
+    report.embedded_chunks = len({c.embed_text for c in new_chunks} - set(start.salvaged))
 
-    if previous is not None and not report.changed:
-        index = previous
+    if previous is not None and not report.changed and previous.manifest.files:
+        index = previous  # nothing to write (an index from before checksums is rewritten once to record them)
     else:
         index = _assemble(previous, set(report.unchanged), documents, new_paragraphs, new_chunks, new_vectors,
                           Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir),

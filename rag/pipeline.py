@@ -46,6 +46,7 @@ from rag.errors import LLMUnavailable
 from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
+from rag.integrity import is_empty
 from rag.llm import LLM, LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
 from rag.question import validate_question
@@ -91,17 +92,20 @@ class Pipeline:
 
     @property
     def index(self) -> FaissIndex:
-        """The configured index; built from the configured corpus on first use if there is none."""
+        """The configured index, opened read-only: a missing or damaged one is a one-line error, never rebuilt.
+
+        The one exception is the first run of the bundled sample in the default location.
+        """
         with self._lock:
             if self._index is None:
                 directory = self.settings.resolved_index_dir()
-                if FaissIndex.exists(directory):
+                if self.settings.is_first_run_default() and is_empty(directory):
+                    log.info("first run: indexing the bundled sample reports into %s", directory)
+                    self.reindex()
+                else:
                     index = FaissIndex.load(directory)
                     index.check_embedder(self.embedder.name, self.embedder.dim)
                     self._index = index
-                else:
-                    log.info("no index at %s yet: building it from %s", directory, self.settings.resolved_corpus_dir())
-                    self.reindex()
             assert self._index is not None
             return self._index
 
@@ -121,12 +125,15 @@ class Pipeline:
                 self._llm = make_llm(self.settings, progress=self.progress, warm_messages=warm_up_messages())
             return self._llm
 
-    def reindex(self, corpus_dir: Path | None = None) -> IndexReport:
-        """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result."""
+    def reindex(self, corpus_dir: Path | None = None, force: bool = False) -> IndexReport:
+        """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result.
+
+        ``force`` builds into a folder that holds files but no valid index (see ``update_index``).
+        """
         with self._lock:
             self._index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
                                                self.settings.resolved_index_dir(), self.embedder,
-                                               self.settings, progress=self.progress)
+                                               self.settings, progress=self.progress, force=force)
             return report
 
     # --- questions ----------------------------------------------------------------------------

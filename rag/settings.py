@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     )
     extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
+    follow_symlinks: bool = Field(
+        False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
 
     # --- embeddings ------------------------------------------------------------------------
     embedder: str = Field(
@@ -199,3 +201,9 @@ class Settings(BaseSettings):
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir.expanduser().resolve()
+
+    def is_first_run_default(self) -> bool:
+        """The bundled sample in the default index location: the only index a read may build (on first use)."""
+        default_dir = type(self).model_fields["index_dir"].get_default(call_default_factory=True)
+        return (self.resolved_index_dir() == Path(default_dir).expanduser().resolve()
+                and self.resolved_corpus_dir() == BUNDLED_CORPUS.resolve())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from rag.index import CURRENT
+from rag.integrity import read_pointer
 from tests.conftest import SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama, free_port
 
@@ -51,9 +52,9 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_corrupt_index_is_reported_and_left_alone(corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "idx"
     assert rag("index", str(corpus), "--index-dir", str(index_dir)).returncode == 0
-    version = index_dir / (index_dir / CURRENT).read_text().strip()
+    version = index_dir / read_pointer(index_dir).version
     (version / "index.faiss").write_bytes(b"not a faiss index")
-    _one_line_error(rag("search", "Sentinel", "--index-dir", str(index_dir)), "is corrupt", "rag index")
+    _one_line_error(rag("search", "Sentinel", "--index-dir", str(index_dir)), "index.faiss", "rag index")
     assert (version / "index.faiss").read_bytes() == b"not a faiss index"  # nothing overwritten behind the user
 
 
@@ -87,8 +88,8 @@ def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
     _one_line_error(result, "invalid setting", "llm")
 
 
-def test_unloadable_embedding_model(tmp_path: Path) -> None:
-    result = rag("search", "x", "--index-dir", str(tmp_path / "idx"), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
+def test_unloadable_embedding_model(tmp_path: Path, bundled_index_dir: Path) -> None:
+    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
     _one_line_error(result, "cannot load embedding model", "no-model")
 
 
@@ -104,3 +105,61 @@ def test_report_text_is_printed_literally_never_as_markup_or_terminal_control(tm
     assert "[/bold]" in result.stdout and "[red]amber[/red]" in result.stdout  # not eaten, not an error
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout  # the terminal never sees the control
     assert "\\x1b]0;pwned\\x07" in result.stdout  # but the reader sees what is there
+
+
+def test_a_read_never_builds_or_replaces_an_index(tmp_path: Path, bundled_index_dir: Path) -> None:
+    """A mistyped --index-dir, or a folder whose CURRENT is gone, is an error: nothing is built or deleted."""
+    typo = tmp_path / "idnex"
+    for command in (("search", "Sentinel"), ("ask", SENTINEL_QUESTION)):
+        _one_line_error(rag(*command, "--index-dir", str(typo)), f"no index at {typo}", "rag index")
+    assert not typo.exists()
+
+    lost = tmp_path / "lost"
+    shutil.copytree(bundled_index_dir, lost)
+    (lost / "CURRENT").unlink()
+    (lost / "notes.txt").write_text("mine", encoding="utf-8")
+    before = sorted(str(p.relative_to(lost)) for p in lost.rglob("*"))
+    _one_line_error(rag("search", "Sentinel", "--index-dir", str(lost)), "no index", "--force")
+    _one_line_error(rag("index", "--index-dir", str(lost)), "no index", "--force")
+    assert sorted(str(p.relative_to(lost)) for p in lost.rglob("*")) == before
+
+
+def test_one_hostile_file_never_stops_a_folder(tmp_path: Path) -> None:
+    """Undecodable names, links out of the folder and broken links are skipped, each with one warning line."""
+    corpus = tmp_path / "share"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("Port report\n\nAmber was seized in Klaipeda in 2019.\n", encoding="utf-8")
+    with open(os.path.join(os.fsencode(corpus), b"bad\xffname.txt"), "wb") as handle:
+        handle.write(b"a\n\nb\n")
+    secret = tmp_path / "outside.txt"
+    secret.write_text("Secret\n\nThe root password is hunter2.\n", encoding="utf-8")
+    (corpus / "secret.txt").symlink_to(secret)
+    (corpus / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    index_dir = str(tmp_path / "idx")
+
+    result = rag("index", str(corpus), "--index-dir", index_dir)
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stdout and "3 skipped" in result.stdout
+    for name, reason in (("bad\\xffname.txt", "not valid UTF-8"), ("secret.txt", "outside the corpus folder"),
+                         ("gone.txt", "broken symbolic link")):
+        warnings = [line for line in result.stderr.splitlines() if f"skipped {name}:" in line]
+        assert len(warnings) == 1 and reason in warnings[0], result.stderr  # once, naming the file
+    assert "hunter2" not in rag("search", "root password", "--index-dir", index_dir).stdout
+    assert rag("index", str(corpus), "--index-dir", index_dir, "--strict").returncode == 1
+
+    allowed = rag("index", str(corpus), "--index-dir", index_dir, env={"RAG_FOLLOW_SYMLINKS": "true"})
+    assert "1 added" in allowed.stdout and "2 skipped" in allowed.stdout
+    assert "hunter2" in rag("search", "root password", "--index-dir", index_dir).stdout
+
+
+def test_index_check_verifies_every_file(corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    assert rag("index", str(corpus), "--index-dir", str(index_dir)).returncode == 0
+    result = rag("index", "--check", "--index-dir", str(index_dir))
+    assert result.returncode == 0 and "intact" in result.stdout and "4 files match their checksums" in result.stdout
+    vectors = index_dir / read_pointer(index_dir).version / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-5] ^= 0x01
+    vectors.write_bytes(bytes(data))
+    _one_line_error(rag("index", "--check", "--index-dir", str(index_dir)), "vectors.npy",
+                    "does not match its checksum", f"rag index {corpus}")

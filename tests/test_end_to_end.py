@@ -44,13 +44,13 @@ def test_packaged_model_is_assembled_and_verified(gguf: Path) -> None:
 def test_ask_builds_the_default_index_and_answers_with_citations(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache_dir: Path) -> None:
     """The public contract: `from rag import ask` with no setup but the environment."""
-    index_dir = tmp_path / "default-index"
-    monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # the default index location, empty
+    index_dir = tmp_path / "data-home" / "rag" / "index"
     monkeypatch.setenv("RAG_LLM", "embedded")
     monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(model_cache_dir))
     monkeypatch.setattr(rag.pipeline, "_default", None)
     answer = ask(SENTINEL_QUESTION)
-    assert FaissIndex.exists(index_dir)  # built from the bundled reports on first use
+    assert FaissIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
     assert isinstance(answer.text, str) and isinstance(answer.refused, bool)
     _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
     sentinel = next(c for c in answer.citations if (c.doc_id, c.paragraph) == SENTINEL)

@@ -1,0 +1,145 @@
+"""Checksums for index versions, and what to do when a file of one is damaged.
+
+A chain of trust: ``CURRENT`` names the live version and the sha256 of its
+``manifest.json``; the manifest records the size and sha256 of every other file.
+Loading checks the manifest's checksum and every file's size (cheap, so an empty or
+truncated file is caught before numpy or FAISS read it); ``rag index --check`` and
+``rag index`` also check every file's sha256, so a flipped bit is caught before its
+vectors are reused. Every problem is one line that names the file and the command
+that repairs it, and ``rag index`` repairs by re-embedding only what cannot be verified
+(see ``salvage_vectors``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import IndexCorrupt, IndexNotFound, literal, one_line
+
+CURRENT = "CURRENT"
+LOCK = ".lock"
+VERSION_NAME = re.compile(r"v-[0-9T]+-[0-9a-f]{8}")
+_OWN = re.compile(rf"(v-.*|\.tmp-.*|\.{CURRENT}\..*|{re.escape(LOCK)})")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(version: Path) -> dict[str, dict[str, int | str]]:
+    """Size and sha256 of every file of a version (the manifest stores them)."""
+    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+            for path in sorted(version.iterdir()) if path.is_file() and path.name != "manifest.json"}
+
+
+class Damaged(Exception):
+    """One file of a version is damaged; ``index_error`` turns it into the user's one line."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name} {problem}")
+        self.name, self.problem = name, problem
+
+
+def repair_command(directory: Path, corpus_root: str | None, force: bool = False) -> str:
+    return f"`rag index {corpus_root or 'FOLDER'} --index-dir {directory}{' --force' if force else ''}`"
+
+
+def index_error(directory: Path, damage: Damaged, corpus_root: str | None, force: bool = False) -> IndexCorrupt:
+    return IndexCorrupt(f"index at {directory} is damaged: {damage}; {repair_command(directory, corpus_root, force)} "
+                        "repairs it")
+
+
+def verify_files(version: Path, records: dict[str, dict[str, int | str]], checksums: bool) -> None:
+    """Raise ``Damaged`` for the first file whose size (and, with ``checksums``, sha256) is not the recorded one."""
+    for name, record in records.items():
+        path = version / name
+        if not path.is_file():
+            raise Damaged(name, "is missing")
+        size = path.stat().st_size
+        if size != record["bytes"]:
+            raise Damaged(name, f"is {size:,} bytes, the manifest says {int(record['bytes']):,}")
+        if checksums and sha256_of(path) != record["sha256"]:
+            raise Damaged(name, "does not match its checksum")
+
+
+def holds_foreign_files(directory: Path) -> bool:
+    """True when ``directory`` holds anything but this tool's own index files (never overwrite those)."""
+    return directory.is_dir() and any(not _OWN.fullmatch(p.name) for p in directory.iterdir() if p.name != CURRENT)
+
+
+def is_empty(directory: Path) -> bool:
+    return not directory.exists() or all(p.name == LOCK for p in directory.iterdir())
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What ``CURRENT`` says: the live version and its manifest's sha256 (None in indexes from before checksums)."""
+
+    version: str
+    manifest_sha256: str | None
+
+
+def read_pointer(directory: Path) -> Pointer:
+    """The live version, or a one-line IndexNotFound / IndexCorrupt that says what to run."""
+    pointer = directory / CURRENT
+    if not pointer.exists():
+        if is_empty(directory):
+            raise IndexNotFound(f"no index at {directory}; build one with {repair_command(directory, None)}")
+        raise IndexCorrupt(f"{directory} holds files but no index (its CURRENT file is missing); "
+                           f"{repair_command(directory, None, force=True)} builds one there")
+    try:
+        words = ["a folder"] if pointer.is_dir() else pointer.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        words = [f"unreadable: {one_line(exc)}"]
+    name = words[0] if words else ""
+    if not (1 <= len(words) <= 2 and VERSION_NAME.fullmatch(name) and (directory / name / "manifest.json").is_file()):
+        raise IndexCorrupt(f"index at {directory} is damaged: CURRENT does not name a version of it "
+                           f"({literal(name[:40]) or 'empty'}); {repair_command(directory, None, force=True)} rebuilds it")
+    return Pointer(name, words[1] if len(words) == 2 else None)
+
+
+def write_pointer(directory: Path, version: Path, token: str) -> Path:
+    """The new ``CURRENT`` content, written beside it; the caller swaps it in with ``os.replace``."""
+    staged = directory / f".{CURRENT}.{token}"
+    staged.write_text(f"{version.name} {sha256_of(version / 'manifest.json')}\n", encoding="utf-8")
+    return staged
+
+
+def newest_version(directory: Path) -> Path | None:
+    """The most recent complete version folder, for repairs when ``CURRENT`` is lost."""
+    versions = sorted(p for p in directory.glob("v-*") if VERSION_NAME.fullmatch(p.name)
+                      and (p / "manifest.json").is_file()) if directory.is_dir() else []
+    return versions[-1] if versions else None
+
+
+def salvage_vectors(version: Path, embedder: str, dim: int) -> dict[str, np.ndarray]:
+    """Embedded text -> vector, from a damaged version's chunks and vectors when both verify by checksum.
+
+    A repair re-embeds only the texts missing here, so a damaged FAISS file or paragraph
+    list costs no embedding at all. Returns {} when nothing can be trusted.
+    """
+    try:
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        records = manifest.get("files") or {}
+        wanted = {name: records[name] for name in ("vectors.npy", "chunks.jsonl")}
+        if (manifest["embedder"], manifest["dim"]) != (embedder, dim):
+            return {}
+        verify_files(version, wanted, checksums=True)
+        vectors = np.load(version / "vectors.npy", allow_pickle=False)
+        with (version / "chunks.jsonl").open(encoding="utf-8") as handle:
+            texts = [json.loads(line)["embed_text"] for line in handle if line.strip()]
+    except (Damaged, OSError, ValueError, KeyError, TypeError, EOFError):
+        return {}
+    if vectors.ndim != 2 or vectors.shape != (len(texts), dim):
+        return {}
+    return dict(zip(texts, vectors))
