@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.errors import RagError
 from rag.pipeline import Pipeline
@@ -22,6 +23,7 @@ from rag.settings import Settings
 from rag.status import llm_status
 from rag.uploads import with_writable_corpus
 from ui.app import build_app
+from ui.gate import PageGate
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +57,17 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
            auth: str | None = None, block: bool = True) -> str:
     """Launch ``demo`` with the app's theme and CSS, sharing off; returns the local URL.
 
+    Internal handlers answer only the app's own page (``ui.gate.PageGate``); ``/ask`` answers anyone.
     ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
     """
     host, port = host or settings.ui_host, port or settings.ui_port
+    gate = Middleware(PageGate, blocks=demo, files=True)
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, auth=parse_auth(auth if auth is not None else settings.ui_auth),
             share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
             max_file_size=settings.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
-            theme=theme(), css=STYLE.read_text(encoding="utf-8"))
+            theme=theme(), css=STYLE.read_text(encoding="utf-8"), app_kwargs={"middleware": [gate]})
     except OSError:
         raise _unavailable(host, port) from None
     return url

@@ -1,0 +1,132 @@
+"""Only the app's own page may run its internal handlers: a cookie set with the page gates them.
+
+Why this exists: in Gradio 6.31, ``api_visibility="private"`` hides a handler from the API
+docs and from ``gradio_client``, but the server still runs it for anyone who names it.
+``POST /gradio_api/queue/join`` takes any ``fn_index`` (routes.py ``queue_join`` ->
+queueing.py ``Queue.push`` -> route_utils.py ``get_fn``, which indexes ``fns[body.fn_index]``
+with no visibility check), and so do ``/run/{name}`` (``fn_index`` in the body wins) and
+``/call/{name}`` (by the handler's api_name). Anyone reaching the port could upload a file
+and index it into the corpus without ever opening the page.
+
+This ASGI middleware (installed by ``ui.serve.launch`` through ``app_kwargs``) sets an
+HttpOnly, SameSite=Lax cookie on every HTML page the app serves and then lets a request
+run a non-public handler, upload a file or use a component server only when it carries
+that cookie. Public handlers (``/ask``) stay open to any client. A client that fetches the
+page first is, to the server, a browser: what that may do is limited by ``--auth`` and by
+uploads being off on an exposed address (``rag.uploads.uploads_allowed``). The cookie
+also stops other web sites from driving the handlers from a visitor's browser (Lax
+cookies are not sent with cross-site POSTs).
+
+Example::
+
+    from starlette.middleware import Middleware
+    demo.launch(app_kwargs={"middleware": [Middleware(PageGate, blocks=demo, files=True)]})
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+from typing import Any
+
+import gradio as gr
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Routes that run a handler: queue/join by fn_index; run/api by fn_index, else name; call by name.
+RUNS = re.compile(r"/gradio_api/(?:(?P<join>queue/join)|(?P<route>run|api|call/v2|call)/(?P<name>[^/]+))/?$")
+PAGE_ONLY = re.compile(r"/gradio_api/(?P<what>upload|component_server)/?$")
+NOT_FROM_PAGE = "this part of the app can only be used from its page; scripts may call /ask"
+UPLOADS_OFF = "uploads are off on this server (start it with --allow-uploads to turn them on)"
+
+
+class PageGate:
+    """ASGI middleware: the page's cookie on HTML responses, and a check of it on internal calls."""
+
+    def __init__(self, app: ASGIApp, blocks: gr.Blocks, files: bool = True) -> None:
+        self.app = app
+        self.blocks = blocks
+        self.files = files  # False: no client may upload files at all (uploads are off)
+        self.cookie = f"rag-page-{secrets.token_hex(4)}"  # cookies ignore ports: one name per server
+        self.token = secrets.token_urlsafe(32)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, self._setting_cookie(send))
+            return
+        path = scope["path"]
+        runs, page_only = RUNS.search(path), PAGE_ONLY.search(path)
+        if scope["method"] != "POST" or not (runs or page_only):
+            await self.app(scope, receive, send)
+            return
+        if page_only and page_only["what"] == "upload" and not self.files:
+            await _refuse(UPLOADS_OFF, scope, receive, send)
+            return
+        if self._from_page(scope):
+            await self.app(scope, receive, send)
+            return
+        if runs:
+            body, receive = await _buffered(receive)
+            if self._public(body, runs):
+                await self.app(scope, receive, send)
+                return
+        await _refuse(NOT_FROM_PAGE, scope, receive, send)
+
+    def _setting_cookie(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/html"):
+                    cookie = f"{self.cookie}={self.token}; Path=/; HttpOnly; SameSite=Lax"
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+        return sending
+
+    def _from_page(self, scope: Scope) -> bool:
+        raw = b"; ".join(value for key, value in scope["headers"] if key == b"cookie").decode("latin-1")
+        return hmac.compare_digest(cookie_parser(raw).get(self.cookie, ""), self.token)
+
+    def _public(self, body: bytes, route: re.Match[str]) -> bool:
+        """Whether the handler Gradio will run for this request is a public API endpoint."""
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            return False
+        index = payload.get("fn_index") if isinstance(payload, dict) else None
+        fns = self.blocks.fns
+        if route["join"] or (route["route"] in ("run", "api") and index is not None):
+            fn = fns.get(index) if isinstance(index, int) else None
+        else:
+            fn = next((f for f in fns.values() if f.api_name == route["name"]), None)
+        return fn is not None and fn.api_visibility == "public"
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a ``receive`` that replays it to the app."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", receive  # the client went away
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body, replayed = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return body, replay
+
+
+async def _refuse(reason: str, scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
