@@ -175,6 +175,9 @@ def serve(
     index_dir: IndexDir = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Folder of reports; uploads are saved there.")]
     = None,
+    allow_uploads: Annotated[bool | None, typer.Option(
+        "--allow-uploads/--no-uploads", help="Let the page add files to the corpus (RAG_ALLOW_UPLOADS; default: on "
+        "for a loopback --host or with --auth, off otherwise).", show_default=False)] = None,
     preset: Preset = None,
     verbose: Verbose = False,
 ) -> None:
@@ -188,7 +191,7 @@ def serve(
     _logging(verbose)
     logging.getLogger("ui").setLevel(logging.INFO)
     serve_ui(_settings(ui_host=host, ui_port=port, ui_auth=auth, k=k, llm=llm, ollama_model=model,
-                       index_dir=index_dir, corpus_dir=corpus, preset=preset))
+                       index_dir=index_dir, corpus_dir=corpus, allow_uploads=allow_uploads, preset=preset))
 
 
 def _llm_flags(spec: str | None) -> dict[str, Any]:

@@ -176,6 +176,8 @@ class Settings(BaseSettings):
          "Who opened the supply-chain seminar?"),
         description="Example questions shown as buttons.")
     max_upload_bytes: int = Field(10_000_000, ge=1, description="Larger uploads are refused.")
+    allow_uploads: bool | None = Field(
+        None, description="Let the web UI add files to the corpus (unset: on for a loopback host or with a login).")
     workspace_corpus_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "rag" / "corpus",
         description="Writable copy of the bundled reports that uploads go to when the corpus is the bundled sample.",

@@ -18,9 +18,11 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -41,6 +43,29 @@ class SavedUpload:
     path: Path
     note: str = ""  # what happened besides a plain save: a rename, or an identical file already there
     duplicate: bool = False  # an identical file was already in the corpus; nothing was written
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` answers this machine only (a name counts if all its addresses do)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def uploads_allowed(settings: Settings) -> bool:
+    """Whether the web UI may add files: ``allow_uploads`` if set, else only on loopback or behind a login.
+
+    A server anyone on the network can reach without a password must not let them write into the corpus.
+    """
+    if settings.allow_uploads is not None:
+        return settings.allow_uploads
+    return bool(settings.ui_auth) or is_loopback(settings.ui_host)
 
 
 def is_bundled(corpus_dir: Path) -> bool:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from typer.testing import CliRunner
 
 from rag.pipeline import Pipeline
 from rag.settings import BUNDLED_CORPUS, Settings
@@ -162,3 +163,17 @@ def test_ask_endpoint_survives_a_worker_crash_and_answers_the_next_question(
         logging.getLogger("rag.llm.worker_process").removeHandler(handler)
         pipeline.llm.llm.worker.stop()  # type: ignore[attr-defined]
     assert "160" in markdown and f"**{SENTINEL_LABEL}**" in markdown, markdown
+
+
+@pytest.mark.parametrize(("flags", "allow_uploads"), [([], None), (["--allow-uploads"], True),
+                                                      (["--no-uploads"], False)])
+def test_serve_passes_allow_uploads_to_the_ui(monkeypatch: pytest.MonkeyPatch, flags: list[str],
+                                              allow_uploads: bool | None) -> None:
+    import ui.serve
+    from rag.cli import app
+
+    served: list[Settings] = []
+    monkeypatch.setattr(ui.serve, "serve", served.append)
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", *flags])
+    assert result.exit_code == 0, result.output
+    assert served[0].allow_uploads is allow_uploads and served[0].ui_host == "0.0.0.0"

@@ -7,6 +7,9 @@ call/NAME, and the file upload) the way a script reaching the port would.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,10 @@ from gradio_client.exceptions import AppError
 from rag.pipeline import Pipeline
 from rag.uploads import writable_corpus
 from tests.fake_ollama import free_port
+from tests.test_ui_api import _wait_until_up
 from tests.ui_harness import running_app, ui_settings
-from ui.gate import NOT_FROM_PAGE
+from ui.app import ChatApp
+from ui.gate import NOT_FROM_PAGE, UPLOADS_OFF
 
 REPORT = "Harbour inspection in Port Aldeney\n\nThe inspection found 740 kg of undeclared saffron.\n"
 
@@ -84,3 +89,48 @@ def test_a_script_cannot_upload_or_run_internal_handlers_but_can_ask(tmp_path: P
         assert joined.status_code == 200, joined.text
         assert '"success":true' in _finished(page, url, "page")
     assert (corpus / "harbour.md").read_text() == REPORT
+
+
+def _upload_component(url: str) -> dict[str, Any]:
+    components = httpx.get(url + "config", timeout=10).json()["components"]
+    return next(c for c in components if c.get("props", {}).get("elem_id") == "rag-upload")
+
+
+def test_with_uploads_off_the_page_has_no_upload_and_the_handler_refuses(tmp_path: Path) -> None:
+    settings = ui_settings(tmp_path, llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}", allow_uploads=False)
+    pipeline = Pipeline(settings)
+    corpus = writable_corpus(settings)
+    before = sorted(p.name for p in corpus.iterdir())
+    report = tmp_path / "harbour.md"
+    report.write_text(REPORT)
+    with running_app(pipeline) as url:
+        assert _upload_component(url)["props"]["visible"] is False
+        page = httpx.Client(timeout=30)
+        assert page.get(url).status_code == 200 and "rag-uploads-off" in httpx.get(url + "config").text
+        refused = page.post(url + "gradio_api/upload", files={"files": ("harbour.md", REPORT.encode())})
+        assert refused.status_code == 403 and refused.json()["detail"] == UPLOADS_OFF
+    status, _, _ = ChatApp(pipeline).upload([str(report)])  # called as the page would: refused all the same
+    assert "uploads are off on this server" in status
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_serving_on_every_interface_without_a_login_warns_and_turns_uploads_off(tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "GRADIO_ANALYTICS_ENABLED": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui", "--host", "0.0.0.0", "--port", str(port), "--llm", "ollama"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, process, log)
+        assert ("[WARNING] WARNING: the UI on 0.0.0.0 has no login (--auth): anyone who can reach this address can "
+                "read every report and ask questions; uploads are off (--allow-uploads turns them on)"
+                in log.read_text().splitlines()), log.read_text()[-3000:]
+        assert _upload_component(url)["props"]["visible"] is False
+        page = httpx.Client(timeout=30)
+        page.get(url)
+        refused = page.post(url + "gradio_api/upload", files={"files": ("harbour.md", REPORT.encode())})
+        assert refused.status_code == 403 and refused.json()["detail"] == UPLOADS_OFF
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

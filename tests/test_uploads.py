@@ -12,7 +12,14 @@ from rag.errors import UploadRejected
 from rag.indexer import update_index
 from rag.retrieval import Retriever
 from rag.settings import BUNDLED_CORPUS, Settings
-from rag.uploads import SEEDED_MARKER, safe_file_name, save_upload, with_writable_corpus, writable_corpus
+from rag.uploads import (
+    SEEDED_MARKER,
+    safe_file_name,
+    save_upload,
+    uploads_allowed,
+    with_writable_corpus,
+    writable_corpus,
+)
 from tests.conftest import settings_for
 
 NEW_REPORT = """Harbour inspection in Port Aldeney
@@ -164,3 +171,20 @@ def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Pa
     assert index.document("harbour.md").title == "Harbour inspection in Port Aldeney"
     hits = Retriever(index, embedder).search("How much saffron was found in Port Aldeney?", 3)
     assert (hits[0].doc_id, hits[0].paragraph.paragraph) == ("harbour.md", 4)
+
+
+@pytest.mark.parametrize(("host", "auth", "allow", "allowed"), [
+    ("127.0.0.1", None, None, True),
+    ("localhost", None, None, True),
+    ("::1", None, None, True),
+    ("127.0.0.2", None, None, True),
+    ("0.0.0.0", None, None, False),  # every interface: anyone on the network, no password
+    ("::", None, None, False),
+    ("192.168.1.20", None, None, False),
+    ("0.0.0.0", "reader:secret", None, True),  # behind a login
+    ("0.0.0.0", None, True, True),  # --allow-uploads
+    ("127.0.0.1", None, False, False),  # --no-uploads
+])
+def test_uploads_are_off_on_an_exposed_address_without_a_login(host: str, auth: str | None, allow: bool | None,
+                                                               allowed: bool) -> None:
+    assert uploads_allowed(Settings(ui_host=host, ui_auth=auth, allow_uploads=allow)) is allowed

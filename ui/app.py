@@ -28,8 +28,9 @@ from embeddings import EmbedderUnavailable
 from rag.errors import RagError, UploadRejected, one_line
 from rag.pipeline import Pipeline
 from rag.status import corpus_status, llm_status
-from rag.uploads import SavedUpload, human_size, save_upload, writable_corpus
+from rag.uploads import SavedUpload, human_size, save_upload, uploads_allowed, writable_corpus
 from ui import render
+from ui.gate import UPLOADS_OFF
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ SUBTITLE = ("Answers come only from the reports listed on the right. Each claim 
 PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
                "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
 UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are indexed right away."
+UPLOADS_OFF_NOTE = ('<div class="rag-pending" id="rag-uploads-off">Uploads are off: this server is reachable from '
+                    "other machines without a login. Start it with --auth, or --allow-uploads, to add reports.</div>")
 K_MAX = 15  # slider range for "sources per answer"
 
 Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error), "html": str}
@@ -72,6 +75,7 @@ class ChatApp:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self.upload_dir: Path = writable_corpus(pipeline.settings)
+        self.uploads = uploads_allowed(pipeline.settings)  # off: the control is hidden and this handler refuses
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
         """Stream one answer into the chat; any failure becomes a readable message, never a traceback.
@@ -123,6 +127,8 @@ class ChatApp:
     def upload(self, files: list[str] | None,
                progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:  # noqa: B008 - Gradio's injection
         """Save each file (or say why not), index the new ones incrementally, refresh the corpus list."""
+        if not self.uploads:
+            return render.upload_report_html([], [UPLOADS_OFF], None), self.corpus_panel(), None
         paths = [Path(f) for f in files or []]
         saved: list[SavedUpload] = []
         rejected: list[str] = []
@@ -186,7 +192,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 gr.HTML('<h3 class="rag-side-title">Reports</h3>', container=False)
                 corpus_box = gr.HTML(render.pending_status_html("Loading the index…"), elem_id="rag-corpus")
                 files = gr.File(label=UPLOAD_HINT.format(limit=limit), file_count="multiple", type="filepath",
-                                elem_id="rag-upload")
+                                elem_id="rag-upload", visible=handlers.uploads)
+                if not handlers.uploads:
+                    gr.HTML(UPLOADS_OFF_NOTE, container=False)
                 upload_status = gr.HTML(elem_id="rag-upload-status")
 
         chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],

@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.status import llm_status
-from rag.uploads import with_writable_corpus
+from rag.uploads import is_loopback, uploads_allowed, with_writable_corpus
 from ui.app import build_app
 from ui.gate import PageGate
 
@@ -58,19 +58,35 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
     """Launch ``demo`` with the app's theme and CSS, sharing off; returns the local URL.
 
     Internal handlers answer only the app's own page (``ui.gate.PageGate``); ``/ask`` answers anyone.
+    Files can be uploaded only when ``rag.uploads.uploads_allowed`` says so for this address and login.
     ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
     """
     host, port = host or settings.ui_host, port or settings.ui_port
-    gate = Middleware(PageGate, blocks=demo, files=True)
+    login = auth if auth is not None else settings.ui_auth
+    uploads = uploads_allowed(settings.model_copy(update={"ui_host": host, "ui_auth": login}))
+    warning = exposure_warning(host, login, uploads)
+    if warning:
+        log.warning(warning)
+    gate = Middleware(PageGate, blocks=demo, files=uploads)
     try:
         _, url, _ = demo.launch(
-            server_name=host, server_port=port, auth=parse_auth(auth if auth is not None else settings.ui_auth),
+            server_name=host, server_port=port, auth=parse_auth(login),
             share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
             max_file_size=settings.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
             theme=theme(), css=STYLE.read_text(encoding="utf-8"), app_kwargs={"middleware": [gate]})
     except OSError:
         raise _unavailable(host, port) from None
     return url
+
+
+def exposure_warning(host: str, auth: str | None, uploads: bool) -> str | None:
+    """One loud line when anyone who can reach ``host`` can use the app: not loopback, no login."""
+    if auth or is_loopback(host):
+        return None
+    risk = ("uploads are ON (--allow-uploads): anyone can add files to the corpus" if uploads
+            else "uploads are off (--allow-uploads turns them on)")
+    return (f"WARNING: the UI on {host} has no login (--auth): anyone who can reach this address can read every "
+            f"report and ask questions; {risk}")
 
 
 def _unavailable(host: str, port: int) -> RagError:
