@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from rag.settings import BUNDLED_CORPUS, Settings
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama, free_port
 from tests.ui_harness import running_app, ui_settings
+from ui.app import ChatApp
 
 SENTINEL_LABEL = f"{SENTINEL[0]} ¶{SENTINEL[1]}"
 MODEL = "qwen2.5:3b"
@@ -177,3 +179,44 @@ def test_serve_passes_allow_uploads_to_the_ui(monkeypatch: pytest.MonkeyPatch, f
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", *flags])
     assert result.exit_code == 0, result.output
     assert served[0].allow_uploads is allow_uploads and served[0].ui_host == "0.0.0.0"
+
+
+def test_ask_refuses_invalid_questions_and_reports_any_failure_in_one_line(
+        tmp_path: Path, bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ui_settings(tmp_path, bundled_index_dir, llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}")
+    pipeline = Pipeline(settings)
+    with running_app(pipeline) as url:
+        client = Client(url, verbose=False)
+        for question, message in [("a\x00b", "the question holds a control character (U+0000 at character 2)"),
+                                  ("\u200b\u200b", "the question is empty"), ("", "the question is empty"),
+                                  (5, "the question must be text, not int"),
+                                  (None, "the question must be text, not NoneType"),
+                                  (["x"], "the question must be text, not list")]:
+            with pytest.raises(AppError) as refused:
+                client.predict(question, api_name="/ask")
+            assert str(refused.value).startswith(message), (question, str(refused.value))
+        # gradio_client cannot send a lone surrogate (httpx refuses to encode it), a script can:
+        called = httpx.post(url + "gradio_api/call/ask", content=b'{"data": ["\\ud800"]}',
+                            headers={"content-type": "application/json"})
+        result = httpx.get(url + f"gradio_api/call/ask/{called.json()['event_id']}", timeout=60).text
+        assert result.startswith('event: error\ndata: {"error": "the question is not valid Unicode (a lone '
+                                 'surrogate at character 1)"'), result
+
+        def broken(question: str, *args: object) -> None:
+            raise ValueError(f"broken state for {question}")  # not a RagError: an unexpected failure
+
+        monkeypatch.setattr(pipeline, "ask", broken)
+        with pytest.raises(AppError, match=r"^unexpected ValueError: broken state for Who\?$"):
+            client.predict("Who?", api_name="/ask")
+        called = httpx.post(url + "gradio_api/call/ask", content=b'{"data": ["Who \\udc80?"]}',
+                            headers={"content-type": "application/json"})
+        result = httpx.get(url + f"gradio_api/call/ask/{called.json()['event_id']}", timeout=60).text
+        assert '"error": "unexpected ValueError: broken state for Who \\\\udc80?"' in result, result
+
+
+def test_the_chat_shows_an_invalid_question_as_an_error_the_browser_can_receive(tmp_path: Path) -> None:
+    """The page can send a lone surrogate too (JavaScript strings hold them); the echo must stay valid UTF-8."""
+    chat = ChatApp(Pipeline(ui_settings(tmp_path / "x", tmp_path / "no-index")))
+    *_, (shown, _, _) = list(chat.respond("Who \ud800?", 5, []))
+    assert shown[0]["content"] == "Who \\ud800?" and "not valid Unicode" in shown[1]["content"]
+    json.dumps(shown, ensure_ascii=False).encode("utf-8")  # what the server sends: no UnicodeEncodeError

@@ -49,11 +49,16 @@ Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error)
 ChatOutput = tuple[list[dict[str, str]], list[Turn], Any]  # chat, history, input box (text or gr.skip())
 
 
+def sendable(text: str) -> str:
+    """``text`` that JSON can carry to the browser: a lone surrogate (not valid UTF-8) becomes a visible escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _messages(turns: list[Turn]) -> list[dict[str, str]]:
     """What the Chatbot shows: each question, then the rendered answer."""
     shown: list[dict[str, str]] = []
     for turn in turns:
-        shown += [{"role": "user", "content": escape(turn["question"])},
+        shown += [{"role": "user", "content": escape(sendable(turn["question"]))},
                   {"role": "assistant", "content": turn["html"]}]
     return shown
 
@@ -87,7 +92,7 @@ class ChatApp:
             yield _messages(turns), turns, ""
             return
         turns = list(turns or [])
-        shown = _messages(turns) + [{"role": "user", "content": escape(question)},
+        shown = _messages(turns) + [{"role": "user", "content": escape(sendable(question))},
                                     {"role": "assistant", "content": render.streaming_html("")}]
         yield shown, turns, ""
         answer_text: str | None = None
@@ -101,19 +106,27 @@ class ChatApp:
             assert stream.result is not None
             answer_text, html = stream.result.text, render.answer_html(stream.result)
         except (RagError, EmbedderUnavailable) as exc:
-            html = render.error_html(one_line(exc))
+            html = render.error_html(sendable(one_line(exc)))
         except Exception as exc:  # the app must keep working whatever happens
             log.exception("unexpected error while answering %r", question)
-            html = render.error_html(f"unexpected {type(exc).__name__}: {one_line(exc)}")
+            html = render.error_html(sendable(f"unexpected {type(exc).__name__}: {one_line(exc)}"))
         turns = turns + [{"question": question, "answer": answer_text, "html": html}]
         yield _messages(turns), turns, gr.skip()
 
     def ask_markdown(self, question: str) -> str:
-        """Answer a question about the reports; returns the answer and its cited paragraphs as markdown."""
+        """Answer a question about the reports; returns the answer and its cited paragraphs as markdown.
+
+        Every failure reaches the client as one line (``gr.Error``): any other exception would
+        arrive as ``{"error": null}``, its traceback only in the server log.
+        """
         try:
             return render.answer_markdown(self.pipeline.ask(question))
         except (RagError, EmbedderUnavailable) as exc:
-            raise gr.Error(one_line(exc), print_exception=False) from None
+            raise gr.Error(sendable(one_line(exc)), print_exception=False) from None
+        except Exception as exc:
+            log.exception("unexpected error while answering %r over /ask", question)
+            raise gr.Error(sendable(f"unexpected {type(exc).__name__}: {one_line(exc)}"),
+                           print_exception=False) from None
 
     def llm_panel(self) -> str:
         return render.llm_status_html(llm_status(self.pipeline))
