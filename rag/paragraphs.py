@@ -11,6 +11,7 @@ always shows the whole paragraph.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -103,20 +104,67 @@ def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
 
 
-def _pack(units: list[tuple[int, int]], fits: Callable[[int, int], bool], overlap: int
+def _pack(units: list[tuple[int, int]], count: Callable[[int, int], int], limit: int, overlap: int
           ) -> list[tuple[int, int]]:
-    """Greedily join consecutive units into windows that fit, repeating ``overlap`` units."""
+    """Greedily join consecutive units into windows of at most ``limit`` tokens, repeating ``overlap`` units.
+
+    A window ends where a unit-by-unit scan ends it, but the end is searched for: a guess from the
+    tokens per character counted so far, then galloping and bisection. The scan re-counted the
+    growing window once per unit, so chunking cost text x window (a 2 MB one-line file: 90 s).
+    """
+    ends = [end for _, end in units]
+    chars_per_token = 4.0
+
+    def fits(first: int, last: int) -> bool:
+        nonlocal chars_per_token
+        tokens = count(units[first][0], ends[last])
+        chars_per_token = (ends[last] - units[first][0]) / max(tokens, 1)
+        return tokens <= limit
+
     windows: list[tuple[int, int]] = []
     first = 0
     while first < len(units):
-        last = first
-        while last + 1 < len(units) and fits(units[first][0], units[last + 1][1]):
-            last += 1
-        windows.append((units[first][0], units[last][1]))
+        guess = bisect.bisect_right(ends, units[first][0] + limit * chars_per_token) - 1
+        last = _last_fitting(len(units), first, fits, guess)
+        windows.append((units[first][0], ends[last]))
         if last + 1 >= len(units):
             break
         first = max(last + 1 - overlap, first + 1)
     return windows
+
+
+def _last_fitting(n: int, first: int, fits: Callable[[int, int], bool], guess: int) -> int:
+    """The last unit a window from unit ``first`` reaches, with O(log distance to ``guess``) counts.
+
+    Same answer as adding one unit at a time while the window fits, given that a window that does
+    not fit never fits again when extended (token counts grow with the text).
+    """
+    lo, hi = first, n  # [first..lo] fits (one unit always counts); [first..hi] does not, or hi is past the end
+    if lo + 1 < hi:
+        probe, step = min(max(guess, lo + 1), hi - 1), 1
+        if fits(first, probe):  # gallop up from the guess
+            lo = probe
+            while lo + 1 < hi:
+                probe = min(lo + step, hi - 1)
+                if not fits(first, probe):
+                    hi = probe
+                    break
+                lo, step = probe, step * 2
+        else:  # gallop down
+            hi = probe
+            while lo + 1 < hi:
+                probe = max(hi - step, lo + 1)
+                if fits(first, probe):
+                    lo = probe
+                    break
+                hi, step = probe, step * 2
+    while lo + 1 < hi:
+        middle = (lo + hi) // 2
+        if fits(first, middle):
+            lo = middle
+        else:
+            hi = middle
+    return lo
 
 
 def chunk_paragraph(
@@ -137,24 +185,26 @@ def chunk_paragraph(
     def embed_text(piece: str) -> str:
         return f"{title}\n{piece}" if title else piece
 
+    def count(a: int, b: int) -> int:
+        return count_tokens(embed_text(text[a:b]))
+
     text = paragraph.text
-    if count_tokens(embed_text(text)) <= max_tokens:
+    if count(0, len(text)) <= max_tokens:
         spans = [(0, len(text))]
     else:
-        def fits(a: int, b: int) -> bool:
-            return count_tokens(embed_text(text[a:b])) <= max_tokens
-
         units: list[tuple[int, int]] = []
         for a, b in sentence_spans(text, abbreviations=False):
             # A sentence too long on its own is cut into word windows.
-            units.extend([(a, b)] if fits(a, b) else _pack(_word_spans(text, a, b), fits, 8))
-        spans = _pack(units, fits, overlap_sentences)
+            units.extend([(a, b)] if count(a, b) <= max_tokens else _pack(_word_spans(text, a, b), count, max_tokens, 8))
+        spans = _pack(units, count, max_tokens, overlap_sentences)
     sentences = sentence_spans(text, abbreviations=False) if window_sentences > 0 else []
     if len(sentences) > window_sentences:
+        seen = set(spans)  # a set: a list made this check quadratic in the sentences of a paragraph
         for i in range(len(sentences) - window_sentences + 1):
             span = (sentences[i][0], sentences[i + window_sentences - 1][1])
-            if span not in spans and count_tokens(embed_text(text[span[0]:span[1]])) <= max_tokens:
+            if span not in seen and count(*span) <= max_tokens:
                 spans.append(span)
+                seen.add(span)
     return [
         Chunk(paragraph.doc_id, paragraph.paragraph, paragraph.start + a, paragraph.start + b,
               embed_text(text[a:b]))

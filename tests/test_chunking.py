@@ -1,0 +1,125 @@
+"""Chunking: unchanged output for existing reports, and work linear in the text (issue 13, bounded costs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+
+import pytest
+
+from embeddings import Embedder
+from rag.documents import Document, list_files, load_documents
+from rag.paragraphs import _last_fitting, _pack, chunk_documents
+from rag.settings import BUNDLED_CORPUS
+
+# sha256 (first 16 hex) of the chunks the chunker gave before its window search (commit f12b77d), as
+# bench/chunk_identity.py prints them: existing indexes keep these chunks, so they must not change.
+BUNDLED_DIGESTS = {
+    (None, 1, 2): "cfe30e8e02860b3a",  # the embedder's window, default overlap and sentence windows
+    (24, 2, 1): "cd398b324ee17885",  # small windows: sentence and word packing
+    (16, 1, 2): "7c1a28348d1e792b",
+}
+
+
+@pytest.mark.parametrize(("max_tokens", "overlap", "window"), list(BUNDLED_DIGESTS))
+def test_bundled_reports_keep_their_chunks(embedder: Embedder, max_tokens: int | None, overlap: int,
+                                           window: int) -> None:
+    documents, _ = load_documents(BUNDLED_CORPUS, list_files(BUNDLED_CORPUS, (".txt",)))
+    _, chunks = chunk_documents(documents, embedder.count_tokens, max_tokens or embedder.max_tokens, overlap, window)
+    rows = [[c.doc_id, c.paragraph, c.start, c.end, c.embed_text] for c in chunks]
+    digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
+    assert digest == BUNDLED_DIGESTS[(max_tokens, overlap, window)]
+
+
+def _scan(n: int, first: int, fits: Callable[[int, int], bool]) -> int:
+    """The chunker's former loop: add one unit at a time while the window fits."""
+    last = first
+    while last + 1 < n and fits(first, last + 1):
+        last += 1
+    return last
+
+
+def test_window_search_ends_where_the_unit_by_unit_scan_ends() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        n = rng.randint(1, 60)
+        first = rng.randint(0, n - 1)
+        limit = rng.randint(0, 70)
+        ends = sorted(rng.sample(range(1, 200), n))
+
+        def fits(a: int, b: int, ends: list[int] = ends, limit: int = limit) -> bool:
+            return ends[b] - (ends[a - 1] if a else 0) <= limit
+
+        assert _last_fitting(n, first, fits, rng.randint(-5, n + 5)) == _scan(n, first, fits)
+
+
+def _scan_pack(units: list[tuple[int, int]], count: Callable[[int, int], int], limit: int, overlap: int
+               ) -> list[tuple[int, int]]:
+    """The chunker's former packing, on top of ``_scan``."""
+    def fits(first: int, last: int) -> bool:
+        return count(units[first][0], units[last][1]) <= limit
+
+    windows, first = [], 0
+    while first < len(units):
+        last = _scan(len(units), first, fits)
+        windows.append((units[first][0], units[last][1]))
+        if last + 1 >= len(units):
+            break
+        first = max(last + 1 - overlap, first + 1)
+    return windows
+
+
+def test_packing_matches_the_scan_with_overlap() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        weights = [rng.randint(1, 9) for _ in range(rng.randint(1, 80))]
+        units = [(sum(weights[:i]), sum(weights[:i + 1])) for i in range(len(weights))]
+        limit, overlap, title = rng.randint(1, 40), rng.randint(0, 3), rng.randint(0, 5)
+
+        def count(a: int, b: int, title: int = title) -> int:
+            return title + (b - a) // 2 + 2  # not additive, but never shrinks as the window grows
+
+        assert _pack(units, count, limit, overlap) == _scan_pack(units, count, limit, overlap)
+
+
+def _work(text: str, max_tokens: int) -> int:
+    """Characters handed to the tokenizer to chunk ``text`` (a word-count tokenizer stands in for the model's)."""
+    tokenized = 0
+
+    def count_tokens(piece: str) -> int:
+        nonlocal tokenized
+        tokenized += len(piece)
+        return 2 + sum(1 + len(word) // 5 for word in piece.split())
+
+    chunk_documents([Document("big.txt", text, "A title", None, "0")], count_tokens, max_tokens, 1, 2)
+    return tokenized
+
+
+def _one_line(chars: int, stops: bool) -> str:
+    """A single huge paragraph: a run of words, with or without full stops."""
+    rng = random.Random(chars)
+    words = ["customs", "officers", "seized", "goods", "at", "the", "border", "after", "a", "long", "cross-check",
+             "of", "declarations"]
+    parts: list[str] = []
+    size = 0
+    while size < chars:
+        word = rng.choice(words)
+        if stops and len(parts) % 15 == 14:
+            word += "."
+        elif stops and len(parts) % 15 == 0:
+            word = word.capitalize()
+        parts.append(word)
+        size += len(word) + 1
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize("stops", [False, True])
+def test_chunking_work_is_linear_in_the_text_and_not_in_the_window(stops: bool) -> None:
+    """Re-counting a growing window per word cost text x window: 136 characters tokenized per input character."""
+    small, large = _one_line(50_000, stops), _one_line(100_000, stops)
+    assert _work(large, 256) <= 2.2 * _work(small, 256)
+    per_char = {window: _work(large, window) / len(large) for window in (64, 256, 1024)}
+    assert max(per_char.values()) <= 12  # a constant: the text, its sentences, their windows, a few probes each
+    assert per_char[1024] <= 1.5 * per_char[64]
