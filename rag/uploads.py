@@ -33,7 +33,9 @@ from rag.errors import RagError, UploadRejected
 from rag.index import FaissIndex
 from rag.settings import BUNDLED_CORPUS, Settings
 
-MAX_NAME_CHARS = 120  # file-name length kept from an upload (file systems allow 255 bytes)
+MAX_NAME_CHARS = 120  # file-name length kept from an upload
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes, not characters: room for a " (2)" rename and the staging name
+MAX_SUFFIX_CHARS = 16  # an extension longer than this is no supported type anyway
 SEEDED_MARKER = ".seeded-from-bundled-reports"  # hidden: list_files skips it
 
 
@@ -130,13 +132,15 @@ def safe_file_name(name: str) -> str:
     """
     base = re.split(r"[\\/]", unicodedata.normalize("NFKC", name or ""))[-1]
     base = "".join(c if c.isalnum() or c in "-_.() " else "_" for c in base)
-    base = re.sub(r"_{2,}", "_", re.sub(r"\s+", " ", base)).strip(" ._-")
-    stem, dot, suffix = base.rpartition(".")
+    base = re.sub(r"_{2,}", "_", re.sub(r"\s+", " ", base)).rstrip(" ._-")
+    stem, dot, suffix = base.rpartition(".")  # before stripping the stem: "😀.md" keeps its ".md"
     if not dot:
         stem, suffix = base, ""
     stem = stem.strip(" ._-") or "upload"
-    suffix = f".{suffix}" if suffix else ""
-    return stem[: MAX_NAME_CHARS - len(suffix)].rstrip(" ._-") + suffix
+    suffix = f".{suffix[:MAX_SUFFIX_CHARS]}" if suffix else ""
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    stem = stem[: MAX_NAME_CHARS - len(suffix)].encode("utf-8")[:room].decode("utf-8", "ignore")  # whole characters
+    return (stem.rstrip(" ._-") or "upload") + suffix
 
 
 def human_size(size: int) -> str:
@@ -151,13 +155,32 @@ def _free_name(corpus_dir: Path, name: str) -> str:
     return f"{stem} ({number}){suffix}"
 
 
+def _regular_file(source: Path, shown: str, settings: Settings) -> Path:
+    """The file behind ``source``: not missing, not a folder or device, not a link out of its folder.
+
+    A link could make an upload copy any file the server can read (``/etc/passwd`` placed in
+    an upload folder as ``notes.txt``); ``settings.follow_symlinks`` allows such links.
+    """
+    target = source.resolve()
+    if source.is_symlink() and not settings.follow_symlinks and not target.is_relative_to(source.parent.resolve()):
+        raise UploadRejected(f"{shown}: not added, it is a link to a file outside its folder "
+                             "(RAG_FOLLOW_SYMLINKS=true allows such links)")
+    if not target.exists():
+        raise UploadRejected(f"{shown}: not added, the uploaded file is missing (upload it again)")
+    if not target.is_file():
+        kind = "a folder" if target.is_dir() else "not a regular file"
+        raise UploadRejected(f"{shown}: not added, it is {kind}; upload a file")
+    return target
+
+
 def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -> SavedUpload:
     """Validate ``source`` (uploaded as ``name``) and copy it into ``corpus_dir``; raises ``UploadRejected``.
 
-    Checks, in order: a supported extension, not empty, not above ``settings.max_upload_bytes``,
-    and text the indexer can read (the same readers as indexing: binary, non-UTF-8 and
-    broken PDFs are refused). An existing file is never overwritten: the upload gets a
-    free name instead, and the note says so.
+    Checks, in order: a supported extension, a regular file (not missing, not a folder, not a
+    link out of its folder), not empty, not above ``settings.max_upload_bytes``, and text the
+    indexer can read (the same readers as indexing: binary, non-UTF-8 and broken PDFs are
+    refused). An existing file is never overwritten: the upload gets a free name instead,
+    and the note says so. Any other failure to read or write is one ``UploadRejected`` line too.
     """
     shown = safe_file_name(name)
     if is_bundled(corpus_dir):
@@ -167,6 +190,15 @@ def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -
     if suffix not in settings.extensions:
         kinds = ", ".join(sorted({ext for ext in settings.extensions if ext != ".htm"}))
         raise UploadRejected(f"{shown}: unsupported file type {suffix or '(none)'}; upload {kinds}")
+    try:
+        return _save(_regular_file(source, shown, settings), shown, corpus_dir, settings)
+    except OSError as exc:  # vanished meanwhile, no permission, disk full
+        raise UploadRejected(f"{shown}: not added, it could not be copied ({exc.strerror or type(exc).__name__})"
+                             ) from None
+
+
+def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> SavedUpload:
+    suffix = Path(shown).suffix.lower()
     size = source.stat().st_size
     if size == 0:
         raise UploadRejected(f"{shown}: the file is empty")

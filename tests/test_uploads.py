@@ -13,6 +13,7 @@ from rag.indexer import update_index
 from rag.retrieval import Retriever
 from rag.settings import BUNDLED_CORPUS, Settings
 from rag.uploads import (
+    MAX_NAME_BYTES,
     SEEDED_MARKER,
     safe_file_name,
     save_upload,
@@ -53,6 +54,8 @@ def _names(folder: Path) -> set[str]:
     ("rapport d'été 2024.md", "rapport d_été 2024.md"),
     ("a<script>b.html", "a_script_b.html"),
     ("Q3\x00report.pdf", "Q3_report.pdf"),
+    ("😀😀.md", "upload.md"),
+    ("name.txt. ", "name.txt"),
 ])
 def test_safe_file_name(sent: str, saved: str) -> None:
     assert safe_file_name(sent) == saved
@@ -188,3 +191,47 @@ def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Pa
 def test_uploads_are_off_on_an_exposed_address_without_a_login(host: str, auth: str | None, allow: bool | None,
                                                                allowed: bool) -> None:
     assert uploads_allowed(Settings(ui_host=host, ui_auth=auth, allow_uploads=allow)) is allowed
+
+
+@pytest.mark.parametrize("name", ["报告" * 100 + ".txt", "𐌰" * 120 + ".md", "é" * 119 + ".txt"])
+def test_a_long_non_ascii_name_is_cut_on_a_character_to_what_the_file_system_allows(
+        tmp_path: Path, corpus: Path, name: str) -> None:
+    """File systems count 255 bytes, not characters: 200 CJK characters are 600 bytes."""
+    settings = settings_for(corpus, tmp_path / "index")
+    first = save_upload(_file(tmp_path, "a.txt", NEW_REPORT), name, corpus, settings)
+    second = save_upload(_file(tmp_path, "b.txt", NEW_REPORT + "\nMore."), name, corpus, settings)  # renamed " (2)"
+    suffix = Path(name).suffix
+    for saved in (first, second):
+        assert saved.path.exists() and len(saved.doc_id.encode()) <= 255 and saved.doc_id.endswith(suffix)
+    assert len(first.doc_id.encode()) <= MAX_NAME_BYTES and name.startswith(Path(first.doc_id).stem)
+    assert second.doc_id == f"{Path(first.doc_id).stem} (2){suffix}"
+
+
+def test_a_missing_source_or_a_folder_is_refused_in_one_line(tmp_path: Path, corpus: Path) -> None:
+    settings = settings_for(corpus, tmp_path / "index")
+    folder = tmp_path / "incoming" / "folder.txt"
+    folder.mkdir(parents=True)
+    before = _names(corpus)
+    for source, reason in [(tmp_path / "gone.txt", "folder.txt: not added, the uploaded file is missing"),
+                           (folder, "folder.txt: not added, it is a folder; upload a file")]:
+        with pytest.raises(UploadRejected) as refused:
+            save_upload(source, "folder.txt", corpus, settings)
+        assert str(refused.value).startswith(reason) and "\n" not in str(refused.value)
+    assert _names(corpus) == before
+
+
+def test_a_link_out_of_its_folder_is_refused_unless_links_are_followed(tmp_path: Path, corpus: Path) -> None:
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("The server's private notes.\n")
+    link = tmp_path / "incoming" / "notes.txt"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    with pytest.raises(UploadRejected, match=r"^notes.txt: not added, it is a link to a file outside its folder"):
+        save_upload(link, "notes.txt", corpus, settings_for(corpus, tmp_path / "index"))
+    assert not (corpus / "notes.txt").exists()
+    alias = tmp_path / "incoming" / "alias.txt"  # a link inside its own folder is just another name
+    alias.symlink_to(_file(tmp_path, "report.txt", NEW_REPORT))
+    assert save_upload(alias, "alias.txt", corpus, settings_for(corpus, tmp_path / "index")).path.exists()
+    saved = save_upload(link, "notes.txt", corpus, settings_for(corpus, tmp_path / "index", follow_symlinks=True))
+    assert not saved.path.is_symlink() and saved.path.read_text() == secret.read_text()
