@@ -30,6 +30,7 @@ import numpy as np
 from embeddings import Embedder
 from rag.answer import Citation
 from rag.claims import Claim
+from rag.injection import is_instruction, mask_instructions
 from rag.paragraphs import split_sentences
 
 # Given words and candidate words: each word's best similarity to any candidate.
@@ -183,11 +184,13 @@ def closest_passage(question: str, sources: Sequence[Citation], min_coverage: fl
     terms = set(key_terms(question))
     if not terms or not sources:
         return None
-    coverage = [len(found_terms(dict.fromkeys(terms, ""), s.text)) / len(terms) for s in sources]
+    coverage = [len(found_terms(dict.fromkeys(terms, ""), mask_instructions(s.text))) / len(terms) for s in sources]
     best = max(range(len(sources)), key=coverage.__getitem__)  # ties: the better retrieved
     if coverage[best] < min_coverage:
         return None
-    sentences = split_sentences(sources[best].text) or [sources[best].text]
+    sentences = [s for s in split_sentences(sources[best].text) or [sources[best].text] if not is_instruction(s)]
+    if not sentences:  # the passage only gives the model orders (never quoted as evidence)
+        return None
     quote = max(sentences, key=lambda sentence: len(found_terms(dict.fromkeys(terms, ""), sentence)))
     return replace(sources[best], quote=quote)
 

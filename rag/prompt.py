@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from rag.injection import mask_instructions
 from rag.llm.base import Message
 from rag.paragraphs import sentence_spans
 from rag.retrieval import Hit
@@ -86,7 +87,7 @@ def select_sources(hits: list[Hit], min_relative_score: float) -> list[Hit]:
 
 def format_source(number: int, hit: Hit, max_chars: int, question: str = "") -> str:
     origin = f"from \"{hit.title}\"" + (f", {hit.date}" if hit.date else "")
-    return f"[{number}] ({origin})\n{excerpt(hit.paragraph.text, hit.focus, max_chars, question)}"
+    return f"[{number}] ({origin})\n{mask_instructions(excerpt(hit.paragraph.text, hit.focus, max_chars, question))}"
 
 
 def warm_up_messages() -> list[Message]:
