@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def test_a_script_cannot_upload_or_run_internal_handlers_but_can_ask(tmp_path: P
     before = sorted(p.name for p in corpus.iterdir())
     report = tmp_path / "harbour.md"
     report.write_text(REPORT)
-    with running_app(Pipeline(settings)) as url:
+    pipeline = Pipeline(settings)
+    with running_app(pipeline) as url:
         upload, private = _handlers(url)
         assert upload in private and len(private) >= 10
         script = httpx.Client(timeout=30)
@@ -88,7 +90,12 @@ def test_a_script_cannot_upload_or_run_internal_handlers_but_can_ask(tmp_path: P
             "data": [[_file_data(Path(uploaded.json()[0]))]], "fn_index": upload, "session_hash": "page"})
         assert joined.status_code == 200, joined.text
         assert '"success":true' in _finished(page, url, "page")
-    assert (corpus / "harbour.md").read_text() == REPORT
+        assert (corpus / "harbour.md").read_text() == REPORT
+        deadline = time.monotonic() + 60  # indexed in the background: wait, so that nothing outlives the test
+        while any(t.name == "upload-indexer" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the upload was never indexed"
+            time.sleep(0.2)
+        assert "harbour.md" in pipeline.index.manifest.documents
 
 
 def _upload_component(url: str) -> dict[str, Any]:
@@ -109,7 +116,7 @@ def test_with_uploads_off_the_page_has_no_upload_and_the_handler_refuses(tmp_pat
         assert page.get(url).status_code == 200 and "rag-uploads-off" in httpx.get(url + "config").text
         refused = page.post(url + "gradio_api/upload", files={"files": ("harbour.md", REPORT.encode())})
         assert refused.status_code == 403 and refused.json()["detail"] == UPLOADS_OFF
-    status, _, _ = ChatApp(pipeline).upload([str(report)])  # called as the page would: refused all the same
+    status, *_ = ChatApp(pipeline).upload([str(report)])  # called as the page would: refused all the same
     assert "uploads are off on this server" in status
     assert sorted(p.name for p in corpus.iterdir()) == before
 

@@ -99,6 +99,15 @@ def test_upload_report_says_what_happened_to_each_file() -> None:
     assert "✗ tool.exe: unsupported &lt;b&gt;.exe&lt;/b&gt;" in html
 
 
+def test_while_uploads_are_indexed_the_files_are_saved_not_added_and_progress_is_shown() -> None:
+    saved = render.upload_report_html([SavedUpload("new.md", Path("/c/new.md"))], [], None, indexed=False)
+    assert "… saved <b>new.md</b>" in saved and "✓ added" not in saved
+    assert "reading and splitting the new files, 4 s so far" in render.indexing_html(0, 0, 4.2)
+    assert "1,280 of 5,000 passages embedded (25%), 2 min 5 s so far" in render.indexing_html(1280, 5000, 125)
+    assert "saving the index" in render.indexing_html(5000, 5000, 300)
+    assert "Questions can be asked meanwhile" in render.indexing_html(0, 0, 0)
+
+
 def test_each_claim_is_marked_verified_with_its_quote_or_flagged() -> None:
     from rag.claims import Claim
 

@@ -2,7 +2,8 @@
 
 The app only presents: every answer comes from ``pipeline.stream`` (the same object
 ``ask()`` and the CLI use), the follow-up rewrite happens in the pipeline, upload
-checks in ``rag.uploads`` and status in ``rag.status``. Rendering is ``ui.render``.
+checks in ``rag.uploads``, their indexing in ``ui.indexing`` (in the background) and
+status in ``rag.status``. Rendering is ``ui.render``; who may call what, ``ui.gate``.
 
 Example::
 
@@ -31,6 +32,7 @@ from rag.status import corpus_status, llm_status
 from rag.uploads import SavedUpload, human_size, save_upload, uploads_allowed, writable_corpus
 from ui import render
 from ui.gate import UPLOADS_OFF
+from ui.indexing import BackgroundIndexer
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,15 @@ SUBTITLE = ("Answers come only from the reports listed on the right. Each claim 
             "with the supporting sentence <mark>highlighted</mark>.")
 PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
                "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
-UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are indexed right away."
+UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are indexed in the background."
 UPLOADS_OFF_NOTE = ('<div class="rag-pending" id="rag-uploads-off">Uploads are off: this server is reachable from '
                     "other machines without a login. Start it with --auth, or --allow-uploads, to add reports.</div>")
 K_MAX = 15  # slider range for "sources per answer"
 
 Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error), "html": str}
 ChatOutput = tuple[list[dict[str, str]], list[Turn], Any]  # chat, history, input box (text or gr.skip())
+Pending = dict[str, Any]  # an upload being indexed: {"ticket": int, "saved": [SavedUpload], "rejected": [str]}
+UploadOutput = tuple[str, Any, None, Pending | None, Any]  # status, corpus list, file box, pending, timer
 
 
 def sendable(text: str) -> str:
@@ -81,6 +85,7 @@ class ChatApp:
         self.settings = pipeline.settings
         self.upload_dir: Path = writable_corpus(pipeline.settings)
         self.uploads = uploads_allowed(pipeline.settings)  # off: the control is hidden and this handler refuses
+        self.indexer = BackgroundIndexer(pipeline, self.upload_dir)
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
         """Stream one answer into the chat; any failure becomes a readable message, never a traceback.
@@ -138,32 +143,45 @@ class ChatApp:
             return render.error_html(one_line(exc))
 
     def upload(self, files: list[str] | None,
-               progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:  # noqa: B008 - Gradio's injection
-        """Save each file (or say why not), index the new ones incrementally, refresh the corpus list."""
+               progress: gr.Progress = gr.Progress()) -> UploadOutput:  # noqa: B008 - Gradio's injection
+        """Save each file (or say why not), then index the new ones in the background and start polling.
+
+        Returns at once: a large upload takes minutes to embed, and the page and the other
+        users' questions must not wait for it (``ui.indexing``).
+        """
         if not self.uploads:
-            return render.upload_report_html([], [UPLOADS_OFF], None), self.corpus_panel(), None
+            return render.upload_report_html([], [UPLOADS_OFF], None), gr.skip(), None, None, gr.Timer(active=False)
         paths = [Path(f) for f in files or []]
         saved: list[SavedUpload] = []
         rejected: list[str] = []
-        steps = len(paths) + 1
         for number, path in enumerate(paths):
-            progress((number, steps), desc=f"Checking {path.name}")
+            progress((number, len(paths)), desc=f"Checking {path.name}")
             try:
                 saved.append(save_upload(path, path.name, self.upload_dir, self.settings))
             except UploadRejected as exc:
                 rejected.append(str(exc))
             except OSError as exc:
                 rejected.append(f"{path.name}: could not be saved ({one_line(exc)})")
-        report = None
-        if any(not item.duplicate for item in saved):
-            progress((len(paths), steps), desc="Indexing the new reports")
-            try:
-                report = self.pipeline.reindex(self.upload_dir)
-            except (RagError, EmbedderUnavailable) as exc:
-                rejected.append(f"indexing failed: {one_line(exc)}")
-        log.info("upload: %d saved, %d refused%s", len(saved), len(rejected),
-                 f"; {report.summary()}" if report else "")
-        return render.upload_report_html(saved, rejected, report), self.corpus_panel(), None
+        log.info("upload: %d saved, %d refused", len(saved), len(rejected))
+        if not any(not item.duplicate for item in saved):
+            return render.upload_report_html(saved, rejected, None), gr.skip(), None, None, gr.Timer(active=False)
+        pending = {"ticket": self.indexer.submit(), "saved": saved, "rejected": rejected}
+        html, corpus, pending_now, timer = self.index_progress(pending)
+        return html, corpus, None, pending_now, timer
+
+    def index_progress(self, pending: Pending | None) -> tuple[Any, Any, Pending | None, Any]:
+        """What the page shows while its upload is indexed (polled by a timer); the corpus list once it is done."""
+        if not pending:
+            return gr.skip(), gr.skip(), None, gr.Timer(active=False)
+        status = self.indexer.status()
+        saved, rejected = pending["saved"], pending["rejected"]
+        if status.finished < pending["ticket"]:
+            return (render.upload_report_html(saved, rejected, None, indexed=False)
+                    + render.indexing_html(status.embedded, status.total, status.seconds),
+                    gr.skip(), pending, gr.Timer(active=True))
+        failed = [f"indexing failed: {status.error}"] if status.error else []
+        return (render.upload_report_html(saved, rejected + failed, status.report, indexed=not failed),
+                self.corpus_panel(), None, gr.Timer(active=False))
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -209,9 +227,13 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 if not handlers.uploads:
                     gr.HTML(UPLOADS_OFF_NOTE, container=False)
                 upload_status = gr.HTML(elem_id="rag-upload-status")
+                pending = gr.State(None)
+                poll = gr.Timer(1.0, active=False)
 
+        # One answer at a time (concurrency_id); a waiting page shows "queue: 1/2 | 3.0s" on its chat.
         chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],
-                                   "concurrency_id": "chat", "api_visibility": "private", "show_progress": "hidden"}
+                                   "concurrency_id": "chat", "api_visibility": "private", "show_progress": "minimal",
+                                   "show_progress_on": chatbot}
         answered = gr.on([question.submit, ask.click], inputs=[question, k, turns], **chat_io)
         for button in examples:
             answered_example = button.click(inputs=[button, k, turns], **chat_io)
@@ -221,8 +243,10 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         clear.click(lambda: ([], [], ""), outputs=[chatbot, turns, question], api_visibility="private")
         chatbot.clear(list, outputs=turns, api_visibility="private")  # the chat's own trash button
         recheck.click(handlers.llm_panel, outputs=llm_box, api_visibility="private")
-        files.upload(handlers.upload, inputs=files, outputs=[upload_status, corpus_box, files],
+        files.upload(handlers.upload, inputs=files, outputs=[upload_status, corpus_box, files, pending, poll],
                      api_visibility="private", show_progress_on=upload_status)
+        poll.tick(handlers.index_progress, inputs=pending, outputs=[upload_status, corpus_box, pending, poll],
+                  api_visibility="private", show_progress="hidden", concurrency_limit=None)
         demo.load(handlers.corpus_panel, outputs=corpus_box, api_visibility="private", show_progress="hidden")
         demo.load(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
         gr.api(handlers.ask_markdown, api_name="ask")

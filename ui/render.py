@@ -189,17 +189,36 @@ def corpus_html(status: CorpusStatus) -> str:
             f'<div><span>Embedder</span>{escape(status.embedder)} ({status.dim}-d)</div></div>')
 
 
-def upload_report_html(saved: list[SavedUpload], rejected: list[str], report: IndexReport | None) -> str:
-    """What happened to each uploaded file, then what indexing did."""
+def upload_report_html(saved: list[SavedUpload], rejected: list[str], report: IndexReport | None,
+                       indexed: bool = True) -> str:
+    """What happened to each uploaded file, then what indexing did (``indexed=False``: saved, not searchable yet)."""
     lines = []
     for item in saved:
         if item.duplicate:
             lines.append(f'<div class="rag-up-same">↺ {escape(item.note)}</div>')
         else:
             note = f" ({escape(item.note)})" if item.note else ""
-            lines.append(f'<div class="rag-up-ok">✓ added <b>{escape(item.doc_id)}</b>{note}</div>')
+            done = "✓ added" if indexed else "… saved"
+            lines.append(f'<div class="rag-up-ok">{done} <b>{escape(item.doc_id)}</b>{note}</div>')
     lines += [f'<div class="rag-up-refused">✗ {escape(reason)}</div>' for reason in rejected]
     if report is not None and report.changed:
         lines.append(f'<div class="rag-up-index">Indexed in {report.seconds:.1f} s: {report.embedded_chunks} new '
                      f"chunks embedded, {len(report.unchanged)} documents unchanged.</div>")
     return f'<div class="rag-upload-report">{"".join(lines)}</div>'
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def indexing_html(embedded: int, total: int, seconds: float) -> str:
+    """The background indexing's progress line; the page polls it while the new reports are not searchable yet."""
+    if total == 0:
+        step = "reading and splitting the new files"
+    elif embedded < total:
+        step = f"{embedded:,} of {total:,} passages embedded ({100 * embedded // total}%)"
+    else:
+        step = "saving the index"
+    return (f'<div class="rag-up-index rag-indexing">Indexing in the background: {step}, {_duration(seconds)} so far. '
+            "Questions can be asked meanwhile; the new reports are searchable when this is done.</div>")
