@@ -217,7 +217,7 @@ def with_closest(refusal: str, quote: str) -> str:
     return f'{refusal} The closest passage says: "{quote.rstrip(".")}" [1].' if quote else refusal
 
 
-def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
+def refusal_text(evidence: Evidence, quote: str) -> str:
     """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
     if evidence.missing:
         quoted = [f'"{t}"' for t in evidence.missing[:3]]
@@ -227,4 +227,4 @@ def refusal_text(evidence: Evidence, closest: Claim | None) -> str:
         said = "The reports do not answer this: the passages found do not state what is asked."
     else:
         said = "The reports do not answer this: the passages found cover only part of the question."
-    return with_closest(said, closest.quote if closest else "")
+    return with_closest(said, quote)

@@ -46,6 +46,7 @@ from rag.errors import LLMUnavailable
 from rag.followup import standalone_question
 from rag.index import FaissIndex
 from rag.indexer import IndexReport, update_index
+from rag.injection import is_instruction
 from rag.integrity import is_empty
 from rag.llm import LLM, LLMChoice, Message, TextStream, make_llm
 from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
@@ -213,11 +214,14 @@ class Pipeline:
                                   similar, s.abstain_term_similarity), refusal_probability=refusal_probability())
         if not self.abstainer.refuses(evidence):
             return resolved, evidence
-        closest = next((c for c in resolved.claims if c.kind == "claim" and c.markers and c.quote), None)
-        text = refusal_text(evidence, closest)
-        kept = [resolved.citations[closest.markers[0] - 1]] if closest else []
+        # Point to the passage closest to the question, not to what backed the refused claim: that may be
+        # an order hidden in a report, or the wrong entity (measured in eval.injection).
+        closest = closest_passage(question, sources, s.refusal_related_min_coverage) or next(
+            (replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
+             if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
+        text = refusal_text(evidence, closest.quote if closest else "")
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
-        return replace(resolved, text=text, refused=True, citations=kept,
+        return replace(resolved, text=text, refused=True, citations=[closest] if closest else [],
                        claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence
 
     @staticmethod

@@ -53,7 +53,7 @@ def test_the_abstainer_refuses_below_its_thresholds_only() -> None:
 def test_a_false_premise_refusal_says_what_is_missing_and_cites_the_closest_passage() -> None:
     question = "When was the Rhine Gorge removed from the UNESCO World Heritage list?"
     resolved = resolve_citations("It was removed in 2002 [1].", [GORGE], question=question)
-    text = refusal_text(assess(question, resolved.claims, resolved.citations, [GORGE]), resolved.claims[0])
+    text = refusal_text(assess(question, resolved.claims, resolved.citations, [GORGE]), resolved.claims[0].quote)
     assert text.startswith('The reports do not answer this: they do not mention "removed"')
     assert text.endswith('The closest passage says: "The Rhine Gorge between Bingen and Bonn was listed as a UNESCO '
                          'World Heritage Site in 2002" [1].')
