@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -38,7 +39,12 @@ class Hit:
 
 
 class KeywordIndex:
-    """BM25 (bm25s) over title + paragraph text; built in memory when an index is opened."""
+    """BM25 (bm25s) over title + paragraph text, built when an index is opened unless the index brings one.
+
+    Building is Python work over every paragraph, paid by each new process (every ``rag search``):
+    about 2 s at 100k paragraphs, against 2 ms to read a saved model back (bench/search_scale.py).
+    An index that sets ``bm25`` to the model ``save`` wrote for it skips the build.
+    """
 
     def __init__(self, index: FaissIndex) -> None:
         import bm25s
@@ -46,9 +52,17 @@ class KeywordIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
         self._bm25s = bm25s
         self.keys: list[Key] = [p.key for p in index.paragraphs]
+        saved = getattr(index, "bm25", None)
+        if saved is not None and saved.scores.get("num_docs") == len(self.keys):
+            self.model = saved
+            return
         texts = [f"{index.document(p.doc_id).title}\n{p.text}" for p in index.paragraphs]
         self.model = bm25s.BM25()
         self.model.index(self._tokenize(texts), show_progress=False)
+
+    def save(self, directory: Path) -> None:
+        """Write the model's files into ``directory``; ``bm25s.BM25.load(directory)`` reads them back."""
+        self.model.save(str(directory))
 
     def _tokenize(self, texts: list[str]):
         return self._bm25s.tokenize(texts, stopwords="en", show_progress=False)
