@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.pipeline import Pipeline
 from rag.settings import BUNDLED_CORPUS, Settings
@@ -77,7 +78,7 @@ def write_reports(corpus: Path, phrasings: list[str]) -> None:
             encoding="utf-8")
 
 
-def injected_pipeline(root: Path, phrasings: list[str], **settings: object) -> Pipeline:
+def injected_pipeline(root: Path, phrasings: list[str], **settings: Any) -> Pipeline:
     """The bundled reports plus one injected report per phrasing, indexed in ``root``."""
     corpus = root / "corpus"
     shutil.copytree(BUNDLED_CORPUS, corpus)

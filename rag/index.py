@@ -19,21 +19,31 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import os
 import shutil
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, RagError, one_line
+from rag.index_version import (
+    BM25_PARAMS,
+    FORMAT_VERSION,
+    IndexedDocument,
+    Manifest,
+    check_consistency,
+    package_versions,
+    read_bm25,
+    read_faiss,
+    read_file,
+    read_jsonl,
+    read_manifest,
+    write_jsonl,
+)
 from rag.integrity import (
     CURRENT,
     LOCK,
@@ -47,7 +57,6 @@ from rag.integrity import (
 )
 from rag.paragraphs import Chunk, Paragraph
 
-FORMAT_VERSION = 1
 __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
 
@@ -61,48 +70,6 @@ def index_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@dataclass(frozen=True)
-class IndexedDocument:
-    doc_id: str
-    title: str
-    date: str | None
-    sha256: str
-    paragraphs: int
-
-
-@dataclass
-class Manifest:
-    embedder: str
-    dim: int
-    index_type: str
-    corpus_root: str
-    chunking: str = ""  # chunking parameters: a change means re-embedding everything
-    documents: dict[str, IndexedDocument] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-    versions: dict[str, str] = field(default_factory=dict)
-    created: str = ""
-    files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> bytes, sha256 (rag.integrity)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        data["documents"] = {k: IndexedDocument(**v) for k, v in data["documents"].items()}
-        return cls(**data)
-
-
-def _package_versions() -> dict[str, str]:
-    versions = {}
-    for name in ("rag-reports", "faiss-cpu", "sentence-transformers", "numpy"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
 
 
 def _faiss_index(index_type: str, vectors: np.ndarray):
@@ -121,17 +88,6 @@ def _faiss_index(index_type: str, vectors: np.ndarray):
     return index
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 class FaissIndex:
     """Paragraphs, their chunk vectors and a FAISS index over them; saved and loaded as one unit."""
 
@@ -144,6 +100,7 @@ class FaissIndex:
         self.chunks = chunks
         self.vectors = vectors
         self._by_key = {p.key: p for p in paragraphs}
+        self.bm25 = None  # the saved keyword model, when this version has one (rag.keyword_index)
         self.faiss = faiss_index if faiss_index is not None else (
             _faiss_index(manifest.index_type, vectors) if len(vectors) else None)
 
@@ -172,21 +129,26 @@ class FaissIndex:
             )
 
     # --- persistence ----------------------------------------------------------------------
-    def save(self, directory: Path) -> Path:
-        """Write a new version atomically and make it current; returns the version directory."""
+    def save(self, directory: Path, extras: Callable[[Path], None] | None = None) -> Path:
+        """Write a new version atomically and make it current; returns the version directory.
+
+        ``extras`` writes more files into the version before its checksums are taken (the BM25 model).
+        """
         directory.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:8]
         tmp = directory / f".tmp-{token}"
         tmp.mkdir()
         try:
             np.save(tmp / "vectors.npy", self.vectors)
-            _write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in self.chunks])
-            _write_jsonl(tmp / "paragraphs.jsonl", [asdict(p) for p in self.paragraphs])
+            write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in self.chunks])
+            write_jsonl(tmp / "paragraphs.jsonl", [asdict(p) for p in self.paragraphs])
             if self.faiss is not None:
                 import faiss
 
                 faiss.write_index(self.faiss, str(tmp / "index.faiss"))
-            self.manifest.versions = _package_versions()
+            if extras is not None:
+                extras(tmp)
+            self.manifest.versions = package_versions()
             self.manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             self.manifest.files = file_records(tmp)
             (tmp / "manifest.json").write_text(self.manifest.to_json(), encoding="utf-8")
@@ -241,68 +203,22 @@ class FaissIndex:
         version = directory / pointer.version
         corpus_root: str | None = None
         try:
-            manifest = _read_manifest(version, pointer.manifest_sha256)
+            manifest = read_manifest(version, pointer.manifest_sha256)
             corpus_root = manifest.corpus_root
             if manifest.format_version != FORMAT_VERSION:
                 raise IndexMismatch(
                     f"index format {manifest.format_version} at {directory} is not supported "
                     f"(expected {FORMAT_VERSION}); re-index with `rag index`")
             verify_files(version, manifest.files, checksums=verify)
-            vectors = _read(version, "vectors.npy", lambda path: np.load(path, allow_pickle=False))
-            chunks = _read(version, "chunks.jsonl", lambda path: [Chunk(**row) for row in _read_jsonl(path)])
-            paragraphs = _read(version, "paragraphs.jsonl",
-                               lambda path: [Paragraph(**row) for row in _read_jsonl(path)])
-            faiss_index = _read(version, "index.faiss", _read_faiss) if len(vectors) else None
-            _check_consistency(manifest, vectors, chunks, paragraphs, faiss_index)
-            return cls(manifest, paragraphs, chunks, vectors, faiss_index)
+            vectors = read_file(version, "vectors.npy", lambda path: np.load(path, allow_pickle=False))
+            chunks = read_file(version, "chunks.jsonl", lambda path: [Chunk(**row) for row in read_jsonl(path)])
+            paragraphs = read_file(version, "paragraphs.jsonl",
+                               lambda path: [Paragraph(**row) for row in read_jsonl(path)])
+            faiss_index = read_file(version, "index.faiss", read_faiss) if len(vectors) else None
+            check_consistency(manifest, vectors, chunks, paragraphs, faiss_index)
+            index = cls(manifest, paragraphs, chunks, vectors, faiss_index)
+            if (version / BM25_PARAMS).is_file():
+                index.bm25 = read_file(version, BM25_PARAMS, lambda _: read_bm25(version))
+            return index
         except Damaged as damage:
             raise index_error(directory, damage, corpus_root) from None
-
-
-def _read(version: Path, name: str, reader):
-    """Read one file of a version; any failure names that file."""
-    try:
-        return reader(version / name)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, AttributeError) as exc:
-        raise Damaged(name, f"cannot be read ({one_line(exc)})") from None
-
-
-def _read_manifest(version: Path, sha256: str | None) -> Manifest:
-    raw = _read(version, "manifest.json", Path.read_bytes)
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-        raise Damaged("manifest.json", "does not match its checksum in CURRENT")
-    try:
-        return Manifest.from_json(raw.decode("utf-8"))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Damaged("manifest.json", f"cannot be read ({one_line(exc)})") from None
-
-
-def _read_faiss(path: Path):
-    import faiss
-
-    return faiss.read_index(str(path))
-
-
-def _check_consistency(manifest: Manifest, vectors: np.ndarray, chunks: list[Chunk], paragraphs: list[Paragraph],
-                       faiss_index) -> None:
-    """Records that load but do not fit together (rows, keys, counts) name the file that is wrong."""
-    if vectors.ndim != 2 or (len(vectors) and vectors.shape[1] != manifest.dim):
-        raise Damaged("vectors.npy", f"has shape {vectors.shape}, the manifest says dim {manifest.dim}")
-    if len(chunks) != len(vectors):
-        raise Damaged("chunks.jsonl", f"holds {len(chunks)} chunks for {len(vectors)} vectors")
-    if faiss_index is not None and (faiss_index.ntotal != len(vectors) or faiss_index.d != manifest.dim):
-        raise Damaged("index.faiss", f"holds {faiss_index.ntotal}x{faiss_index.d}, "
-                                     f"the records say {len(vectors)}x{manifest.dim}")
-    counts = Counter(p.doc_id for p in paragraphs)
-    unlisted = sorted(set(counts) - set(manifest.documents))
-    if unlisted:
-        raise Damaged("manifest.json", f"does not list {unlisted[0]!r}, which paragraphs.jsonl holds")
-    for doc_id, document in manifest.documents.items():
-        if counts[doc_id] != document.paragraphs:
-            raise Damaged("paragraphs.jsonl", f"holds {counts[doc_id]} paragraphs of {doc_id!r}, "
-                                              f"the manifest says {document.paragraphs}")
-    keys = {p.key for p in paragraphs}
-    orphan = next((c for c in chunks if c.key not in keys), None)
-    if orphan is not None:
-        raise Damaged("chunks.jsonl", f"points at {orphan.doc_id!r} ¶{orphan.paragraph}, "
-                                      "which paragraphs.jsonl does not hold")

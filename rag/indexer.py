@@ -23,6 +23,7 @@ from rag.documents import Document, file_sha256, load_documents
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.index import FaissIndex, IndexedDocument, Manifest, index_lock
 from rag.integrity import newest_version, read_pointer, salvage_vectors
+from rag.keyword_index import KeywordIndex
 from rag.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.settings import Settings
 
@@ -118,10 +119,10 @@ def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarr
     missing = list(dict.fromkeys(c.embed_text for c in chunks if c.embed_text not in salvaged))
     if salvaged:
         log.info("repair: reusing %d verified vectors, embedding %d chunks", len(chunks) - len(missing), len(missing))
-    fresh = dict(zip(missing, embedder.encode(missing, progress=progress))) if missing else {}
+    vectors = {**salvaged, **(dict(zip(missing, embedder.encode(missing, progress=progress))) if missing else {})}
     if not chunks:
         return np.zeros((0, embedder.dim), np.float32)
-    return np.vstack([salvaged.get(c.embed_text, fresh.get(c.embed_text)) for c in chunks]).astype(np.float32)
+    return np.vstack([vectors[c.embed_text] for c in chunks]).astype(np.float32)
 
 
 def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
@@ -164,7 +165,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Set
         index = _assemble(previous, set(report.unchanged), documents, new_paragraphs, new_chunks, new_vectors,
                           Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir),
                                    _chunking(settings)))
-        index.save(index_dir)
+        index.save(index_dir, extras=KeywordIndex(index).save)
     report.paragraphs, report.chunks = len(index.paragraphs), len(index.chunks)
     report.seconds = time.perf_counter() - started
     log.info("index: %s", report.summary())

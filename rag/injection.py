@@ -93,7 +93,8 @@ def mask_instructions(text: str) -> str:
     spans = instruction_spans(text)
     if not spans:
         return text
-    parts, position = [], 0
+    parts: list[str] = []
+    position = 0
     for start, end in spans:
         if parts and not text[position:start].strip():  # one marker for a run of removed sentences
             position = end

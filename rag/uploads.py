@@ -211,9 +211,13 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
     try:
         shutil.copyfile(source, staged)
         try:
-            read_text(staged)
+            text_bytes = len(read_text(staged).encode("utf-8"))
         except UnreadableFile as exc:
             raise UploadRejected(f"{shown}: not added, {exc}") from None
+        if text_bytes > settings.max_upload_text_bytes:
+            raise UploadRejected(f"{shown}: its text is {human_size(text_bytes)}; an upload may hold "
+                                 f"{human_size(settings.max_upload_text_bytes)} of text, about a minute of indexing "
+                                 "(RAG_MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
         target, note = corpus_dir / shown, ""
         while True:
             try:

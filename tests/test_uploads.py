@@ -102,6 +102,18 @@ def test_an_oversized_file_is_refused_by_the_configured_limit(tmp_path: Path, co
     assert save_upload(_file(tmp_path, "small.txt", "Short report.\n"), "small.txt", corpus, settings).path.exists()
 
 
+def test_an_upload_holding_more_text_than_a_minute_of_indexing_is_refused(tmp_path: Path, corpus: Path) -> None:
+    """The default text limit: a 700 KB report would take over a minute to embed on 2 cores."""
+    settings = settings_for(corpus, tmp_path / "index")
+    paragraph = "Customs officers at the port inspected containers of amber and tobacco in 2019.\n\n"
+    long = _file(tmp_path, "long.txt", paragraph * (700_000 // len(paragraph)))
+    with pytest.raises(UploadRejected, match=r"long.txt: its text is .*about a minute of indexing.*rag index"):
+        save_upload(long, "long.txt", corpus, settings)
+    assert not (corpus / "long.txt").exists() and not list(corpus.glob(".upload-*"))
+    fits = _file(tmp_path, "fits.txt", paragraph * (600_000 // len(paragraph)))
+    assert save_upload(fits, "fits.txt", corpus, settings).path.exists()
+
+
 def test_an_existing_file_is_never_overwritten_silently(tmp_path: Path, corpus: Path) -> None:
     settings = settings_for(corpus, tmp_path / "index")
     existing = corpus / "002_50d104ffb6a67dba.txt"

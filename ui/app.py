@@ -42,7 +42,8 @@ SUBTITLE = ("Answers come only from the reports listed on the right. Each claim 
             "with the supporting sentence <mark>highlighted</mark>.")
 PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
                "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
-UPLOAD_HINT = "Add reports: .txt, .md, .html or .pdf, up to {limit}. They are indexed in the background."
+UPLOAD_HINT = ("Add reports: .txt, .md, .html or .pdf, files up to {limit} holding up to {text} of text (about a "
+               "minute of indexing). They are indexed in the background.")
 UPLOADS_OFF_NOTE = ('<div class="rag-pending" id="rag-uploads-off">Uploads are off: this server is reachable from '
                     "other machines without a login. Start it with --auth, or --allow-uploads, to add reports.</div>")
 K_MAX = 15  # slider range for "sources per answer"
@@ -194,7 +195,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     """
     handlers = ChatApp(pipeline)
     settings = pipeline.settings
-    limit = human_size(settings.max_upload_bytes)
+    limit, text = human_size(settings.max_upload_bytes), human_size(settings.max_upload_text_bytes)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         turns = gr.State([])
         gr.HTML(f'<div id="rag-header"><h1>{TITLE}</h1><p>{SUBTITLE}</p></div>')
@@ -222,7 +223,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                               elem_id="rag-k")
                 gr.HTML('<h3 class="rag-side-title">Reports</h3>', container=False)
                 corpus_box = gr.HTML(render.pending_status_html("Loading the index…"), elem_id="rag-corpus")
-                files = gr.File(label=UPLOAD_HINT.format(limit=limit), file_count="multiple", type="filepath",
+                files = gr.File(label=UPLOAD_HINT.format(limit=limit, text=text), file_count="multiple", type="filepath",
                                 elem_id="rag-upload", visible=handlers.uploads)
                 if not handlers.uploads:
                     gr.HTML(UPLOADS_OFF_NOTE, container=False)
