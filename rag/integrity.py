@@ -12,7 +12,6 @@ that repairs it, and ``rag index`` repairs by re-embedding only what cannot be v
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.documents import file_sha256
 from rag.errors import IndexCorrupt, IndexNotFound, literal, one_line
 
 CURRENT = "CURRENT"
@@ -28,17 +28,9 @@ VERSION_NAME = re.compile(r"v-[0-9T]+-[0-9a-f]{8}")
 _OWN = re.compile(rf"(v-.*|\.tmp-.*|\.{CURRENT}\..*|{re.escape(LOCK)})")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_records(version: Path) -> dict[str, dict[str, int | str]]:
     """Size and sha256 of every file of a version (the manifest stores them)."""
-    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    return {path.name: {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
             for path in sorted(version.iterdir()) if path.is_file() and path.name != "manifest.json"}
 
 
@@ -68,7 +60,7 @@ def verify_files(version: Path, records: dict[str, dict[str, int | str]], checks
         size = path.stat().st_size
         if size != record["bytes"]:
             raise Damaged(name, f"is {size:,} bytes, the manifest says {int(record['bytes']):,}")
-        if checksums and sha256_of(path) != record["sha256"]:
+        if checksums and file_sha256(path) != record["sha256"]:
             raise Damaged(name, "does not match its checksum")
 
 
@@ -111,7 +103,7 @@ def read_pointer(directory: Path) -> Pointer:
 def write_pointer(directory: Path, version: Path, token: str) -> Path:
     """The new ``CURRENT`` content, written beside it; the caller swaps it in with ``os.replace``."""
     staged = directory / f".{CURRENT}.{token}"
-    staged.write_text(f"{version.name} {sha256_of(version / 'manifest.json')}\n", encoding="utf-8")
+    staged.write_text(f"{version.name} {file_sha256(version / 'manifest.json')}\n", encoding="utf-8")
     return staged
 
 

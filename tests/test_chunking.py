@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bench.chunk_scale import one_line  # the benchmark's own generator: one definition of the input
 from embeddings import Embedder
 from rag.documents import Document, list_files, load_documents
 from rag.paragraphs import _last_fitting, _pack, chunk_documents
@@ -97,28 +98,10 @@ def _work(text: str, max_tokens: int) -> int:
     return tokenized
 
 
-def _one_line(chars: int, stops: bool) -> str:
-    """A single huge paragraph: a run of words, with or without full stops."""
-    rng = random.Random(chars)
-    words = ["customs", "officers", "seized", "goods", "at", "the", "border", "after", "a", "long", "cross-check",
-             "of", "declarations"]
-    parts: list[str] = []
-    size = 0
-    while size < chars:
-        word = rng.choice(words)
-        if stops and len(parts) % 15 == 14:
-            word += "."
-        elif stops and len(parts) % 15 == 0:
-            word = word.capitalize()
-        parts.append(word)
-        size += len(word) + 1
-    return " ".join(parts)
-
-
 @pytest.mark.parametrize("stops", [False, True])
 def test_chunking_work_is_linear_in_the_text_and_not_in_the_window(stops: bool) -> None:
     """Re-counting a growing window per word cost text x window: 136 characters tokenized per input character."""
-    small, large = _one_line(50_000, stops), _one_line(100_000, stops)
+    small, large = one_line(50_000, stops, seed=50_000), one_line(100_000, stops, seed=100_000)
     assert _work(large, 256) <= 2.2 * _work(small, 256)
     per_char = {window: _work(large, window) / len(large) for window in (64, 256, 1024)}
     assert max(per_char.values()) <= 12  # a constant: the text, its sentences, their windows, a few probes each
