@@ -162,7 +162,9 @@ def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation]
     if not terms:
         return Evidence(1.0, 1.0, 1.0, True, ())
     answer = " ".join(c.plain for c in cited_claims)
-    windows = [_window(citations[n - 1].text, claim.quote, neighbours)
+    # A sentence stands under its report's title ("Harbour inspection in Port Aldeney"), which the
+    # retriever also embeds with every chunk: the title's terms count for the window too.
+    windows = [f"{citations[n - 1].title} {_window(citations[n - 1].text, claim.quote, neighbours)}"
                for claim in cited_claims for n in claim.markers if 0 < n <= len(citations)]
     found = found_terms(terms, _context(citations), similar, similarity)
     in_window = found_terms(terms, " ".join(windows), similar, similarity)
@@ -178,14 +180,19 @@ def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation]
                     tuple(terms[s] for s in terms if s not in found))
 
 
-def closest_passage(question: str, sources: Sequence[Citation], min_coverage: float) -> Citation | None:
+def closest_passage(question: str, sources: Sequence[Citation], min_coverage: float,
+                    preferred: Sequence[Citation] = ()) -> Citation | None:
     """The shown source that holds most of the question's key terms (at least ``min_coverage`` of them),
-    with its best sentence as the quote: what a refusal points the reader to."""
+    with its best sentence as the quote: what a refusal points the reader to.
+
+    Ties go to a ``preferred`` source (what the refused answer cited), then to the better retrieved.
+    """
     terms = set(key_terms(question))
     if not terms or not sources:
         return None
     coverage = [len(found_terms(dict.fromkeys(terms, ""), mask_instructions(s.text))) / len(terms) for s in sources]
-    best = max(range(len(sources)), key=coverage.__getitem__)  # ties: the better retrieved
+    cited = {(c.doc_id, c.paragraph) for c in preferred}
+    best = max(range(len(sources)), key=lambda i: (coverage[i], (sources[i].doc_id, sources[i].paragraph) in cited))
     if coverage[best] < min_coverage:
         return None
     sentences = [s for s in split_sentences(sources[best].text) or [sources[best].text] if not is_instruction(s)]

@@ -216,7 +216,7 @@ class Pipeline:
             return resolved, evidence
         # Point to the passage closest to the question, not to what backed the refused claim: that may be
         # an order hidden in a report, or the wrong entity (measured in eval.injection).
-        closest = closest_passage(question, sources, s.refusal_related_min_coverage) or next(
+        closest = closest_passage(question, sources, s.refusal_related_min_coverage, resolved.citations) or next(
             (replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
              if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
         text = refusal_text(evidence, closest.quote if closest else "")

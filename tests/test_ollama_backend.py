@@ -83,9 +83,9 @@ def test_auto_falls_back_to_embedded_and_says_why(model_cache_dir: Path) -> None
     assert down.llm.backend == "embedded" and "not reachable" in down.reason
 
 
-def test_explicit_ollama_never_falls_back(tmp_path: Path) -> None:
+def test_explicit_ollama_never_falls_back(bundled_index_dir: Path) -> None:
     settings = Settings(llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}",
-                        corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path / "index")
+                        corpus_dir=BUNDLED_CORPUS, index_dir=bundled_index_dir)
     pipeline = Pipeline(settings)
     assert pipeline.llm.llm.backend == "ollama"
     with pytest.raises(LLMUnavailable, match="not reachable"):
