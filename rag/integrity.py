@@ -25,7 +25,6 @@ from rag.errors import IndexCorrupt, IndexNotFound, literal, one_line
 CURRENT = "CURRENT"
 LOCK = ".lock"
 VERSION_NAME = re.compile(r"v-[0-9T]+-[0-9a-f]{8}")
-_OWN = re.compile(rf"(v-.*|\.tmp-.*|\.{CURRENT}\..*|{re.escape(LOCK)})")
 
 
 def file_records(version: Path) -> dict[str, dict[str, int | str]]:
@@ -62,11 +61,6 @@ def verify_files(version: Path, records: dict[str, dict[str, int | str]], checks
             raise Damaged(name, f"is {size:,} bytes, the manifest says {int(record['bytes']):,}")
         if checksums and file_sha256(path) != record["sha256"]:
             raise Damaged(name, "does not match its checksum")
-
-
-def holds_foreign_files(directory: Path) -> bool:
-    """True when ``directory`` holds anything but this tool's own index files (never overwrite those)."""
-    return directory.is_dir() and any(not _OWN.fullmatch(p.name) for p in directory.iterdir() if p.name != CURRENT)
 
 
 def is_empty(directory: Path) -> bool:
