@@ -137,6 +137,12 @@ class Pipeline:
                                                self.settings, progress=self.progress, force=force)
             return report
 
+    def adopt(self, index: FaissIndex) -> None:
+        """Answer from ``index``, which another writer has just saved to this pipeline's index folder."""
+        index.check_embedder(self.embedder.name, self.embedder.dim)
+        with self._lock:
+            self._index = index
+
     # --- questions ----------------------------------------------------------------------------
     def _validated(self, question: str) -> str:
         return validate_question(question, self.settings.max_question_chars)

@@ -3,8 +3,7 @@
 Why not just ``pipeline.reindex``: it holds the pipeline's lock for the whole update (a 10 MB
 upload is minutes of embedding on a small CPU), and every question takes that lock to reach
 the index. Here the update runs in one worker thread on its own embedder, outside that lock;
-then ``pipeline.reindex`` adopts the index that is already written (nothing is left to embed,
-so the lock is held for a moment). Its own embedder, because one model's tokenizer must not
+then ``pipeline.adopt`` switches to the index it saved (the lock is held for a moment). Its own embedder, because one model's tokenizer must not
 serve two threads at once (Hugging Face tokenizers fail with "Already borrowed").
 
 Example::
@@ -129,9 +128,9 @@ class BackgroundIndexer:
         try:
             if self._embedder is None:
                 self._embedder = self._make()
-            _, report = update_index(self.corpus_dir, settings.resolved_index_dir(),
-                                     _Counting(self._embedder, self._progress), settings)
-            self.pipeline.reindex(self.corpus_dir)  # adopt it: everything is embedded already
+            index, report = update_index(self.corpus_dir, settings.resolved_index_dir(),
+                                         _Counting(self._embedder, self._progress), settings)
+            self.pipeline.adopt(index)  # the index just saved: no second scan, hash or checksum pass
             log.info("uploads indexed: %s", report.summary())
             return report, None
         except (RagError, EmbedderUnavailable) as exc:
