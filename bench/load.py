@@ -68,9 +68,10 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
         "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": str(tmp / "data-home")}
-    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--llm", "embedded",
-                               "--corpus", str(corpus), "--index-dir", str(tmp / "index")],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"))  # noqa: SIM115
+    with (tmp / "server.log").open("w") as log:  # the child keeps its own copy of the handle
+        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--llm", "embedded",
+                                   "--corpus", str(corpus), "--index-dir", str(tmp / "index")],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
