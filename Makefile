@@ -14,7 +14,7 @@ QUESTION ?= What did Operation Sentinel seize?
 # Elsewhere, add PyTorch's CPU wheel index here, e.g. TORCH_PIP_ARGS="--index-url <cpu index>".
 TORCH_PIP_ARGS ?=
 
-.PHONY: demo test bench serve install install-test clean-venv
+.PHONY: demo test lint bench serve install install-test clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,12 @@ demo: install
 serve: install
 	$(VENV)/bin/rag serve
 
-test: install-test
+test: lint
 	$(PY) -m pytest
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy rag ui eval embeddings
 
 bench: install-test
 	$(PY) bench/run.py

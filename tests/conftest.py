@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings import Embedder, make_embedder  # noqa: E402
-from rag.index import FaissIndex  # noqa: E402
-from rag.indexer import update_index  # noqa: E402
-from rag.settings import BUNDLED_CORPUS, Settings  # noqa: E402
+from embeddings import Embedder, make_embedder
+from rag.index import FaissIndex
+from rag.indexer import update_index
+from rag.settings import BUNDLED_CORPUS, Settings
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"

@@ -33,7 +33,7 @@ class FakeOllama:
     def host(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> FakeOllama:
+    def __enter__(self) -> FakeOllama:  # noqa: PYI034 - a concrete fake, never subclassed
         self.thread.start()
         return self
 

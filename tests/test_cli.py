@@ -17,7 +17,7 @@ from tests.fake_ollama import FakeOllama, free_port
 def rag(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
     return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, check=False)
 
 
 def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

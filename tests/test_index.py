@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +179,7 @@ def test_long_paragraph_is_split_into_overlapping_pieces_keeping_its_number(embe
     assert all(c.embed_text.startswith("A title\n") for c in chunks)
     assert all(embedder.count_tokens(c.embed_text) <= embedder.max_tokens for c in chunks)
     assert chunks[0].start == 100 and chunks[-1].end == 100 + len(text)
-    for left, right in zip(chunks, chunks[1:]):
+    for left, right in itertools.pairwise(chunks):
         assert right.start < left.end  # overlap: the next piece starts inside the previous one
 
 

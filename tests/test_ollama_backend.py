@@ -53,17 +53,15 @@ def test_server_down_is_one_line() -> None:
 def test_stream_cut_off_is_detected() -> None:
     with FakeOllama(reply="one two three four five", cut_after_chunks=2) as server:
         stream = _ollama(server.host).stream(MESSAGES)
-        received = []
+        received: list[str] = []
         with pytest.raises(LLMUnavailable, match="cut off"):
-            for delta in stream:
-                received.append(delta)
+            received.extend(stream)
         assert received == ["one", " two"]
 
 
 def test_timeout_is_one_line() -> None:
-    with FakeOllama(stall_seconds=3) as server:
-        with pytest.raises(LLMUnavailable, match="did not answer within 0.5s"):
-            list(_ollama(server.host, ollama_timeout=0.5).stream(MESSAGES))
+    with FakeOllama(stall_seconds=3) as server, pytest.raises(LLMUnavailable, match="did not answer within 0.5s"):
+        list(_ollama(server.host, ollama_timeout=0.5).stream(MESSAGES))
 
 
 def test_auto_uses_ollama_when_it_has_the_model() -> None:
