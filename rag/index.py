@@ -178,6 +178,15 @@ class FaissIndex:
                 shutil.rmtree(path, ignore_errors=True)
 
     @staticmethod
+    def read_manifest(directory: Path) -> Manifest:
+        """The live version's manifest alone (checksum verified), without loading vectors or records."""
+        pointer = read_pointer(directory)
+        try:
+            return read_manifest(directory / pointer.version, pointer.manifest_sha256)
+        except Damaged as damage:
+            raise index_error(directory, damage, None) from None
+
+    @staticmethod
     def exists(directory: Path) -> bool:
         return (directory / CURRENT).is_file()
 

@@ -89,7 +89,7 @@ def _indexed_corpus(settings: Settings) -> Path | None:
     if not FaissIndex.exists(directory):
         return None
     try:
-        manifest = FaissIndex.load(directory).manifest
+        manifest = FaissIndex.read_manifest(directory)  # only the manifest: no vectors or records
     except RagError:
         return None
     root = Path(manifest.corpus_root)

@@ -162,3 +162,13 @@ def test_foreign_files_are_kept_even_with_force(pristine: tuple[Path, Path], tmp
         update_index(corpus, target, embedder, settings_for(corpus, target))
     update_index(corpus, target, embedder, settings_for(corpus, target), force=True)
     assert (target / "thesis.docx").read_bytes() == b"precious" and FaissIndex.exists(target)
+
+
+def test_the_manifest_alone_is_read_and_verified(pristine: tuple[Path, Path], tmp_path: Path) -> None:
+    """What uploads need (the corpus an index was built from) costs one small file, still checksummed."""
+    corpus, index_dir, version = _copy(pristine, tmp_path)
+    (version / "vectors.npy").write_bytes(b"")  # records are not read at all
+    assert FaissIndex.read_manifest(index_dir).corpus_root == str(corpus)
+    _flip_bit(version / "manifest.json", 0.3)
+    with pytest.raises(IndexCorrupt, match="manifest.json does not match its checksum"):
+        FaissIndex.read_manifest(index_dir)
