@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from embeddings import Embedder
 from rag.answer import Citation
-from rag.claims import NUMBERED, Claim, parse_claims, render
+from rag.claims import MARKER, NUMBERED, Claim, parse_claims, render
 from rag.paragraphs import split_sentences
 from rag.prompt import REFUSAL
 
@@ -36,7 +36,6 @@ _VARIANTS = [
     (re.compile(r"\[\^(\d+)\]"), r"[\1]"),
     (re.compile(r"[\[(]\s*(?:sources?|src|ref)\s*:?\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*[\])]", re.IGNORECASE), r"[\1]"),
 ]
-MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 # A refusal speaks about the sources or the speaker, not about the world: "the agreement does
 # not include X" is a claim, "the sources do not include X" is a refusal.
 _SOURCES = r"(?:sources?|reports?|context|documents?|texts?|passages?|information (?:provided|given))"

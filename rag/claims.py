@@ -16,6 +16,8 @@ from rag.paragraphs import split_sentences
 
 ClaimKind = Literal["claim", "refusal", "filler"]
 NUMBERED = re.compile(r"\[(\d+)\]")
+# Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
+MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # A sentence that only points at a source ("This is supported by source [1].") states nothing:
 # it is dropped, so it can neither count as a claim nor lend its marker to the answer.

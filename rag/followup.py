@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from rag.citations import MARKER
+from rag.claims import MARKER
 from rag.llm.base import LLM, Message
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ class LLMStatus:
 
 
 def corpus_status(pipeline: Pipeline) -> CorpusStatus:
-    """Loads (or builds) the index if needed; raises RagError with a one-line message."""
+    """Opens the index if needed (never builds one); raises RagError with a one-line message."""
     index = pipeline.index
     manifest = index.manifest
     return CorpusStatus(manifest.corpus_root, str(pipeline.settings.resolved_index_dir()),
