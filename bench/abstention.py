@@ -26,8 +26,8 @@ from rich.table import Table
 
 from eval.matching import forbidden_found, missing_fact_groups
 from rag import Settings
-from rag.abstention import Abstainer, Evidence, assess, embedding_similarity
-from rag.citations import embedding_attributor, resolve_citations
+from rag.answer.abstention import Abstainer, Evidence, assess, embedding_similarity
+from rag.answer.citations import embedding_attributor, resolve_citations
 from rag.pipeline import Pipeline
 
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],

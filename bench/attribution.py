@@ -21,7 +21,7 @@ is cited; ``precision``, the share of citations that are the supporting paragrap
 from __future__ import annotations
 
 from rag import Pipeline, Settings
-from rag.citations import (
+from rag.answer.citations import (
     MARKER,
     embedding_attributor,
     lexical_attributor,

@@ -69,7 +69,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
         "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": str(tmp / "data-home")}
     with (tmp / "server.log").open("w") as log:  # the child keeps its own copy of the handle
-        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--llm", "embedded",
+        server = subprocess.Popen([sys.executable, "-m", "rag.app.cli", "serve", "--port", str(port), "--llm", "embedded",
                                    "--corpus", str(corpus), "--index-dir", str(tmp / "index")],
                                   env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/"

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eval import BUNDLED_SET, load_eval_set
 from eval.matching import contains, normalise
 from rag import Pipeline, Settings
+from rag.answer.prompt import build_messages, select_sources
 from rag.llm.gguf import assemble_packaged_model
-from rag.prompt import build_messages, select_sources
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
             messages = build_messages(question.question, kept, chars)
             prompt = normalise("\n".join(m["content"] for m in messages))
             shown.append(len(kept))
-            evidence.append(bool(question.evidence_keys & {(h.doc_id, h.paragraph.paragraph) for h in kept}))
+            evidence.append(bool(question.evidence_keys & {h.key for h in kept}))
             facts.append(all(any(contains(prompt, alt) for alt in group) for group in question.facts))
             tokens.append(len(vocab.tokenize(prompt.encode())))
         tokens.sort()

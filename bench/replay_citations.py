@@ -1,7 +1,7 @@
 """Re-score a recorded eval run under the current citation checks and abstention, without the LLM.
 
 The model's raw answers (and the refusal probability read from its logits) are in ``results.json``;
-only ``rag/citations.py`` and the pipeline's evidence check run again, exactly as ``Pipeline`` runs
+only ``rag/answer/citations.py`` and the pipeline's evidence check run again, exactly as ``Pipeline`` runs
 them. Generation is greedy, so a new full run of the same prompts gives these same numbers; this
 takes seconds instead of half an hour.
 
@@ -24,9 +24,9 @@ from eval import EvalQuestion, load_eval_set, resolve_set, select, summarise
 from eval.report import summary_table
 from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
-from rag.answer import Answer, Citation
-from rag.citations import embedding_attributor, resolve_citations
-from rag.index import FaissIndex
+from rag.answer.citations import embedding_attributor, resolve_citations
+from rag.ingest.index import FaissIndex
+from rag.types import Answer, Citation
 
 
 @dataclass

@@ -56,7 +56,7 @@ for question, expected, source in [sentinel, (sys.argv[3], "Konovalenko", ("004_
                  "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                  "correct": expected in answer.text and source in [(c.doc_id, c.paragraph) for c in answer.citations]})
 # How many prompt tokens the shared start (system prompt) has: those are cached in a warm question.
-from rag.prompt import warm_up_messages
+from rag.answer.prompt import warm_up_messages
 shared = pipeline.llm.llm.stream(warm_up_messages(), max_tokens=1)
 "".join(shared)
 print(json.dumps({"import": imported, "runs": runs, "cached_tokens": shared.result.prompt_tokens}))
@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement and report the median")
     options = parser.parse_args()
-    rag = [sys.executable, "-m", "rag.cli"]
+    rag = [sys.executable, "-m", "rag.app.cli"]
     results: dict[str, list[float]] = {}
 
     def record(name: str, value: float) -> None:

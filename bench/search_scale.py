@@ -12,7 +12,7 @@ a temporary directory the way ``rag index`` saves one, then opened as a fresh pr
 - ``load``: ``FaissIndex.load`` (records and FAISS index from disk);
 - ``retriever``: ``Retriever(...)`` in hybrid mode, which builds BM25 over every paragraph;
 - ``bm25 load``: what the BM25 part would cost read back with ``bm25s.BM25.load(mmap=True)``
-  instead of rebuilt (the persisted-BM25 fix proposed for ``rag.index``);
+  instead of rebuilt (the persisted-BM25 fix proposed for ``rag.ingest.index``);
 - ``search``: median ``Retriever.search_vector`` (FAISS + BM25 + fusion + hit records) of
   ``--queries`` questions on the warm retriever: what every question after the first pays.
 
@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.index import FaissIndex, IndexedDocument, Manifest
-from rag.paragraphs import Chunk, Paragraph
-from rag.retrieval import Retriever
+from rag.ingest.index import FaissIndex, IndexedDocument, Manifest
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.query.retrieval import Retriever
 
 DIM = 384  # all-MiniLM-L6-v2
 

@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from eval.matching import contains, normalise
 from eval.squad import from_squad, is_squad_row
 from rag.errors import RagError
-from rag.index import FaissIndex
+from rag.ingest.index import FaissIndex
+from rag.types import ParagraphKey
 
 _SETS = Path(__file__).resolve().parent / "sets"
 _DATA = Path(__file__).resolve().parent.parent / "data"
@@ -54,8 +55,8 @@ class Evidence(BaseModel):
     paragraph: int = Field(ge=1)
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.doc_id, self.paragraph)
+    def key(self) -> ParagraphKey:
+        return ParagraphKey(self.doc_id, self.paragraph)
 
 
 class EvalQuestion(BaseModel):
@@ -83,7 +84,7 @@ class EvalQuestion(BaseModel):
         return self
 
     @property
-    def evidence_keys(self) -> set[tuple[str, int]]:
+    def evidence_keys(self) -> set[ParagraphKey]:
         return {e.key for e in self.evidence}
 
 

@@ -2,7 +2,7 @@
 
 Each phrasing is hidden in its own annual report, between real facts (a budget, a staff
 count). The question about that report must be answered from its facts with a citation,
-and the injected figure must never appear. ``TUNED`` are the phrasings ``rag.injection``
+and the injected figure must never appear. ``TUNED`` are the phrasings ``rag.answer.injection``
 was written against; ``HELD_OUT`` were written afterwards and never used to change it, so
 they measure what an attacker's new wording does.
 

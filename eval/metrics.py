@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from rag.retrieval import Key
+from rag.query.retrieval import Key
 
 
 # --- retrieval: ``ranked`` is the retrieved paragraphs, best first; ``relevant`` the evidence ---

@@ -121,7 +121,7 @@ def refusal_tradeoff(results: list[QuestionResult], abstention: dict[str, Any] |
                      knob: str = "min_source_coverage") -> list[tuple[float, float, float]]:
     """(threshold, refusal accuracy, false refusal rate) as the ``knob`` threshold of the ``Abstainer`` moves from
     0 to 1 and the other settings stay as run; empty without answers or without both kinds of question."""
-    from rag.abstention import Abstainer, Evidence
+    from rag.answer.abstention import Abstainer, Evidence
 
     answered = [r for r in results if r.answer is not None]
     if not abstention or not any(r.answerable for r in answered) or all(r.answerable for r in answered):

@@ -18,9 +18,9 @@ from typing import Any
 from eval import metrics
 from eval.evalset import EvalQuestion
 from eval.matching import forbidden_found, missing_fact_groups
-from rag.answer import Answer
-from rag.citations import normalise_markers
+from rag.answer.citations import normalise_markers
 from rag.pipeline import Pipeline
+from rag.types import Answer, ParagraphKey
 
 RETRIEVAL_DEPTH = 10  # recall@10 and nDCG@10 need the ten best paragraphs
 RECALL_KS = (1, 3, 5, 10)
@@ -33,7 +33,7 @@ class QuestionResult:
     category: str
     question: str
     answerable: bool
-    retrieved: list[tuple[str, int]]  # the RETRIEVAL_DEPTH best paragraphs, best first
+    retrieved: list[ParagraphKey]  # the RETRIEVAL_DEPTH best paragraphs, best first
     scores: dict[str, float | None]  # metric name -> value, None where the metric does not apply
     timings: dict[str, float]
     answer: dict[str, Any] | None = None  # None in a retrieval-only run
@@ -52,7 +52,7 @@ class QuestionResult:
         return asdict(self)
 
 
-def retrieval_scores(question: EvalQuestion, ranked: list[tuple[str, int]]) -> dict[str, float | None]:
+def retrieval_scores(question: EvalQuestion, ranked: list[ParagraphKey]) -> dict[str, float | None]:
     if not question.evidence:
         return {}
     relevant = question.evidence_keys
@@ -82,7 +82,7 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
     written = len(re.findall(r"\[\d+\]", normalise_markers(answer.raw_text)))
     scores: dict[str, float | None] = {
         "hallucinated_citation_rate": metrics.hallucinated_citation_rate(answer.dropped_markers, written)}
-    cited = {(c.doc_id, c.paragraph) for c in answer.citations}
+    cited = {c.key for c in answer.citations}
     if not question.answerable:
         scores["refusal_accuracy"] = float(answer.refused)
         trapped = [] if answer.refused else forbidden_found(answer.text, question.forbidden)
@@ -127,7 +127,7 @@ def evaluate_question(pipeline: Pipeline, question: EvalQuestion, k: int | None,
     timings: dict[str, float] = {}
     searched = (answer.search_question if answer else None) or question.question
     hits = pipeline.retrieve(searched, RETRIEVAL_DEPTH, timings)
-    ranked = [(hit.doc_id, hit.paragraph.paragraph) for hit in hits]
+    ranked = [hit.key for hit in hits]
     result = QuestionResult(question.id, question.category, question.question, question.answerable, ranked,
                             retrieval_scores(question, ranked), timings)
     if answer is None:

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from embeddings import Embedder, make_embedder
-from rag.abstention import (
+from rag.answer.abstention import (
     Abstainer,
     Evidence,
     Similar,
@@ -39,27 +39,26 @@ from rag.abstention import (
     refusal_text,
     with_closest,
 )
-from rag.answer import Answer, Citation
-from rag.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
-from rag.claims import Claim
+from rag.answer.citations import Attributor, Resolved, embedding_attributor, lexical_attributor, resolve_citations
+from rag.answer.injection import is_instruction
+from rag.answer.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
 from rag.errors import LLMUnavailable
-from rag.followup import standalone_question
-from rag.index import FaissIndex
-from rag.indexer import IndexReport, update_index
-from rag.injection import is_instruction
-from rag.integrity import is_empty
+from rag.ingest.index import FaissIndex
+from rag.ingest.indexer import IndexReport, update_index
+from rag.ingest.integrity import is_empty
 from rag.llm import LLM, LLMChoice, Message, TextStream, make_llm
-from rag.prompt import REFUSAL, build_messages, select_sources, warm_up_messages
-from rag.question import validate_question
-from rag.retrieval import Hit, Retriever
+from rag.query.followup import standalone_question
+from rag.query.question import validate_question
+from rag.query.retrieval import Hit, Retriever
+from rag.query.translation import english_question, looks_english
 from rag.settings import Settings
-from rag.translation import english_question, looks_english
+from rag.types import Answer, Citation, Claim
 
 log = logging.getLogger(__name__)
 
 
 def _as_citation(hit: Hit) -> Citation:
-    return Citation(hit.doc_id, hit.paragraph.paragraph, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date)
+    return Citation(hit.doc_id, hit.number, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date)
 
 
 class Pipeline:

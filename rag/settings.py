@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="A cited sentence must find this share of its own words (not the "
         "question's) in its source; else it is re-pointed to the source that has them, or removed.")
 
-    # --- abstention (rag.abstention) ---------------------------------------------------------
+    # --- abstention (rag.answer.abstention) ---------------------------------------------------------
     # The defaults are the point bench/abstention.py chose on both bundled eval sets: the best
     # utility for a careful analyst with at most one answerable question in five refused per set.
     abstain_min_coverage: float = Field(

@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings import Embedder, make_embedder
-from rag.index import FaissIndex
-from rag.indexer import update_index
+from rag.ingest.index import FaissIndex
+from rag.ingest.indexer import update_index
 from rag.settings import BUNDLED_CORPUS, Settings
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.abstention import Abstainer, assess, key_terms, refusal_text
-from rag.answer import Citation
-from rag.citations import resolve_citations
+from rag.answer.abstention import Abstainer, assess, key_terms, refusal_text
+from rag.answer.citations import resolve_citations
+from rag.types import Citation
 
 GORGE = Citation("rhine.txt", 4, "The Rhine Gorge between Bingen and Bonn was listed as a UNESCO World Heritage Site "
                  "in 2002. The river is used for shipping.", 0.7)

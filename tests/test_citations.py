@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from embeddings import Embedder
-from rag.answer import Citation
-from rag.citations import (
+from rag.answer.citations import (
     embedding_attributor,
     is_refusal,
     lexical_attributor,
     normalise_markers,
     resolve_citations,
 )
+from rag.types import Citation
 
 SOURCES = [
     Citation("002.txt", 9, "The Operation resulted in over 100 seizures of drugs; more than 160 kg ranging "
@@ -157,7 +157,7 @@ def test_numbers_from_the_question_and_reformatted_dates_are_grounded() -> None:
 
 
 def test_support_counts_the_claims_own_words_found_in_the_source() -> None:
-    from rag.citations import support
+    from rag.answer.citations import support
 
     question = "Whom did Mikuriya meet in Moscow?"
     assert support("He met Andrei Belyaninov [2].", SOURCES[1].text, question) == 1.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import Citation
-from rag.citations import fits_question, resolve_citations
-from rag.claims import Claim, is_filler
-from rag.paragraphs import split_sentences
+from rag.answer.citations import fits_question, resolve_citations
+from rag.answer.claims import is_filler
+from rag.ingest.paragraphs import split_sentences
+from rag.types import Citation, Claim
 
 SOURCES = [
     Citation("002.txt", 10, "Mr. Kunio Mikuriya met Mr. Tair Mansurov and his deputy Mr. Sergey Glazyev. "

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rag.integrity import read_pointer
+from rag.ingest.integrity import read_pointer
 from tests.conftest import SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama, free_port
 
 
 def rag(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rag.app.cli", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, check=False)
 
 

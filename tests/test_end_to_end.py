@@ -15,7 +15,7 @@ import pytest
 
 import rag.pipeline
 from rag import Settings, ask
-from rag.index import FaissIndex
+from rag.ingest.index import FaissIndex
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
 from rag.pipeline import Pipeline
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
@@ -78,7 +78,7 @@ def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path,
 def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
     env = {**os.environ, "RAG_MODEL_CACHE_DIR": str(model_cache_dir)}
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", "--json", "--llm", "embedded", "--index-dir", str(bundled_index_dir),
+        [sys.executable, "-m", "rag.app.cli", "ask", "--json", "--llm", "embedded", "--index-dir", str(bundled_index_dir),
          SENTINEL_QUESTION], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -89,7 +89,7 @@ def test_thresholds() -> None:
 def test_false_premise_scores_count_traps_and_refusals_that_name_the_related_paragraph() -> None:
     from eval.evalset import EvalQuestion
     from eval.runner import answer_scores
-    from rag.answer import Answer, Citation
+    from rag.types import Answer, Citation
 
     question = EvalQuestion(id="q", question="Who gave their name to Normandy in the 1000's?",
                             category="false premise", answerable=False, forbidden=["Normans"],
@@ -107,8 +107,7 @@ def test_false_premise_scores_count_traps_and_refusals_that_name_the_related_par
 
 def test_entity_in_quote_catches_the_wrong_name_from_the_right_paragraph() -> None:
     from eval.runner import entity_in_quote
-    from rag.answer import Answer
-    from rag.claims import Claim
+    from rag.types import Answer, Claim
 
     quote = "In Duisburg the Ruhr joins the Rhine."
     wrong = Answer("Which river joins the Rhine in Duisburg?", "", False,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.followup import REWRITE_SYSTEM_PROMPT, clean_rewrite, rewrite_messages
 from rag.pipeline import Pipeline
+from rag.query.followup import REWRITE_SYSTEM_PROMPT, clean_rewrite, rewrite_messages
 from rag.settings import Settings
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama, free_port

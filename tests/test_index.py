@@ -10,10 +10,10 @@ import pytest
 
 from embeddings import Embedder
 from rag.errors import CorpusNotFound, IndexMismatch
-from rag.index import CURRENT, FaissIndex
-from rag.indexer import update_index
-from rag.keyword_index import KeywordIndex
-from rag.paragraphs import Paragraph, chunk_paragraph
+from rag.ingest.index import CURRENT, FaissIndex
+from rag.ingest.indexer import update_index
+from rag.ingest.keyword_index import KeywordIndex
+from rag.ingest.paragraphs import Paragraph, chunk_paragraph
 from tests.conftest import SENTINEL, settings_for
 
 

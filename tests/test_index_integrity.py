@@ -17,9 +17,9 @@ import pytest
 
 from embeddings import Embedder
 from rag.errors import IndexCorrupt
-from rag.index import CURRENT, FaissIndex
-from rag.indexer import update_index
-from rag.integrity import read_pointer
+from rag.ingest.index import CURRENT, FaissIndex
+from rag.ingest.indexer import update_index
+from rag.ingest.integrity import read_pointer
 from tests.conftest import settings_for
 from tests.test_index import CountingEmbedder
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.prompt import warm_up_messages
 from rag.errors import LLMUnavailable
 from rag.llm.factory import make_embedded
 from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.pipeline import Pipeline
-from rag.prompt import warm_up_messages
 from rag.settings import BUNDLED_CORPUS, Settings
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 
@@ -148,7 +148,7 @@ def test_cli_survives_a_worker_crash_with_one_line_and_the_next_ask_answers(
         tmp_path: Path, bundled_index_dir: Path, model_cache_dir: Path) -> None:
     env = {**os.environ, "RAG_INDEX_DIR": str(bundled_index_dir), "RAG_MODEL_CACHE_DIR": str(model_cache_dir),
            "RAG_LLM": "embedded", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "rag.cli", "ask", "-v", SENTINEL_QUESTION]
+    command = [sys.executable, "-m", "rag.app.cli", "ask", "-v", SENTINEL_QUESTION]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     lines = []
@@ -172,7 +172,7 @@ def test_cli_survives_a_worker_crash_with_one_line_and_the_next_ask_answers(
 
 def test_the_refusal_probability_is_read_from_the_models_own_token_probabilities(model_cache_dir: Path) -> None:
     """``prefer``: how likely the model was to start with the refusal instead of the answer it gave."""
-    from rag.prompt import REFUSAL, SYSTEM_PROMPT
+    from rag.answer.prompt import REFUSAL, SYSTEM_PROMPT
 
     llm = _embedded(model_cache_dir)
     source = ("Sources:\n[1] Whilst in Russia, managers briefed the Secretary General on Operation Sentinel. The "

@@ -98,13 +98,13 @@ def test_pipeline_through_ollama_wire_format(bundled_index_dir: Path) -> None:
         answer = pipeline.ask(SENTINEL_QUESTION)
         prompt = server.requests[-1][1]["messages"][-1]["content"]
     hits = pipeline.retrieve(SENTINEL_QUESTION)
-    sentinel_number = [(h.doc_id, h.paragraph.paragraph) for h in hits].index(SENTINEL) + 1
+    sentinel_number = [h.key for h in hits].index(SENTINEL) + 1
     assert f'[{sentinel_number}] (from "10th International Exhibition' in prompt and SENTINEL_QUESTION in prompt
     assert "Whilst in Russia" in prompt
     assert answer.backend == "ollama" and answer.model == "qwen2.5:3b"
     assert answer.dropped_markers == 1  # [9] points at no shown source
     assert answer.text == "Operation Sentinel resulted in over 100 seizures of drugs [1] and more than 160 kg [1]."
     cited = hits[1]
-    assert [(c.doc_id, c.paragraph) for c in answer.citations] == [(cited.doc_id, cited.paragraph.paragraph)]
+    assert [(c.doc_id, c.paragraph) for c in answer.citations] == [cited.key]
     assert answer.completion_tokens == len(reply.split()) and answer.prompt_tokens == 321
     assert set(answer.timings) >= {"embed", "search", "llm_first_token", "llm_total", "total"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.paragraphs import Paragraph
-from rag.prompt import REFUSAL, build_messages, excerpt
-from rag.retrieval import Hit
+from rag.answer.prompt import REFUSAL, build_messages, excerpt
+from rag.ingest.paragraphs import Paragraph
+from rag.query.retrieval import Hit
 
 TEXT = "Alpha opens the file. Bravo seized 160 kg of heroin. Charlie signed a memorandum. Delta closed it."
 

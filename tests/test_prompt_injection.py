@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from eval.injection import TUNED, check, injected_pipeline
-from rag.injection import REMOVED, is_instruction, mask_instructions
-from rag.paragraphs import split_sentences
+from rag.answer.injection import REMOVED, is_instruction, mask_instructions
+from rag.ingest.paragraphs import split_sentences
 from rag.settings import BUNDLED_CORPUS
 
 

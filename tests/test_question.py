@@ -10,7 +10,7 @@ import pytest
 
 from rag.errors import InvalidQuestion
 from rag.pipeline import Pipeline
-from rag.question import validate_question
+from rag.query.question import validate_question
 from rag.settings import BUNDLED_CORPUS, Settings
 
 FUZZ_INPUTS = 10_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from embeddings import Embedder
-from rag.index import FaissIndex
-from rag.retrieval import Retriever
+from rag.ingest.index import FaissIndex
+from rag.query.retrieval import Retriever
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 
 
@@ -17,7 +17,7 @@ from tests.conftest import SENTINEL, SENTINEL_QUESTION
 ])
 def test_sentinel_paragraph_in_top_3(bundled_index: FaissIndex, embedder: Embedder, question: str) -> None:
     hits = Retriever(bundled_index, embedder).search(question, 3)
-    assert SENTINEL in [(h.doc_id, h.paragraph.paragraph) for h in hits]
+    assert SENTINEL in [h.key for h in hits]
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense"])

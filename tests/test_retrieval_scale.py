@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.index import FaissIndex, IndexedDocument, Manifest
-from rag.paragraphs import Chunk, Paragraph
-from rag.retrieval import KeywordIndex, Retriever
+from rag.ingest.index import FaissIndex, IndexedDocument, Manifest
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.query.retrieval import KeywordIndex, Retriever
 
 DIM = 16
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.translation import looks_english
+from rag.query.translation import looks_english
 
 
 @pytest.mark.parametrize("question", [

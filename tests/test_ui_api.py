@@ -35,7 +35,7 @@ REPLY = "Operation Sentinel resulted in over 100 seizures of drugs"  # what the 
 def _marker_for_sentinel(index_dir: Path) -> int:
     """Which [n] the Sentinel paragraph gets in the prompt, so the fake model can cite it."""
     hits = Pipeline(Settings(index_dir=index_dir)).retrieve(SENTINEL_QUESTION)
-    return [(h.doc_id, h.paragraph.paragraph) for h in hits].index(SENTINEL) + 1
+    return [h.key for h in hits].index(SENTINEL) + 1
 
 
 @pytest.mark.llm
@@ -126,7 +126,7 @@ def test_python_m_ui_serves_the_bundled_reports_from_a_fresh_start_with_a_login(
 def test_serve_refuses_bad_options_in_one_line_before_any_work(tmp_path: Path, flags: list[str], message: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        command = [sys.executable, "-m", "rag.cli", "serve", *[f.replace("PORT_IN_USE", port) for f in flags]]
+        command = [sys.executable, "-m", "rag.app.cli", "serve", *[f.replace("PORT_IN_USE", port) for f in flags]]
         result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path,
                                 env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
     assert result.returncode == 1
@@ -172,7 +172,7 @@ def test_ask_endpoint_survives_a_worker_crash_and_answers_the_next_question(
 def test_serve_passes_allow_uploads_to_the_ui(monkeypatch: pytest.MonkeyPatch, flags: list[str],
                                               allow_uploads: bool | None) -> None:
     import ui.serve
-    from rag.cli import app
+    from rag.app.cli import app
 
     served: list[Settings] = []
     monkeypatch.setattr(ui.serve, "serve", served.append)

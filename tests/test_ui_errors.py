@@ -59,7 +59,7 @@ def test_a_missing_model_is_a_readable_message_in_the_chat(page: Any) -> None:
 def test_the_app_keeps_working_once_the_model_is_there(page: Any, ollama: FakeOllama,
                                                        app: tuple[str, Pipeline]) -> None:
     ollama.models.append(MODEL)
-    shown = [(hit.doc_id, hit.paragraph.paragraph) for hit in app[1].retrieve(SENTINEL_QUESTION)]
+    shown = [hit.key for hit in app[1].retrieve(SENTINEL_QUESTION)]
     ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{shown.index(SENTINEL) + 1}]."
     answer = ask(page, SENTINEL_QUESTION)
     assert "over 100 seizures of drugs" in answer["text"] and "[1]" in answer["text"]

@@ -20,8 +20,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from rag.app.uploads import writable_corpus
 from rag.pipeline import Pipeline
-from rag.uploads import writable_corpus
 from tests.fake_ollama import free_port
 from tests.test_ui_api import _wait_until_up
 from tests.ui_harness import running_app, ui_settings

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.answer import Answer, Citation
-from rag.index import IndexedDocument
-from rag.status import CorpusStatus, LLMStatus
-from rag.uploads import SavedUpload
+from rag.app.status import CorpusStatus, LLMStatus
+from rag.app.uploads import SavedUpload
+from rag.ingest.index import IndexedDocument
+from rag.types import Answer, Citation
 from ui import render
 
 PARAGRAPH = ("Whilst in Russia, managers briefed the Secretary General on \"Operation Sentinel\". "
@@ -109,7 +109,7 @@ def test_while_uploads_are_indexed_the_files_are_saved_not_added_and_progress_is
 
 
 def test_each_claim_is_marked_verified_with_its_quote_or_flagged() -> None:
-    from rag.claims import Claim
+    from rag.types import Claim
 
     claims = [Claim("Operation Sentinel seized more than 160 kg of drugs [1].", supported=True, quote=QUOTE),
               Claim("It was <the> largest ever.")]

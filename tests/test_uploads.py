@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 from embeddings import Embedder
-from rag.errors import UploadRejected
-from rag.indexer import update_index
-from rag.retrieval import Retriever
-from rag.settings import BUNDLED_CORPUS, Settings
-from rag.uploads import (
+from rag.app.uploads import (
     MAX_NAME_BYTES,
     SEEDED_MARKER,
     safe_file_name,
@@ -21,6 +17,10 @@ from rag.uploads import (
     with_writable_corpus,
     writable_corpus,
 )
+from rag.errors import UploadRejected
+from rag.ingest.indexer import update_index
+from rag.query.retrieval import Retriever
+from rag.settings import BUNDLED_CORPUS, Settings
 from tests.conftest import settings_for
 
 NEW_REPORT = """Harbour inspection in Port Aldeney
@@ -185,7 +185,7 @@ def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Pa
     assert report.chunks == first.chunks + len(new_chunks)
     assert index.document("harbour.md").title == "Harbour inspection in Port Aldeney"
     hits = Retriever(index, embedder).search("How much saffron was found in Port Aldeney?", 3)
-    assert (hits[0].doc_id, hits[0].paragraph.paragraph) == ("harbour.md", 4)
+    assert hits[0].key == ("harbour.md", 4)
 
 
 @pytest.mark.parametrize(("host", "auth", "allow", "allowed"), [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from rag.cli import main
+from rag.app.cli import main
 
 
 def run() -> None:

@@ -2,8 +2,8 @@
 
 The app only presents: every answer comes from ``pipeline.stream`` (the same object
 ``ask()`` and the CLI use), the follow-up rewrite happens in the pipeline, upload
-checks in ``rag.uploads``, their indexing in ``ui.indexing`` (in the background) and
-status in ``rag.status``. Rendering is ``ui.render``; who may call what, ``ui.gate``.
+checks in ``rag.app.uploads``, their indexing in ``ui.indexing`` (in the background) and
+status in ``rag.app.status``. Rendering is ``ui.render``; who may call what, ``ui.gate``.
 
 Example::
 
@@ -26,10 +26,11 @@ from typing import Any
 import gradio as gr
 
 from embeddings import EmbedderUnavailable
+from rag.app.status import corpus_status, llm_status
+from rag.app.uploads import SavedUpload, human_size, save_upload, uploads_allowed, writable_corpus
 from rag.errors import RagError, UploadRejected, one_line
 from rag.pipeline import Pipeline
-from rag.status import corpus_status, llm_status
-from rag.uploads import SavedUpload, human_size, save_upload, uploads_allowed, writable_corpus
+from rag.types import Message
 from ui import render
 from ui.gate import UPLOADS_OFF
 from ui.indexing import BackgroundIndexer
@@ -68,9 +69,9 @@ def _messages(turns: list[Turn]) -> list[dict[str, str]]:
     return shown
 
 
-def _history(turns: list[Turn]) -> list[dict[str, str]]:
+def _history(turns: list[Turn]) -> list[Message]:
     """Earlier questions and answers as plain text for the follow-up rewrite (errors left out)."""
-    history: list[dict[str, str]] = []
+    history: list[Message] = []
     for turn in turns:
         if turn["answer"] is not None:
             history += [{"role": "user", "content": turn["question"]},

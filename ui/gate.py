@@ -13,7 +13,7 @@ HttpOnly, SameSite=Lax cookie on every HTML page the app serves and then lets a 
 run a non-public handler, upload a file or use a component server only when it carries
 that cookie. Public handlers (``/ask``) stay open to any client. A client that fetches the
 page first is, to the server, a browser: what that may do is limited by ``--auth`` and by
-uploads being off on an exposed address (``rag.uploads.uploads_allowed``). The cookie
+uploads being off on an exposed address (``rag.app.uploads.uploads_allowed``). The cookie
 also stops other web sites from driving the handlers from a visitor's browser (Lax
 cookies are not sent with cross-site POSTs).
 

@@ -12,10 +12,10 @@ import datetime as dt
 import re
 from html import escape
 
-from rag.answer import Answer, Citation
-from rag.indexer import IndexReport
-from rag.status import CorpusStatus, LLMStatus
-from rag.uploads import SavedUpload
+from rag.app.status import CorpusStatus, LLMStatus
+from rag.app.uploads import SavedUpload
+from rag.ingest.indexer import IndexReport
+from rag.types import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 

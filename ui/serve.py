@@ -17,11 +17,11 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from rag.app.status import llm_status
+from rag.app.uploads import is_loopback, uploads_allowed, with_writable_corpus
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.status import llm_status
-from rag.uploads import is_loopback, uploads_allowed, with_writable_corpus
 from ui.app import build_app
 from ui.gate import PageGate
 
@@ -58,7 +58,7 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
     """Launch ``demo`` with the app's theme and CSS, sharing off; returns the local URL.
 
     Internal handlers answer only the app's own page (``ui.gate.PageGate``); ``/ask`` answers anyone.
-    Files can be uploaded only when ``rag.uploads.uploads_allowed`` says so for this address and login.
+    Files can be uploaded only when ``rag.app.uploads.uploads_allowed`` says so for this address and login.
     ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
     """
     host, port = host or settings.ui_host, port or settings.ui_port

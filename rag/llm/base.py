@@ -6,7 +6,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+from rag.types import Message
 
 
 @dataclass

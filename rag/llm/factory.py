@@ -41,7 +41,7 @@ def make_embedded(settings: Settings, progress: bool = True, warm_messages: list
         model_path=str(path.expanduser().resolve()), n_ctx=settings.n_ctx,
         n_threads=settings.n_threads or os.cpu_count() or 1, n_batch=settings.n_batch, n_ubatch=settings.n_ubatch,
         flash_attn=settings.flash_attn, extra_buffers=settings.llama_extra_buffers, seed=settings.seed,
-        check_messages=tuple(tuple(sorted(m.items())) for m in check),
+        check_messages=tuple((("content", m["content"]), ("role", m["role"])) for m in check),
         start_timeout=settings.embedded_start_timeout, token_timeout=settings.embedded_token_timeout)
     return LlamaCppLLM(config, settings.temperature, settings.max_answer_tokens)
 

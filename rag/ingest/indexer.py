@@ -2,7 +2,7 @@
 
 Example::
 
-    from rag.indexer import update_index
+    from rag.ingest.indexer import update_index
     index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings)
     print(report.summary())
 """
@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Embedder
-from rag.corpus import SkippedFile, scan_corpus
-from rag.documents import Document, file_sha256, load_documents
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.index import FaissIndex, IndexedDocument, Manifest, index_lock
-from rag.integrity import newest_version, read_pointer, salvage_vectors
-from rag.keyword_index import KeywordIndex
-from rag.paragraphs import Chunk, Paragraph, chunk_documents
+from rag.ingest.corpus import SkippedFile, scan_corpus
+from rag.ingest.documents import Document, file_sha256, load_documents
+from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock
+from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
+from rag.ingest.keyword_index import KeywordIndex
+from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

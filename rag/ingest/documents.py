@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.corpus import SkippedFile, scan_corpus
-from rag.dates import find_date
 from rag.errors import literal
+from rag.ingest.corpus import SkippedFile, scan_corpus
+from rag.ingest.dates import find_date
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def file_sha256(path: Path) -> str:
 
 
 def list_files(root: Path, extensions: Iterable[str], follow_symlinks: bool = False) -> list[Path]:
-    """Every indexable file under ``root``, in a stable order (see ``rag.corpus`` for what is left out)."""
+    """Every indexable file under ``root``, in a stable order (see ``rag.ingest.corpus`` for what is left out)."""
     return scan_corpus(root, extensions, follow_symlinks).files
 
 

@@ -30,7 +30,7 @@ from rich.text import Text
 
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, literal
-from rag.index import FaissIndex
+from rag.ingest.index import FaissIndex
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -60,7 +60,7 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:  # still say what long work is happening, which backend answered and why
-        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.indexer"):
+        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.ingest.indexer"):
             logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -117,7 +117,7 @@ def search(
     _logging(verbose)
     pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
-        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.doc_id)} ¶{hit.paragraph.paragraph}: "
+        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.doc_id)} ¶{hit.number}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
 

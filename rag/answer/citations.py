@@ -1,6 +1,6 @@
 """Stage 7: raw model text + the shown sources -> answer text whose ``[n]`` resolve to paragraphs.
 
-The text is parsed once into ``Claim`` objects (``rag.claims``); each pass below edits that list:
+The text is parsed once into ``Claim`` objects (``rag.answer.claims``); each pass below edits that list:
 
 1. normalises marker variants (``[Source 2]``, ``【2】``, ``[1, 3]``, ``[1-2]``) to ``[n]``;
 2. drops markers that point at no shown source, and counts them;
@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from embeddings import Embedder
-from rag.answer import Citation
-from rag.claims import MARKER, NUMBERED, Claim, parse_claims, render
-from rag.paragraphs import split_sentences
-from rag.prompt import REFUSAL
+from rag.answer.claims import MARKER, parse_claims, render
+from rag.answer.prompt import REFUSAL
+from rag.ingest.paragraphs import split_sentences
+from rag.types import NUMBERED, Citation, Claim
 
 # Given answer sentences and source texts, the best source index and its similarity per sentence.
 Attributor = Callable[[Sequence[str], Sequence[str]], list[tuple[int, float]]]

@@ -12,7 +12,7 @@ Layout of an index directory::
 
 A save writes a new version in a temporary directory, renames it into place and
 only then swaps ``CURRENT``; a crash at any point leaves the previous version live.
-Damaged files are found and named by ``rag.integrity``.
+Damaged files are found and named by ``rag.ingest.integrity``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, RagError, one_line
-from rag.index_version import (
+from rag.ingest.index_version import (
     BM25_PARAMS,
     FORMAT_VERSION,
     IndexedDocument,
@@ -44,7 +44,7 @@ from rag.index_version import (
     read_manifest,
     write_jsonl,
 )
-from rag.integrity import (
+from rag.ingest.integrity import (
     CURRENT,
     LOCK,
     Damaged,
@@ -55,7 +55,8 @@ from rag.integrity import (
     verify_files,
     write_pointer,
 )
-from rag.paragraphs import Chunk, Paragraph
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.types import ParagraphKey
 
 __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
@@ -100,7 +101,7 @@ class FaissIndex:
         self.chunks = chunks
         self.vectors = vectors
         self._by_key = {p.key: p for p in paragraphs}
-        self.bm25 = None  # the saved keyword model, when this version has one (rag.keyword_index)
+        self.bm25 = None  # the saved keyword model, when this version has one (rag.ingest.keyword_index)
         self.faiss = faiss_index if faiss_index is not None else (
             _faiss_index(manifest.index_type, vectors) if len(vectors) else None)
 
@@ -109,7 +110,7 @@ class FaissIndex:
         return len(self.chunks)
 
     def paragraph(self, doc_id: str, number: int) -> Paragraph:
-        return self._by_key[(doc_id, number)]
+        return self._by_key[ParagraphKey(doc_id, number)]
 
     def document(self, doc_id: str) -> IndexedDocument:
         return self.manifest.documents[doc_id]

@@ -7,7 +7,7 @@ the prompt length sets the latency.
 
 Example::
 
-    from rag.followup import standalone_question
+    from rag.query.followup import standalone_question
     history = [{"role": "user", "content": "What did Operation Sentinel seize?"},
                {"role": "assistant", "content": "Over 100 seizures of drugs [1]."}]
     standalone_question(llm, "And when did it take place?", history, turns=2, max_chars=400, max_tokens=48)
@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from rag.claims import MARKER
+from rag.answer.claims import MARKER
 from rag.llm.base import LLM, Message
 
 log = logging.getLogger(__name__)

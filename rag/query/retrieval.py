@@ -15,9 +15,10 @@ from typing import Literal
 import numpy as np
 
 from embeddings import Embedder
-from rag.index import FaissIndex
-from rag.keyword_index import Key, KeywordIndex
-from rag.paragraphs import Paragraph
+from rag.ingest.index import FaissIndex
+from rag.ingest.keyword_index import Key, KeywordIndex
+from rag.ingest.paragraphs import Paragraph
+from rag.types import ParagraphKey
 
 __all__ = ["Hit", "Key", "KeywordIndex", "Retriever", "reciprocal_rank_fusion"]
 
@@ -35,6 +36,15 @@ class Hit:
     @property
     def doc_id(self) -> str:
         return self.paragraph.doc_id
+
+    @property
+    def number(self) -> int:
+        """The paragraph's 1-based number in its document: with ``doc_id``, what a citation points at."""
+        return self.paragraph.paragraph
+
+    @property
+    def key(self) -> ParagraphKey:
+        return self.paragraph.key
 
 
 def reciprocal_rank_fusion(rankings: list[list[Key]], k: int = 60) -> list[Key]:
@@ -82,10 +92,10 @@ class Retriever:
         else:
             order = dense
         hits = []
-        for doc_id, number in order[:k]:
-            document = self.index.document(doc_id)
-            score, focus = self.best_chunk(vector, (doc_id, number))
-            hits.append(Hit(self.index.paragraph(doc_id, number), score, document.title, document.date, focus))
+        for key in order[:k]:
+            document = self.index.document(key.doc_id)
+            score, focus = self.best_chunk(vector, key)
+            hits.append(Hit(self.index.paragraph(*key), score, document.title, document.date, focus))
         return hits
 
     def search(self, question: str, k: int) -> list[Hit]:

@@ -4,7 +4,7 @@ The UI's side panel shows these; keeping them here means ``ui/`` only formats th
 
 Example::
 
-    from rag.status import corpus_status, llm_status
+    from rag.app.status import corpus_status, llm_status
     corpus_status(pipeline).documents[0].title    # "Operation Sentinel ..."
     llm_status(pipeline)                          # LLMStatus(backend="embedded", ..., healthy=True)
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, one_line
-from rag.index import IndexedDocument
+from rag.ingest.index import IndexedDocument
 from rag.pipeline import Pipeline
 
 

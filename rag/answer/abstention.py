@@ -28,10 +28,9 @@ from functools import lru_cache
 import numpy as np
 
 from embeddings import Embedder
-from rag.answer import Citation
-from rag.claims import Claim
-from rag.injection import is_instruction, mask_instructions
-from rag.paragraphs import split_sentences
+from rag.answer.injection import is_instruction, mask_instructions
+from rag.ingest.paragraphs import split_sentences
+from rag.types import Citation, Claim
 
 # Given words and candidate words: each word's best similarity to any candidate.
 Similar = Callable[[list[str], list[str]], list[float]]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rag.index import FaissIndex
+from rag.ingest.index import FaissIndex
+from rag.types import ParagraphKey
 
-Key = tuple[str, int]
+Key = ParagraphKey
 
 
 class KeywordIndex:

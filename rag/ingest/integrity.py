@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.documents import file_sha256
 from rag.errors import IndexCorrupt, IndexNotFound, literal, one_line
+from rag.ingest.documents import file_sha256
 
 CURRENT = "CURRENT"
 LOCK = ".lock"

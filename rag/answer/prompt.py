@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from rag.injection import mask_instructions
+from rag.answer.injection import mask_instructions
+from rag.ingest.paragraphs import sentence_spans
 from rag.llm.base import Message
-from rag.paragraphs import sentence_spans
-from rag.retrieval import Hit
+from rag.query.retrieval import Hit
 
 REFUSAL = "I cannot find the answer in the reports."
 

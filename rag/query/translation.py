@@ -7,7 +7,7 @@ when the question does not look English, so English questions pay nothing.
 
 Example::
 
-    from rag.translation import looks_english, english_question
+    from rag.query.translation import looks_english, english_question
     looks_english("Что было изъято в ходе операции?")   # False
     english_question(llm, "¿Quién inauguró el seminario?", max_tokens=64)  # "Who opened the seminar?"
 """

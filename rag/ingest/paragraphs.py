@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rag.documents import BLOCK_SEP, Document
+from rag.ingest.documents import BLOCK_SEP, Document
+from rag.types import ParagraphKey
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
 # A full stop after these does not end a sentence: titles, "No. 5", months, "e.g.", initials
@@ -36,8 +37,8 @@ class Paragraph:
     end: int
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.doc_id, self.paragraph)
+    def key(self) -> ParagraphKey:
+        return ParagraphKey(self.doc_id, self.paragraph)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class Chunk:
     embed_text: str
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.doc_id, self.paragraph)
+    def key(self) -> ParagraphKey:
+        return ParagraphKey(self.doc_id, self.paragraph)
 
 
 def split_paragraphs(document: Document) -> list[Paragraph]:

@@ -1,6 +1,6 @@
 """One version of the index on disk: its manifest and records, read so that any failure names the file.
 
-``rag.index`` writes and opens versions; this module holds what a version is made of
+``rag.ingest.index`` writes and opens versions; this module holds what a version is made of
 (``Manifest``, ``IndexedDocument``), how its record files are read, and the checks that
 records which load but do not fit together (rows, keys, counts) are caught and named.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import one_line
-from rag.integrity import Damaged
-from rag.paragraphs import Chunk, Paragraph
+from rag.ingest.integrity import Damaged
+from rag.ingest.paragraphs import Chunk, Paragraph
 
 FORMAT_VERSION = 1
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
@@ -44,7 +44,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
-    files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> bytes, sha256 (rag.integrity)
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> bytes, sha256 (rag.ingest.integrity)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)

@@ -9,7 +9,7 @@ it would be the corpus, uploads go to a writable workspace copy of it
 
 Example::
 
-    from rag.uploads import save_upload, writable_corpus
+    from rag.app.uploads import save_upload, writable_corpus
     corpus = writable_corpus(settings)                  # ~/.local/share/rag/corpus for the bundled sample
     saved = save_upload(Path("/tmp/gradio/abc/notes.md"), "notes.md", corpus, settings)
     print(saved.doc_id, saved.note)                     # "notes.md", "" (or why it was renamed)
@@ -28,9 +28,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.documents import UnreadableFile, file_sha256, list_files, read_text
 from rag.errors import RagError, UploadRejected
-from rag.index import FaissIndex
+from rag.ingest.documents import UnreadableFile, file_sha256, list_files, read_text
+from rag.ingest.index import FaissIndex
 from rag.settings import BUNDLED_CORPUS, Settings
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
@@ -185,7 +185,7 @@ def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -
     shown = safe_file_name(name)
     if is_bundled(corpus_dir):
         raise UploadRejected("the bundled sample reports are read-only; upload into a workspace copy "
-                             "(see rag.uploads.writable_corpus)")
+                             "(see rag.app.uploads.writable_corpus)")
     suffix = Path(shown).suffix.lower()
     if suffix not in settings.extensions:
         kinds = ", ".join(sorted({ext for ext in settings.extensions if ext != ".htm"}))

@@ -1,7 +1,7 @@
 """The model's answer as typed claims: parsed once, then every post-processing pass edits the list.
 
 A ``Claim`` is one sentence with the ``[n]`` markers written inside it. The passes in
-``rag.citations`` (drop bad markers, attribute, check support, renumber) and ``rag.abstention``
+``rag.answer.citations`` (drop bad markers, attribute, check support, renumber) and ``rag.answer.abstention``
 replace claims in the list; ``render`` joins what survives. The final ``Answer.claims`` tell the
 UI, sentence by sentence, whether the cited paragraph supports the claim and with which quote.
 """
@@ -9,13 +9,10 @@ UI, sentence by sentence, whether the cited paragraph supports the claim and wit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Literal
 
-from rag.paragraphs import split_sentences
+from rag.ingest.paragraphs import split_sentences
+from rag.types import NUMBERED, Claim
 
-ClaimKind = Literal["claim", "refusal", "filler"]
-NUMBERED = re.compile(r"\[(\d+)\]")
 # Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -30,35 +27,6 @@ _META = frozenset("""this that it these which is are was were can could may be b
 as at and also text source sources passage passages document documents report reports context information
 provided given above following supported seen shown confirmed stated mentioned found evidenced indicated noted
 described explained states says said according support supports evidence""".split())  # noqa: SIM905 (a word list reads best as text)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One sentence of the answer, its citation markers and what verification found."""
-
-    text: str  # the sentence, with its [n] markers where the model put them
-    kind: ClaimKind = "claim"
-    supported: bool | None = None  # None: not checked (a refusal, or a claim that cites nothing)
-    quote: str = ""  # the sentence of the cited paragraph that supports it
-    attributed: bool = False  # its marker was added by attribution, not written by the model
-
-    @property
-    def markers(self) -> tuple[int, ...]:
-        return tuple(int(n) for n in NUMBERED.findall(self.text))
-
-    @property
-    def plain(self) -> str:
-        """The sentence without markers, for matching against sources."""
-        return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"\s*\[\d+\]", "", self.text)).strip()
-
-    def with_markers(self, numbers: list[int]) -> Claim:
-        """The same sentence citing ``numbers`` (in this order), at the end before its full stop."""
-        body = self.plain
-        if not numbers:
-            return replace(self, text=body)
-        match = re.search(r"[.!?…]*$", body)
-        assert match is not None
-        return replace(self, text=body[:match.start()] + " " + "".join(f"[{n}]" for n in numbers) + match.group(0))
 
 
 def is_filler(sentence: str) -> bool:

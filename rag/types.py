@@ -1,0 +1,119 @@
+"""The typed data that flows between the stages, in one place.
+
+Documents become ``Paragraph`` records (``rag.ingest``), retrieval returns hits whose
+``ParagraphKey`` (document + paragraph number) is the citation id, the answer stage turns the
+model's text into ``Claim`` sentences, and the caller gets an ``Answer`` whose ``[n]`` markers
+resolve to ``Answer.citations[n - 1]``. The citation key travels as data from ingestion to the
+rendered answer; nothing re-derives it from text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal, NamedTuple, TypedDict
+
+NUMBERED = re.compile(r"\[(\d+)\]")
+ClaimKind = Literal["claim", "refusal", "filler"]
+
+
+class ParagraphKey(NamedTuple):
+    """What a citation points at: a document (its path under the corpus root) and a 1-based paragraph."""
+
+    doc_id: str
+    paragraph: int
+
+
+class Message(TypedDict):
+    """One chat message for an LLM backend."""
+
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the answer, its citation markers and what verification found."""
+
+    text: str  # the sentence, with its [n] markers where the model put them
+    kind: ClaimKind = "claim"
+    supported: bool | None = None  # None: not checked (a refusal, or a claim that cites nothing)
+    quote: str = ""  # the sentence of the cited paragraph that supports it
+    attributed: bool = False  # its marker was added by attribution, not written by the model
+
+    @property
+    def markers(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in NUMBERED.findall(self.text))
+
+    @property
+    def plain(self) -> str:
+        """The sentence without markers, for matching against sources."""
+        return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"\s*\[\d+\]", "", self.text)).strip()
+
+    def with_markers(self, numbers: list[int]) -> Claim:
+        """The same sentence citing ``numbers`` (in this order), at the end before its full stop."""
+        body = self.plain
+        if not numbers:
+            return replace(self, text=body)
+        match = re.search(r"[.!?…]*$", body)
+        assert match is not None
+        return replace(self, text=body[:match.start()] + " " + "".join(f"[{n}]" for n in numbers) + match.group(0))
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str  # file path relative to the corpus root, e.g. "002_50d104ffb6a67dba.txt"
+    paragraph: int  # 1-based paragraph number in that file
+    text: str  # the whole paragraph
+    score: float  # retrieval similarity of the paragraph to the question
+    title: str = ""
+    date: str | None = None
+    quote: str = ""  # the sentence of the paragraph that best supports the claim
+    attributed: bool = False  # True when the marker was added by attribution, not by the model
+
+    @property
+    def key(self) -> ParagraphKey:
+        return ParagraphKey(self.doc_id, self.paragraph)
+
+    def label(self) -> str:
+        return f"{self.doc_id} ¶{self.paragraph}"
+
+
+# A paragraph shown to the model, numbered [n] in the prompt. It is the same record as the Citation
+# an answer points at, so a marker resolves to its source without any conversion.
+Source = Citation
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str  # the answer, with [n] markers
+    refused: bool  # True when the reports do not answer the question
+    citations: list[Citation] = field(default_factory=list)
+    backend: str = ""
+    model: str = ""
+    dropped_markers: int = 0  # markers that pointed at no shown source
+    attributed_sentences: int = 0  # sentences whose citation was attributed, not written by the model
+    unsupported_sentences: int = 0  # cited sentences removed: their numbers are not in their sources
+    sources: list[Citation] = field(default_factory=list)  # every paragraph shown to the model
+    raw_text: str = ""  # what the model wrote, before citation post-processing
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: embed, search, llm_first_token, llm_total
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    rewritten_question: str | None = None  # a follow-up rewritten to stand alone: what was retrieved and answered
+    search_question: str | None = None  # the English translation retrieval used, when the question was not English
+    claims: list[Claim] = field(default_factory=list)  # the text sentence by sentence, each verified or flagged
+    abstention: dict[str, float] = field(default_factory=dict)  # the evidence signals behind refused (see rag.answer.abstention)
+
+    def to_dict(self, with_sources: bool = False) -> dict:
+        data = {
+            "text": self.text,
+            "refused": self.refused,
+            "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "text", "score")} for c in self.citations],
+            "claims": [asdict(c) for c in self.claims if c.kind != "filler"],
+            "backend": self.backend,
+            "model": self.model,
+        }
+        if with_sources:
+            data["sources"] = [asdict(c) for c in self.sources]
+        return data
