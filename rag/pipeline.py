@@ -62,13 +62,15 @@ def _as_citation(hit: Hit) -> Citation:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings | None = None, progress: bool = False) -> None:
+    def __init__(self, settings: Settings | None = None, progress: bool = False, *,
+                 embedder: Embedder | None = None, llm: LLM | None = None) -> None:
+        """``embedder`` and ``llm`` replace the configured ones (a test's fakes, or an LLM built elsewhere)."""
         self.settings = settings or Settings()
         self.progress = progress  # show progress bars for indexing and model assembly
         self._lock = threading.RLock()
-        self._embedder: Embedder | None = None
+        self._embedder: Embedder | None = embedder
         self._index: FaissIndex | None = None
-        self._llm: LLMChoice | None = None
+        self._llm: LLMChoice | None = LLMChoice(llm, "given to the pipeline") if llm is not None else None
         self._retriever: Retriever | None = None
 
     @cached_property
