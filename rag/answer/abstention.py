@@ -29,12 +29,12 @@ import numpy as np
 
 from embeddings import Embedder
 from rag.answer.injection import is_instruction, mask_instructions
+from rag.answer.terms import TOKEN, bare, is_content, question_stop_words, stem, stems
 from rag.ingest.paragraphs import split_sentences
 from rag.types import Citation, Claim
 
 # Given words and candidate words: each word's best similarity to any candidate.
 Similar = Callable[[list[str], list[str]], list[float]]
-_TOKEN = re.compile(r"[^\W_]+(?:['’]s)?", re.UNICODE)
 # Words that ask rather than say: they are never looked for in the sources.
 _ASKING = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
 being has have had the a an of in on at to for by with from as and or not no that this these those there their
@@ -50,36 +50,17 @@ _DATE = re.compile(r"\d|\b(?:january|february|march|april|may|june|july|august|s
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
-    import Stemmer  # PyStemmer: Snowball, fast C
-
-    return Stemmer.Stemmer("english")
-
-
-def _stem(word: str) -> str:
-    word = re.sub(r"['’]s$", "", word.lower())
-    return word if any(c.isdigit() for c in word) else _stemmer().stemWord(word)
-
-
-def stems(text: str) -> set[str]:
-    return {_stem(w) for w in _TOKEN.findall(text)}
-
-
-@lru_cache(maxsize=1)
-def _function_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # scikit-learn comes with sentence-transformers
-
-    return frozenset(ENGLISH_STOP_WORDS) | _ASKING
+def _not_terms() -> frozenset[str]:
+    return question_stop_words() | _ASKING
 
 
 def key_terms(question: str) -> dict[str, str]:
-    """The question's content terms, stem -> the word as asked ("1000's" -> "1000")."""
+    """The question's content words that do not ask, stem -> the word as asked ("1000's" -> "1000")."""
     terms: dict[str, str] = {}
-    for word in _TOKEN.findall(question):
-        bare = re.sub(r"['’]s$", "", word)
-        if bare.lower() in _function_words() or (len(bare) < 3 and not bare.isdigit()):
-            continue
-        terms.setdefault(_stem(bare), bare)
+    for word in TOKEN.findall(question):
+        asked = bare(word)
+        if is_content(asked.lower(), _not_terms()):
+            terms.setdefault(stem(asked), asked)
     return terms
 
 
@@ -127,7 +108,7 @@ def found_terms(terms: dict[str, str], text: str, similar: Similar | None = None
     found = {t for t in terms if any(_same_word(t, s) for s in text_stems)}
     missing = [t for t in terms if t not in found]
     if similar is not None and missing and similarity < 1.0:
-        words = sorted({w.lower() for w in _TOKEN.findall(text)} - _ASKING)
+        words = sorted({w.lower() for w in TOKEN.findall(text)} - _ASKING)
         if words:
             found |= {t for t, best in zip(missing, similar([terms[t] for t in missing], words)) if best >= similarity}
     return found

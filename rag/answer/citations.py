@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from embeddings import Embedder
 from rag.answer.claims import MARKER, parse_claims, render
 from rag.answer.prompt import REFUSAL
+from rag.answer.terms import content_stems, content_words
 from rag.ingest.paragraphs import split_sentences
 from rag.types import NUMBERED, Citation, Claim
 
@@ -49,7 +50,6 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = frozenset(["the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "by", "with", "from", "as", "is", "was", "were", "be", "been", "are", "it", "its", "this", "that", "these", "those", "which", "who", "what", "when", "where", "how", "did", "does", "do", "has", "have", "had", "not", "no"])
 MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
 _TRAILING = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
@@ -101,10 +101,6 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in (t.lower() for t in _WORD.findall(text)) if w not in _STOP and (len(w) > 2 or w.isdigit())}
-
-
 def lexical_attributor(sentences: Sequence[str], sources: Sequence[str]) -> list[tuple[int, float]]:
     """Share of a sentence's content words found in each source (numbers count double)."""
     source_words = [content_words(s) for s in sources]
@@ -129,21 +125,13 @@ def embedding_attributor(embedder: Embedder) -> Attributor:
     return attribute
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):  # "seizures"/"seizure", "lasted"/"last": enough for overlap
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
 def support(claim: str, source: str, question: str = "") -> float | None:
     """Share of the claim's own content words (not taken from the question) found in the source;
     None when the claim adds no word of its own."""
-    asked = {_stem(w) for w in content_words(question)}
-    words = {_stem(w) for w in content_words(MARKER.sub("", claim))} - asked
+    words = content_stems(MARKER.sub("", claim)) - content_stems(question)
     if not words:
         return None
-    found = {_stem(w) for w in content_words(source)}
+    found = content_stems(source)
     return len(words & found) / len(words)
 
 

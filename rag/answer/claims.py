@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.terms import FUNCTION_WORDS, words
 from rag.ingest.paragraphs import split_sentences
 from rag.types import NUMBERED, Claim
 
 # Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # A sentence that only points at a source ("This is supported by source [1].") states nothing:
 # it is dropped, so it can neither count as a claim nor lend its marker to the answer.
 _FILLER_LEAD = re.compile(
@@ -23,10 +23,10 @@ _FILLER_LEAD = re.compile(
     r"(?:supported|seen|shown|confirmed|stated|mentioned|found|evidenced|indicated|noted|described|explained)\b"
     r"|^(?:as|this is)\s+(?:stated|mentioned|shown|seen|noted|described)\s+in\b",
     re.IGNORECASE)
-_META = frozenset("""this that it these which is are was were can could may be been the a an in on of by from to
-as at and also text source sources passage passages document documents report reports context information
-provided given above following supported seen shown confirmed stated mentioned found evidenced indicated noted
-described explained states says said according support supports evidence""".split())  # noqa: SIM905 (a word list reads best as text)
+# ... besides function words, the words such a sentence is made of.
+_POINTING = frozenset("""can could may also text source sources passage passages document documents report
+reports context information provided given above following supported seen shown confirmed stated mentioned found
+evidenced indicated noted described explained states says said according support supports evidence""".split())  # noqa: SIM905
 
 
 def is_filler(sentence: str) -> bool:
@@ -34,8 +34,7 @@ def is_filler(sentence: str) -> bool:
     plain = NUMBERED.sub("", sentence).strip()
     if not plain:
         return True
-    words = [w.lower() for w in _WORD.findall(plain)]
-    own = [w for w in words if w not in _META]
+    own = [w for w in words(plain) if w not in _POINTING and w not in FUNCTION_WORDS]
     return bool(_FILLER_LEAD.search(plain)) and len(own) < 4 or (bool(NUMBERED.search(sentence)) and not own)
 
 
