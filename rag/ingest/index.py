@@ -18,7 +18,6 @@ Damaged files are found and named by ``rag.ingest.integrity``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import time
@@ -63,14 +62,16 @@ __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
 @contextlib.contextmanager
 def index_lock(directory: Path) -> Iterator[None]:
-    """One writer at a time per index directory (readers never wait: versions are immutable)."""
+    """One writer at a time per index directory: a second one waits, without a time limit, until the first is done.
+
+    Readers never wait (versions are immutable). filelock takes ``flock`` on Unix, as the hand-written
+    lock did, and ``LockFileEx`` on Windows, where ``fcntl`` does not exist.
+    """
+    from filelock import FileLock  # only writers lock; readers need not import it
+
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / LOCK).open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(directory / LOCK):
+        yield
 
 
 def _faiss_index(index_type: str, vectors: np.ndarray):
