@@ -3,6 +3,16 @@
 
 Month names cover English, Spanish, French and Russian (genitive), the languages the
 bundled reports mix. Returns ISO ``yyyy-mm-dd`` or None.
+
+Kept hand-written: dateparser (1.5) was tried in its place (issue 12) and lost a bundled report's
+date. ``search_dates`` with ``REQUIRE_PARTS`` day/month/year, ``STRICT_PARSING``, only the
+``absolute-time`` parser and languages en/es/fr/ru finds no date in "On January 11, 2006 a meeting
+was held ..." (it splits it into "On January 11" and "2006 a"), so report 003 loses its date
+(2006-01-11 -> None; the other four reports and the SQuAD article keep theirs); with
+``languages=["en"]`` report 002 also moves from "27 octubre 2009" to 2009-10-21. Without the strict
+settings it dates ordinary words: "2006 a", and "On January 11" in the current year (reports 002, 003
+and the SQuAD article get 2026 dates). It would also add about 0.2 s of imports, plus its language
+data on the first search.
 """
 
 from __future__ import annotations
