@@ -11,9 +11,11 @@ This is what ``rag eval`` calls. Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,25 @@ def _commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
+
+
+def _warning_or_worse(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+@contextlib.contextmanager
+def _quiet_handlers() -> Iterator[None]:
+    """While the progress bar draws, the log handlers print only warnings and errors: a line per answer
+    would break the bar. It filters the handlers the application set up, not any module's logger, and
+    takes the filter off again when the run ends."""
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(_warning_or_worse)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(_warning_or_worse)
 
 
 def _context(pipeline: Pipeline, set_path: Path, questions: list[EvalQuestion], retrieval_only: bool,
@@ -76,10 +97,9 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], out: Path, *, se
     console.print(f"evaluating {len(questions)} questions, {context['mode']}"
                   + (f", answered by {context['llm']}" if "llm" in context else ""), highlight=False)
 
-    logging.getLogger("rag.pipeline").setLevel(logging.WARNING)  # one line per answer would break the bar
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[status]}"), console=console) as progress:
+    with _quiet_handlers(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
         task = progress.add_task("eval", total=len(questions), status="")
         correct = answered = 0
 
