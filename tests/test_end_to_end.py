@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.pipeline
+import rag.api
 from rag import Settings, ask
 from rag.ingest.index import FaissIndex
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
@@ -60,7 +60,7 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     assert answer.timings["llm_first_token"] > 0 and answer.completion_tokens
 
     # The same process-wide pipeline (and loaded models) serves the next question; it refuses what is not there.
-    assert rag.pipeline.default_pipeline() is rag.pipeline._default
+    assert rag.api.default_pipeline() is rag.api._default
     unanswerable = ask("What is the population of Mars?")
     assert unanswerable.refused and unanswerable.citations == []
 
