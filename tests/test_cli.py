@@ -165,3 +165,15 @@ def test_index_check_verifies_every_file(corpus: Path, tmp_path: Path) -> None:
     vectors.write_bytes(bytes(data))
     _one_line_error(rag("index", "--check", "--index-dir", str(index_dir)), "vectors.npy",
                     "does not match its checksum", f"rag index {corpus}")
+
+
+def test_every_command_prints_its_help() -> None:
+    """Typer renders help as rich markup: a literal "[/MODEL]" once made `rag eval --help` an error."""
+    from typer.testing import CliRunner
+
+    from rag.app.cli import app
+
+    for command in ("index", "search", "ask", "serve", "eval"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output and "error:" not in result.output, command
+    assert "BACKEND[/MODEL]" in CliRunner().invoke(app, ["eval", "--help"], terminal_width=200).output

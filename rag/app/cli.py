@@ -215,7 +215,7 @@ def eval_(
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),
     k: K = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
+    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND\\[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
     = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only: no LLM.")] = False,
     category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")]
