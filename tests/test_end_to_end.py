@@ -48,7 +48,7 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     index_dir = tmp_path / "data-home" / "rag" / "index"
     monkeypatch.setenv("RAG_LLM", "embedded")
     monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(model_cache_dir))
-    monkeypatch.setattr(rag.pipeline, "_default", None)
+    monkeypatch.setattr(rag.api, "_default", None)
     answer = ask(SENTINEL_QUESTION)
     assert FaissIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
     assert isinstance(answer.text, str) and isinstance(answer.refused, bool)
