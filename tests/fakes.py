@@ -199,6 +199,11 @@ class FakeLLM:
         """Nothing to load; remembered so that a test can tell whether the pipeline asked for it."""
         self.started = True
 
+    def warm_up(self) -> str:
+        """Ready at once, or the one-line error a real backend gives when it cannot answer."""
+        self.start()
+        return self.check()
+
     def check(self) -> str:
         if self.unavailable is not None:
             raise LLMUnavailable(self.unavailable)
