@@ -70,7 +70,8 @@ def main() -> None:
         asked = recorded.get("search_question") or record["question"]
         probability = (recorded.get("abstention") or {}).get("refusal_probability")
         resolved, _ = pipeline.verified(resolve_citations(recorded["raw_text"], sources, attributor,
-                                                       s.attribution_min_similarity, asked, s.citation_min_support),
+                                                       s.citations.attribution_min_similarity, asked,
+                                                       s.citations.min_support),
                                      asked, sources, lambda: probability)  # noqa: B023 (called at once)
         answer = Answer(record["question"], resolved.text, resolved.refused, resolved.citations,
                         raw_text=recorded["raw_text"], dropped_markers=resolved.dropped_markers,

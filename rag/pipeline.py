@@ -81,15 +81,15 @@ class Pipeline:
     @property
     def abstainer(self) -> Abstainer:
         s = self.settings
-        return Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type,
-                         s.abstain_min_source_coverage, s.abstain_max_refusal_probability)
+        return Abstainer(s.abstention.min_coverage, s.abstention.min_window_coverage, s.abstention.check_answer_type,
+                         s.abstention.min_source_coverage, s.abstention.max_refusal_probability)
 
     # --- lazily loaded parts ------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.settings.embedder, self.settings.embed_batch_size)
+                self._embedder = make_embedder(self.settings.index.embedder, self.settings.index.embed_batch_size)
             return self._embedder
 
     @property
@@ -117,14 +117,15 @@ class Pipeline:
             index = self.index
             if self._retriever is None or self._retriever.index is not index:
                 s = self.settings
-                self._retriever = Retriever(index, self.embedder, s.retrieval, s.candidates, s.rrf_k)
+                self._retriever = Retriever(index, self.embedder, s.retrieval.mode, s.retrieval.candidates,
+                                            s.retrieval.rrf_k)
             return self._retriever
 
     @property
     def llm(self) -> LLMChoice:
         with self._lock:
             if self._llm is None:
-                self._llm = make_llm(self.settings, progress=self.progress, warm_messages=warm_up_messages())
+                self._llm = make_llm(self.settings.llm, progress=self.progress, warm_messages=warm_up_messages())
             return self._llm
 
     def reindex(self, corpus_dir: Path | None = None, force: bool = False) -> IndexReport:
@@ -135,7 +136,7 @@ class Pipeline:
         with self._lock:
             self._index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
                                                self.settings.resolved_index_dir(), self.embedder,
-                                               self.settings, progress=self.progress, force=force)
+                                               self.settings.index, progress=self.progress, force=force)
             return report
 
     def adopt(self, index: FaissIndex) -> None:
@@ -146,11 +147,12 @@ class Pipeline:
 
     # --- questions ----------------------------------------------------------------------------
     def _validated(self, question: str) -> str:
-        return validate_question(question, self.settings.max_question_chars)
+        return validate_question(question, self.settings.retrieval.max_question_chars)
 
     def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
         """The ``k`` best paragraphs; pass ``timings`` to receive the seconds spent embedding and searching."""
-        return self._search(self._validated(question), k or self.settings.k, {} if timings is None else timings)
+        return self._search(self._validated(question), k or self.settings.retrieval.k,
+                            {} if timings is None else timings)
 
     def _search(self, question: str, k: int, timings: dict[str, float]) -> list[Hit]:
         retriever = self.retriever
@@ -170,7 +172,7 @@ class Pipeline:
         rewritten to stand alone; ``.result.rewritten_question`` says what was answered.
         """
         question = self._validated(question)
-        return TextStream(self._answer(question, k or self.settings.k, history or []))
+        return TextStream(self._answer(question, k or self.settings.retrieval.k, history or []))
 
     def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Answer:
         stream = self.stream(question, k, history)
@@ -182,23 +184,23 @@ class Pipeline:
     def standalone_question(self, question: str, history: list[Message]) -> str:
         """``question`` rewritten with ``history`` so that retrieval understands it (no LLM call without history)."""
         s = self.settings
-        if s.followup_turns <= 0 or not history:
+        if s.questions.followup_turns <= 0 or not history:
             return question
-        return self._validated(standalone_question(self.llm.llm, question, history, s.followup_turns,
-                                                   s.followup_max_chars, s.followup_max_tokens,
-                                                   s.max_question_chars))
+        return self._validated(standalone_question(self.llm.llm, question, history, s.questions.followup_turns,
+                                                   s.questions.followup_max_chars, s.questions.followup_max_tokens,
+                                                   s.retrieval.max_question_chars))
 
     def search_question(self, question: str) -> str:
         """What retrieval searches with: an English translation when the question is in another language."""
         s = self.settings
-        if not s.translate_questions or looks_english(question):
+        if not s.questions.translate or looks_english(question):
             return question
-        return english_question(self.llm.llm, question, s.translation_max_tokens)
+        return english_question(self.llm.llm, question, s.questions.translation_max_tokens)
 
     def _attributor(self) -> Attributor | None:
-        if self.settings.attribution == "embedding":
+        if self.settings.citations.attribution == "embedding":
             return embedding_attributor(self.embedder)
-        return lexical_attributor if self.settings.attribution == "lexical" else None
+        return lexical_attributor if self.settings.citations.attribution == "lexical" else None
 
     def verified(self, resolved: Resolved, question: str, sources: list[Citation],
                  refusal_probability: Callable[[], float | None]) -> tuple[Resolved, Evidence | None]:
@@ -208,7 +210,7 @@ class Pipeline:
         Public so that ``bench/replay_citations.py`` can replay recorded answers through the same decision.
         """
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
-            related = closest_passage(question, sources, self.settings.refusal_related_min_coverage)
+            related = closest_passage(question, sources, self.settings.abstention.refusal_related_min_coverage)
             if related is None:
                 return resolved, None
             text = with_closest(resolved.text, related.quote)
@@ -216,14 +218,16 @@ class Pipeline:
                            claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
                                                            quote=related.quote)]), None
         s = self.settings
-        similar = self.term_similarity if s.abstain_term_similarity < 1.0 else None
-        evidence = replace(assess(question, resolved.claims, resolved.citations, sources, s.abstain_window_sentences,
-                                  similar, s.abstain_term_similarity), refusal_probability=refusal_probability())
+        similar = self.term_similarity if s.abstention.term_similarity < 1.0 else None
+        evidence = replace(assess(question, resolved.claims, resolved.citations, sources,
+                                  s.abstention.window_sentences, similar, s.abstention.term_similarity),
+                           refusal_probability=refusal_probability())
         if not self.abstainer.refuses(evidence):
             return resolved, evidence
         # Point to the passage closest to the question, not to what backed the refused claim: that may be
         # an order hidden in a report, or the wrong entity (measured in eval.injection).
-        closest = closest_passage(question, sources, s.refusal_related_min_coverage, resolved.citations) or next(
+        closest = closest_passage(question, sources, s.abstention.refusal_related_min_coverage,
+                                  resolved.citations) or next(
             (replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
              if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
         text = refusal_text(evidence, closest.quote if closest else "")
@@ -252,7 +256,7 @@ class Pipeline:
         searched = self.search_question(question)
         if searched != question:
             timings["translate"] = time.perf_counter() - mark
-        hits = select_sources(self._search(searched, k, timings), self.settings.min_source_score_ratio)
+        hits = select_sources(self._search(searched, k, timings), self.settings.retrieval.min_source_score_ratio)
         sources = [_as_citation(hit) for hit in hits]
         translated = searched if searched != question else None
         if not hits:
@@ -262,7 +266,7 @@ class Pipeline:
         mark = time.perf_counter()
         # A translated question is also what the model answers: an English answer to English sources
         # keeps the [n] attribution working (all-MiniLM-L6-v2 cannot match Russian to English).
-        messages = build_messages(searched, hits, self.settings.max_source_chars)
+        messages = build_messages(searched, hits, self.settings.retrieval.max_source_chars)
         generation = choice.llm.stream(messages)
         parts: list[str] = []
         for delta in generation:
@@ -274,9 +278,10 @@ class Pipeline:
 
         raw = "".join(parts)
         resolved, evidence = self.verified(resolve_citations(raw, sources, self._attributor(),
-                                                             self.settings.attribution_min_similarity, searched,
-                                                             self.settings.citation_min_support), searched,
-                                           sources, lambda: self._refusal_probability(choice.llm, messages, raw))
+                                                             self.settings.citations.attribution_min_similarity,
+                                                             searched, self.settings.citations.min_support),
+                                           searched, sources,
+                                           lambda: self._refusal_probability(choice.llm, messages, raw))
         timings["total"] = time.perf_counter() - started
         usage = generation.result
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", choice.llm.backend,
