@@ -47,17 +47,17 @@ class Pipeline(Resources):
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None or self._retriever.index is not self.index:
-                s = self.settings
-                self._retriever = Retriever(self.index, self.embedder, s.retrieval, s.candidates, s.rrf_k)
+                self._retriever = Retriever.from_settings(self.settings.retrieval, self.index, self.embedder)
             return self._retriever
 
     @cached_property
     def rewriter(self) -> QuestionRewriter:
-        return QuestionRewriter.from_settings(self.settings, lambda: self.llm.llm)
+        return QuestionRewriter.from_settings(self.settings.questions, self.settings.retrieval.max_question_chars,
+                                              lambda: self.llm.llm)
 
     @cached_property
     def prompt_builder(self) -> PromptBuilder:
-        return PromptBuilder(self.settings.max_source_chars, self.settings.min_source_score_ratio)
+        return PromptBuilder.from_settings(self.settings.retrieval)
 
     @cached_property
     def generator(self) -> AnswerGenerator:
@@ -65,11 +65,11 @@ class Pipeline(Resources):
 
     @cached_property
     def resolver(self) -> CitationResolver:
-        return CitationResolver.from_settings(self.settings, self.embedder)
+        return CitationResolver.from_settings(self.settings.citations, self.embedder)
 
     @cached_property
     def verifier(self) -> AnswerVerifier:
-        return AnswerVerifier.from_settings(self.settings, cache(lambda: embedding_similarity(self.embedder)))
+        return AnswerVerifier.from_settings(self.settings.abstention, cache(lambda: embedding_similarity(self.embedder)))
 
     def warm_up(self) -> None:
         """Load the index, the embedder and the LLM now instead of on the first question."""
@@ -80,14 +80,14 @@ class Pipeline(Resources):
     # --- questions --------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
         """The ``k`` best paragraphs; pass ``timings`` to receive the seconds spent embedding and searching."""
-        return self.retriever.run(self.rewriter.validate(question), k or self.settings.k,
-                                  {} if timings is None else timings)
+        question = self.rewriter.validate(question)  # before the index is opened: a bad question costs nothing
+        return self.retriever.run(question, k or self.settings.retrieval.k, {} if timings is None else timings)
 
     def stream(self, question: str, k: int | None = None, history: list[Message] | None = None
                ) -> TextStream[Answer]:
         """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer. With ``history``
         (earlier messages) a follow-up is first rewritten to stand alone: ``.result.rewritten_question``."""
-        return TextStream(self._answer(self.rewriter.validate(question), k or self.settings.k, history or []))
+        return TextStream(self._answer(self.rewriter.validate(question), k or self.settings.retrieval.k, history or []))
 
     def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Answer:
         return self.stream(question, k, history).drain()

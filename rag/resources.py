@@ -37,7 +37,7 @@ class Resources:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.settings.embedder, self.settings.embed_batch_size)
+                self._embedder = make_embedder(self.settings.index.embedder, self.settings.index.embed_batch_size)
             return self._embedder
 
     @property
@@ -58,7 +58,7 @@ class Resources:
     def llm(self) -> LLMChoice:
         with self._lock:
             if self._llm is None:
-                self._llm = make_llm(self.settings, self.progress, warm_up_messages())
+                self._llm = make_llm(self.settings.llm, self.progress, warm_up_messages())
             return self._llm
 
     def reindex(self, corpus_dir: Path | None = None, force: bool = False) -> IndexReport:
@@ -67,7 +67,7 @@ class Resources:
         with self._lock:
             self._index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
                                                self.settings.resolved_index_dir(), self.embedder,
-                                               self.settings, progress=self.progress, force=force)
+                                               self.settings.index, progress=self.progress, force=force)
             return report
 
     def adopt(self, index: FaissIndex) -> None:

@@ -85,11 +85,13 @@ def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytes
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads the developer's RAG_* settings or writes to their home index."""
+    """No test reads the developer's RAG_* settings or presets, or writes to their home index."""
     for key in list(os.environ):
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config"))
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +102,7 @@ def embedder() -> Embedder:
 @pytest.fixture(scope="session")
 def model_cache_dir() -> Path:
     """Where the packaged GGUF is assembled: the user cache, so CI and developers assemble it once."""
-    return Settings().model_cache_dir
+    return Settings().llm.model_cache_dir
 
 
 @pytest.fixture()
@@ -119,7 +121,7 @@ def settings_for(corpus: Path, index_dir: Path, **overrides: object) -> Settings
 def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A real FAISS index of the bundled reports on disk (read-only for tests)."""
     directory = tmp_path_factory.mktemp("bundled-index")
-    update_index(BUNDLED_CORPUS, directory, embedder, settings_for(BUNDLED_CORPUS, directory))
+    update_index(BUNDLED_CORPUS, directory, embedder, settings_for(BUNDLED_CORPUS, directory).index)
     return directory
 
 
@@ -134,7 +136,7 @@ def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.fakes import FakeEmbedder
 
     directory = tmp_path_factory.mktemp("fake-index")
-    update_index(BUNDLED_CORPUS, directory, FakeEmbedder(), settings_for(BUNDLED_CORPUS, directory))
+    update_index(BUNDLED_CORPUS, directory, FakeEmbedder(), settings_for(BUNDLED_CORPUS, directory).index)
     return directory
 
 
@@ -145,5 +147,5 @@ def squad_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 
     corpus = BUNDLED_SETS["squad2-normans"][1]
     directory = tmp_path_factory.mktemp("squad-index")
-    update_index(corpus, directory, embedder, settings_for(corpus, directory))
+    update_index(corpus, directory, embedder, settings_for(corpus, directory).index)
     return directory

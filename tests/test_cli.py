@@ -89,6 +89,18 @@ def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
     _one_line_error(result, "invalid setting", "llm")
 
 
+def test_unknown_preset_lists_the_presets(bundled_index_dir: Path) -> None:
+    result = rag("ask", "x", "--index-dir", str(bundled_index_dir), "--preset", "turbo")
+    _one_line_error(result, "invalid setting preset", "unknown preset 'turbo'", "default, fast, lenient, thorough")
+
+
+def test_flat_and_nested_environment_reach_the_cli(bundled_index_dir: Path) -> None:
+    result = rag("search", "Operation Sentinel", "--index-dir", str(bundled_index_dir),
+                 env={"RAG_RETRIEVAL__K": "2", "RAG_RETRIEVAL": "dense"})
+    assert result.returncode == 0, result.stderr
+    assert [line[:2] for line in result.stdout.splitlines() if line[:1].isdigit()] == ["1.", "2."]
+
+
 def test_unloadable_embedding_model(tmp_path: Path, bundled_index_dir: Path) -> None:
     result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
     _one_line_error(result, "cannot load embedding model", "no-model")

@@ -64,7 +64,7 @@ def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_
     assert rewrite["options"]["num_predict"] == 32  # the rewrite is capped short
     assert SENTINEL_QUESTION in rewrite["messages"][1]["content"]
     assert answering["messages"][-1]["content"].endswith(f"Question: {rewritten}")
-    assert answering["options"]["num_predict"] == pipeline.settings.max_answer_tokens
+    assert answering["options"]["num_predict"] == pipeline.settings.llm.max_answer_tokens
     assert answer.question == FOLLOW_UP and answer.rewritten_question == rewritten
     assert SENTINEL in [(s.doc_id, s.paragraph) for s in answer.sources]  # "it" found Operation Sentinel
     assert plain.rewritten_question is None and "rewrite" not in plain.timings

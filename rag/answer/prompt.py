@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.answer.injection import mask_instructions
 from rag.ingest.paragraphs import sentence_spans
 from rag.query.retrieval import Hit
 from rag.types import Message, Source
+
+if TYPE_CHECKING:
+    from rag.settings import RetrievalSettings
 
 REFUSAL = "I cannot find the answer in the reports."
 
@@ -119,6 +123,10 @@ class PromptBuilder:
     def __init__(self, max_source_chars: int = 1600, min_source_score_ratio: float = 0.0) -> None:
         self.max_source_chars = max_source_chars
         self.min_source_score_ratio = min_source_score_ratio
+
+    @classmethod
+    def from_settings(cls, s: RetrievalSettings) -> PromptBuilder:
+        return cls(s.max_source_chars, s.min_source_score_ratio)
 
     def warm_up(self) -> list[Message]:
         """The prompt prefix every answer shares: what the embedded model's self-check runs."""

@@ -23,7 +23,7 @@ from rag.answer.injection import is_instruction
 from rag.types import Claim, Source
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from rag.settings import AbstentionSettings, CitationSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,8 @@ class CitationResolver:
         self.attributor, self.min_similarity, self.min_support = attributor, min_similarity, min_support
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder) -> CitationResolver:
-        s = settings
-        return cls(make_attributor(s.attribution, embedder), s.attribution_min_similarity, s.citation_min_support)
+    def from_settings(cls, s: CitationSettings, embedder: Embedder) -> CitationResolver:
+        return cls(make_attributor(s.attribution, embedder), s.attribution_min_similarity, s.min_support)
 
     def warm_up(self) -> None:
         """Nothing to load: the attributor shares the retriever's embedder."""
@@ -61,12 +60,10 @@ class AnswerVerifier:
         self.related_min_coverage = related_min_coverage
 
     @classmethod
-    def from_settings(cls, settings: Settings, similar: Callable[[], Similar]) -> AnswerVerifier:
-        s = settings
-        abstainer = Abstainer(s.abstain_min_coverage, s.abstain_min_window_coverage, s.abstain_check_answer_type,
-                              s.abstain_min_source_coverage, s.abstain_max_refusal_probability)
-        return cls(abstainer, similar, s.abstain_window_sentences, s.abstain_term_similarity,
-                   s.refusal_related_min_coverage)
+    def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar]) -> AnswerVerifier:
+        abstainer = Abstainer(s.min_coverage, s.min_window_coverage, s.check_answer_type, s.min_source_coverage,
+                              s.max_refusal_probability)
+        return cls(abstainer, similar, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage)
 
     def _similar(self) -> Similar | None:
         return self.similar() if self.term_similarity < 1.0 else None

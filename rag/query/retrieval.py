@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from rag.ingest.index import FaissIndex
 from rag.ingest.keyword_index import Key, KeywordIndex
 from rag.ingest.paragraphs import Paragraph
 from rag.types import ParagraphKey
+
+if TYPE_CHECKING:
+    from rag.settings import RetrievalSettings
 
 __all__ = ["DenseRanker", "Hit", "Key", "KeywordIndex", "KeywordRanker", "RankFusion", "Ranker", "Retriever",
            "reciprocal_rank_fusion"]
@@ -112,6 +115,10 @@ class Retriever:
         self._rows: dict[Key, list[int]] = defaultdict(list)
         for row, chunk in enumerate(index.chunks):
             self._rows[chunk.key].append(row)
+
+    @classmethod
+    def from_settings(cls, s: RetrievalSettings, index: FaissIndex, embedder: Embedder) -> Retriever:
+        return cls(index, embedder, s.mode, s.candidates, s.rrf_k)
 
     @property
     def keywords(self) -> KeywordIndex | None:

@@ -26,7 +26,7 @@ from rag.query.translation import english_question, looks_english
 from rag.types import Message
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from rag.settings import QuestionSettings
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,10 @@ class QuestionRewriter:
         return english_question(self.llm(), question, self.translation_max_tokens)
 
     @classmethod
-    def from_settings(cls, settings: Settings, llm: Callable[[], LLM]) -> QuestionRewriter:
-        s = settings
-        return cls(llm, max_question_chars=s.max_question_chars, followup_turns=s.followup_turns,
+    def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM]) -> QuestionRewriter:
+        return cls(llm, max_question_chars=max_question_chars, followup_turns=s.followup_turns,
                    followup_max_chars=s.followup_max_chars, followup_max_tokens=s.followup_max_tokens,
-                   translate=s.translate_questions, translation_max_tokens=s.translation_max_tokens)
+                   translate=s.translate, translation_max_tokens=s.translation_max_tokens)
 
     def run(self, question: str, history: Sequence[Message] = (), timings: dict[str, float] | None = None
             ) -> RewrittenQuestion:
