@@ -47,7 +47,8 @@ def _fail(message: str, code: int) -> None:
 
 K = Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
-Preset = Annotated[str | None, typer.Option("--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
+Preset = Annotated[str | None, typer.Option(
+    "--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
 
 
