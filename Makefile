@@ -1,6 +1,7 @@
 # Set-up and checks. Everything lands in ./.venv; nothing is installed system-wide.
 #   make demo    install, then answer a question about the bundled reports (embedded LLM, no Ollama needed)
-#   make test    install with test extras, then run the test suite (what CI runs)
+#   make test    install with test extras, lint, then run the whole test suite (what CI runs; about 20 min)
+#   make test-fast  the tests that load no real model and start no process (fakes; well under a minute)
 #   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
 #   make bench   print speed and memory figures (bench/run.py)
 #   make eval    score answers, citations and refusals on both bundled eval sets (writes eval-results/)
@@ -14,7 +15,7 @@ QUESTION ?= What did Operation Sentinel seize?
 # Elsewhere, add PyTorch's CPU wheel index here, e.g. TORCH_PIP_ARGS="--index-url <cpu index>".
 TORCH_PIP_ARGS ?=
 
-.PHONY: demo test lint bench serve install install-test clean-venv
+.PHONY: demo test test-fast lint bench serve install install-test clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,10 @@ serve: install
 
 test: lint
 	$(PY) -m pytest
+
+# `slow` is assigned in tests/conftest.py: the `llm` tests, the real embedder and indexes, processes, servers, browsers.
+test-fast: install-test
+	$(PY) -m pytest -m "not slow"
 
 lint: install-test
 	$(VENV)/bin/ruff check .

@@ -59,11 +59,11 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         question, recorded = run.questions[record["id"]], record["answer"]
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
-        resolved = resolve_citations(recorded["raw_text"], sources, attributor, s.attribution_min_similarity, asked,
-                                     s.citation_min_support)
+        resolved = resolve_citations(recorded["raw_text"], sources, attributor,
+                                     s.citations.attribution_min_similarity, asked, s.citations.min_support)
         probability = (recorded.get("abstention") or {}).get("refusal_probability")  # recorded: it needs the LLM
         evidence = {} if resolved.refused else {
-            level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstain_window_sentences,
+            level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstention.window_sentences,
                                   similar, level), refusal_probability=probability)
             for level in SIMILARITIES}
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,

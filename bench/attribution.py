@@ -56,7 +56,7 @@ def main() -> None:
         "model+embedding": (False, embedding),
         "model+lexical": (False, lexical_attributor),
     }
-    threshold = pipeline.settings.attribution_min_similarity
+    threshold = pipeline.settings.citations.attribution_min_similarity
     totals = {name: {"hit": 0, "cited": 0, "correct": 0, "uncited": 0} for name in strategies}
     prompt_tokens, first_token = [], []
     for question, gold in QUESTIONS:
@@ -74,7 +74,8 @@ def main() -> None:
             counts["correct"] += keys.count(gold)
             counts["uncited"] += not keys
     n = len(QUESTIONS)
-    print(f"\nmax_source_chars {pipeline.settings.max_source_chars}: mean prompt {sum(prompt_tokens) / n:.0f} tokens, "
+    chars = pipeline.settings.retrieval.max_source_chars
+    print(f"\nmax_source_chars {chars}: mean prompt {sum(prompt_tokens) / n:.0f} tokens, "
           f"mean first token {sum(first_token[1:]) / (n - 1):.1f}s (first question, with model load, excluded)")
     print(f"{'strategy':<17} {'hit':>6} {'precision':>10} {'uncited':>8}   ({n} questions, threshold {threshold})")
     for name, c in totals.items():

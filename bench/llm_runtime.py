@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.llm.factory import make_embedded
 from rag.llm.llama_cpp_llm import stop_workers
-from rag.settings import Settings
+from rag.settings import LLMSettings, Settings
 
 PREFILL_LIMIT = 500.0  # tokens/s, see the module docstring
 DECODE_LIMIT = 14.0
@@ -44,7 +44,7 @@ def _prompt(tokens: int, salt: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{salt}: {body}\nReply with one word."}]
 
 
-def run(settings: Settings, prompt_tokens: int, repeat: int) -> dict[str, float]:
+def run(settings: LLMSettings, prompt_tokens: int, repeat: int) -> dict[str, float]:
     llm = make_embedded(settings, progress=False)
     mark = time.perf_counter()
     info = llm.warm_up()
@@ -79,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra-buffers", choices=["off", "on", "both"], default="off")
     parser.add_argument("--flash-attn", choices=["off", "on", "both"], default="off")
-    parser.add_argument("--n-ubatch", type=int, nargs="+", default=[Settings().n_ubatch])
+    parser.add_argument("--n-ubatch", type=int, nargs="+", default=[Settings().llm.n_ubatch])
     parser.add_argument("--n-threads", type=int, nargs="+", default=[os.cpu_count() or 1])
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
@@ -92,7 +92,7 @@ def main() -> None:
     for extra, flash, ubatch, threads in itertools.product(both[options.extra_buffers], both[options.flash_attn],
                                                            options.n_ubatch, options.n_threads):
         settings = Settings(llm="embedded", llama_extra_buffers=extra, flash_attn=flash, n_ubatch=ubatch,
-                            n_batch=max(ubatch, Settings().n_batch), n_threads=threads)
+                            n_batch=max(ubatch, Settings().llm.n_batch), n_threads=threads).llm
         r = run(settings, options.prompt_tokens, options.repeat)
         print(f"{'on' if extra else 'off':>10} {'on' if flash else 'off':>5} {ubatch:>6} {threads:>3} "
               f"{r['ready_s']:7.1f} {r['prefill_tok_s']:9.1f} {r['prefill_tok_s'] / PREFILL_LIMIT:8.2f} "

@@ -40,7 +40,7 @@ def main() -> None:
     from llama_cpp import Llama
 
     settings = Settings(**({"index_dir": options.index_dir} if options.index_dir else {}))
-    vocab = Llama(model_path=str(assemble_packaged_model(settings.model_cache_dir, progress=False)),
+    vocab = Llama(model_path=str(assemble_packaged_model(settings.llm.model_cache_dir, progress=False)),
                   vocab_only=True, verbose=False)
     pipeline = Pipeline(settings)
     questions = [q for q in load_eval_set(options.set) if q.answerable]

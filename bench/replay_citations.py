@@ -24,7 +24,6 @@ from eval import EvalQuestion, load_eval_set, resolve_set, select, summarise
 from eval.report import summary_table
 from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
-from rag.answer.citations import embedding_attributor, resolve_citations
 from rag.ingest.index import FaissIndex
 from rag.types import Answer, Citation
 
@@ -60,8 +59,6 @@ def main() -> None:
     args = parser.parse_args()
     run = RecordedRun.load(args.results)
     pipeline = Pipeline(Settings(preset=args.preset, index_dir=Path(run.data["context"]["index"])))
-    s = pipeline.settings
-    attributor = embedding_attributor(pipeline.embedder)
     questions = run.questions
     results = []
     for record in run.data["questions"]:
@@ -69,9 +66,8 @@ def main() -> None:
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         probability = (recorded.get("abstention") or {}).get("refusal_probability")
-        resolved, _ = pipeline.verified(resolve_citations(recorded["raw_text"], sources, attributor,
-                                                       s.attribution_min_similarity, asked, s.citation_min_support),
-                                     asked, sources, lambda: probability)  # noqa: B023 (called at once)
+        resolved, _ = pipeline.verifier.run(pipeline.resolver.run(recorded["raw_text"], sources, asked),
+                                            asked, sources, lambda: probability)  # noqa: B023 (called at once)
         answer = Answer(record["question"], resolved.text, resolved.refused, resolved.citations,
                         raw_text=recorded["raw_text"], dropped_markers=resolved.dropped_markers,
                         claims=resolved.claims)

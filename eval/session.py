@@ -65,17 +65,18 @@ def _context(pipeline: Pipeline, set_path: Path, questions: list[EvalQuestion], 
         "eval_set": str(set_path), "questions": len(questions),
         "mode": "retrieval only" if retrieval_only else "full (retrieval + LLM answers)",
         "corpus": str(s.resolved_corpus_dir()), "index": str(s.resolved_index_dir()),
-        "embedder": s.embedder, "retrieval": s.retrieval, "k": k or s.k, "attribution": s.attribution,
+        "embedder": s.index.embedder, "retrieval": s.retrieval.mode, "k": k or s.retrieval.k,
+        "attribution": s.citations.attribution,
         "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": _commit(),
     }
     if not retrieval_only:
         llm = pipeline.llm.llm  # loads it now, so its load time is not charged to the first question
         context["llm"] = f"{llm.backend} / {llm.model}"
-        context["abstention"] = {"min_coverage": s.abstain_min_coverage,
-                                 "min_window_coverage": s.abstain_min_window_coverage,
-                                 "min_source_coverage": s.abstain_min_source_coverage,
-                                 "max_refusal_probability": s.abstain_max_refusal_probability,
-                                 "check_type": s.abstain_check_answer_type, "term_similarity": s.abstain_term_similarity}
+        a = s.abstention
+        context["abstention"] = {"min_coverage": a.min_coverage, "min_window_coverage": a.min_window_coverage,
+                                 "min_source_coverage": a.min_source_coverage,
+                                 "max_refusal_probability": a.max_refusal_probability,
+                                 "check_type": a.check_answer_type, "term_similarity": a.term_similarity}
     return context
 
 

@@ -15,15 +15,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rag.api import ask, default_pipeline
     from rag.errors import RagError
-    from rag.pipeline import Pipeline, ask, default_pipeline
+    from rag.pipeline import Pipeline
     from rag.settings import Settings
     from rag.types import Answer, Citation, Claim, ParagraphKey
 
 # Imported on first use, so a light submodule (the LLM worker process) does not pay for torch.
 _EXPORTS = {"Answer": "rag.types", "Citation": "rag.types", "Claim": "rag.types", "ParagraphKey": "rag.types",
-            "RagError": "rag.errors", "Pipeline": "rag.pipeline", "ask": "rag.pipeline",
-            "default_pipeline": "rag.pipeline", "Settings": "rag.settings"}
+            "RagError": "rag.errors", "Pipeline": "rag.pipeline", "ask": "rag.api",
+            "default_pipeline": "rag.api", "Settings": "rag.settings"}
 __all__ = ["Answer", "Citation", "Claim", "ParagraphKey", "Pipeline", "RagError", "Settings", "ask", "default_pipeline"]
 
 

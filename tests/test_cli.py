@@ -89,6 +89,18 @@ def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
     _one_line_error(result, "invalid setting", "llm")
 
 
+def test_unknown_preset_lists_the_presets(bundled_index_dir: Path) -> None:
+    result = rag("ask", "x", "--index-dir", str(bundled_index_dir), "--preset", "turbo")
+    _one_line_error(result, "invalid setting preset", "unknown preset 'turbo'", "default, fast, lenient, thorough")
+
+
+def test_flat_and_nested_environment_reach_the_cli(bundled_index_dir: Path) -> None:
+    result = rag("search", "Operation Sentinel", "--index-dir", str(bundled_index_dir),
+                 env={"RAG_RETRIEVAL__K": "2", "RAG_RETRIEVAL": "dense"})
+    assert result.returncode == 0, result.stderr
+    assert [line[:2] for line in result.stdout.splitlines() if line[:1].isdigit()] == ["1.", "2."]
+
+
 def test_unloadable_embedding_model(tmp_path: Path, bundled_index_dir: Path) -> None:
     result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
     _one_line_error(result, "cannot load embedding model", "no-model")
@@ -165,3 +177,15 @@ def test_index_check_verifies_every_file(corpus: Path, tmp_path: Path) -> None:
     vectors.write_bytes(bytes(data))
     _one_line_error(rag("index", "--check", "--index-dir", str(index_dir)), "vectors.npy",
                     "does not match its checksum", f"rag index {corpus}")
+
+
+def test_every_command_prints_its_help() -> None:
+    """Typer renders help as rich markup: a literal "[/MODEL]" once made `rag eval --help` an error."""
+    from typer.testing import CliRunner
+
+    from rag.app.cli import app
+
+    for command in ("index", "search", "ask", "serve", "eval"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output and "error:" not in result.output, command
+    assert "BACKEND[/MODEL]" in CliRunner().invoke(app, ["eval", "--help"], terminal_width=200).output

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.pipeline
+import rag.api
 from rag import Settings, ask
 from rag.ingest.index import FaissIndex
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
@@ -48,7 +48,7 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     index_dir = tmp_path / "data-home" / "rag" / "index"
     monkeypatch.setenv("RAG_LLM", "embedded")
     monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(model_cache_dir))
-    monkeypatch.setattr(rag.pipeline, "_default", None)
+    monkeypatch.setattr(rag.api, "_default", None)
     answer = ask(SENTINEL_QUESTION)
     assert FaissIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
     assert isinstance(answer.text, str) and isinstance(answer.refused, bool)
@@ -60,7 +60,7 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     assert answer.timings["llm_first_token"] > 0 and answer.completion_tokens
 
     # The same process-wide pipeline (and loaded models) serves the next question; it refuses what is not there.
-    assert rag.pipeline.default_pipeline() is rag.pipeline._default
+    assert rag.api.default_pipeline() is rag.api._default
     unanswerable = ask("What is the population of Mars?")
     assert unanswerable.refused and unanswerable.citations == []
 

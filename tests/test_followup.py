@@ -45,9 +45,9 @@ def test_the_rewrite_is_one_clean_line_or_the_question_as_asked(output: str, exp
 def test_no_history_means_no_rewrite_and_no_llm_call(bundled_index_dir: Path) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # any LLM call would fail
     pipeline = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir))
-    assert pipeline.standalone_question(FOLLOW_UP, []) == FOLLOW_UP
+    assert pipeline.rewriter.standalone(FOLLOW_UP, []) == FOLLOW_UP
     off = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir, followup_turns=0))
-    assert off.standalone_question(FOLLOW_UP, HISTORY) == FOLLOW_UP
+    assert off.rewriter.standalone(FOLLOW_UP, HISTORY) == FOLLOW_UP
 
 
 def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_dir: Path) -> None:
@@ -64,7 +64,7 @@ def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_
     assert rewrite["options"]["num_predict"] == 32  # the rewrite is capped short
     assert SENTINEL_QUESTION in rewrite["messages"][1]["content"]
     assert answering["messages"][-1]["content"].endswith(f"Question: {rewritten}")
-    assert answering["options"]["num_predict"] == pipeline.settings.max_answer_tokens
+    assert answering["options"]["num_predict"] == pipeline.settings.llm.max_answer_tokens
     assert answer.question == FOLLOW_UP and answer.rewritten_question == rewritten
     assert SENTINEL in [(s.doc_id, s.paragraph) for s in answer.sources]  # "it" found Operation Sentinel
     assert plain.rewritten_question is None and "rewrite" not in plain.timings
@@ -73,6 +73,6 @@ def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_
 @pytest.mark.llm
 def test_the_embedded_model_resolves_it_to_operation_sentinel(bundled_index_dir: Path, model_cache_dir: Path) -> None:
     pipeline = Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, model_cache_dir=model_cache_dir))
-    rewritten = pipeline.standalone_question(FOLLOW_UP, HISTORY)
+    rewritten = pipeline.rewriter.standalone(FOLLOW_UP, HISTORY)
     assert "Sentinel" in rewritten and rewritten.endswith("?"), rewritten
-    assert pipeline.standalone_question("Who is Andrei Belyaninov?", HISTORY) == "Who is Andrei Belyaninov?"
+    assert pipeline.rewriter.standalone("Who is Andrei Belyaninov?", HISTORY) == "Who is Andrei Belyaninov?"

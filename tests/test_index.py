@@ -33,7 +33,7 @@ class CountingEmbedder:
 
 
 def _build(corpus: Path, index_dir: Path, embedder, **overrides):
-    return update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir, **overrides))
+    return update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir, **overrides).index)
 
 
 def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, bundled_index: FaissIndex,

@@ -34,7 +34,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tu
         (corpus / f"r{number}.txt").write_text(
             f"Report {number}\n\nCustoms officers reported {topic} in 2019.\n\nA second paragraph on {topic}.\n",
             encoding="utf-8")
-    update_index(corpus, root / "index", embedder, settings_for(corpus, root / "index"))
+    update_index(corpus, root / "index", embedder, settings_for(corpus, root / "index").index)
     return corpus, root / "index"
 
 
@@ -110,7 +110,7 @@ def test_damage_is_named_on_load_and_repaired_by_rag_index(pristine: tuple[Path,
     _assert_one_line(error, culprit, f"rag index {corpus if readable else 'FOLDER'} --index-dir {index_dir}")
 
     counting = CountingEmbedder(embedder)
-    _, report = update_index(corpus, index_dir, counting, settings_for(corpus, index_dir))
+    _, report = update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index)
     assert report.rebuilt_because and culprit in report.rebuilt_because
     repaired = FaissIndex.load(index_dir, verify=True)
     assert len(repaired.manifest.documents) == 3 and len(repaired.paragraphs) == 9
@@ -128,7 +128,7 @@ def test_a_flipped_bit_is_caught_by_check_and_never_reused(pristine: tuple[Path,
     _assert_one_line(error, name, "does not match its checksum")
 
     counting = CountingEmbedder(embedder)
-    update_index(corpus, index_dir, counting, settings_for(corpus, index_dir))
+    update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index)
     FaissIndex.load(index_dir, verify=True)
     assert bool(counting.texts) == (name in ("vectors.npy", "chunks.jsonl"))  # damaged vectors are re-embedded
 
@@ -143,11 +143,11 @@ def test_a_folder_without_a_valid_current_is_never_overwritten_without_force(
         FaissIndex.load(index_dir)
     _assert_one_line(error, "--force")
     with pytest.raises(IndexCorrupt):
-        update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))
+        update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)
     assert sorted(p.name for p in index_dir.iterdir()) == before and (version / "vectors.npy").exists()
 
     counting = CountingEmbedder(embedder)
-    update_index(corpus, index_dir, counting, settings_for(corpus, index_dir), force=True)
+    update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index, force=True)
     assert len(FaissIndex.load(index_dir, verify=True).paragraphs) == 9
     assert counting.texts == []  # the lost version's vectors verified and were reused
 
@@ -159,8 +159,8 @@ def test_foreign_files_are_kept_even_with_force(pristine: tuple[Path, Path], tmp
     target.mkdir()
     (target / "thesis.docx").write_bytes(b"precious")
     with pytest.raises(IndexCorrupt, match="holds files but no index"):
-        update_index(corpus, target, embedder, settings_for(corpus, target))
-    update_index(corpus, target, embedder, settings_for(corpus, target), force=True)
+        update_index(corpus, target, embedder, settings_for(corpus, target).index)
+    update_index(corpus, target, embedder, settings_for(corpus, target).index, force=True)
     assert (target / "thesis.docx").read_bytes() == b"precious" and FaissIndex.exists(target)
 
 

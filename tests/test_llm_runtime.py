@@ -34,7 +34,7 @@ EXTRA_BUFFERS = ("AMX", "REPACK")
 
 def _embedded(model_cache_dir: Path, **overrides: object) -> LlamaCppLLM:
     settings = Settings(llm="embedded", model_cache_dir=model_cache_dir, **overrides)
-    return make_embedded(settings, progress=False, warm_messages=warm_up_messages())
+    return make_embedded(settings.llm, progress=False, warm_messages=warm_up_messages())
 
 
 def _pipeline(bundled_index_dir: Path, model_cache_dir: Path, **overrides: object) -> Pipeline:

@@ -17,7 +17,7 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
 def _ollama(host: str, **overrides: object):
-    return make_ollama(Settings(llm="ollama", ollama_host=host, **overrides))
+    return make_ollama(Settings(llm="ollama", ollama_host=host, **overrides).llm)
 
 
 def test_streams_ndjson_chunks_and_reports_usage() -> None:
@@ -66,18 +66,18 @@ def test_timeout_is_one_line() -> None:
 
 def test_auto_uses_ollama_when_it_has_the_model() -> None:
     with FakeOllama() as server:
-        choice = make_llm(Settings(llm="auto", ollama_host=server.host))
+        choice = make_llm(Settings(llm="auto", ollama_host=server.host).llm)
         assert choice.llm.backend == "ollama" and choice.llm.model == "qwen2.5:3b"
         assert "has qwen2.5:3b" in choice.reason
 
 
 def test_auto_falls_back_to_embedded_and_says_why(model_cache_dir: Path) -> None:
     with FakeOllama(models=["other:7b"]) as server:
-        choice = make_llm(Settings(llm="auto", ollama_host=server.host, model_cache_dir=model_cache_dir))
+        choice = make_llm(Settings(llm="auto", ollama_host=server.host, model_cache_dir=model_cache_dir).llm)
     assert choice.llm.backend == "embedded"
     assert "fell back to embedded" in choice.reason and "ollama pull qwen2.5:3b" in choice.reason
     down = make_llm(Settings(llm="auto", ollama_host=f"http://127.0.0.1:{free_port()}",
-                             model_cache_dir=model_cache_dir))
+                             model_cache_dir=model_cache_dir).llm)
     assert down.llm.backend == "embedded" and "not reachable" in down.reason
 
 

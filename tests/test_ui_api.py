@@ -178,7 +178,7 @@ def test_serve_passes_allow_uploads_to_the_ui(monkeypatch: pytest.MonkeyPatch, f
     monkeypatch.setattr(ui.serve, "serve", served.append)
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", *flags])
     assert result.exit_code == 0, result.output
-    assert served[0].allow_uploads is allow_uploads and served[0].ui_host == "0.0.0.0"
+    assert served[0].ui.allow_uploads is allow_uploads and served[0].ui.host == "0.0.0.0"
 
 
 def test_ask_refuses_invalid_questions_and_reports_any_failure_in_one_line(

@@ -111,7 +111,7 @@ def test_an_uploaded_report_is_indexed_listed_and_answers(app: tuple[str, Pipeli
     assert "scan.txt: not added, binary file" in status.inner_text()
     assert page.locator("#rag-corpus tbody tr", has_text="Harbour inspection in Port Aldeney").count() == 1
     assert "12 Mar 2024" in page.inner_text("#rag-corpus")
-    assert (pipeline.settings.corpus_dir / "port_aldeney_inspection.md").read_text() == NEW_REPORT
+    assert (pipeline.settings.index.corpus_dir / "port_aldeney_inspection.md").read_text() == NEW_REPORT
 
     answer = ask(page, "How much saffron was found in Port Aldeney?")
     assert "740" in answer["text"], answer["text"]

@@ -144,7 +144,7 @@ def test_uploads_go_to_a_seeded_workspace_when_the_corpus_is_the_bundled_sample(
     assert all(filecmp.cmp(BUNDLED_CORPUS / name, workspace / name, shallow=False) for name in bundled)
     (workspace / bundled[0]).unlink()  # a report the user removed is not brought back
     assert writable_corpus(settings) == workspace and not (workspace / bundled[0]).exists()
-    assert with_writable_corpus(settings).corpus_dir == workspace and settings.corpus_dir == BUNDLED_CORPUS
+    assert with_writable_corpus(settings).index.corpus_dir == workspace and settings.index.corpus_dir == BUNDLED_CORPUS
 
 
 def test_a_configured_corpus_takes_the_uploads_itself(tmp_path: Path, corpus: Path) -> None:
@@ -158,9 +158,9 @@ def test_without_a_configured_corpus_the_indexed_folder_takes_the_uploads(
     """`rag index ~/reports` then `rag serve`: the UI serves ~/reports, not the bundled sample."""
     (corpus / "harbour.md").write_text(NEW_REPORT)  # the user's own folder, not a copy of the sample
     index_dir = tmp_path / "index"
-    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))
+    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)
     settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
-    assert writable_corpus(settings) == corpus.resolve() == with_writable_corpus(settings).corpus_dir
+    assert writable_corpus(settings) == corpus.resolve() == with_writable_corpus(settings).index.corpus_dir
     assert not (tmp_path / "workspace").exists()
 
 
@@ -168,7 +168,7 @@ def test_an_index_of_another_copy_of_the_sample_does_not_take_uploads(
         tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     """Another checkout's data/reports is the sample too: uploads go to the workspace, not into it."""
     index_dir = tmp_path / "index"
-    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir))  # corpus: an unchanged copy
+    update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)  # corpus: an unchanged copy
     settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
     assert writable_corpus(settings) == (tmp_path / "workspace").resolve()
 
@@ -176,9 +176,9 @@ def test_an_index_of_another_copy_of_the_sample_does_not_take_uploads(
 def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     settings = settings_for(corpus, index_dir)
-    _, first = update_index(corpus, index_dir, embedder, settings)
+    _, first = update_index(corpus, index_dir, embedder, settings.index)
     saved = save_upload(_file(tmp_path, "harbour.md", NEW_REPORT), "harbour.md", corpus, settings)
-    index, report = update_index(corpus, index_dir, embedder, settings)
+    index, report = update_index(corpus, index_dir, embedder, settings.index)
     assert report.added == ["harbour.md"] and len(report.unchanged) == 5 and report.rebuilt_because is None
     new_chunks = [c for c in index.chunks if c.doc_id == saved.doc_id]
     assert report.embedded_chunks == len(new_chunks) > 0  # only the new file was embedded
@@ -202,7 +202,7 @@ def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Pa
 ])
 def test_uploads_are_off_on_an_exposed_address_without_a_login(host: str, auth: str | None, allow: bool | None,
                                                                allowed: bool) -> None:
-    assert uploads_allowed(Settings(ui_host=host, ui_auth=auth, allow_uploads=allow)) is allowed
+    assert uploads_allowed(Settings(ui_host=host, ui_auth=auth, allow_uploads=allow).ui) is allowed
 
 
 @pytest.mark.parametrize("name", ["报告" * 100 + ".txt", "𐌰" * 120 + ".md", "é" * 119 + ".txt"])

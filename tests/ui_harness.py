@@ -71,7 +71,9 @@ def ui_settings(tmp: Path, index_dir: Path | None = None, **overrides: Any) -> S
     with pytest.MonkeyPatch.context() as env:  # module fixtures run before the autouse env isolation
         for key in [k for k in os.environ if k.startswith("RAG_")]:
             env.delenv(key)
+        env.delenv("OLLAMA_HOST", raising=False)
         env.setenv("XDG_DATA_HOME", str(tmp / "xdg-data"))
+        env.setenv("XDG_CONFIG_HOME", str(tmp / "xdg-config"))
         return Settings(corpus_dir=corpus, index_dir=index_dir, workspace_corpus_dir=tmp / "workspace",
                         **overrides)
 
@@ -79,7 +81,7 @@ def ui_settings(tmp: Path, index_dir: Path | None = None, **overrides: Any) -> S
 @contextmanager
 def running_app(pipeline: Pipeline) -> Iterator[str]:
     """The app over ``pipeline`` on a free port, in this process; yields its URL."""
-    if pipeline.settings.corpus_dir != BUNDLED_CORPUS:
+    if pipeline.settings.index.corpus_dir != BUNDLED_CORPUS:
         pipeline.reindex()  # what `rag serve` does first (the bundled index is already up to date)
     demo = build_app(pipeline)
     url = launch(demo, pipeline.settings, host="127.0.0.1", port=free_port(), block=False)

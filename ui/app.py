@@ -86,7 +86,7 @@ class ChatApp:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self.upload_dir: Path = writable_corpus(pipeline.settings)
-        self.uploads = uploads_allowed(pipeline.settings)  # off: the control is hidden and this handler refuses
+        self.uploads = uploads_allowed(pipeline.settings.ui)  # off: the control is hidden and this handler refuses
         self.indexer = BackgroundIndexer(pipeline, self.upload_dir)
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
@@ -196,7 +196,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     """
     handlers = ChatApp(pipeline)
     settings = pipeline.settings
-    limit, text = human_size(settings.max_upload_bytes), human_size(settings.max_upload_text_bytes)
+    limit, text = human_size(settings.ui.max_upload_bytes), human_size(settings.ui.max_upload_text_bytes)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         turns = gr.State([])
         gr.HTML(f'<div id="rag-header"><h1>{TITLE}</h1><p>{SUBTITLE}</p></div>')
@@ -208,19 +208,19 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 with gr.Row(elem_id="rag-ask-row"):
                     question = gr.Textbox(placeholder="Ask a question about the reports…", show_label=False,
                                           container=False, scale=6, autofocus=True, elem_id="rag-question",
-                                          max_length=settings.max_question_chars)
+                                          max_length=settings.retrieval.max_question_chars)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-ask")
                 with gr.Row(elem_id="rag-examples"):
                     gr.HTML('<span class="rag-examples-label">Try:</span>', container=False)
                     examples = [gr.Button(text, size="sm", variant="secondary", elem_classes="rag-example")
-                                for text in settings.ui_examples]
+                                for text in settings.ui.examples]
                     clear = gr.Button("New conversation", size="sm", variant="secondary", elem_id="rag-clear")
             with gr.Column(scale=2, min_width=340, elem_id="rag-side"):
                 gr.HTML('<h3 class="rag-side-title">Language model</h3>', container=False)
                 llm_box = gr.HTML(render.pending_status_html("Checking the language model…"),
                                   elem_id="rag-llm")
                 recheck = gr.Button("Check again", size="sm", variant="secondary", elem_id="rag-recheck")
-                k = gr.Slider(1, K_MAX, value=min(settings.k, K_MAX), step=1, label="Sources per answer (k)",
+                k = gr.Slider(1, K_MAX, value=min(settings.retrieval.k, K_MAX), step=1, label="Sources per answer (k)",
                               elem_id="rag-k")
                 gr.HTML('<h3 class="rag-side-title">Reports</h3>', container=False)
                 corpus_box = gr.HTML(render.pending_status_html("Loading the index…"), elem_id="rag-corpus")

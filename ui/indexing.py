@@ -85,7 +85,7 @@ class BackgroundIndexer:
                  make: Callable[[], Embedder] | None = None) -> None:
         self.pipeline, self.corpus_dir = pipeline, corpus_dir
         settings = pipeline.settings
-        self._make = make or (lambda: make_embedder(settings.embedder, settings.embed_batch_size))
+        self._make = make or (lambda: make_embedder(settings.index.embedder, settings.index.embed_batch_size))
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -129,7 +129,7 @@ class BackgroundIndexer:
             if self._embedder is None:
                 self._embedder = self._make()
             index, report = update_index(self.corpus_dir, settings.resolved_index_dir(),
-                                         _Counting(self._embedder, self._progress), settings)
+                                         _Counting(self._embedder, self._progress), settings.index)
             self.pipeline.adopt(index)  # the index just saved: no second scan, hash or checksum pass
             log.info("uploads indexed: %s", report.summary())
             return report, None

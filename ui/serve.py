@@ -4,7 +4,7 @@ Example::
 
     from rag import Settings
     from ui.serve import serve
-    serve(Settings(ui_port=7861))      # what `rag serve --port 7861` and `python -m ui --port 7861` do
+    serve(Settings(ui={"port": 7861}))  # what `rag serve --port 7861` and `python -m ui --port 7861` do
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
     Files can be uploaded only when ``rag.app.uploads.uploads_allowed`` says so for this address and login.
     ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
     """
-    host, port = host or settings.ui_host, port or settings.ui_port
-    login = auth if auth is not None else settings.ui_auth
-    uploads = uploads_allowed(settings.model_copy(update={"ui_host": host, "ui_auth": login}))
+    host, port = host or settings.ui.host, port or settings.ui.port
+    login = auth if auth is not None else settings.ui.auth
+    uploads = uploads_allowed(settings.ui.model_copy(update={"host": host, "auth": login}))
     warning = exposure_warning(host, login, uploads)
     if warning:
         log.warning(warning)
@@ -72,7 +72,7 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
         _, url, _ = demo.launch(
             server_name=host, server_port=port, auth=parse_auth(login),
             share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
-            max_file_size=settings.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
+            max_file_size=settings.ui.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
             theme=theme(), css=STYLE.read_text(encoding="utf-8"), app_kwargs={"middleware": [gate]})
     except OSError:
         raise _unavailable(host, port) from None
@@ -114,14 +114,14 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """Bring the index in line with the corpus (incremental), then launch the app.
 
     When the configured corpus is the bundled sample, the app works on a writable
-    workspace copy of it (``settings.workspace_corpus_dir``), where uploads go.
+    workspace copy of it (``settings.ui.workspace_corpus_dir``), where uploads go.
     """
-    check_address(settings.ui_host, settings.ui_port)
-    parse_auth(settings.ui_auth)  # a malformed --auth fails before any work
+    check_address(settings.ui.host, settings.ui.port)
+    parse_auth(settings.ui.auth)  # a malformed --auth fails before any work
     settings = with_writable_corpus(settings)
     pipeline = Pipeline(settings, progress=True)
     pipeline.reindex()  # logs what changed; builds the index on the first run
-    log.info("serving the reports in %s (index %s)", settings.corpus_dir, settings.resolved_index_dir())
+    log.info("serving the reports in %s (index %s)", settings.index.corpus_dir, settings.resolved_index_dir())
     threading.Thread(target=_warm_up, args=(pipeline,), name="llm-warm-up", daemon=True).start()
     demo = build_app(pipeline)
     url = launch(demo, settings, block=block)

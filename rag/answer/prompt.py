@@ -8,11 +8,16 @@ the system prompt, and the user message ends with the question itself.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.answer.injection import mask_instructions
 from rag.ingest.paragraphs import sentence_spans
-from rag.llm.base import Message
 from rag.query.retrieval import Hit
+from rag.types import Message, Source
+
+if TYPE_CHECKING:
+    from rag.settings import RetrievalSettings
 
 REFUSAL = "I cannot find the answer in the reports."
 
@@ -99,3 +104,35 @@ def build_messages(question: str, hits: list[Hit], max_source_chars: int = 1600)
     sources = "\n\n".join(format_source(i, hit, max_source_chars, question) for i, hit in enumerate(hits, 1))
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": f"Sources:\n\n{sources}\n\nQuestion: {question}"}]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    hits: list[Hit]  # the paragraphs shown, in [n] order
+    sources: list[Source]  # the same as the citations ``[n]`` resolves to
+    messages: list[Message]
+
+
+def as_source(hit: Hit) -> Source:
+    return Source(hit.doc_id, hit.number, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date)
+
+
+class PromptBuilder:
+    """The prompt component: keeps the hits worth their prompt tokens and numbers them as sources."""
+
+    def __init__(self, max_source_chars: int = 1600, min_source_score_ratio: float = 0.0) -> None:
+        self.max_source_chars = max_source_chars
+        self.min_source_score_ratio = min_source_score_ratio
+
+    @classmethod
+    def from_settings(cls, s: RetrievalSettings) -> PromptBuilder:
+        return cls(s.max_source_chars, s.min_source_score_ratio)
+
+    def warm_up(self) -> list[Message]:
+        """The prompt prefix every answer shares: what the embedded model's self-check runs."""
+        return warm_up_messages()
+
+    def run(self, question: str, hits: list[Hit]) -> Prompt:
+        shown = select_sources(hits, self.min_source_score_ratio)
+        return Prompt(shown, [as_source(hit) for hit in shown],
+                      build_messages(question, shown, self.max_source_chars) if shown else [])

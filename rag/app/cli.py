@@ -47,7 +47,8 @@ def _fail(message: str, code: int) -> None:
 
 K = Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
-Preset = Annotated[str | None, typer.Option("--preset", help="Settings preset: default, fast, thorough.")]
+Preset = Annotated[str | None, typer.Option(
+    "--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
 
 
@@ -60,7 +61,7 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:  # still say what long work is happening, which backend answered and why
-        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.ingest.indexer"):
+        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.ingest.indexer"):
             logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -215,7 +216,7 @@ def eval_(
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),
     k: K = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
+    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND\\[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
     = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only: no LLM.")] = False,
     category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")]

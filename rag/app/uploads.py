@@ -5,7 +5,7 @@ same files. That is the configured corpus; failing that (the bundled default), t
 folder the existing index was built from (``rag index ~/reports`` then ``rag serve``
 serves ``~/reports``). The bundled sample (``data/reports``) is never written to: when
 it would be the corpus, uploads go to a writable workspace copy of it
-(``settings.workspace_corpus_dir``, seeded once with the bundled reports).
+(``settings.ui.workspace_corpus_dir``, seeded once with the bundled reports).
 
 Example::
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from rag.errors import RagError, UploadRejected
 from rag.ingest.documents import UnreadableFile, file_sha256, list_files, read_text
 from rag.ingest.index import FaissIndex
-from rag.settings import BUNDLED_CORPUS, Settings
+from rag.settings import BUNDLED_CORPUS, Settings, UISettings
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
 MAX_NAME_BYTES = 200  # file systems allow 255 bytes, not characters: room for a " (2)" rename and the staging name
@@ -60,14 +60,14 @@ def is_loopback(host: str) -> bool:
     return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
-def uploads_allowed(settings: Settings) -> bool:
+def uploads_allowed(ui: UISettings) -> bool:
     """Whether the web UI may add files: ``allow_uploads`` if set, else only on loopback or behind a login.
 
     A server anyone on the network can reach without a password must not let them write into the corpus.
     """
-    if settings.allow_uploads is not None:
-        return settings.allow_uploads
-    return bool(settings.ui_auth) or is_loopback(settings.ui_host)
+    if ui.allow_uploads is not None:
+        return ui.allow_uploads
+    return bool(ui.auth) or is_loopback(ui.host)
 
 
 def is_bundled(corpus_dir: Path) -> bool:
@@ -76,7 +76,7 @@ def is_bundled(corpus_dir: Path) -> bool:
 
 def _bundled_sha256(settings: Settings) -> dict[str, str]:
     return {p.relative_to(BUNDLED_CORPUS).as_posix(): file_sha256(p)
-            for p in list_files(BUNDLED_CORPUS, settings.extensions)}
+            for p in list_files(BUNDLED_CORPUS, settings.index.extensions)}
 
 
 def _indexed_corpus(settings: Settings) -> Path | None:
@@ -107,11 +107,11 @@ def writable_corpus(settings: Settings) -> Path:
     indexed = _indexed_corpus(settings)
     if indexed is not None:
         return indexed
-    workspace = settings.workspace_corpus_dir.expanduser().resolve()
+    workspace = settings.ui.workspace_corpus_dir.expanduser().resolve()
     marker = workspace / SEEDED_MARKER
     if not marker.exists():  # seed once: a report the user later deletes stays deleted
         workspace.mkdir(parents=True, exist_ok=True)
-        for source in list_files(BUNDLED_CORPUS, settings.extensions):
+        for source in list_files(BUNDLED_CORPUS, settings.index.extensions):
             target = workspace / source.relative_to(BUNDLED_CORPUS)
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,8 @@ def writable_corpus(settings: Settings) -> Path:
 
 def with_writable_corpus(settings: Settings) -> Settings:
     """``settings`` whose corpus is the folder uploads go to (a copy; the original is unchanged)."""
-    return settings.model_copy(update={"corpus_dir": writable_corpus(settings)})
+    index = settings.index.model_copy(update={"corpus_dir": writable_corpus(settings)})
+    return settings.model_copy(update={"index": index})
 
 
 def safe_file_name(name: str) -> str:
@@ -159,10 +160,11 @@ def _regular_file(source: Path, shown: str, settings: Settings) -> Path:
     """The file behind ``source``: not missing, not a folder or device, not a link out of its folder.
 
     A link could make an upload copy any file the server can read (``/etc/passwd`` placed in
-    an upload folder as ``notes.txt``); ``settings.follow_symlinks`` allows such links.
+    an upload folder as ``notes.txt``); ``settings.index.follow_symlinks`` allows such links.
     """
     target = source.resolve()
-    if source.is_symlink() and not settings.follow_symlinks and not target.is_relative_to(source.parent.resolve()):
+    outside = not target.is_relative_to(source.parent.resolve())
+    if source.is_symlink() and not settings.index.follow_symlinks and outside:
         raise UploadRejected(f"{shown}: not added, it is a link to a file outside its folder "
                              "(RAG_FOLLOW_SYMLINKS=true allows such links)")
     if not target.exists():
@@ -177,7 +179,7 @@ def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -
     """Validate ``source`` (uploaded as ``name``) and copy it into ``corpus_dir``; raises ``UploadRejected``.
 
     Checks, in order: a supported extension, a regular file (not missing, not a folder, not a
-    link out of its folder), not empty, not above ``settings.max_upload_bytes``, and text the
+    link out of its folder), not empty, not above ``settings.ui.max_upload_bytes``, and text the
     indexer can read (the same readers as indexing: binary, non-UTF-8 and broken PDFs are
     refused). An existing file is never overwritten: the upload gets a free name instead,
     and the note says so. Any other failure to read or write is one ``UploadRejected`` line too.
@@ -187,8 +189,8 @@ def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -
         raise UploadRejected("the bundled sample reports are read-only; upload into a workspace copy "
                              "(see rag.app.uploads.writable_corpus)")
     suffix = Path(shown).suffix.lower()
-    if suffix not in settings.extensions:
-        kinds = ", ".join(sorted({ext for ext in settings.extensions if ext != ".htm"}))
+    if suffix not in settings.index.extensions:
+        kinds = ", ".join(sorted({ext for ext in settings.index.extensions if ext != ".htm"}))
         raise UploadRejected(f"{shown}: unsupported file type {suffix or '(none)'}; upload {kinds}")
     try:
         return _save(_regular_file(source, shown, settings), shown, corpus_dir, settings)
@@ -202,9 +204,9 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
     size = source.stat().st_size
     if size == 0:
         raise UploadRejected(f"{shown}: the file is empty")
-    if size > settings.max_upload_bytes:
+    if size > settings.ui.max_upload_bytes:
         raise UploadRejected(f"{shown}: the file is {human_size(size)}; the upload limit is "
-                             f"{human_size(settings.max_upload_bytes)} (RAG_MAX_UPLOAD_BYTES)")
+                             f"{human_size(settings.ui.max_upload_bytes)} (RAG_MAX_UPLOAD_BYTES)")
 
     corpus_dir.mkdir(parents=True, exist_ok=True)
     staged = corpus_dir / f".upload-{uuid.uuid4().hex}{suffix}"  # hidden until it passes: never indexed half-written
@@ -214,9 +216,9 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
             text_bytes = len(read_text(staged).encode("utf-8"))
         except UnreadableFile as exc:
             raise UploadRejected(f"{shown}: not added, {exc}") from None
-        if text_bytes > settings.max_upload_text_bytes:
+        if text_bytes > settings.ui.max_upload_text_bytes:
             raise UploadRejected(f"{shown}: its text is {human_size(text_bytes)}; an upload may hold "
-                                 f"{human_size(settings.max_upload_text_bytes)} of text, about a minute of indexing "
+                                 f"{human_size(settings.ui.max_upload_text_bytes)} of text, about a minute of indexing "
                                  "(RAG_MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
         target, note = corpus_dir / shown, ""
         while True:

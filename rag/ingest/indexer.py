@@ -3,7 +3,7 @@
 Example::
 
     from rag.ingest.indexer import update_index
-    index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings)
+    index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings.index)
     print(report.summary())
 """
 
@@ -25,7 +25,7 @@ from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock
 from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
 from rag.ingest.keyword_index import KeywordIndex
 from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
-from rag.settings import Settings
+from rag.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class IndexReport:
                 f"{self.chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s -> {self.directory}")
 
 
-def _chunking(settings: Settings) -> str:
+def _chunking(settings: IndexSettings) -> str:
     return f"overlap={settings.chunk_overlap_sentences},windows={settings.window_sentences}"
 
 
@@ -67,7 +67,7 @@ class Previous:
     salvaged: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: Settings, force: bool) -> Previous:
+def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: IndexSettings, force: bool) -> Previous:
     """The existing index if its vectors can be reused; a damaged one is repaired, a foreign folder needs ``force``."""
     try:
         pointer = read_pointer(index_dir)
@@ -93,9 +93,12 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: S
     return Previous(previous)
 
 
-def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
+def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
                  progress: bool = False, force: bool = False) -> tuple[FaissIndex, IndexReport]:
     """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed.
+
+    ``settings`` is the ``index`` section; its own corpus and index folders are not read (the
+    caller passes the folders, e.g. an upload workspace or a test's temporary copy).
 
     A damaged index is repaired, re-embedding only what cannot be verified. A folder that holds
     files but no valid index is refused unless ``force``.
@@ -125,7 +128,7 @@ def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarr
     return np.vstack([vectors[c.embed_text] for c in chunks]).astype(np.float32)
 
 
-def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
+def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
             progress: bool, force: bool) -> tuple[FaissIndex, IndexReport]:
     started = time.perf_counter()
     report = IndexReport(directory=index_dir)

@@ -34,6 +34,13 @@ class TextStream(Generic[R]):
     def __iter__(self) -> Iterator[str]:
         self.result = yield from self._generator
 
+    def drain(self) -> R:
+        """Consume what is left of the text; the result."""
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
 
 class LLM(Protocol):
     """What the pipeline, the status panel and the eval need of a backend; nobody asks which class it is."""
@@ -47,6 +54,9 @@ class LLM(Protocol):
 
     def start(self) -> None:
         """Begin getting ready without waiting (the embedded model loads in its worker meanwhile)."""
+
+    def warm_up(self) -> object:
+        """Get ready and wait until ready; raises rag.errors.LLMUnavailable (one line) when it cannot answer."""
 
     def check(self) -> str:
         """One line on health after a real round trip; raises rag.errors.LLMUnavailable when it cannot answer."""

@@ -1,7 +1,10 @@
-"""Pick an LLM backend by config string: 'ollama', 'embedded' or 'auto'.
+"""Pick an LLM backend by config string: 'ollama', 'embedded', 'auto' or a class path.
 
 'auto' uses Ollama when a server answers and has the model, else the embedded
-model, and says why. An explicit 'ollama' or 'embedded' never falls back.
+model, and says why. An explicit 'ollama' or 'embedded' never falls back. A
+"package.module:ClassName" backend (the escape hatch for another LLM) is constructed
+with the ``LLMSettings`` section and must offer the ``rag.llm.base.LLM`` interface.
+Every factory here receives only the ``llm`` section, never the whole ``Settings``.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ import logging
 import os
 from dataclasses import dataclass
 
+from embeddings.classpath import ClassPathError, import_class, is_class_path
 from rag.errors import LLMUnavailable
 from rag.llm.base import LLM, Message
 from rag.llm.gguf import assemble_packaged_model
 from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.llm.ollama_llm import OllamaLLM
 from rag.llm.worker_process import WorkerConfig
-from rag.settings import Settings
+from rag.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +31,12 @@ class LLMChoice:
     reason: str  # why this backend: shown in logs, the CLI and the UI
 
 
-def make_ollama(settings: Settings) -> OllamaLLM:
+def make_ollama(settings: LLMSettings) -> OllamaLLM:
     return OllamaLLM(settings.ollama_model, settings.ollama_host, settings.ollama_timeout, settings.temperature,
                      settings.max_answer_tokens, settings.seed, settings.n_ctx, settings.ollama_probe_timeout)
 
 
-def make_embedded(settings: Settings, progress: bool = True, warm_messages: list[Message] | None = None
+def make_embedded(settings: LLMSettings, progress: bool = True, warm_messages: list[Message] | None = None
                   ) -> LlamaCppLLM:
     """The embedded backend; ``warm_messages`` is its self-check prompt (best: the answer prompt's prefix)."""
     path = settings.gguf_path or assemble_packaged_model(settings.model_cache_dir.expanduser(), progress)
@@ -40,16 +44,28 @@ def make_embedded(settings: Settings, progress: bool = True, warm_messages: list
     config = WorkerConfig(
         model_path=str(path.expanduser().resolve()), n_ctx=settings.n_ctx,
         n_threads=settings.n_threads or os.cpu_count() or 1, n_batch=settings.n_batch, n_ubatch=settings.n_ubatch,
-        flash_attn=settings.flash_attn, extra_buffers=settings.llama_extra_buffers, seed=settings.seed,
+        flash_attn=settings.flash_attn, extra_buffers=settings.extra_buffers, seed=settings.seed,
         check_messages=tuple((("content", m["content"]), ("role", m["role"])) for m in check),
         start_timeout=settings.embedded_start_timeout, token_timeout=settings.embedded_token_timeout)
     return LlamaCppLLM(config, settings.temperature, settings.max_answer_tokens)
 
 
-def _choose(settings: Settings, progress: bool, warm: list[Message] | None) -> LLMChoice:
-    if settings.llm == "ollama":
+def _custom(settings: LLMSettings) -> LLM:
+    """The class that ``settings.backend`` names, constructed with the whole ``llm`` section."""
+    try:
+        cls = import_class(settings.backend)
+    except ClassPathError as exc:
+        raise LLMUnavailable(str(exc)) from None
+    llm: LLM = cls(settings)
+    return llm
+
+
+def _choose(settings: LLMSettings, progress: bool, warm: list[Message] | None) -> LLMChoice:
+    if is_class_path(settings.backend):
+        return LLMChoice(_custom(settings), f"configured: {settings.backend}")
+    if settings.backend == "ollama":
         return LLMChoice(make_ollama(settings), f"configured: ollama at {settings.ollama_host}")
-    if settings.llm == "embedded":
+    if settings.backend == "embedded":
         return LLMChoice(make_embedded(settings, progress, warm), "configured: embedded")
     try:
         make_ollama(settings).check()
@@ -58,7 +74,7 @@ def _choose(settings: Settings, progress: bool, warm: list[Message] | None) -> L
     return LLMChoice(make_ollama(settings), f"auto: Ollama at {settings.ollama_host} has {settings.ollama_model}")
 
 
-def make_llm(settings: Settings, progress: bool = True, warm_messages: list[Message] | None = None) -> LLMChoice:
+def make_llm(settings: LLMSettings, progress: bool = True, warm_messages: list[Message] | None = None) -> LLMChoice:
     """The configured backend; an embedded model starts loading in its worker at once."""
     choice = _choose(settings, progress, warm_messages)
     choice.llm.start()

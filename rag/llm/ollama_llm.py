@@ -30,6 +30,10 @@ class OllamaLLM:
     def start(self) -> None:
         """Nothing to load here: the Ollama server loads the model on the first request."""
 
+    def warm_up(self) -> str:
+        """Ready when the server answers and has the model (it loads the weights on the first request)."""
+        return self.check()
+
     def _unreachable(self) -> LLMUnavailable:
         return LLMUnavailable(f"Ollama is not reachable at {self.host}; start it with `ollama serve` "
                               "or set OLLAMA_HOST (or use --llm embedded)")

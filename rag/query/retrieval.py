@@ -8,9 +8,10 @@ best cosine similarity to the question, so scores stay comparable across modes.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -20,7 +21,11 @@ from rag.ingest.keyword_index import Key, KeywordIndex
 from rag.ingest.paragraphs import Paragraph
 from rag.types import ParagraphKey
 
-__all__ = ["Hit", "Key", "KeywordIndex", "Retriever", "reciprocal_rank_fusion"]
+if TYPE_CHECKING:
+    from rag.settings import RetrievalSettings
+
+__all__ = ["DenseRanker", "Hit", "Key", "KeywordIndex", "KeywordRanker", "RankFusion", "Ranker", "Retriever",
+           "reciprocal_rank_fusion"]
 
 
 @dataclass(frozen=True)
@@ -55,27 +60,77 @@ def reciprocal_rank_fusion(rankings: list[list[Key]], k: int = 60) -> list[Key]:
     return sorted(scores, key=lambda key: -scores[key])
 
 
-class Retriever:
-    def __init__(self, index: FaissIndex, embedder: Embedder, mode: Literal["hybrid", "dense"] = "hybrid",
-                 candidates: int = 50, rrf_k: int = 60) -> None:
+class Ranker(Protocol):
+    """One ranking of paragraphs for a question, best first; ``vector`` is the question's embedding."""
+
+    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]: ...
+
+
+class DenseRanker:
+    """FAISS over the chunk vectors: meaning and paraphrase. A paragraph ranks at its best chunk's place."""
+
+    def __init__(self, index: FaissIndex) -> None:
         self.index = index
-        self.embedder = embedder
-        self.mode = mode
-        self.candidates = candidates
-        self.rrf_k = rrf_k
-        self.keywords = KeywordIndex(index) if mode == "hybrid" else None
-        self._rows: dict[Key, list[int]] = defaultdict(list)
-        for row, chunk in enumerate(index.chunks):
-            self._rows[chunk.key].append(row)
 
-    def embed(self, question: str) -> np.ndarray:
-        return self.embedder.encode([question])[0]
-
-    def _dense_ranking(self, vector: np.ndarray, limit: int) -> list[Key]:
+    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
         ranking: dict[Key, None] = {}
         for chunk, _ in self.index.search(vector, limit):
             ranking.setdefault(chunk.key)  # results are best-first; keep each paragraph's first place
         return list(ranking)
+
+
+class KeywordRanker:
+    """BM25 over title + paragraph text: names, numbers and words the small embedder misses."""
+
+    def __init__(self, index: FaissIndex, depth: int = 50) -> None:
+        self.keywords = KeywordIndex(index)
+        self.depth = depth  # at most this many candidates, however many the dense side asks for
+
+    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
+        return self.keywords.search(question, min(limit, self.depth)) if question else []
+
+
+class RankFusion:
+    """The joiner: several rankings -> one, by reciprocal rank (a larger ``k`` flattens it)."""
+
+    def __init__(self, k: int = 60) -> None:
+        self.k = k
+
+    def run(self, rankings: list[list[Key]]) -> list[Key]:
+        return rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.k)
+
+
+class Retriever:
+    """The retrieval component: the rankers of ``mode`` fused, then one scored ``Hit`` per paragraph."""
+
+    def __init__(self, index: FaissIndex, embedder: Embedder, mode: Literal["hybrid", "dense"] = "hybrid",
+                 candidates: int = 50, rrf_k: int = 60) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rankers: list[Ranker] = [DenseRanker(index)]
+        if mode == "hybrid":
+            self.rankers.append(KeywordRanker(index, candidates))
+        self.fusion = RankFusion(rrf_k)
+        self._rows: dict[Key, list[int]] = defaultdict(list)
+        for row, chunk in enumerate(index.chunks):
+            self._rows[chunk.key].append(row)
+
+    @classmethod
+    def from_settings(cls, s: RetrievalSettings, index: FaissIndex, embedder: Embedder) -> Retriever:
+        return cls(index, embedder, s.mode, s.candidates, s.rrf_k)
+
+    @property
+    def keywords(self) -> KeywordIndex | None:
+        """The BM25 index of a hybrid retriever."""
+        return next((r.keywords for r in self.rankers if isinstance(r, KeywordRanker)), None)
+
+    def warm_up(self) -> None:
+        """Load the embedding model now rather than on the first question."""
+        self.embed("warm up")
+
+    def embed(self, question: str) -> np.ndarray:
+        return self.embedder.encode([question])[0]
 
     def best_chunk(self, vector: np.ndarray, key: Key) -> tuple[float, tuple[int, int]]:
         """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
@@ -86,11 +141,8 @@ class Retriever:
         return float(similarities[best]), (chunk.start - paragraph.start, chunk.end - paragraph.start)
 
     def search_vector(self, vector: np.ndarray, k: int, question: str = "") -> list[Hit]:
-        dense = self._dense_ranking(vector, max(self.candidates, k * 4))
-        if self.keywords is not None and question:
-            order = reciprocal_rank_fusion([dense, self.keywords.search(question, self.candidates)], self.rrf_k)
-        else:
-            order = dense
+        limit = max(self.candidates, k * 4)
+        order = self.fusion.run([ranker.rank(question, vector, limit) for ranker in self.rankers])
         hits = []
         for key in order[:k]:
             document = self.index.document(key.doc_id)
@@ -100,3 +152,13 @@ class Retriever:
 
     def search(self, question: str, k: int) -> list[Hit]:
         return self.search_vector(self.embed(question), k, question)
+
+    def run(self, question: str, k: int, timings: dict[str, float]) -> list[Hit]:
+        """``search``, recording the seconds spent embedding and searching in ``timings``."""
+        mark = time.perf_counter()
+        vector = self.embed(question)
+        timings["embed"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        hits = self.search_vector(vector, k, question)
+        timings["search"] = time.perf_counter() - mark
+        return hits

@@ -1,0 +1,60 @@
+"""Component: the prompt -> the model's raw answer, streamed, with what it cost.
+
+The generator knows nothing of citations: it streams text and records the time to the first
+token (what a user waits for on a CPU) and the total. ``refusal_probability`` asks the same model
+how likely it was to refuse instead, one of the abstention signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from rag.answer.prompt import REFUSAL
+from rag.errors import LLMUnavailable
+from rag.llm.base import LLM, Usage
+from rag.types import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Generation:
+    raw: str  # what the model wrote, before citation post-processing
+    usage: Usage | None
+    backend: str  # which backend and model answered: logged and returned with every answer
+    model: str
+
+
+class AnswerGenerator:
+    def __init__(self, llm: Callable[[], LLM]) -> None:
+        """``llm`` gives the backend (and may load it) when first needed."""
+        self.llm = llm
+
+    def warm_up(self) -> None:
+        """Load the model and wait until it answers (raises LLMUnavailable, one line, when it cannot)."""
+        self.llm().warm_up()
+
+    def run(self, messages: list[Message], timings: dict[str, float]) -> Generator[str, None, Generation]:
+        """Yield text deltas as they come; return the whole ``Generation``. Adds llm_first_token and llm_total."""
+        llm = self.llm()
+        mark = time.perf_counter()
+        stream = llm.stream(messages)
+        parts: list[str] = []
+        for delta in stream:
+            if not parts:
+                timings["llm_first_token"] = time.perf_counter() - mark
+            parts.append(delta)
+            yield delta
+        timings["llm_total"] = time.perf_counter() - mark
+        return Generation("".join(parts), stream.result, llm.backend, llm.model)
+
+    def refusal_probability(self, messages: list[Message], answer: str) -> float | None:
+        """How likely the model was to refuse instead; None when it cannot say (the answer is kept either way)."""
+        try:
+            return self.llm().prefer(messages, REFUSAL, answer)
+        except LLMUnavailable as exc:
+            log.warning("no refusal probability for this answer: %s", exc)
+            return None

@@ -1,0 +1,38 @@
+"""The one-call entry point: ``ask("...")`` over the configured reports.
+
+The process-wide pipeline is built from ``Settings()`` (environment and defaults) on first use,
+so a script or a notebook needs no setup beyond the environment.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rag.pipeline import Pipeline
+from rag.types import Answer
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def default_pipeline() -> Pipeline:
+    """The process-wide pipeline built from ``Settings()`` (environment and defaults)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline(progress=True)  # first use may index and assemble the model: show it
+        return _default
+
+
+def ask(question: str) -> Answer:
+    """Answer a question about the configured reports, with citations.
+
+    Example::
+
+        from rag import ask
+        a = ask("What did Operation Sentinel seize?")
+        a.text        # "... over 100 seizures ... more than 160 kg ... [1]"
+        a.refused     # False
+        a.citations   # [Citation(doc_id="002_50d104ffb6a67dba.txt", paragraph=9, text=..., score=...)]
+    """
+    return default_pipeline().ask(question)

@@ -1,0 +1,98 @@
+"""Component: the asked question -> what is answered (standalone) and what is searched (English).
+
+A follow-up ("When did it take place?") is rewritten with the conversation so that retrieval
+understands it; a question in another language is translated, because all-MiniLM-L6-v2 cannot
+match Russian to English. Each costs one short LLM call, so neither runs when it is not needed,
+and the LLM is only asked for (and loaded) then.
+
+Example::
+
+    rewriter = QuestionRewriter(lambda: llm, max_question_chars=2000)
+    question = rewriter.run("When did it take place?", history=[...])
+    question.standalone     # "When did Operation Sentinel take place?"
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.llm.base import LLM
+from rag.query.followup import standalone_question
+from rag.query.question import validate_question
+from rag.query.translation import english_question, looks_english
+from rag.types import Message
+
+if TYPE_CHECKING:
+    from rag.settings import QuestionSettings
+
+
+@dataclass(frozen=True)
+class RewrittenQuestion:
+    asked: str  # as the user typed it (validated)
+    standalone: str  # what is answered: the follow-up rewritten to stand alone, else ``asked``
+    search: str  # what retrieval and the model see: ``standalone`` in English
+
+    @property
+    def rewritten(self) -> str | None:
+        return self.standalone if self.standalone != self.asked else None
+
+    @property
+    def translated(self) -> str | None:
+        return self.search if self.search != self.standalone else None
+
+
+class QuestionRewriter:
+    def __init__(self, llm: Callable[[], LLM], *, max_question_chars: int, followup_turns: int = 2,
+                 followup_max_chars: int = 400, followup_max_tokens: int = 48, translate: bool = True,
+                 translation_max_tokens: int = 64) -> None:
+        """``llm`` is called only when a rewrite or a translation is needed (it may load the model)."""
+        self.llm = llm
+        self.max_question_chars = max_question_chars
+        self.followup_turns, self.followup_max_chars, self.followup_max_tokens = (
+            followup_turns, followup_max_chars, followup_max_tokens)
+        self.translate, self.translation_max_tokens = translate, translation_max_tokens
+
+    def warm_up(self) -> None:
+        """Nothing to load: the LLM is the generator's and warms up there."""
+
+    def validate(self, question: str) -> str:
+        """The question, normalised; raises InvalidQuestion (one line) for an empty or oversized one."""
+        return validate_question(question, self.max_question_chars)
+
+    def standalone(self, question: str, history: Sequence[Message]) -> str:
+        """``question`` rewritten with ``history`` (no LLM call without history)."""
+        if self.followup_turns <= 0 or not history:
+            return question
+        return self.validate(standalone_question(self.llm(), question, history, self.followup_turns,
+                                                 self.followup_max_chars, self.followup_max_tokens,
+                                                 self.max_question_chars))
+
+    def english(self, question: str) -> str:
+        """What retrieval searches with: an English translation when the question is in another language."""
+        if not self.translate or looks_english(question):
+            return question
+        return english_question(self.llm(), question, self.translation_max_tokens)
+
+    @classmethod
+    def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM]) -> QuestionRewriter:
+        return cls(llm, max_question_chars=max_question_chars, followup_turns=s.followup_turns,
+                   followup_max_chars=s.followup_max_chars, followup_max_tokens=s.followup_max_tokens,
+                   translate=s.translate, translation_max_tokens=s.translation_max_tokens)
+
+    def run(self, question: str, history: Sequence[Message] = (), timings: dict[str, float] | None = None
+            ) -> RewrittenQuestion:
+        """The question as asked, answered and searched; adds the seconds of rewrite and translate to ``timings``."""
+        asked = self.validate(question)
+        timings = {} if timings is None else timings
+        mark = time.perf_counter()
+        standalone = self.standalone(asked, history)
+        if history:
+            timings["rewrite"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        search = self.english(standalone)
+        if search != standalone:
+            timings["translate"] = time.perf_counter() - mark
+        return RewrittenQuestion(asked, standalone, search)

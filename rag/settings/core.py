@@ -1,0 +1,104 @@
+"""``Settings``: the sections, filled from arguments, the environment, a preset and the defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag.settings.legacy import LegacyEnvSource, SectionEnvSource, nest
+from rag.settings.presets import PresetError, PresetSource, preset_path
+from rag.settings.sections import (
+    BUNDLED_CORPUS,
+    AbstentionSettings,
+    CitationSettings,
+    IndexSettings,
+    LLMSettings,
+    QuestionSettings,
+    RetrievalSettings,
+    UISettings,
+)
+
+
+class _Arguments(PydanticBaseSettingsSource):
+    """Keyword arguments, old flat names moved into their sections (``k=3`` -> ``retrieval.k``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_kwargs: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.values = nest(init_kwargs)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns them all
+
+    def __call__(self) -> dict[str, Any]:
+        return self.values
+
+
+class Settings(BaseSettings):
+    """All configuration, by section. New-style variables: ``RAG_<SECTION>__<FIELD>`` (``RAG_RETRIEVAL__K=8``).
+
+    Priority, highest first: keyword arguments, the environment (``RAG_<SECTION>__<FIELD>``, then the
+    old ``RAG_<NAME>``, then ``OLLAMA_HOST``), the preset, the defaults. Old flat names work as
+    arguments and variables (``Settings(k=3)``, ``RAG_K=3``): see ``rag.settings.legacy.LEGACY_NAMES``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid",
+                                      validate_default=True)
+
+    preset: str = Field("default", description="Named preset: a JSON file in rag/presets or "
+                                               "$XDG_CONFIG_HOME/rag/presets (the user's wins).")
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    citations: CitationSettings = Field(default_factory=CitationSettings)
+    abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+    def __init__(self, **values: Any) -> None:
+        """Sections (``retrieval={"k": 3}``) or old flat names (``k=3``); see ``LEGACY_NAMES``."""
+        super().__init__(**values)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest first. The preset source comes last: it reads the name the sources above it chose."""
+        init_kwargs: dict[str, Any] = getattr(init_settings, "init_kwargs", {})
+        return (_Arguments(settings_cls, init_kwargs), SectionEnvSource(settings_cls), LegacyEnvSource(settings_cls),
+                PresetSource(settings_cls))
+
+    @classmethod
+    def from_name(cls, name: str = "default", **overrides: Any) -> Settings:
+        """The named preset under ``overrides`` and the environment (like PaperQA2's ``Settings.from_name``)."""
+        return cls(preset=name, **overrides)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str) -> str:
+        """Also for ``model_validate``, which bypasses the sources."""
+        try:
+            preset_path(name)
+        except PresetError as exc:
+            raise ValueError(str(exc)) from None
+        return name
+
+    def resolved_corpus_dir(self) -> Path:
+        return self.index.corpus_dir.expanduser().resolve()
+
+    def resolved_index_dir(self) -> Path:
+        return self.index.index_dir.expanduser().resolve()
+
+    def is_first_run_default(self) -> bool:
+        """The bundled sample in the default index location: the only index a read may build (on first use)."""
+        default_dir = IndexSettings.model_fields["index_dir"].get_default(call_default_factory=True)
+        return (self.resolved_index_dir() == Path(default_dir).expanduser().resolve()
+                and self.resolved_corpus_dir() == BUNDLED_CORPUS.resolve())

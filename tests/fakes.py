@@ -1,0 +1,273 @@
+"""Drop-in doubles for the two heavy parts, so that the pipeline's logic can be tested in milliseconds.
+
+``FakeEmbedder`` is an ``embeddings.Embedder`` without a model: hashed, stemmed words, so texts that share
+words are similar. ``FakeLLM`` is a ``rag.llm.LLM`` that answers from a script (or quotes source [1]) and
+records every prompt. Both are deterministic across processes (no ``hash()`` salt, no clock, no randomness).
+
+Example::
+
+    from rag import Pipeline
+    from tests.fakes import FakeEmbedder, FakeLLM
+
+    llm = FakeLLM()
+    pipeline = Pipeline(settings, embedder=FakeEmbedder(), llm=llm)
+    pipeline.reindex()
+    answer = pipeline.ask("What did Operation Sentinel seize?")   # quotes source [1], cited [1]
+    llm.calls[0].messages                                          # the prompt the pipeline built
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer.prompt import REFUSAL
+from rag.errors import LLMUnavailable
+from rag.ingest.paragraphs import split_sentences
+from rag.llm.base import TextStream, Usage
+from rag.query.followup import REWRITE_SYSTEM_PROMPT
+from rag.query.translation import TRANSLATE_SYSTEM_PROMPT
+from rag.types import Message
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # the list the prompt's excerpting already uses
+
+    return frozenset(STOPWORDS_EN)
+
+
+class FakeEmbedder:
+    """A bag of lower-cased content words, each reduced to its word family, hashed into ``dim`` signed buckets.
+
+    Cosine similarity is then (up to rare collisions) the overlap of word families, which is what
+    retrieval over short reports needs to find the obvious paragraph ("seize" meets "seizures"); it
+    knows no synonyms, so paraphrases and other languages are not matched.
+    Like a real model it counts tokens (words plus two special tokens) and silently truncates
+    a text longer than ``max_tokens``.
+    """
+
+    def __init__(self, dim: int = 512, max_tokens: int = 256) -> None:
+        import Stemmer  # PyStemmer, a dependency of the project (rag.answer.abstention)
+
+        self._dim = dim
+        self._max_tokens = max_tokens
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stop = _stop_words()
+
+    @property
+    def name(self) -> str:
+        """Stable, and different from every real model, so a fake index is never mistaken for a real one."""
+        return f"fake-hashed-words-{self._dim}"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Words, plus the two special tokens a sentence-transformers model adds."""
+        return len(_WORD.findall(text)) + 2
+
+    def _feature(self, word: str) -> str:
+        """A word family: the Snowball stem cut to 4 letters ("seize" and "seizures" both give "seiz")."""
+        return word if word.isdigit() else self._stemmer.stemWord(word)[:4]
+
+    def _features(self, text: str) -> Counter[str]:
+        words = [w.lower() for w in _WORD.findall(text)][: self._max_tokens - 2]
+        return Counter(self._feature(w) for w in words if w not in self._stop)
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        features = self._features(text) or Counter({"": 1})  # no content word: one fixed direction, still unit length
+        for feature, count in features.items():
+            digest = zlib.crc32(feature.encode("utf-8"))
+            vector[digest % self._dim] += (1.0 if digest & 0x80000000 else -1.0) * (1.0 + math.log(count))
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:  # opposite signs cancelled in one bucket: fall back to the fixed direction
+            vector[zlib.crc32(b"") % self._dim] = 1.0
+            return vector
+        return vector / norm
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Shape (len(texts), dim), float32, unit rows; ``progress`` is accepted and ignored (it is instant)."""
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.vstack([self._vector(text) for text in texts]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One ``stream`` request as the pipeline made it."""
+
+    messages: list[Message]
+    max_tokens: int | None
+
+    @property
+    def system(self) -> str:
+        return next((m["content"] for m in self.messages if m["role"] == "system"), "")
+
+    @property
+    def user(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+
+@dataclass(frozen=True)
+class PreferCall:
+    """One ``prefer`` request: the prompt and the two continuations compared."""
+
+    messages: list[Message]
+    first: str
+    second: str
+
+
+# Replies in call order, or a function of the messages (None: what the unscripted fake would say).
+Script = Sequence[str] | Callable[[list[Message]], str | None]
+_SOURCE = re.compile(r"^\[(\d+)\] \(from [^\n]*\)\n(.*?)(?=\n\n\[\d+\] \(from |\Z)", re.DOTALL | re.MULTILINE)
+_DELTA = re.compile(r"\s*\S+\s*|\s+")
+
+
+def _copy(messages: list[Message]) -> list[Message]:
+    """A snapshot: the caller may reuse its list, the record must not change."""
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def prompt_sources(user_message: str) -> dict[int, str]:
+    """The numbered source texts of an answer prompt (what ``rag.answer.prompt.build_messages`` writes)."""
+    body = user_message.split("Sources:", 1)[-1].rsplit("\n\nQuestion:", 1)[0].strip()
+    return {int(number): text.strip() for number, text in _SOURCE.findall(body)}
+
+
+def first_sentence(excerpt: str) -> str:
+    """The first whole sentence of a prompt excerpt, without the "…" that marks text left out."""
+    text = excerpt.strip().removeprefix("…").strip()
+    sentences = split_sentences(text) or [text]
+    return sentences[0].removesuffix("…").strip()
+
+
+class FakeLLM:
+    """A scripted ``rag.llm.LLM``: replies from a list (in call order) or a function of the messages.
+
+    Without a script it behaves like a dutiful small model: an answer prompt gets the first sentence of
+    source [1] with a "[1]" marker (or ``REFUSAL`` with ``refuse=True`` or when no source is shown), a
+    follow-up rewrite gets the last question repeated, a translation gets the question back unchanged.
+    Replies stream word by word and stop after ``max_tokens`` words, as a capped completion does.
+
+    ``prefer`` returns ``preference`` (None: "cannot say", as Ollama), or raises it when it is an
+    ``LLMUnavailable``. ``unavailable`` (a one-line message) makes ``check``, ``stream`` and ``prefer`` raise
+    ``LLMUnavailable`` as a backend that is down does: ``stream`` on first iteration, like the real generators.
+    Every request is recorded in ``calls`` and ``prefer_calls`` for tests to assert on the prompts.
+    """
+
+    def __init__(self, script: Script | None = None, *, refuse: bool = False,
+                 preference: float | LLMUnavailable | None = None,
+                 unavailable: str | None = None, backend: str = "fake", model: str = "fake-llm",
+                 max_tokens: int = 512) -> None:
+        self._script = script
+        self._replies = list(script) if script is not None and not callable(script) else None
+        self.refuse = refuse
+        self.preference = preference
+        self.unavailable = unavailable
+        self._backend = backend
+        self._model = model
+        self.max_tokens = max_tokens
+        self.started = False
+        self.calls: list[Call] = []
+        self.prefer_calls: list[PreferCall] = []
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def start(self) -> None:
+        """Nothing to load; remembered so that a test can tell whether the pipeline asked for it."""
+        self.started = True
+
+    def warm_up(self) -> str:
+        """Ready at once, or the one-line error a real backend gives when it cannot answer."""
+        self.start()
+        return self.check()
+
+    def check(self) -> str:
+        if self.unavailable is not None:
+            raise LLMUnavailable(self.unavailable)
+        return f"fake model {self._model} is scripted and ready"
+
+    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
+        with self._lock:
+            self.calls.append(Call(_copy(messages), max_tokens))
+            failure = self.unavailable
+            reply = "" if failure is not None else self._reply(messages)
+        return TextStream(self._generate(messages, reply, failure, max_tokens or self.max_tokens))
+
+    def _generate(self, messages: list[Message], reply: str, failure: str | None, cap: int
+                  ) -> Generator[str, None, Usage]:
+        if failure is not None:
+            raise LLMUnavailable(failure)
+        deltas = _DELTA.findall(reply)[:cap]
+        yield from deltas
+        return Usage(sum(len(m["content"].split()) for m in messages), len(deltas))
+
+    def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
+        with self._lock:
+            self.prefer_calls.append(PreferCall(_copy(messages), first, second))
+        if self.unavailable is not None:
+            raise LLMUnavailable(self.unavailable)
+        if isinstance(self.preference, LLMUnavailable):
+            raise self.preference
+        return self.preference
+
+    def _reply(self, messages: list[Message]) -> str:
+        if self._replies is not None:
+            if not self._replies:
+                raise AssertionError(f"FakeLLM ran out of scripted replies after {len(self.calls) - 1} calls; "
+                                     f"last prompt: {messages[-1]['content'][:200]!r}")
+            return self._replies.pop(0)
+        if callable(self._script):
+            reply = self._script(messages)
+            if reply is not None:
+                return reply
+        return self.default_reply(messages)
+
+    def default_reply(self, messages: list[Message]) -> str:
+        """What the unscripted fake says to ``messages`` (see the class doc)."""
+        call = Call(messages, None)
+        if call.system == REWRITE_SYSTEM_PROMPT:
+            match = re.search(r"Last question: (.*?)\n\nRewritten question:", call.user, re.DOTALL)
+            return match.group(1).strip() if match else call.user
+        if call.system == TRANSLATE_SYSTEM_PROMPT:
+            return call.user
+        sources = prompt_sources(call.user)
+        if self.refuse or 1 not in sources:
+            return REFUSAL
+        return f"{first_sentence(sources[1]).rstrip('.!?')} [1]."
+
+
+def answer_citing(fragment: str, claim: str) -> Callable[[list[Message]], str | None]:
+    """A script for ``FakeLLM``: ``claim`` cited as the shown source whose text holds ``fragment``, as a model
+    that read the sources would, or the refusal when none does; rewrites and translations get the default."""
+
+    def reply(messages: list[Message]) -> str | None:
+        sources = prompt_sources(Call(messages, None).user)
+        if not sources:
+            return None
+        number = next((n for n, text in sources.items() if fragment in text), None)
+        return REFUSAL if number is None else f"{claim} [{number}]."
+
+    return reply
