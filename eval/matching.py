@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.answer.claims import MARKER
+from rag.types import MARKER
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'})

@@ -13,7 +13,9 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, NamedTuple, TypedDict
 
-NUMBERED = re.compile(r"\[(\d+)\]")
+NUMBERED = re.compile(r"\[(\d+)\]")  # a marker once normalised: "[2]"
+# Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
+MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 ClaimKind = Literal["claim", "refusal", "filler"]
 
 

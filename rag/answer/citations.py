@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from embeddings import Embedder
-from rag.answer.claims import MARKER, parse_claims, render
+from rag.answer.claims import parse_claims, render
 from rag.answer.prompt import REFUSAL
 from rag.answer.terms import content_stems, content_words
 from rag.ingest.paragraphs import split_sentences
-from rag.types import NUMBERED, Citation, Claim
+from rag.types import MARKER, NUMBERED, Citation, Claim
 
 # Given answer sentences and source texts, the best source index and its similarity per sentence.
 Attributor = Callable[[Sequence[str], Sequence[str]], list[tuple[int, float]]]

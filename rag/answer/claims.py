@@ -14,8 +14,6 @@ from rag.answer.terms import FUNCTION_WORDS, words
 from rag.ingest.paragraphs import split_sentences
 from rag.types import NUMBERED, Claim
 
-# Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
-MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 # A sentence that only points at a source ("This is supported by source [1].") states nothing:
 # it is dropped, so it can neither count as a claim nor lend its marker to the answer.
 _FILLER_LEAD = re.compile(

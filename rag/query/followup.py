@@ -20,8 +20,8 @@ import logging
 import re
 from collections.abc import Sequence
 
-from rag.answer.claims import MARKER
 from rag.llm.base import LLM, Message
+from rag.types import MARKER
 
 log = logging.getLogger(__name__)
 
