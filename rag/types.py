@@ -20,7 +20,11 @@ ClaimKind = Literal["claim", "refusal", "filler"]
 
 
 class ParagraphKey(NamedTuple):
-    """What a citation points at: a document (its path under the corpus root) and a 1-based paragraph."""
+    """What a citation points at: a document (its path under the corpus root) and a 1-based paragraph.
+
+    The paragraph number counts the whole document, also in a PDF: the page is shown beside it
+    (``Citation.page``) but is not part of the key, so eval sets and indexes keep their keys.
+    """
 
     doc_id: str
     paragraph: int
@@ -72,13 +76,16 @@ class Citation:
     date: str | None = None
     quote: str = ""  # the sentence of the paragraph that best supports the claim
     attributed: bool = False  # True when the marker was added by attribution, not by the model
+    page: int | None = None  # 1-based page the paragraph starts on (PDF); None for formats without pages
 
     @property
     def key(self) -> ParagraphKey:
         return ParagraphKey(self.doc_id, self.paragraph)
 
     def label(self) -> str:
-        return f"{self.doc_id} ¶{self.paragraph}"
+        """``report.pdf p. 4 ¶137``: the page to turn to, then the document-wide paragraph (the stable key)."""
+        page = f" p. {self.page}" if self.page is not None else ""
+        return f"{self.doc_id}{page} ¶{self.paragraph}"
 
 
 # A paragraph shown to the model, numbered [n] in the prompt. It is the same record as the Citation
@@ -111,7 +118,7 @@ class Answer:
         data = {
             "text": self.text,
             "refused": self.refused,
-            "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "text", "score")} for c in self.citations],
+            "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "page", "text", "score")} for c in self.citations],
             "claims": [asdict(c) for c in self.claims if c.kind != "filler"],
             "backend": self.backend,
             "model": self.model,

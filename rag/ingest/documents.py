@@ -20,6 +20,10 @@ from rag.ingest.dates import find_date
 log = logging.getLogger(__name__)
 
 BLOCK_SEP = re.compile(r"\n[ \t]*\n")
+# (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
+Pages = tuple[tuple[int, int], ...]
+# Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
+READER_VERSIONS = {".pdf": "pdf-pages-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 
@@ -33,6 +37,7 @@ class Document:
     title: str
     date: str | None  # ISO yyyy-mm-dd where one could be parsed
     sha256: str
+    pages: Pages = ()  # where each page starts in ``text``, so a paragraph knows its page (PDF)
 
 
 class UnreadableFile(Exception):
@@ -103,7 +108,26 @@ def _pdf_page_paragraphs(page_text: str) -> list[str]:
     return paragraphs
 
 
-def _read_pdf(path: Path) -> str:
+def reader_version(doc_id: str) -> str:
+    """The version of the reader for this file's format ("" for the plain-text formats, which never changed)."""
+    return READER_VERSIONS.get(Path(doc_id).suffix.lower(), "")
+
+
+def join_pages(pages: Iterable[list[str]]) -> tuple[str, Pages]:
+    """Paragraphs page by page -> one text (blank lines between paragraphs) and where each page starts."""
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    offset = 0
+    for number, paragraphs in enumerate(pages, 1):
+        for index, paragraph in enumerate(paragraphs):
+            if index == 0:
+                starts.append((offset + (2 if parts else 0), number))
+            offset += len(paragraph) + (2 if parts else 0)
+            parts.append(paragraph)
+    return "\n\n".join(parts), tuple(starts)
+
+
+def _read_pdf(path: Path) -> tuple[str, Pages]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -115,21 +139,27 @@ def _read_pdf(path: Path) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise UnreadableFile(f"unreadable PDF ({exc})") from None
-    return "\n\n".join(p for page in pages for p in _pdf_page_paragraphs(page))
+    return join_pages(_pdf_page_paragraphs(page) for page in pages)
+
+
+def read_paged(path: Path) -> tuple[str, Pages]:
+    """The plain text of one file, paragraphs separated by blank lines, and where its pages start."""
+    suffix = path.suffix.lower()
+    pages: Pages = ()
+    if suffix == ".pdf":
+        text, pages = _read_pdf(path)  # no carriage returns: the page offsets stay valid
+    else:
+        raw = path.read_bytes()
+        text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise UnreadableFile("no text")
+    return text, pages
 
 
 def read_text(path: Path) -> str:
     """The plain text of one file, paragraphs separated by blank lines."""
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        text = _read_pdf(path)
-    else:
-        raw = path.read_bytes()
-        text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise UnreadableFile("no text")
-    return text
+    return read_paged(path)[0]
 
 
 def _is_banner(line: str) -> bool:
@@ -169,13 +199,14 @@ def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Docum
         raise UnreadableFile("empty file")
     if max_bytes is not None and size > max_bytes:
         raise UnreadableFile(f"larger than {max_bytes} bytes")
-    text = read_text(path)
+    text, pages = read_paged(path)
     return Document(
         doc_id=path.relative_to(root).as_posix(),
         text=text,
         title=guess_title(text),
         date=guess_date(text),
         sha256=file_sha256(path),
+        pages=pages,
     )
 
 

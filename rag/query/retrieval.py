@@ -48,6 +48,11 @@ class Hit:
         return self.paragraph.paragraph
 
     @property
+    def page(self) -> int | None:
+        """The page the paragraph starts on (PDF), None for formats without pages."""
+        return self.paragraph.page
+
+    @property
     def key(self) -> ParagraphKey:
         return self.paragraph.key
 
