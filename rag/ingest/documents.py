@@ -23,7 +23,7 @@ BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 # (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
 Pages = tuple[tuple[int, int], ...]
 # Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
-READER_VERSIONS = {".pdf": "pdf-pages-1"}
+READER_VERSIONS = {".pdf": "pdfium-layout-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 
@@ -84,70 +84,36 @@ def _read_html(raw: bytes) -> str:
     return "\n\n".join(blocks)
 
 
-def _pdf_page_paragraphs(page_text: str) -> list[str]:
-    """Rebuild paragraphs from PDF lines: a short line ending a sentence closes a paragraph."""
-    lines = [line.strip() for line in page_text.splitlines()]
-    lengths = sorted(len(line) for line in lines if line)
-    if not lengths:
-        return []
-    typical = lengths[len(lengths) // 2]
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        if not line:
-            if current:
-                paragraphs.append(" ".join(current))
-                current = []
-            continue
-        current.append(line)
-        if len(line) < 0.6 * typical and line[-1] in ".!?:":
-            paragraphs.append(" ".join(current))
-            current = []
-    if current:
-        paragraphs.append(" ".join(current))
-    return paragraphs
-
-
 def reader_version(doc_id: str) -> str:
     """The version of the reader for this file's format ("" for the plain-text formats, which never changed)."""
     return READER_VERSIONS.get(Path(doc_id).suffix.lower(), "")
 
 
-def join_pages(pages: Iterable[list[str]]) -> tuple[str, Pages]:
-    """Paragraphs page by page -> one text (blank lines between paragraphs) and where each page starts."""
+def paged_text(paragraphs: Iterable[tuple[int, str]]) -> tuple[str, Pages]:
+    """(page, paragraph) in order -> one text (blank lines between paragraphs) and where each page starts."""
     parts: list[str] = []
     starts: list[tuple[int, int]] = []
     offset = 0
-    for number, paragraphs in enumerate(pages, 1):
-        for index, paragraph in enumerate(paragraphs):
-            if index == 0:
-                starts.append((offset + (2 if parts else 0), number))
-            offset += len(paragraph) + (2 if parts else 0)
-            parts.append(paragraph)
+    for page, paragraph in paragraphs:
+        offset += 2 if parts else 0
+        if not starts or starts[-1][1] != page:
+            starts.append((offset, page))
+        parts.append(paragraph)
+        offset += len(paragraph)
     return "\n\n".join(parts), tuple(starts)
 
 
-def _read_pdf(path: Path) -> tuple[str, Pages]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def read_paged(path: Path, name: str | None = None) -> tuple[str, Pages]:
+    """The plain text of one file, paragraphs separated by blank lines, and where its pages start.
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # our own one-line warning says it all
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise UnreadableFile("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableFile(f"unreadable PDF ({exc})") from None
-    return join_pages(_pdf_page_paragraphs(page) for page in pages)
-
-
-def read_paged(path: Path) -> tuple[str, Pages]:
-    """The plain text of one file, paragraphs separated by blank lines, and where its pages start."""
+    ``name`` names the file in warnings about a part of it (a PDF page without text); default: its file name.
+    """
     suffix = path.suffix.lower()
     pages: Pages = ()
     if suffix == ".pdf":
-        text, pages = _read_pdf(path)  # no carriage returns: the page offsets stay valid
+        from rag.ingest.pdf import read_pdf  # imports this module: read only when a PDF is
+
+        text, pages = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
     else:
         raw = path.read_bytes()
         text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
@@ -199,9 +165,10 @@ def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Docum
         raise UnreadableFile("empty file")
     if max_bytes is not None and size > max_bytes:
         raise UnreadableFile(f"larger than {max_bytes} bytes")
-    text, pages = read_paged(path)
+    doc_id = path.relative_to(root).as_posix()
+    text, pages = read_paged(path, doc_id)
     return Document(
-        doc_id=path.relative_to(root).as_posix(),
+        doc_id=doc_id,
         text=text,
         title=guess_title(text),
         date=guess_date(text),
