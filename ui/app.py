@@ -43,7 +43,7 @@ SUBTITLE = ("Answers come only from the reports listed on the right. Each claim 
             "with the supporting sentence <mark>highlighted</mark>.")
 PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
                "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
-UPLOAD_HINT = ("Add reports: .txt, .md, .html or .pdf, files up to {limit} holding up to {text} of text (about a "
+UPLOAD_HINT = ("Add reports: .txt, .md, .html, .pdf or .docx, files up to {limit} holding up to {text} of text (about a "
                "minute of indexing). They are indexed in the background.")
 UPLOADS_OFF_NOTE = ('<div class="rag-pending" id="rag-uploads-off">Uploads are off: this server is reachable from '
                     "other machines without a login. Start it with --auth, or --allow-uploads, to add reports.</div>")

@@ -1,6 +1,6 @@
 """Stage 1: files on disk -> ``Document`` (plain text plus title and date).
 
-A file that cannot be read as text (binary, empty, not UTF-8, broken PDF) is
+A file that cannot be read as text (binary, empty, not UTF-8, broken PDF or Word file) is
 skipped with a one-line warning naming it; it never stops indexing.
 """
 
@@ -23,7 +23,7 @@ BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 # (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
 Pages = tuple[tuple[int, int], ...]
 # Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
-READER_VERSIONS = {".pdf": "pdfium-layout-1"}
+READER_VERSIONS = {".pdf": "pdfium-layout-1", ".docx": "python-docx-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 
@@ -103,29 +103,43 @@ def paged_text(paragraphs: Iterable[tuple[int, str]]) -> tuple[str, Pages]:
     return "\n\n".join(parts), tuple(starts)
 
 
-def read_paged(path: Path, name: str | None = None) -> tuple[str, Pages]:
-    """The plain text of one file, paragraphs separated by blank lines, and where its pages start.
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader gets out of a file: the text, where its pages start (PDF), and a title it knows (Word)."""
+
+    text: str
+    pages: Pages = ()
+    title: str | None = None
+
+
+def extract(path: Path, name: str | None = None) -> Extracted:
+    """The plain text of one file, paragraphs separated by blank lines, with its pages and title where known.
 
     ``name`` names the file in warnings about a part of it (a PDF page without text); default: its file name.
     """
     suffix = path.suffix.lower()
-    pages: Pages = ()
     if suffix == ".pdf":
-        from rag.ingest.pdf import read_pdf  # imports this module: read only when a PDF is
+        from rag.ingest.pdf import read_pdf  # these import this module: loaded only when such a file is read
 
         text, pages = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
+        found = Extracted(text, pages)
+    elif suffix == ".docx":
+        from rag.ingest.word import read_docx
+
+        paragraphs, title = read_docx(path)
+        found = Extracted("\n\n".join(paragraphs), title=title)
     else:
         raw = path.read_bytes()
         text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+        found = Extracted(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not found.text.strip():
         raise UnreadableFile("no text")
-    return text, pages
+    return found
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, name: str | None = None) -> str:
     """The plain text of one file, paragraphs separated by blank lines."""
-    return read_paged(path)[0]
+    return extract(path, name).text
 
 
 def _is_banner(line: str) -> bool:
@@ -166,14 +180,14 @@ def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Docum
     if max_bytes is not None and size > max_bytes:
         raise UnreadableFile(f"larger than {max_bytes} bytes")
     doc_id = path.relative_to(root).as_posix()
-    text, pages = read_paged(path, doc_id)
+    found = extract(path, doc_id)
     return Document(
         doc_id=doc_id,
-        text=text,
-        title=guess_title(text),
-        date=guess_date(text),
+        text=found.text,
+        title=found.title or guess_title(found.text),
+        date=guess_date(found.text),
         sha256=file_sha256(path),
-        pages=pages,
+        pages=found.pages,
     )
 
 
