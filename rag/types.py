@@ -30,6 +30,11 @@ class ParagraphKey(NamedTuple):
     paragraph: int
 
 
+def paragraph_label(doc_id: str, paragraph: int, page: int | None = None) -> str:
+    """``report.pdf p. 4 ¶137``: the page to turn to, then the document-wide paragraph (the stable key)."""
+    return f"{doc_id} p. {page} ¶{paragraph}" if page is not None else f"{doc_id} ¶{paragraph}"
+
+
 class Message(TypedDict):
     """One chat message for an LLM backend."""
 
@@ -83,9 +88,7 @@ class Citation:
         return ParagraphKey(self.doc_id, self.paragraph)
 
     def label(self) -> str:
-        """``report.pdf p. 4 ¶137``: the page to turn to, then the document-wide paragraph (the stable key)."""
-        page = f" p. {self.page}" if self.page is not None else ""
-        return f"{self.doc_id}{page} ¶{self.paragraph}"
+        return paragraph_label(self.doc_id, self.paragraph, self.page)
 
 
 # A paragraph shown to the model, numbered [n] in the prompt. It is the same record as the Citation
