@@ -125,3 +125,17 @@ def test_a_failing_tesseract_is_one_warning_not_a_crash(corpus: Path, tmp_path: 
     assert warning.startswith(f"report.pdf: page {SCANNED_PAGE} has no text layer and OCR failed")
     assert "eng.traineddata" in warning and "\n" not in warning
     assert [(p.page, p.text) for p in paragraphs] == EXPECTED
+
+
+def test_margins_lose_page_numbers_and_repeated_lines_but_keep_words() -> None:
+    """Roman page numbers go, a margin word that only looks like one ("civil") stays, as does a line seen once."""
+    from rag.ingest.pdf_layout import Segment, drop_furniture
+
+    def page(number: str, *extra: Segment) -> list[Segment]:
+        return [Segment("Body text of the page.", 72, 400, 400, 10), Segment(number, 290, 300, 30, 9),
+                Segment("Annual report", 72, 140, 810, 9), *extra]
+
+    pages = [page("xiv"), page("xv", Segment("civil", 72, 90, 60, 9)), page("- 16 -")]
+    kept = drop_furniture(pages, [842.0] * 3)
+    assert [[s.text for s in p] for p in kept] == [["Body text of the page."], ["Body text of the page.", "civil"],
+                                                   ["Body text of the page."]]

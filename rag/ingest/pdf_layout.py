@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 HYPHEN = "\x02"  # PDFium's code for a hyphen it found at a line end
 MARGIN = 0.15  # the top and bottom bands of a page where running headers, footers and page numbers sit
-_PAGE_NUMBER = re.compile(r"[-–—\s]*(?:(?:page|p\.|seite|página|стр\.?)\s*)?(?:\d{1,4}|[ivxlc]{1,6})"
+_ROMAN = r"(?=[ivxl])(?:xl|lx{0,3}|x{0,3})(?:ix|iv|v?i{0,3})"  # i to lxxxix: "xiv", not "civil"
+_PAGE_NUMBER = re.compile(rf"[-–—\s]*(?:(?:page|p\.|seite|página|стр\.?)\s*)?(?:\d{{1,4}}|{_ROMAN})"
                           r"(?:\s*(?:/|of|de|von|из)\s*\d{1,4})?[-–—\s]*", re.IGNORECASE)
 _SENTENCE_END = tuple(".!?:;…\"”’)")
 _WORD_END = re.compile(rf"([^\W\d_]+)[-{HYPHEN}\u00ad]$")
