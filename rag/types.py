@@ -17,6 +17,8 @@ NUMBERED = re.compile(r"\[(\d+)\]")  # a marker once normalised: "[2]"
 # Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 ClaimKind = Literal["claim", "refusal", "filler"]
+# Where a paragraph is drawn on a page it covers: (page, left, bottom, right, top) in PDF points, origin bottom left.
+Box = tuple[int, float, float, float, float]
 
 
 class ParagraphKey(NamedTuple):
@@ -82,6 +84,7 @@ class Citation:
     quote: str = ""  # the sentence of the paragraph that best supports the claim
     attributed: bool = False  # True when the marker was added by attribution, not by the model
     page: int | None = None  # 1-based page the paragraph starts on (PDF); None for formats without pages
+    boxes: tuple[Box, ...] = ()  # where the paragraph is drawn (PDF): what the UI highlights on the page image
 
     @property
     def key(self) -> ParagraphKey:

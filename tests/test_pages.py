@@ -111,6 +111,7 @@ def test_an_answer_from_a_pdf_cites_the_page_the_paragraph_starts_on(pdf_index: 
     # Paragraph 6 starts at the foot of page 1 and ends on page 2: it is cited on the page where it starts.
     assert (citation.doc_id, citation.paragraph, citation.page) == ("report.pdf", 6, 1)
     assert citation.label() == "report.pdf p. 1 ¶6" and "118 trucks" in citation.quote
+    assert [box[0] for box in citation.boxes] == [1, 2]  # where it is drawn, read back from the index
     assert all(s.page is None for s in answer.sources if s.doc_id == "notes.txt")
     assert answer.to_dict()["citations"][0]["page"] == 1
 

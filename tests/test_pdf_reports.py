@@ -139,3 +139,34 @@ def test_margins_lose_page_numbers_and_repeated_lines_but_keep_words() -> None:
     kept = drop_furniture(pages, [842.0] * 3)
     assert [[s.text for s in p] for p in kept] == [["Body text of the page."], ["Body text of the page.", "civil"],
                                                    ["Body text of the page."]]
+
+
+def test_where_each_paragraph_is_drawn_is_kept_and_its_region_can_be_highlighted(
+        corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paragraph 6 fills the foot of page 1's right column and the top of page 2's left one."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from rag.app.page_image import cited_region_png
+
+    _no_tesseract(monkeypatch)
+    _, paragraphs = _load(corpus)
+    running = paragraphs[5]
+    assert [(page, round(left)) for page, left, *_ in running.boxes] == [(1, 308), (2, 72)]
+    [(_, left, bottom, right, top)] = paragraphs[8].boxes  # the table, across both columns
+    assert left < 90 and right > 400 and top - bottom > 60
+
+    def yellow_columns(png: bytes | None) -> tuple[int, int, int]:
+        assert png is not None
+        image = Image.open(BytesIO(png)).convert("RGB")
+        pixels = [(x, image.getpixel((x, y))) for x in range(0, image.width, 4) for y in range(0, image.height, 4)]
+        xs = [x for x, (r, _, b) in pixels if r > 200 and r - b > 60]  # the yellow highlight
+        return image.width, min(xs), max(xs)
+
+    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 1, running.boxes))
+    assert abs(width - 700) <= 1 and first > 350 and last < 640  # the right column of page 1
+    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 2, running.boxes))
+    assert first > 70 and last < 350  # the left column of page 2
+    assert cited_region_png(corpus / "report.pdf", 4, running.boxes) is None  # not on that page
+    assert cited_region_png(corpus / "missing.pdf", 1, running.boxes) is None

@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.errors import literal
 from rag.ingest.corpus import SkippedFile, scan_corpus
 from rag.ingest.dates import find_date
+from rag.types import Box
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 # (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
 Pages = tuple[tuple[int, int], ...]
 # Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
-READER_VERSIONS = {".pdf": "pdfium-layout-1", ".docx": "python-docx-1"}
+READER_VERSIONS = {".pdf": "pdfium-layout-2", ".docx": "python-docx-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 
@@ -38,6 +39,7 @@ class Document:
     date: str | None  # ISO yyyy-mm-dd where one could be parsed
     sha256: str
     pages: Pages = ()  # where each page starts in ``text``, so a paragraph knows its page (PDF)
+    boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()  # (offset of a paragraph in text, where it is drawn) (PDF)
 
 
 class UnreadableFile(Exception):
@@ -89,18 +91,22 @@ def reader_version(doc_id: str) -> str:
     return READER_VERSIONS.get(Path(doc_id).suffix.lower(), "")
 
 
-def paged_text(paragraphs: Iterable[tuple[int, str]]) -> tuple[str, Pages]:
-    """(page, paragraph) in order -> one text (blank lines between paragraphs) and where each page starts."""
+def paged_text(paragraphs: Iterable[tuple[int, str, tuple[Box, ...]]]) -> Extracted:
+    """(page, paragraph, boxes) in order -> one text (blank lines between paragraphs), where each page starts
+    and where each paragraph is drawn."""
     parts: list[str] = []
     starts: list[tuple[int, int]] = []
+    boxes: list[tuple[int, tuple[Box, ...]]] = []
     offset = 0
-    for page, paragraph in paragraphs:
+    for page, paragraph, drawn in paragraphs:
         offset += 2 if parts else 0
         if not starts or starts[-1][1] != page:
             starts.append((offset, page))
+        if drawn:
+            boxes.append((offset, drawn))
         parts.append(paragraph)
         offset += len(paragraph)
-    return "\n\n".join(parts), tuple(starts)
+    return Extracted("\n\n".join(parts), tuple(starts), boxes=tuple(boxes))
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class Extracted:
     text: str
     pages: Pages = ()
     title: str | None = None
+    boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()
 
 
 def extract(path: Path, name: str | None = None) -> Extracted:
@@ -121,8 +128,7 @@ def extract(path: Path, name: str | None = None) -> Extracted:
     if suffix == ".pdf":
         from rag.ingest.pdf import read_pdf  # these import this module: loaded only when such a file is read
 
-        text, pages = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
-        found = Extracted(text, pages)
+        found = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
     elif suffix == ".docx":
         from rag.ingest.word import read_docx
 
@@ -188,6 +194,7 @@ def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Docum
         date=guess_date(found.text),
         sha256=file_sha256(path),
         pages=found.pages,
+        boxes=found.boxes,
     )
 
 

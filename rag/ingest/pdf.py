@@ -23,21 +23,24 @@ from typing import Any
 
 from rag.errors import literal, one_line
 from rag.ingest.documents import UnreadableFile
-from rag.ingest.pdf_layout import HYPHEN, Char, Hyphenation, Line, blocks, drop_furniture, lines, paragraphs, segments
+from rag.ingest.hyphenation import HYPHEN, Hyphenation
+from rag.ingest.pdf_layout import Char, Line, blocks, drop_furniture, lines, paragraphs, segments
+from rag.types import Box
 
 log = logging.getLogger(__name__)
 
-_PDFIUM = threading.Lock()
+PDFIUM = threading.Lock()  # held by every use of PDFium (rag.app.page_image too)
 OCR_DPI = 300
 OCR_TIMEOUT = 120.0  # seconds for one page
 _UPRIGHT = 0.02  # radians: characters turned further (diagonal watermarks) are left out
 
 
-def read_pdf(path: Path, name: str) -> list[tuple[int, str]]:
-    """(page the paragraph starts on, paragraph text) in reading order; ``name`` is the file in warnings."""
+def read_pdf(path: Path, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
+    """(page the paragraph starts on, its text, where it is drawn) in reading order; ``name`` names the file in
+    warnings."""
     import pypdfium2 as pdfium
 
-    with _PDFIUM:
+    with PDFIUM:
         try:
             pdf = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError as exc:
@@ -49,7 +52,7 @@ def read_pdf(path: Path, name: str) -> list[tuple[int, str]]:
             pdf.close()
 
 
-def _read(pdf: Any, name: str) -> list[tuple[int, str]]:
+def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
     pages, heights = [], []
     scanned: dict[int, list[str]] = {}  # page index -> OCR lines of a page without a text layer
     for index in range(len(pdf)):

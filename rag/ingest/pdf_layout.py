@@ -21,15 +21,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-HYPHEN = "\x02"  # PDFium's code for a hyphen it found at a line end
+from rag.ingest.hyphenation import HYPHEN, WORD_END, Hyphenation
+from rag.types import Box
+
 MARGIN = 0.15  # the top and bottom bands of a page where running headers, footers and page numbers sit
 _ROMAN = r"(?=[ivxl])(?:xl|lx{0,3}|x{0,3})(?:ix|iv|v?i{0,3})"  # i to lxxxix: "xiv", not "civil"
 _PAGE_NUMBER = re.compile(rf"[-–—\s]*(?:(?:page|p\.|seite|página|стр\.?)\s*)?(?:\d{{1,4}}|{_ROMAN})"
                           r"(?:\s*(?:/|of|de|von|из)\s*\d{1,4})?[-–—\s]*", re.IGNORECASE)
 _SENTENCE_END = tuple(".!?:;…\"”’)")
-_WORD_END = re.compile(rf"([^\W\d_]+)[-{HYPHEN}\u00ad]$")
-_WORD_START = re.compile(r"[^\W\d_]+")
-_COMPOUND = re.compile(r"[^\W\d_]+-[^\W\d_]+")
 
 
 @dataclass(slots=True)
@@ -72,6 +71,7 @@ class Line:
     table: bool = False  # cells with wide gaps between them ("a | b | c")
     x0: float = 0.0
     left: float = 0.0  # its column's left edge
+    x1: float = 0.0
 
 
 def segments(chars: Iterable[Char]) -> list[Segment]:
@@ -216,37 +216,12 @@ def lines(block: list[Segment], page: int) -> list[Line]:
         x1 = row[-1].x1
         size = statistics.median([z for s in row for z in s.sizes] or [row[0].size])
         out.append(Line(text, row[0].y, size, page, full=x1 >= right - 0.12 * width,
-                        short=x1 < left + 0.75 * width, table=table, x0=row[0].x0, left=left))
+                        short=x1 < left + 0.75 * width, table=table, x0=row[0].x0, left=left, x1=x1))
     return out
 
 
-class Hyphenation:
-    """Which line-end hyphens to keep: those of words the document also writes with a hyphen inside a line."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.compounds: set[str] = set()
-        self.words: set[str] = set()
-        for text in texts:
-            self.compounds.update(m.lower() for m in _COMPOUND.findall(text))
-            self.words.update(w.lower() for w in _WORD_START.findall(text))
-
-    def join(self, before: str, after: str) -> str:
-        """Two lines of one paragraph as one text."""
-        end = _WORD_END.search(before)
-        if end is None:
-            return f"{before} {after}"
-        start = _WORD_START.match(after)
-        head = before[:-1]
-        if start is None or not after[0].islower():
-            return f"{head}-{after}"  # "Franco-" + "German", "1990-" + "2000"
-        word = f"{end.group(1)}-{start.group(0)}".lower()
-        if word in self.compounds and word.replace("-", "") not in self.words:
-            return f"{head}-{after}"
-        return head + after
-
-
 def _ends_hyphen(text: str) -> bool:
-    return _WORD_END.search(text) is not None
+    return WORD_END.search(text) is not None
 
 
 def _starts_new(previous: Line, line: Line, pitch: dict[int, float], new_block: bool) -> bool:
@@ -277,8 +252,19 @@ def _pitch(all_blocks: list[list[Line]]) -> dict[int, float]:
     return {size: statistics.median(values) for size, values in steps.items()}
 
 
-def paragraphs(all_blocks: list[list[Line]]) -> list[tuple[int, str]]:
-    """Blocks of lines in reading order (all pages) -> (page it starts on, paragraph text)."""
+def _boxes(paragraph: list[Line]) -> tuple[Box, ...]:
+    """One rectangle per page and column the paragraph's lines fill (OCR lines have no position: none)."""
+    parts: dict[tuple[int, float], list[Line]] = defaultdict(list)
+    for line in paragraph:
+        if line.size > 0:
+            parts[(line.page, line.left)].append(line)
+    return tuple((page, round(min(ln.x0 for ln in part), 1), round(min(ln.y - 0.25 * ln.size for ln in part), 1),
+                  round(max(ln.x1 for ln in part), 1), round(max(ln.y + 0.95 * ln.size for ln in part), 1))
+                 for (page, _), part in parts.items())
+
+
+def paragraphs(all_blocks: list[list[Line]]) -> list[tuple[int, str, tuple[Box, ...]]]:
+    """Blocks of lines in reading order (all pages) -> (page it starts on, paragraph text, where it is drawn)."""
     pitch = _pitch(all_blocks)
     hyphens = Hyphenation(line.text for block in all_blocks for line in block)
     found: list[list[Line]] = []  # the lines of each paragraph; it starts on its first line's page
@@ -287,12 +273,12 @@ def paragraphs(all_blocks: list[list[Line]]) -> list[tuple[int, str]]:
             if not found or _starts_new(found[-1][-1], line, pitch, new_block=i == 0):
                 found.append([])
             found[-1].append(line)
-    out: list[tuple[int, str]] = []
+    out: list[tuple[int, str, tuple[Box, ...]]] = []
     for paragraph in found:
         text = paragraph[0].text
         for line in paragraph[1:]:
             text = f"{text}\n{line.text}" if line.table else hyphens.join(text, line.text)
         text = text.replace(HYPHEN, "-").strip()
         if text:
-            out.append((paragraph[0].page, text))
+            out.append((paragraph[0].page, text, _boxes(paragraph)))
     return out
