@@ -164,9 +164,10 @@ def test_where_each_paragraph_is_drawn_is_kept_and_its_region_can_be_highlighted
         xs = [x for x, (r, _, b) in pixels if r > 200 and r - b > 60]  # the yellow highlight
         return image.width, min(xs), max(xs)
 
-    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 1, running.boxes))
-    assert abs(width - 700) <= 1 and first > 350 and last < 640  # the right column of page 1
-    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 2, running.boxes))
-    assert first > 70 and last < 350  # the left column of page 2
+    # The region is the column's paragraph and a 36-point margin: at 700 pixels a page, about 250 pixels wide.
+    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 1, running.boxes, width=700))
+    assert 200 < width < 320 and 30 < first < 50 and width - 50 < last < width - 30  # the right column of page 1
+    width, first, last = yellow_columns(cited_region_png(corpus / "report.pdf", 2, running.boxes, width=700))
+    assert 200 < width < 320 and first < 50  # the left column of page 2, from the page's margin
     assert cited_region_png(corpus / "report.pdf", 4, running.boxes) is None  # not on that page
     assert cited_region_png(corpus / "missing.pdf", 1, running.boxes) is None

@@ -4,8 +4,9 @@ pypdf gave each page's text without positions, so running headers, page numbers 
 two columns of a page ran into the paragraphs; ``rag.ingest.pdf_layout`` rebuilds them from
 positions instead. A page without a text layer (a scan) is read by ``tesseract`` when it is
 installed, from an image PDFium renders; otherwise it is skipped with one warning naming the
-file and the page. PDFium is not thread-safe and the UI reads an upload while it indexes
-another, so every use of it holds one lock.
+file and the page. PDFium is not thread-safe and the UI reads an upload while it draws cited pages,
+so every call into it holds one lock (``PDFIUM``), taken page by page and never around tesseract: a page
+image waits for at most one page's reading, not for a whole upload.
 """
 
 from __future__ import annotations
@@ -46,25 +47,31 @@ def read_pdf(path: Path, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
         except pdfium.PdfiumError as exc:
             password = "password" in str(exc).lower()
             raise UnreadableFile("encrypted PDF" if password else f"unreadable PDF ({one_line(exc)})") from None
-        try:
-            return _read(pdf, name)
-        finally:
+    try:
+        return _read(pdf, name)
+    finally:
+        with PDFIUM:
             pdf.close()
 
 
 def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
     pages, heights = [], []
     scanned: dict[int, list[str]] = {}  # page index -> OCR lines of a page without a text layer
-    for index in range(len(pdf)):
-        page = pdf[index]
-        try:
-            chars = _chars(page)
-            if not any(c.text.strip() for c in chars) and _has_image(page):
-                scanned[index] = _ocr_or_warn(page, name, index + 1)
-            pages.append(segments(chars))
-            heights.append(page.get_height())
-        finally:
-            page.close()
+    with PDFIUM:
+        count = len(pdf)
+    for index in range(count):
+        with PDFIUM:  # one page at a time: a page image for the UI may be drawn in between
+            page = pdf[index]
+            try:
+                chars = _chars(page)
+                blank = not any(c.text.strip() for c in chars) and _has_image(page)
+                scan = _scan(page) if blank else None
+                heights.append(page.get_height())
+            finally:
+                page.close()
+        if blank:
+            scanned[index] = _ocr_or_warn(scan, name, index + 1)
+        pages.append(segments(chars))
     in_order: list[list[Line]] = []
     for index, page_segments in enumerate(drop_furniture(pages, heights)):
         if index in scanned:
@@ -110,7 +117,20 @@ def _has_image(page: Any) -> bool:
     return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
 
 
-def _ocr_or_warn(page: Any, name: str, number: int) -> list[str]:
+def _scan(page: Any) -> Any | None:
+    """The page as an image for tesseract (a PIL image), or None when tesseract is not installed or it cannot
+    be drawn."""
+    import pypdfium2 as pdfium
+
+    if shutil.which("tesseract") is None:
+        return None
+    try:
+        return page.render(scale=OCR_DPI / 72).to_pil()
+    except (pdfium.PdfiumError, ValueError, MemoryError):
+        return None  # _ocr_or_warn says so, naming the file and the page
+
+
+def _ocr_or_warn(image: Any | None, name: str, number: int) -> list[str]:
     """The lines tesseract reads on the page image, or [] with one warning when it is missing or fails."""
     tesseract = shutil.which("tesseract")
     if tesseract is None:
@@ -118,7 +138,8 @@ def _ocr_or_warn(page: Any, name: str, number: int) -> list[str]:
                     literal(name), number)
         return []
     try:
-        image = page.render(scale=OCR_DPI / 72).to_pil()
+        if image is None:
+            raise RuntimeError("the page could not be drawn")
         with tempfile.TemporaryDirectory(prefix="rag-ocr-") as folder:
             png = Path(folder) / "page.png"
             image.save(png)
