@@ -171,3 +171,15 @@ def test_where_each_paragraph_is_drawn_is_kept_and_its_region_can_be_highlighted
     assert 200 < width < 320 and first < 50  # the left column of page 2, from the page's margin
     assert cited_region_png(corpus / "report.pdf", 4, running.boxes) is None  # not on that page
     assert cited_region_png(corpus / "missing.pdf", 1, running.boxes) is None
+
+
+def test_ragged_right_text_goes_on_across_a_page_when_the_next_word_would_not_have_fitted() -> None:
+    """'... consolidation of' at a page's foot, 'Customs-Business partnership ...' at the next page's head."""
+    from rag.ingest.pdf_layout import Line, _starts_new
+
+    def foot(x1: float) -> Line:
+        return Line("through consolidation of", 100, 10, 1, x0=40, left=40, x1=x1, right=380)
+
+    head = Line("Customs-Business partnership and the border", 500, 10, 2, x0=40, left=40, x1=260, right=380)
+    assert not _starts_new(foot(300), head, {}, new_block=True)  # 16 letters more would pass the right edge
+    assert _starts_new(foot(200), head, {}, new_block=True)  # room to spare: the line ended there on purpose

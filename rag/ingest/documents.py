@@ -24,7 +24,7 @@ BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 # (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
 Pages = tuple[tuple[int, int], ...]
 # Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
-READER_VERSIONS = {".pdf": "pdfium-layout-2", ".docx": "python-docx-1"}
+READER_VERSIONS = {".pdf": "pdfium-layout-3", ".docx": "python-docx-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 

@@ -72,6 +72,7 @@ class Line:
     x0: float = 0.0
     left: float = 0.0  # its column's left edge
     x1: float = 0.0
+    right: float = 0.0  # its column's right edge
 
 
 def segments(chars: Iterable[Char]) -> list[Segment]:
@@ -216,7 +217,7 @@ def lines(block: list[Segment], page: int) -> list[Line]:
         x1 = row[-1].x1
         size = statistics.median([z for s in row for z in s.sizes] or [row[0].size])
         out.append(Line(text, row[0].y, size, page, full=x1 >= right - 0.12 * width,
-                        short=x1 < left + 0.75 * width, table=table, x0=row[0].x0, left=left, x1=x1))
+                        short=x1 < left + 0.75 * width, table=table, x0=row[0].x0, left=left, x1=x1, right=right))
     return out
 
 
@@ -233,13 +234,20 @@ def _starts_new(previous: Line, line: Line, pitch: dict[int, float], new_block: 
     if new_block:  # only text that plainly goes on is joined across a column or page break
         if _ends_hyphen(previous.text):
             return False
-        return previous.text.endswith(_SENTENCE_END) or not (line.text[:1].islower() or previous.full)
+        return previous.text.endswith(_SENTENCE_END) or not (line.text[:1].islower() or _wrapped(previous, line))
     step = pitch.get(round(line.size), 1.2 * line.size)
     if previous.y - line.y > 1.3 * step:
         return True
     if previous.short and previous.text.endswith(_SENTENCE_END):
         return True
     return line.x0 > line.left + line.size and previous.text.endswith(_SENTENCE_END)  # a first-line indent
+
+
+def _wrapped(previous: Line, line: Line) -> bool:
+    """``previous`` is full, or ``line``'s first word would not have fitted after it: the break is the wrapping
+    of ragged-right text, not a paragraph's end."""
+    per_char = (line.x1 - line.x0) / max(len(line.text), 1)
+    return previous.full or previous.x1 + per_char * (len(line.text.split(" ", 1)[0]) + 1) > previous.right
 
 
 def _pitch(all_blocks: list[list[Line]]) -> dict[int, float]:
