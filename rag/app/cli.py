@@ -210,8 +210,8 @@ Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=Fals
 
 @app.command("eval")
 def eval_(
-    eval_set: Annotated[str | None, typer.Option("--set", help="A bundled set (customs-reports, squad2-normans) or "
-                                                  "a JSONL path (default: customs-reports).")] = None,
+    eval_set: Annotated[str | None, typer.Option("--set", help="customs-reports (default), customs-pdf, "
+                                                  "squad2-normans, or a JSONL path.")] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus to evaluate (default: configured).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),
