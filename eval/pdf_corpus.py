@@ -25,6 +25,7 @@ import json
 import logging
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SET = ROOT / "eval" / "sets" / "customs_reports.jsonl"
 SOURCE_CORPUS = ROOT / "data" / "reports"
 FOOTER = "Customs cooperation reports: WCO and Russian customs, 2006-2021"
-LAYOUT_VERSION = "1"  # bump when the layout changes: the cache folder changes with it
+LAYOUT_VERSION = "2"  # bump when the layout changes: the cache folder changes with it
 
 
 class UnmappedEvidence(EvalSetError):
@@ -70,7 +71,7 @@ def write_pdf(document: Document, target: Path) -> None:
     font = _font()
     width, height = A5
     margin = 0.17 * height  # the body stays out of the bands where headers and footers sit
-    title = document.title[:70]
+    title = textwrap.shorten(document.title, 75, placeholder=" …")
 
     def furniture(canvas: Any, doc: Any) -> None:
         canvas.saveState()
