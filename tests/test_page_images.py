@@ -143,3 +143,62 @@ def test_the_route_serves_the_region_and_the_whole_page_to_the_page_only(client:
     assert test_client.get("/rag-page/../report.pdf").status_code in (403, 404)
     gone = images.links(_citation("missing.pdf", boxes=boxes)) or ("", "")
     assert test_client.get(f"/{gone[0]}").status_code == 503  # registered, but it cannot be drawn
+
+
+class _CountingLock:
+    """``threading.Lock`` that counts how often it is taken."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.taken = threading.Lock(), 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got = self.lock.acquire(blocking, timeout)
+        self.taken += got
+        return got
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def locked(self) -> bool:
+        return self.lock.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_reading_a_pdf_lets_go_of_pdfium_between_pages_and_while_tesseract_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So a page image waits for one page's reading at most, never for a whole upload or an OCR run."""
+    import subprocess
+
+    lock = _CountingLock()
+    monkeypatch.setattr("rag.ingest.pdf.PDFIUM", lock)
+    monkeypatch.setattr("rag.ingest.pdf.shutil.which", lambda name: f"/usr/bin/{name}")
+
+    def tesseract(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        assert not lock.locked(), "tesseract runs while PDFium is held"
+        return subprocess.CompletedProcess(command, 0, b"Annex: the cigarettes were destroyed.\n", b"")
+
+    monkeypatch.setattr("rag.ingest.pdf.subprocess.run", tesseract)
+    write_report_pdf(tmp_path / "report.pdf")
+    found = read_pdf(tmp_path / "report.pdf", "report.pdf")
+    assert (3, "Annex: the cigarettes were destroyed.") in [(page, text) for page, text, _ in found]
+    assert lock.taken >= 4 + 3  # open, count, each of the 4 pages, close
+
+
+def test_a_drawing_waits_for_pdfium_only_so_long(report: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    corpus, paragraphs = report
+    lock = _CountingLock()
+    monkeypatch.setattr("rag.ingest.pdf.PDFIUM", lock)
+    with lock:  # an upload being read, say
+        started = time.monotonic()
+        assert cited_region_png(corpus / "report.pdf", 2, paragraphs[NARVA][2], width=321, wait=0.3) is None
+        assert 0.25 < time.monotonic() - started < 2
+    assert cited_region_png(corpus / "report.pdf", 2, paragraphs[NARVA][2], width=321, wait=0.3) is not None
