@@ -47,8 +47,9 @@ class RecordedRun:
     def sources(self, recorded: dict[str, Any]) -> list[Citation]:
         """The paragraphs shown to the model, with title and date as the pipeline's citations carry them."""
         document = self.index.document
-        return [Citation(doc, n, self.index.paragraph(doc, n).text, 0.0, document(doc).title, document(doc).date)
-                for doc, n in recorded["sources"]]
+        paragraph = self.index.paragraph
+        return [Citation(doc, n, paragraph(doc, n).text, 0.0, document(doc).title, document(doc).date,
+                         page=paragraph(doc, n).page) for doc, n in recorded["sources"]]
 
 
 def main() -> None:

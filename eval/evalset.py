@@ -44,6 +44,8 @@ BUNDLED_SETS: dict[str, tuple[Path, Path]] = {
     "squad2-normans": (_SETS / "squad2_normans.jsonl", _DATA / "squad2-normans"),
 }
 
+GENERATED_SET = "customs-pdf"  # the customs reports as PDFs, same questions (eval.pdf_corpus)
+
 
 class EvalSetError(RagError):
     """The eval set cannot be read, or does not fit the corpus it is run against."""
@@ -118,14 +120,20 @@ def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
 
 
 def resolve_set(name_or_path: str | Path | None) -> tuple[Path, Path | None]:
-    """A bundled set's file and corpus by name, or a user's own JSONL (its corpus is the caller's)."""
+    """A bundled set's file and corpus by name, or a user's own JSONL (its corpus is the caller's).
+
+    ``customs-pdf`` (``GENERATED_SET``) is written on first use: ``eval.pdf_corpus``."""
     if name_or_path is None:
         return BUNDLED_SETS["customs-reports"]
     if str(name_or_path) in BUNDLED_SETS:
         return BUNDLED_SETS[str(name_or_path)]
+    if str(name_or_path) == GENERATED_SET:
+        from eval.pdf_corpus import customs_pdf_set
+
+        return customs_pdf_set()
     path = Path(name_or_path)
     if not path.exists() and path.suffix != ".jsonl":
-        raise EvalSetError(f"no eval set named {name_or_path}; bundled: {', '.join(BUNDLED_SETS)}, "
+        raise EvalSetError(f"no eval set named {name_or_path}; bundled: {', '.join([*BUNDLED_SETS, GENERATED_SET])}, "
                            "or give a .jsonl path")
     return path, None
 

@@ -14,6 +14,7 @@ from typing import Any
 from rich.table import Table
 
 from eval.runner import METRICS, QuestionResult
+from rag.types import paragraph_label
 
 # Metrics where lower is better; the others are better higher.
 LOWER_IS_BETTER = {"hallucinated_citation_rate", "false_refusal_rate", "trap_rate"}
@@ -83,7 +84,8 @@ def _markdown_table(summary: dict[str, Any]) -> list[str]:
 
 def _failure(result: QuestionResult) -> list[str]:
     answer = result.answer or {}
-    cited = ", ".join(f"{c['doc_id']} ¶{c['paragraph']}" for c in answer.get("citations", [])) or "none"
+    cited = ", ".join(paragraph_label(c["doc_id"], c["paragraph"], c.get("page"))
+                      for c in answer.get("citations", [])) or "none"
     why = []
     if result.scores.get("refusal_accuracy") == 0.0:
         why.append("answered a question the reports do not answer")

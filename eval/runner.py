@@ -110,7 +110,8 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
         "text": answer.text, "refused": answer.refused, "raw_text": answer.raw_text,
         "search_question": answer.search_question,
         "backend": answer.backend, "model": answer.model,
-        "citations": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "quote": c.quote, "attributed": c.attributed}
+        "citations": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "page": c.page, "quote": c.quote,
+                       "attributed": c.attributed}
                       for c in answer.citations],
         "sources": [[s.doc_id, s.paragraph] for s in answer.sources],
         "dropped_markers": answer.dropped_markers, "unsupported_sentences": answer.unsupported_sentences,

@@ -17,13 +17,24 @@ NUMBERED = re.compile(r"\[(\d+)\]")  # a marker once normalised: "[2]"
 # Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]")
 ClaimKind = Literal["claim", "refusal", "filler"]
+# Where a paragraph is drawn on a page it covers: (page, left, bottom, right, top) in PDF points, origin bottom left.
+Box = tuple[int, float, float, float, float]
 
 
 class ParagraphKey(NamedTuple):
-    """What a citation points at: a document (its path under the corpus root) and a 1-based paragraph."""
+    """What a citation points at: a document (its path under the corpus root) and a 1-based paragraph.
+
+    The paragraph number counts the whole document, also in a PDF: the page is shown beside it
+    (``Citation.page``) but is not part of the key, so eval sets and indexes keep their keys.
+    """
 
     doc_id: str
     paragraph: int
+
+
+def paragraph_label(doc_id: str, paragraph: int, page: int | None = None) -> str:
+    """``report.pdf p. 4 ¶137``: the page to turn to, then the document-wide paragraph (the stable key)."""
+    return f"{doc_id} p. {page} ¶{paragraph}" if page is not None else f"{doc_id} ¶{paragraph}"
 
 
 class Message(TypedDict):
@@ -72,13 +83,15 @@ class Citation:
     date: str | None = None
     quote: str = ""  # the sentence of the paragraph that best supports the claim
     attributed: bool = False  # True when the marker was added by attribution, not by the model
+    page: int | None = None  # 1-based page the paragraph starts on (PDF); None for formats without pages
+    boxes: tuple[Box, ...] = ()  # where the paragraph is drawn (PDF): what the UI highlights on the page image
 
     @property
     def key(self) -> ParagraphKey:
         return ParagraphKey(self.doc_id, self.paragraph)
 
     def label(self) -> str:
-        return f"{self.doc_id} ¶{self.paragraph}"
+        return paragraph_label(self.doc_id, self.paragraph, self.page)
 
 
 # A paragraph shown to the model, numbered [n] in the prompt. It is the same record as the Citation
@@ -111,7 +124,7 @@ class Answer:
         data = {
             "text": self.text,
             "refused": self.refused,
-            "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "text", "score")} for c in self.citations],
+            "citations": [{k: asdict(c)[k] for k in ("doc_id", "paragraph", "page", "text", "score")} for c in self.citations],
             "claims": [asdict(c) for c in self.claims if c.kind != "filler"],
             "backend": self.backend,
             "model": self.model,

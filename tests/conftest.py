@@ -35,7 +35,7 @@ REAL_MODEL_FIXTURES = frozenset({"embedder", "bundled_index_dir", "bundled_index
 SLOW_BY_NAME = (
     "test_cli.py",  # every test runs `python -m rag.app.cli`
     "test_end_to_end.py", "test_llm_runtime.py",  # the embedded model, the CLI, the llama.cpp + proxy Ollama stack
-    "test_ui_browser.py", "test_ui_errors.py", "test_ui_background.py",  # chromium against a served app
+    "test_ui_browser.py", "test_ui_errors.py", "test_ui_background.py", "test_ui_pages.py",  # chromium, a served app
     "test_ui_gate.py", "test_ui_load.py",  # a served app (and `python -m ui`, bench/load.py)
     "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
     "test_embeddings.py",  # the real embedder with its own batch size

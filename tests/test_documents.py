@@ -9,7 +9,7 @@ import pytest
 
 from rag.ingest.documents import UnreadableFile, list_files, load_document, load_documents
 from rag.ingest.paragraphs import split_paragraphs
-from rag.settings import BUNDLED_CORPUS
+from rag.settings import BUNDLED_CORPUS, Settings
 from tests.pdf_fixture import write_text_pdf
 
 EXPECTED_PARAGRAPHS = {
@@ -111,3 +111,52 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path.write_text("x" * 2000, encoding="utf-8")
     with pytest.raises(UnreadableFile, match="larger than 1000 bytes"):
         load_document(tmp_path, path, max_bytes=1000)
+
+
+def _write_docx(path: Path) -> None:
+    """A Word report: a line before the heading, an empty paragraph, line breaks, a table with a merged cell."""
+    from docx import Document as new_docx
+
+    document = new_docx()
+    document.add_paragraph("Draft for the regional board")
+    document.add_heading("Harbour inspections at Kotka", level=1)
+    document.add_paragraph("")  # Word's empty paragraphs are not paragraphs
+    breaks = document.add_paragraph("On 12 May 2011 the port of Kotka ran 12 checks.").add_run()
+    breaks.add_break()
+    breaks.add_break()  # an empty line inside a Word paragraph does not split it
+    document.paragraphs[-1].add_run("A second line of the same paragraph.")
+    table = document.add_table(rows=3, cols=3)
+    for row, cells in zip(table.rows, [("Port", "Checks", "Seized (kg)"), ("Kotka", "12", "42"), ("Hamina", "", "")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    table.cell(2, 1).merge(table.cell(2, 2)).text = "closed"
+    document.add_heading("Outcome", level=2)
+    document.add_paragraph("The tobacco was destroyed.")
+    document.save(str(path))
+
+
+def test_word_files_keep_words_paragraphs_headings_and_tables(tmp_path: Path) -> None:
+    _write_docx(tmp_path / "kotka.docx")
+    documents, skipped = load_documents(tmp_path, list_files(tmp_path, Settings().index.extensions))
+    assert skipped == []
+    [document] = documents
+    assert document.title == "Harbour inspections at Kotka"  # the first heading, not the line above it
+    assert document.date == "2011-05-12" and document.pages == ()
+    paragraphs = split_paragraphs(document)
+    assert [(p.paragraph, p.text, p.page) for p in paragraphs] == [
+        (1, "Draft for the regional board", None),
+        (2, "Harbour inspections at Kotka", None),
+        (3, "On 12 May 2011 the port of Kotka ran 12 checks.\nA second line of the same paragraph.", None),
+        (4, "Port | Checks | Seized (kg)\nKotka | 12 | 42\nHamina | closed", None),
+        (5, "Outcome", None),
+        (6, "The tobacco was destroyed.", None),
+    ]
+    assert all(document.text[p.start:p.end] == p.text for p in paragraphs)
+
+
+def test_a_broken_word_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "good.txt").write_text("Title\n\nA readable paragraph.\n", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path, list_files(tmp_path, [".txt", ".docx"]))
+    assert [d.doc_id for d in documents] == ["good.txt"]
+    assert [s.doc_id for s in skipped] == ["broken.docx"] and "unreadable Word file" in skipped[0].reason

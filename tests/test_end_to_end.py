@@ -83,7 +83,7 @@ def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"text", "refused", "citations", "claims", "backend", "model"}
-    assert set(data["citations"][0]) == {"doc_id", "paragraph", "text", "score"}
+    assert set(data["citations"][0]) == {"doc_id", "paragraph", "page", "text", "score"}
     assert any(c["supported"] and "160 kg" in c["quote"] for c in data["claims"])  # verified, with its quote
     _assert_sentinel_answer(data["text"], data["refused"], [(c["doc_id"], c["paragraph"]) for c in data["citations"]])
     assert data["backend"] == "embedded"

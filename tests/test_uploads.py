@@ -81,7 +81,8 @@ def test_a_path_traversal_name_lands_inside_the_corpus(tmp_path: Path, corpus: P
     ("empty.txt", b"", "empty"),
     ("blank.txt", b"\n\n   \n", "no text"),
     ("tool.exe", b"MZ\x90\x00", "unsupported file type .exe"),
-    ("report.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("report.odt", b"PK\x03\x04", "unsupported file type .odt"),
+    ("report.docx", b"PK\x03\x04", "not added, unreadable Word file"),
     ("README", b"plain words", "unsupported file type (none)"),
 ])
 def test_unreadable_or_unsupported_files_are_refused_with_a_reason(

@@ -34,6 +34,7 @@ from rag.types import Message
 from ui import render
 from ui.gate import UPLOADS_OFF
 from ui.indexing import BackgroundIndexer
+from ui.page_images import PageImages, attach
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ SUBTITLE = ("Answers come only from the reports listed on the right. Each claim 
             "with the supporting sentence <mark>highlighted</mark>.")
 PLACEHOLDER = ('<div class="rag-placeholder"><b>Ask anything about the reports</b>'
                "Type a question below or pick an example. Follow-up questions understand the conversation.</div>")
-UPLOAD_HINT = ("Add reports: .txt, .md, .html or .pdf, files up to {limit} holding up to {text} of text (about a "
+UPLOAD_HINT = ("Add reports: .txt, .md, .html, .pdf or .docx, files up to {limit} holding up to {text} of text (about a "
                "minute of indexing). They are indexed in the background.")
 UPLOADS_OFF_NOTE = ('<div class="rag-pending" id="rag-uploads-off">Uploads are off: this server is reachable from '
                     "other machines without a login. Start it with --auth, or --allow-uploads, to add reports.</div>")
@@ -88,6 +89,7 @@ class ChatApp:
         self.upload_dir: Path = writable_corpus(pipeline.settings)
         self.uploads = uploads_allowed(pipeline.settings.ui)  # off: the control is hidden and this handler refuses
         self.indexer = BackgroundIndexer(pipeline, self.upload_dir)
+        self.pages = PageImages(self.upload_dir)  # a PDF card's page image, from the folder the indexer reads
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
         """Stream one answer into the chat; any failure becomes a readable message, never a traceback.
@@ -111,7 +113,7 @@ class ChatApp:
                 shown[-1]["content"] = render.streaming_html(raw)
                 yield shown, turns, gr.skip()
             assert stream.result is not None
-            answer_text, html = stream.result.text, render.answer_html(stream.result)
+            answer_text, html = stream.result.text, render.answer_html(stream.result, self.pages.links)
         except (RagError, EmbedderUnavailable) as exc:
             html = render.error_html(sendable(one_line(exc)))
         except Exception as exc:  # the app must keep working whatever happens
@@ -252,4 +254,5 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         demo.load(handlers.corpus_panel, outputs=corpus_box, api_visibility="private", show_progress="hidden")
         demo.load(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
         gr.api(handlers.ask_markdown, api_name="ask")
+    attach(demo, handlers.pages)  # ui.serve.launch serves them
     return demo

@@ -10,12 +10,12 @@ and index it into the corpus without ever opening the page.
 
 This ASGI middleware (installed by ``ui.serve.launch`` through ``app_kwargs``) sets an
 HttpOnly, SameSite=Lax cookie on every HTML page the app serves and then lets a request
-run a non-public handler, upload a file or use a component server only when it carries
-that cookie. Public handlers (``/ask``) stay open to any client. A client that fetches the
-page first is, to the server, a browser: what that may do is limited by ``--auth`` and by
-uploads being off on an exposed address (``rag.app.uploads.uploads_allowed``). The cookie
-also stops other web sites from driving the handlers from a visitor's browser (Lax
-cookies are not sent with cross-site POSTs).
+run a non-public handler, upload a file, use a component server or fetch a cited page image
+(``ui.page_images``) only when it carries that cookie. Public handlers (``/ask``) stay open to
+any client. A client that fetches the page first is, to the server, a browser: what that
+may do is limited by ``--auth`` and by uploads being off on an exposed address
+(``rag.app.uploads.uploads_allowed``). The cookie also stops other web sites from driving
+the handlers from a visitor's browser (Lax cookies are not sent with cross-site POSTs).
 
 Example::
 
@@ -36,10 +36,13 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ui.page_images import ROUTE
+
 # Routes that run a handler: queue/join by fn_index; run/api by fn_index, else name; call by name.
 RUNS = re.compile(r"/gradio_api/(?:(?P<join>queue/join)|(?P<route>run|api|call/v2|call)/(?P<name>[^/]+))/?$")
 PAGE_ONLY = re.compile(r"/gradio_api/(?P<what>upload|component_server)/?$")
 NOT_FROM_PAGE = "this part of the app can only be used from its page; scripts may call /ask"
+PAGE_IMAGE = ROUTE  # ui.page_images: a cited page drawn for a source card
 UPLOADS_OFF = "uploads are off on this server (start it with --allow-uploads to turn them on)"
 
 
@@ -57,10 +60,13 @@ class PageGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
         if scope["method"] in ("GET", "HEAD"):
+            if PAGE_IMAGE.search(path) and not self._from_page(scope):
+                await _refuse(NOT_FROM_PAGE, scope, receive, send)  # a cited page is the corpus: the page's only
+                return
             await self.app(scope, receive, self._setting_cookie(send))
             return
-        path = scope["path"]
         runs, page_only = RUNS.search(path), PAGE_ONLY.search(path)
         if scope["method"] != "POST" or not (runs or page_only):
             await self.app(scope, receive, send)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from html import escape
 
 from rag.app.status import CorpusStatus, LLMStatus
@@ -18,6 +19,7 @@ from rag.ingest.indexer import IndexReport
 from rag.types import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
+PageLinks = Callable[[Citation], tuple[str, str] | None]  # a citation -> (region image, whole page) URLs
 
 
 def _date(iso: str | None) -> str:
@@ -73,13 +75,29 @@ def highlighted_paragraph(citation: Citation) -> str:
     return f"{escape(text[:start])}<mark>{escape(quote)}</mark>{escape(text[end:])}"
 
 
-def source_card(number: int, citation: Citation) -> str:
+def page_image(citation: Citation, links: tuple[str, str]) -> str:
+    """The cited region of a PDF page, the paragraph highlighted; a click opens the whole page in a new tab."""
+    region, whole = (escape(link, quote=True) for link in links)
+    where = escape(f"page {citation.page} of {citation.title or citation.doc_id}", quote=True)
+    return (f'<a class="rag-page" href="{whole}" target="_blank" rel="noopener" title="Open {where}, '
+            f'the cited paragraph highlighted"><img class="rag-page-img" src="{region}" '
+            f'alt="The cited paragraph, highlighted on {where}"><span class="rag-page-hint">'
+            f"Open page {citation.page} ↗</span></a>")
+
+
+def source_card(number: int, citation: Citation, links: tuple[str, str] | None = None) -> str:
+    """A cited paragraph: document, label, the page drawn with it highlighted (``links``: PDFs), then its text."""
     title = escape(citation.title or citation.doc_id)
     date = f'<span class="rag-date">{escape(_date(citation.date))}</span>' if citation.date else ""
-    return (f'<div class="rag-card"><div class="rag-card-head"><span class="rag-num">{number}</span>'
-            f'<span class="rag-doc-title">{title}</span>{date}</div>'
-            f'<div class="rag-loc">{escape(citation.label())}</div>'
+    image = page_image(citation, links) if links else ""
+    return (f'<div class="rag-card{" rag-card-page" if image else ""}"><div class="rag-card-head">'
+            f'<span class="rag-num">{number}</span><span class="rag-doc-title">{title}</span>{date}</div>'
+            f'<div class="rag-loc">{escape(citation.label())}</div>{image}'
             f'<p class="rag-para">{highlighted_paragraph(citation)}</p></div>')
+
+
+def _cards(answer: Answer, pages: PageLinks | None) -> str:
+    return "".join(source_card(n, c, pages(c) if pages else None) for n, c in enumerate(answer.citations, 1))
 
 
 def _rewritten(answer: Answer) -> str:
@@ -95,24 +113,26 @@ def _meta(answer: Answer) -> str:
     return f'<div class="rag-meta">{escape(" · ".join(p for p in parts if p))}</div>' if answer.backend else ""
 
 
-def sources_panel(answer: Answer) -> str:
-    cards = "".join(source_card(n, c) for n, c in enumerate(answer.citations, 1))
+def sources_panel(answer: Answer, pages: PageLinks | None = None) -> str:
+    cards = _cards(answer, pages)
     count = len(answer.citations)
     return (f'<div class="rag-sources"><div class="rag-sources-head">'
             f'{count} source{"s" if count != 1 else ""}</div>{_rewritten(answer)}{cards}</div>')
 
 
-def answer_html(answer: Answer) -> str:
-    """The chat message for a finished answer: text with markers, then its sources panel (or a refusal)."""
+def answer_html(answer: Answer, pages: PageLinks | None = None) -> str:
+    """The chat message for a finished answer: text with markers, then its sources panel (or a refusal).
+
+    ``pages`` gives a PDF citation's page image links (``ui.page_images.PageImages.links``)."""
     if answer.refused:
-        return refusal_html(answer)
+        return refusal_html(answer, pages)
     return (f'<div class="rag-answer"><div class="rag-answer-text">{claims_html(answer)}</div>'
-            f'{sources_panel(answer)}{_meta(answer)}</div>')
+            f'{sources_panel(answer, pages)}{_meta(answer)}</div>')
 
 
-def refusal_html(answer: Answer) -> str:
+def refusal_html(answer: Answer, pages: PageLinks | None = None) -> str:
     """'Not found', what the reports do not say, and the closest paragraph when there is one."""
-    related = "".join(source_card(n, c) for n, c in enumerate(answer.citations, 1))
+    related = _cards(answer, pages)
     if related:
         related = (f'<div class="rag-sources rag-related"><div class="rag-sources-head">Closest passage'
                    f'</div>{related}</div>')

@@ -24,6 +24,7 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from ui.app import build_app
 from ui.gate import PageGate
+from ui.page_images import PageImageRoute, attached
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
            auth: str | None = None, block: bool = True) -> str:
     """Launch ``demo`` with the app's theme and CSS, sharing off; returns the local URL.
 
-    Internal handlers answer only the app's own page (``ui.gate.PageGate``); ``/ask`` answers anyone.
+    Internal handlers and the cited page images (``ui.page_images``) answer only the app's own page
+    (``ui.gate.PageGate``); ``/ask`` answers anyone.
     Files can be uploaded only when ``rag.app.uploads.uploads_allowed`` says so for this address and login.
     ``block=False`` returns at once (tests); call ``demo.close()`` to stop the server.
     """
@@ -67,13 +69,16 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None, port: i
     warning = exposure_warning(host, login, uploads)
     if warning:
         log.warning(warning)
-    gate = Middleware(PageGate, blocks=demo, files=uploads)
+    middleware = [Middleware(PageGate, blocks=demo, files=uploads)]  # first: it sees every request
+    images = attached(demo)
+    if images is not None:
+        middleware.append(Middleware(PageImageRoute, images=images))
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, auth=parse_auth(login),
             share=False, prevent_thread_lock=not block, show_error=False, quiet=not block,
             max_file_size=settings.ui.max_upload_bytes, footer_links=["api"], ssr_mode=False, mcp_server=False,
-            theme=theme(), css=STYLE.read_text(encoding="utf-8"), app_kwargs={"middleware": [gate]})
+            theme=theme(), css=STYLE.read_text(encoding="utf-8"), app_kwargs={"middleware": middleware})
     except OSError:
         raise _unavailable(host, port) from None
     return url

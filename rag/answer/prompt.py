@@ -114,7 +114,8 @@ class Prompt:
 
 
 def as_source(hit: Hit) -> Source:
-    return Source(hit.doc_id, hit.number, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date)
+    return Source(hit.doc_id, hit.number, hit.paragraph.text, round(hit.score, 4), hit.title, hit.date,
+                  page=hit.page, boxes=hit.paragraph.boxes)
 
 
 class PromptBuilder:

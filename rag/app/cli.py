@@ -118,7 +118,7 @@ def search(
     _logging(verbose)
     pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
-        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.doc_id)} ¶{hit.number}: "
+        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label())}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
 
@@ -159,7 +159,7 @@ def ask(
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim
-            out.print(f"[{number}] {literal(citation.doc_id)} ¶{citation.paragraph}: \"{_snippet(shown, 200)}\"",
+            out.print(f"[{number}] {literal(citation.label())}: \"{_snippet(shown, 200)}\"",
                       markup=False, highlight=False)
 
 
@@ -210,8 +210,8 @@ Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=Fals
 
 @app.command("eval")
 def eval_(
-    eval_set: Annotated[str | None, typer.Option("--set", help="A bundled set (customs-reports, squad2-normans) or "
-                                                  "a JSONL path (default: customs-reports).")] = None,
+    eval_set: Annotated[str | None, typer.Option("--set", help="customs-reports (default), customs-pdf, "
+                                                  "squad2-normans, or a JSONL path.")] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus to evaluate (default: configured).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),

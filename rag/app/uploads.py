@@ -213,7 +213,7 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
     try:
         shutil.copyfile(source, staged)
         try:
-            text_bytes = len(read_text(staged).encode("utf-8"))
+            text_bytes = len(read_text(staged, shown).encode("utf-8"))  # warnings name the upload, not the staged file
         except UnreadableFile as exc:
             raise UploadRejected(f"{shown}: not added, {exc}") from None
         if text_bytes > settings.ui.max_upload_text_bytes:

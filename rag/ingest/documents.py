@@ -1,6 +1,6 @@
 """Stage 1: files on disk -> ``Document`` (plain text plus title and date).
 
-A file that cannot be read as text (binary, empty, not UTF-8, broken PDF) is
+A file that cannot be read as text (binary, empty, not UTF-8, broken PDF or Word file) is
 skipped with a one-line warning naming it; it never stops indexing.
 """
 
@@ -16,10 +16,15 @@ from pathlib import Path
 from rag.errors import literal
 from rag.ingest.corpus import SkippedFile, scan_corpus
 from rag.ingest.dates import find_date
+from rag.types import Box
 
 log = logging.getLogger(__name__)
 
 BLOCK_SEP = re.compile(r"\n[ \t]*\n")
+# (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
+Pages = tuple[tuple[int, int], ...]
+# Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
+READER_VERSIONS = {".pdf": "pdfium-layout-3", ".docx": "python-docx-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
 
@@ -33,6 +38,8 @@ class Document:
     title: str
     date: str | None  # ISO yyyy-mm-dd where one could be parsed
     sha256: str
+    pages: Pages = ()  # where each page starts in ``text``, so a paragraph knows its page (PDF)
+    boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()  # (offset of a paragraph in text, where it is drawn) (PDF)
 
 
 class UnreadableFile(Exception):
@@ -79,57 +86,66 @@ def _read_html(raw: bytes) -> str:
     return "\n\n".join(blocks)
 
 
-def _pdf_page_paragraphs(page_text: str) -> list[str]:
-    """Rebuild paragraphs from PDF lines: a short line ending a sentence closes a paragraph."""
-    lines = [line.strip() for line in page_text.splitlines()]
-    lengths = sorted(len(line) for line in lines if line)
-    if not lengths:
-        return []
-    typical = lengths[len(lengths) // 2]
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        if not line:
-            if current:
-                paragraphs.append(" ".join(current))
-                current = []
-            continue
-        current.append(line)
-        if len(line) < 0.6 * typical and line[-1] in ".!?:":
-            paragraphs.append(" ".join(current))
-            current = []
-    if current:
-        paragraphs.append(" ".join(current))
-    return paragraphs
+def reader_version(doc_id: str) -> str:
+    """The version of the reader for this file's format ("" for the plain-text formats, which never changed)."""
+    return READER_VERSIONS.get(Path(doc_id).suffix.lower(), "")
 
 
-def _read_pdf(path: Path) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def paged_text(paragraphs: Iterable[tuple[int, str, tuple[Box, ...]]]) -> Extracted:
+    """(page, paragraph, boxes) in order -> one text (blank lines between paragraphs), where each page starts
+    and where each paragraph is drawn."""
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    boxes: list[tuple[int, tuple[Box, ...]]] = []
+    offset = 0
+    for page, paragraph, drawn in paragraphs:
+        offset += 2 if parts else 0
+        if not starts or starts[-1][1] != page:
+            starts.append((offset, page))
+        if drawn:
+            boxes.append((offset, drawn))
+        parts.append(paragraph)
+        offset += len(paragraph)
+    return Extracted("\n\n".join(parts), tuple(starts), boxes=tuple(boxes))
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # our own one-line warning says it all
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise UnreadableFile("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnreadableFile(f"unreadable PDF ({exc})") from None
-    return "\n\n".join(p for page in pages for p in _pdf_page_paragraphs(page))
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader gets out of a file: the text, where its pages start (PDF), and a title it knows (Word)."""
+
+    text: str
+    pages: Pages = ()
+    title: str | None = None
+    boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()
 
 
-def read_text(path: Path) -> str:
-    """The plain text of one file, paragraphs separated by blank lines."""
+def extract(path: Path, name: str | None = None) -> Extracted:
+    """The plain text of one file, paragraphs separated by blank lines, with its pages and title where known.
+
+    ``name`` names the file in warnings about a part of it (a PDF page without text); default: its file name.
+    """
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        text = _read_pdf(path)
+        from rag.ingest.pdf import read_pdf  # these import this module: loaded only when such a file is read
+
+        found = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
+    elif suffix == ".docx":
+        from rag.ingest.word import read_docx
+
+        paragraphs, title = read_docx(path)
+        found = Extracted("\n\n".join(paragraphs), title=title)
     else:
         raw = path.read_bytes()
         text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+        found = Extracted(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not found.text.strip():
         raise UnreadableFile("no text")
-    return text
+    return found
+
+
+def read_text(path: Path, name: str | None = None) -> str:
+    """The plain text of one file, paragraphs separated by blank lines."""
+    return extract(path, name).text
 
 
 def _is_banner(line: str) -> bool:
@@ -169,13 +185,16 @@ def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Docum
         raise UnreadableFile("empty file")
     if max_bytes is not None and size > max_bytes:
         raise UnreadableFile(f"larger than {max_bytes} bytes")
-    text = read_text(path)
+    doc_id = path.relative_to(root).as_posix()
+    found = extract(path, doc_id)
     return Document(
-        doc_id=path.relative_to(root).as_posix(),
-        text=text,
-        title=guess_title(text),
-        date=guess_date(text),
+        doc_id=doc_id,
+        text=found.text,
+        title=found.title or guess_title(found.text),
+        date=guess_date(found.text),
         sha256=file_sha256(path),
+        pages=found.pages,
+        boxes=found.boxes,
     )
 
 

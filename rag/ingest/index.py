@@ -31,7 +31,7 @@ import numpy as np
 from rag.errors import IndexCorrupt, IndexMismatch, RagError, one_line
 from rag.ingest.index_version import (
     BM25_PARAMS,
-    FORMAT_VERSION,
+    READABLE_FORMATS,
     IndexedDocument,
     Manifest,
     check_consistency,
@@ -216,10 +216,10 @@ class FaissIndex:
         try:
             manifest = read_manifest(version, pointer.manifest_sha256)
             corpus_root = manifest.corpus_root
-            if manifest.format_version != FORMAT_VERSION:
+            if manifest.format_version not in READABLE_FORMATS:
                 raise IndexMismatch(
                     f"index format {manifest.format_version} at {directory} is not supported "
-                    f"(expected {FORMAT_VERSION}); re-index with `rag index`")
+                    f"(this program reads formats {', '.join(map(str, READABLE_FORMATS))}); re-index with `rag index`")
             verify_files(version, manifest.files, checksums=verify)
             vectors = read_file(version, "vectors.npy", lambda path: np.load(path, allow_pickle=False))
             chunks = read_file(version, "chunks.jsonl", lambda path: [Chunk(**row) for row in read_jsonl(path)])

@@ -20,7 +20,10 @@ from rag.errors import one_line
 from rag.ingest.integrity import Damaged
 from rag.ingest.paragraphs import Chunk, Paragraph
 
-FORMAT_VERSION = 1
+# 2: paragraph records carry ``page`` and documents their ``reader``; an older program refuses such an index
+# by its format number instead of calling it damaged. Version 1 still loads: missing fields read as None / "".
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
 
 
@@ -31,6 +34,7 @@ class IndexedDocument:
     date: str | None
     sha256: str
     paragraphs: int
+    reader: str = ""  # the reader version that made its paragraphs (rag.ingest.documents.reader_version)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 from embeddings import Embedder
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.ingest.corpus import SkippedFile, scan_corpus
-from rag.ingest.documents import Document, file_sha256, load_documents
+from rag.ingest.documents import Document, file_sha256, load_documents, reader_version
 from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock
 from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
 from rag.ingest.keyword_index import KeywordIndex
@@ -111,8 +111,11 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
 
 
 def _unchanged(path: Path, known: IndexedDocument | None, max_bytes: int) -> bool:
+    """Same bytes, read by the same reader: a PDF indexed before pages were known is read again."""
+    if known is None or known.reader != reader_version(known.doc_id):
+        return False
     try:
-        return known is not None and path.stat().st_size <= max_bytes and file_sha256(path) == known.sha256
+        return path.stat().st_size <= max_bytes and file_sha256(path) == known.sha256
     except OSError:  # unreadable now: load_documents says why, once
         return False
 
@@ -190,7 +193,8 @@ def _assemble(previous: FaissIndex | None, keep: set[str], documents: list[Docum
     counts = Counter(p.doc_id for p in new_paragraphs)
     for document in documents:
         manifest.documents[document.doc_id] = IndexedDocument(
-            document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id])
+            document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id],
+            reader_version(document.doc_id))
     vectors = np.vstack(rows).astype(np.float32) if chunks else np.zeros((0, manifest.dim), np.float32)
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].paragraph, chunks[i].start))
     manifest.documents = dict(sorted(manifest.documents.items()))

@@ -1,7 +1,9 @@
 """Stage 2: ``Document`` -> numbered ``Paragraph`` -> embeddable ``Chunk``.
 
 A paragraph is a block separated by blank lines; every non-empty block counts, so
-paragraph numbers match what a reader counts in the file. The pair
+paragraph numbers match what a reader counts in the file. In a paged document (PDF) a
+paragraph also carries the page it starts on, from ``Document.pages``; its number still
+counts the whole document. The pair
 (``doc_id``, ``paragraph``) is the citation key and travels with every chunk.
 
 A paragraph longer than the embedder's window is split into overlapping pieces,
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rag.ingest.documents import BLOCK_SEP, Document
-from rag.types import ParagraphKey
+from rag.types import Box, ParagraphKey
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
 # A full stop after these does not end a sentence: titles, "No. 5", months, "e.g.", initials
@@ -35,6 +37,12 @@ class Paragraph:
     text: str
     start: int  # character span in the document text
     end: int
+    page: int | None = None  # 1-based page it starts on (PDF); records from older indexes load as None
+    boxes: tuple[Box, ...] = ()  # where it is drawn, one rectangle per page and column it fills (PDF)
+
+    def __post_init__(self) -> None:
+        if self.boxes and not isinstance(self.boxes[0], tuple):  # read back from JSON as lists: hashable again
+            object.__setattr__(self, "boxes", tuple(tuple(box) for box in self.boxes))
 
     @property
     def key(self) -> ParagraphKey:
@@ -57,8 +65,10 @@ class Chunk:
 
 
 def split_paragraphs(document: Document) -> list[Paragraph]:
-    """Blocks separated by blank lines, numbered from 1, with their character spans."""
+    """Blocks separated by blank lines, numbered from 1, with their character spans and start pages."""
     paragraphs: list[Paragraph] = []
+    page_starts = [start for start, _ in document.pages]
+    drawn = dict(document.boxes)
     position = 0
     for block in BLOCK_SEP.split(document.text):
         offset = document.text.index(block, position)
@@ -67,8 +77,11 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
         if not stripped:
             continue
         start = offset + (len(block) - len(block.lstrip()))
+        at = bisect.bisect_right(page_starts, start) - 1
+        page = document.pages[at][1] if at >= 0 else None
         paragraphs.append(
-            Paragraph(document.doc_id, len(paragraphs) + 1, stripped, start, start + len(stripped))
+            Paragraph(document.doc_id, len(paragraphs) + 1, stripped, start, start + len(stripped), page,
+                      drawn.get(start, ()))
         )
     return paragraphs
 

@@ -19,7 +19,7 @@ from embeddings import Embedder
 from rag.ingest.index import FaissIndex
 from rag.ingest.keyword_index import Key, KeywordIndex
 from rag.ingest.paragraphs import Paragraph
-from rag.types import ParagraphKey
+from rag.types import ParagraphKey, paragraph_label
 
 if TYPE_CHECKING:
     from rag.settings import RetrievalSettings
@@ -48,8 +48,16 @@ class Hit:
         return self.paragraph.paragraph
 
     @property
+    def page(self) -> int | None:
+        """The page the paragraph starts on (PDF), None for formats without pages."""
+        return self.paragraph.page
+
+    @property
     def key(self) -> ParagraphKey:
         return self.paragraph.key
+
+    def label(self) -> str:
+        return paragraph_label(self.doc_id, self.number, self.page)
 
 
 def reciprocal_rank_fusion(rankings: list[list[Key]], k: int = 60) -> list[Key]:

@@ -44,7 +44,7 @@ class IndexSettings(Section):
         "Flat",
         description="A faiss.index_factory string: 'Flat' (exact), 'HNSW32', 'IVF16,Flat', ...",
     )
-    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
+    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
     follow_symlinks: bool = Field(
         False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
