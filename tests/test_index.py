@@ -12,7 +12,6 @@ from embeddings import Embedder
 from rag.errors import CorpusNotFound, IndexMismatch
 from rag.ingest.index import CURRENT, FaissIndex
 from rag.ingest.indexer import update_index
-from rag.ingest.keyword_index import KeywordIndex
 from rag.ingest.paragraphs import Paragraph, chunk_paragraph
 from tests.conftest import SENTINEL, settings_for
 
@@ -43,11 +42,12 @@ def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, 
     assert reloaded.paragraph(*SENTINEL).text.startswith("Whilst in Russia")
     np.testing.assert_array_equal(reloaded.vectors, bundled_index.vectors)
     manifest = reloaded.manifest
-    assert (manifest.embedder, manifest.dim, manifest.index_type) == (embedder.name, 384, "Flat")
+    assert (manifest.embedder, manifest.dim, manifest.index_type) == (embedder.name, 384, "auto")
+    assert [s.record.index_type for s in reloaded.segments] == ["Flat"]  # "auto": exact search at this size
     assert len(manifest.documents) == 5 and all(len(d.sha256) == 64 for d in manifest.documents.values())
     assert {"faiss-cpu", "sentence-transformers"} <= set(manifest.versions)
-    # The keyword model is saved with the version, so opening the index does not rebuild it.
-    assert reloaded.bm25 is not None and KeywordIndex(reloaded).model is reloaded.bm25
+    # The keyword model is saved with its segment, so opening the index does not rebuild it.
+    assert all(segment._bm25 is not None for segment in reloaded.segments)
     # The stored search gives the same neighbours as a fresh query through FAISS.
     query = embedder.encode(["Operation Sentinel drug seizures"])[0]
     assert [c.key for c, _ in reloaded.search(query, 3)] == [c.key for c, _ in bundled_index.search(query, 3)]

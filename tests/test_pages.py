@@ -7,6 +7,7 @@ No model: ``FakeEmbedder`` and ``FakeLLM`` over a real FAISS index in a temporar
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,17 +52,25 @@ def test_the_label_shows_the_page_beside_the_document_wide_paragraph() -> None:
 
 
 def _downgrade_to_format_1(index_dir: Path) -> None:
-    """Rewrite the live version as the previous program wrote it: no ``page``, no ``reader``, format 1."""
-    version = index_dir / read_pointer(index_dir).version
-    paragraphs = version / "paragraphs.jsonl"
-    rows = [json.loads(line) for line in paragraphs.read_text(encoding="utf-8").splitlines()]
-    paragraphs.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "page"}) + "\n" for row in rows),
-                          encoding="utf-8")
-    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-    manifest["format_version"] = 1
+    """Rewrite the live index as the format-1 program wrote it: one version folder holding vectors, FAISS and
+    JSONL records, no ``page``, no ``reader``, no segments."""
+    import faiss
+    import numpy as np
+
+    index = FaissIndex.load(index_dir)
+    version = index_dir / "v-20200101T000000-0000f0f1"
+    version.mkdir()
+    np.save(version / "vectors.npy", index.vectors)
+    faiss.write_index(index.faiss, str(version / "index.faiss"))
+    (version / "chunks.jsonl").write_text("".join(json.dumps(asdict(c)) + "\n" for c in index.chunks), encoding="utf-8")
+    (version / "paragraphs.jsonl").write_text("".join(
+        json.dumps({k: v for k, v in asdict(p).items() if k not in ("page", "boxes")}) + "\n"
+        for p in index.paragraphs), encoding="utf-8")
+    manifest = json.loads((index_dir / read_pointer(index_dir).version / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(format_version=1, index_type="Flat", files=file_records(version))
+    del manifest["segments"]
     for document in manifest["documents"].values():
-        del document["reader"]
-    manifest["files"] = file_records(version)
+        del document["reader"], document["segment"]
     (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     os.replace(write_pointer(index_dir, version, "downgrade"), index_dir / CURRENT)
 
@@ -74,7 +83,7 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
     settings = Settings(corpus_dir=corpus, index_dir=index_dir).index
     index, _ = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert {(p.doc_id, p.page) for p in FaissIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
-    assert index.manifest.format_version == 2 and index.document("b.pdf").reader
+    assert index.manifest.format_version == 3 and index.document("b.pdf").reader
 
     _downgrade_to_format_1(index_dir)
     old = FaissIndex.load(index_dir, verify=True)  # loads: a missing page reads as None
@@ -82,7 +91,8 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
 
     index, report = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert report.unchanged == ["a.txt"] and report.updated == ["b.pdf"]  # only the PDF is read again
-    assert index.manifest.format_version == 2
+    assert index.manifest.format_version == 3 and len(index.segments) == 1  # upgraded: one segment, no JSONL
+    assert not list(index_dir.glob("*/*.jsonl"))
     assert {(p.doc_id, p.page) for p in FaissIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
 
 

@@ -15,25 +15,41 @@ import pytest
 
 from rag.ingest.index import FaissIndex, IndexedDocument, Manifest
 from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.query.retrieval import KeywordIndex, Retriever
+from rag.query.retrieval import Retriever
 
 DIM = 16
 
 
-class _Counted(list):
-    """A list that counts the records read from it."""
+class _CountedRecords:
+    """A segment's records, counting the rows read and any whole-table scan."""
 
     reads = 0
     scans = 0
 
-    def __getitem__(self, item: Any) -> Any:
-        found = super().__getitem__(item)
-        _Counted.reads += len(found) if isinstance(item, slice) else 1
-        return found
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.paragraph_count, self.chunk_count = inner.paragraph_count, inner.chunk_count
 
-    def __iter__(self):
-        _Counted.scans += 1
-        return super().__iter__()
+    def paragraph(self, key: Any) -> Any:
+        _CountedRecords.reads += 1
+        return self.inner.paragraph(key)
+
+    def chunk_rows(self, key: Any) -> range:
+        rows = self.inner.chunk_rows(key)
+        _CountedRecords.reads += 1
+        return rows
+
+    def paragraph_at(self, rows: list[int]) -> list:
+        _CountedRecords.reads += len(rows)
+        return self.inner.paragraph_at(rows)
+
+    def chunks_at(self, rows: list[int]) -> list:
+        _CountedRecords.reads += len(rows)
+        return self.inner.chunks_at(rows)
+
+    def __getattr__(self, name: str) -> Any:  # paragraphs(), chunks(), doc_counts(), ...: whole-table work
+        _CountedRecords.scans += 1
+        return getattr(self.inner, name)
 
 
 class _CountedRows(np.ndarray):
@@ -41,11 +57,11 @@ class _CountedRows(np.ndarray):
 
     def __getitem__(self, item: Any) -> Any:
         found = np.asarray(self)[item]
-        _Counted.reads += len(found) if np.ndim(found) == 2 else 1
+        _CountedRecords.reads += len(found) if np.ndim(found) == 2 else 1
         return found
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        _Counted.reads += len(self)
+        _CountedRecords.reads += len(self)
         return getattr(ufunc, method)(*(np.asarray(x) for x in inputs), **kwargs)
 
 
@@ -53,7 +69,7 @@ class _NoEmbedder:
     name, dim, max_tokens = "synthetic", DIM, 256
 
 
-def _index(paragraphs: int) -> FaissIndex:
+def _records(paragraphs: int) -> tuple[Manifest, list[Paragraph], list[Chunk], np.ndarray]:
     """One document of short paragraphs, two chunks each (a whole paragraph and a window), random vectors."""
     rng = np.random.default_rng(paragraphs)
     words = [f"term{i}" for i in range(300)]
@@ -68,47 +84,51 @@ def _index(paragraphs: int) -> FaissIndex:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     manifest = Manifest("synthetic", DIM, "Flat", "/synthetic", "",
                         {"big.txt": IndexedDocument("big.txt", "Big", None, "0" * 64, paragraphs)})
-    return FaissIndex(manifest, records, chunks, vectors)
+    return manifest, records, chunks, vectors
 
 
-def _records_read_by_one_search(paragraphs: int, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
-    index = _index(paragraphs)
+def _saved(paragraphs: int, directory: Path) -> FaissIndex:
+    FaissIndex(*_records(paragraphs)).save(directory)
+    return FaissIndex.load(directory, verify=True)
+
+
+def _records_read_by_one_search(paragraphs: int, directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    index = _saved(paragraphs, directory)
     retriever = Retriever(index, _NoEmbedder(), "hybrid", candidates=20)  # type: ignore[arg-type]
     import bm25s
 
-    index.chunks, index.paragraphs = _Counted(index.chunks), _Counted(index.paragraphs)
-    assert retriever.keywords is not None
-    retriever.keywords.keys = _Counted(retriever.keywords.keys)
-    index.vectors = index.vectors.view(_CountedRows)
-    _Counted.reads = _Counted.scans = 0
+    segment = index.segments[0]
+    query = np.asarray(segment.vectors[7])
+    segment.records = _CountedRecords(segment.records)  # type: ignore[assignment]
+    segment.vectors = np.asarray(segment.vectors).view(_CountedRows)
+    _CountedRecords.reads = _CountedRecords.scans = 0
     with monkeypatch.context() as patch:
         patch.setattr(bm25s.BM25, "index", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
-        hits = retriever.search_vector(np.asarray(index.vectors)[7], 5, "term1 term2 term3")
+        hits = retriever.search_vector(query, 5, "term1 term2 term3")
     assert len(hits) == 5
-    return _Counted.reads, _Counted.scans
+    return _CountedRecords.reads, _CountedRecords.scans
 
 
-def test_one_search_reads_records_in_proportion_to_k_not_to_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    small_reads, small_scans = _records_read_by_one_search(500, monkeypatch)
-    large_reads, large_scans = _records_read_by_one_search(5000, monkeypatch)
+def test_one_search_reads_records_in_proportion_to_k_not_to_the_index(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    small_reads, small_scans = _records_read_by_one_search(500, tmp_path / "small", monkeypatch)
+    large_reads, large_scans = _records_read_by_one_search(5000, tmp_path / "large", monkeypatch)
     assert small_scans == large_scans == 0  # no loop over every chunk, paragraph or key
     # FAISS asks for max(candidates, 4k) = 20 chunks, BM25 for 20 keys, then 5 hits read their chunks.
     assert large_reads <= 100 and large_reads <= small_reads + 10
 
 
-def test_an_index_that_brings_its_saved_bm25_is_not_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The persisted-BM25 path (index.bm25 = bm25s.BM25.load(...)) ranks exactly as a fresh build."""
+def test_a_saved_index_brings_its_bm25_and_ranks_as_a_fresh_build(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The segment's saved bm25s model is loaded, never rebuilt, and ranks exactly as one built in memory."""
     import bm25s
 
-    index = _index(800)
-    built = KeywordIndex(index)
-    built.save(tmp_path / "bm25")
-    index.bm25 = bm25s.BM25.load(str(tmp_path / "bm25"))  # type: ignore[attr-defined]
+    built = FaissIndex(*_records(800))
+    built.save(tmp_path / "index")
+    questions = ["term1 term2", "term250", "term7 term8 term9 term10", "nothing here"]
+    expected = [built.keyword_search(question, 20) for question in questions]
+    assert expected[0]
     with monkeypatch.context() as patch:
         patch.setattr(bm25s.BM25, "index", lambda *a, **k: pytest.fail("BM25 rebuilt although the index brings it"))
-        loaded = KeywordIndex(index)
-    assert loaded.model is index.bm25  # type: ignore[attr-defined]
-    for question in ["term1 term2", "term250", "term7 term8 term9 term10", "nothing here"]:
-        assert loaded.search(question, 20) == built.search(question, 20)
-    index.paragraphs = index.paragraphs[:-1]  # a model saved for other records is not used
-    assert KeywordIndex(index).model is not index.bm25  # type: ignore[attr-defined]
+        loaded = FaissIndex.load(tmp_path / "index")
+        assert [loaded.keyword_search(question, 20) for question in questions] == expected

@@ -1,61 +1,56 @@
-"""Stage 3: vectors + paragraph records on disk, searched with FAISS.
+"""Stage 3: vectors + paragraph records on disk, as segments searched with FAISS and BM25.
 
 Layout of an index directory::
 
     CURRENT                 name of the live version and its manifest's sha256 (replaced atomically)
-    v-<time>-<id>/          one complete version
-        manifest.json       embedder name/dim, index type, per-report and per-file sha256, versions
-        index.faiss         the FAISS index (any faiss.index_factory string)
-        vectors.npy         the raw vectors, so unchanged files are never re-embedded
-        chunks.jsonl        row i of the index <-> chunk i (doc_id, paragraph, span)
-        paragraphs.jsonl    the whole paragraphs that citations show
+    v-<time>-<id>/          one version: manifest.json alone (segments, tombstones, documents, checksums)
+    s-<time>-<id>/          one immutable segment (rag.ingest.segment): vectors, FAISS, SQLite records, BM25
 
-A save writes a new version in a temporary directory, renames it into place and
-only then swaps ``CURRENT``; a crash at any point leaves the previous version live.
-Damaged files are found and named by ``rag.ingest.integrity``.
+Adding a report writes one small segment and a new manifest; deleting or changing one writes
+only a manifest whose segment entry lists it as deleted. Every change ends with the switch of
+``CURRENT``: a crash at any point leaves the previous version live, and the next writer removes
+what no live manifest names. Damaged files are found and named by ``rag.ingest.integrity``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, RagError, one_line
+from rag.errors import IndexCorrupt, IndexMismatch, RagError
 from rag.ingest.index_version import (
-    BM25_PARAMS,
     READABLE_FORMATS,
     IndexedDocument,
     Manifest,
-    check_consistency,
+    check_documents,
     package_versions,
-    read_bm25,
-    read_faiss,
-    read_file,
-    read_jsonl,
+    read_legacy_segment,
     read_manifest,
-    write_jsonl,
 )
 from rag.ingest.integrity import (
     CURRENT,
     LOCK,
     Damaged,
     Pointer,
-    file_records,
     index_error,
     read_pointer,
     verify_files,
     write_pointer,
 )
 from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.ingest.segment import Segment, open_segment
 from rag.types import ParagraphKey
+
+T = TypeVar("T")
 
 __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
@@ -64,8 +59,8 @@ __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 def index_lock(directory: Path) -> Iterator[None]:
     """One writer at a time per index directory: a second one waits, without a time limit, until the first is done.
 
-    Readers never wait (versions are immutable). filelock takes ``flock`` on Unix, as the hand-written
-    lock did, and ``LockFileEx`` on Windows, where ``fcntl`` does not exist.
+    Readers never wait (versions and segments are immutable). filelock takes ``flock`` on Unix and
+    ``LockFileEx`` on Windows, where ``fcntl`` does not exist.
     """
     from filelock import FileLock  # only writers lock; readers need not import it
 
@@ -74,54 +69,84 @@ def index_lock(directory: Path) -> Iterator[None]:
         yield
 
 
-def _faiss_index(index_type: str, vectors: np.ndarray):
-    """Build any faiss.index_factory index over normalised vectors (inner product = cosine)."""
-    import faiss
-
-    dim = vectors.shape[1]
-    try:
-        index = faiss.index_factory(dim, index_type, faiss.METRIC_INNER_PRODUCT)
-        if not index.is_trained:
-            index.train(vectors)
-    except RuntimeError as exc:
-        raise RagError(f"cannot build FAISS index type {index_type!r} over {len(vectors)} vectors: "
-                       f"{one_line(exc, last=True)}") from None
-    index.add(vectors)
-    return index
-
-
 class FaissIndex:
-    """Paragraphs, their chunk vectors and a FAISS index over them; saved and loaded as one unit."""
+    """The live documents of an index: its manifest and open segments, searched as one.
 
-    def __init__(self, manifest: Manifest, paragraphs: list[Paragraph], chunks: list[Chunk],
-                 vectors: np.ndarray, faiss_index=None) -> None:
-        if len(chunks) != len(vectors):
-            raise IndexCorrupt(f"{len(chunks)} chunk records but {len(vectors)} vectors")
+    ``FaissIndex(manifest, paragraphs, chunks, vectors)`` builds a one-segment index in memory
+    (tests, benchmarks); ``load`` opens one from disk, reading records only when asked for them.
+    """
+
+    def __init__(self, manifest: Manifest, paragraphs: list[Paragraph] | None = None, chunks: list[Chunk] | None = None,
+                 vectors: np.ndarray | None = None, *, segments: list[Segment] | None = None) -> None:
         self.manifest = manifest
-        self.paragraphs = paragraphs
-        self.chunks = chunks
-        self.vectors = vectors
-        self._by_key = {p.key: p for p in paragraphs}
-        self.bm25 = None  # the saved keyword model, when this version has one (rag.ingest.keyword_index)
-        self.faiss = faiss_index if faiss_index is not None else (
-            _faiss_index(manifest.index_type, vectors) if len(vectors) else None)
+        if segments is None:
+            chunks, paragraphs = chunks or [], paragraphs or []
+            vectors = vectors if vectors is not None else np.zeros((0, manifest.dim), np.float32)
+            if len(chunks) != len(vectors):
+                raise IndexCorrupt(f"{len(chunks)} chunk records but {len(vectors)} vectors")
+            segments = [Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles())]
+        self.segments = segments
+        self._by_name = {s.name: s for s in segments}
+        self.efsearch, self.nprobe = 64, 16  # approximate index types: how widely a search looks
 
     # --- queries --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.chunks)
+        """Live chunks (vectors) over all segments."""
+        return sum(s.live_chunks for s in self.segments)
+
+    @property
+    def paragraph_count(self) -> int:
+        return sum(s.live_paragraphs for s in self.segments)
+
+    def _segment_of(self, doc_id: str) -> Segment:
+        document = self.manifest.documents[doc_id]  # KeyError: not a live document
+        return self._by_name[document.segment] if document.segment in self._by_name else self.segments[0]
 
     def paragraph(self, doc_id: str, number: int) -> Paragraph:
-        return self._by_key[ParagraphKey(doc_id, number)]
+        found = self._segment_of(doc_id).records.paragraph(ParagraphKey(doc_id, number))
+        if found is None:
+            raise KeyError(ParagraphKey(doc_id, number))
+        return found
 
     def document(self, doc_id: str) -> IndexedDocument:
         return self.manifest.documents[doc_id]
 
     def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]:
-        """Nearest chunks to one normalised query vector, best first."""
-        if self.faiss is None or limit <= 0:
-            return []
-        scores, rows = self.faiss.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(limit, len(self)))
-        return [(self.chunks[r], float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        """Nearest live chunks to one normalised query vector over all segments, best first."""
+        found = [(score, segment, row) for segment in self.segments
+                 for row, score in segment.search(query, limit, self.efsearch, self.nprobe)]
+        found.sort(key=lambda item: -item[0])
+        top = found[:max(limit, 0)]
+        return list(zip(self._read(top, lambda s, rows: s.records.chunks_at(rows)), [score for score, _, _ in top]))
+
+    @staticmethod
+    def _read(found: list[tuple[float, Segment, int]], read: Callable[[Segment, list[int]], list[T]]) -> list[T]:
+        """Records for (score, segment, row) triples, one read per segment, in the order given."""
+        rows: dict[str, tuple[Segment, list[int]]] = {}
+        for _, segment, row in found:
+            rows.setdefault(segment.name, (segment, []))[1].append(row)
+        records = {name: dict(zip(wanted, read(segment, wanted))) for name, (segment, wanted) in rows.items()}
+        return [records[segment.name][row] for _, segment, row in found]
+
+    def keyword_search(self, question: str, limit: int) -> list[ParagraphKey]:
+        """Paragraph keys by BM25 over title + text, best first, merged over segments by score.
+
+        Each segment scores with its own term statistics; compaction merges small segments into
+        large ones, so a new report soon shares the archive's statistics.
+        """
+        found = sorted(((score, segment, row) for segment in self.segments
+                        for row, score in segment.keyword_search(question, limit)), key=lambda item: -item[0])
+        return [p.key for p in self._read(found[:max(limit, 0)], lambda s, rows: s.records.paragraph_at(rows))]
+
+    def best_chunk(self, key: ParagraphKey, vector: np.ndarray) -> tuple[float, tuple[int, int]]:
+        """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
+        segment = self._segment_of(key.doc_id)
+        rows = list(segment.records.chunk_rows(key))
+        similarities = np.asarray(segment.vectors[rows[0]:rows[-1] + 1]) @ vector
+        best = int(similarities.argmax())
+        chunk = segment.records.chunks_at([rows[best]])[0]
+        paragraph = self.paragraph(*key)
+        return float(similarities[best]), (chunk.start - paragraph.start, chunk.end - paragraph.start)
 
     def check_embedder(self, name: str, dim: int) -> None:
         if (self.manifest.embedder, self.manifest.dim) != (name, dim):
@@ -130,54 +155,49 @@ class FaissIndex:
                 f"but {name!r} (dim {dim}) is configured; re-index with `rag index`"
             )
 
+    # --- whole reads: for tools and tests over small indexes, never on a question's path ------
+    def _live(self, segment: Segment, doc_id: str) -> bool:
+        return doc_id in self.manifest.documents and doc_id not in segment.record.deleted
+
+    @property
+    def paragraphs(self) -> list[Paragraph]:
+        return sorted((p for s in self.segments for p in s.records.paragraphs() if self._live(s, p.doc_id)),
+                      key=lambda p: p.key)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [chunk for chunk, _ in self.rows()]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        rows = self.rows()
+        return np.vstack([v for _, v in rows]) if rows else np.zeros((0, self.manifest.dim), np.float32)
+
+    def rows(self) -> list[tuple[Chunk, np.ndarray]]:
+        """Every live chunk with its vector, in key order (compaction, salvage, tests)."""
+        found = [(c, s.vectors[row]) for s in self.segments for row, c in enumerate(s.records.chunks())
+                 if self._live(s, c.doc_id)]
+        return sorted(found, key=lambda item: (item[0].doc_id, item[0].paragraph, item[0].start))
+
+    @property
+    def faiss(self) -> Any:
+        """The FAISS index of the largest segment (what ``rag status`` reports as the index type)."""
+        return max(self.segments, key=lambda s: s.records.chunk_count).faiss if self.segments else None
+
     # --- persistence ----------------------------------------------------------------------
-    def save(self, directory: Path, extras: Callable[[Path], None] | None = None) -> Path:
-        """Write a new version atomically and make it current; returns the version directory.
+    def save(self, directory: Path) -> Path:
+        """Write this (in-memory) index as one new segment and make it current; returns the version folder."""
+        from rag.ingest.segment import write_segment
 
-        ``extras`` writes more files into the version before its checksums are taken (the BM25 model).
-        """
-        directory.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex[:8]
-        tmp = directory / f".tmp-{token}"
-        tmp.mkdir()
-        try:
-            np.save(tmp / "vectors.npy", self.vectors)
-            write_jsonl(tmp / "chunks.jsonl", [asdict(c) for c in self.chunks])
-            write_jsonl(tmp / "paragraphs.jsonl", [asdict(p) for p in self.paragraphs])
-            if self.faiss is not None:
-                import faiss
-
-                faiss.write_index(self.faiss, str(tmp / "index.faiss"))
-            if extras is not None:
-                extras(tmp)
-            self.manifest.versions = package_versions()
-            self.manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            self.manifest.files = file_records(tmp)
-            (tmp / "manifest.json").write_text(self.manifest.to_json(), encoding="utf-8")
-            for path in tmp.iterdir():
-                with path.open("rb") as handle:
-                    os.fsync(handle.fileno())
-            version = directory / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
-            tmp.rename(version)
-            if (directory / CURRENT).is_dir():  # only reached with --force: a folder where the pointer belongs
-                shutil.rmtree(directory / CURRENT)
-            os.replace(write_pointer(directory, version, token), directory / CURRENT)  # the atomic switch
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        self._remove_stale(directory)
-        return version
-
-    @staticmethod
-    def _remove_stale(directory: Path) -> None:
-        """Delete versions other than the live one, and leftovers of crashed builds.
-
-        A reader that opened an older version just before the switch retries (see ``load``).
-        """
-        keep = read_pointer(directory).version
-        for path in directory.iterdir():
-            if path.name != keep and (path.name.startswith("v-") or path.name.startswith(".tmp-")):
-                shutil.rmtree(path, ignore_errors=True)
+        manifest = copy.deepcopy(self.manifest)
+        paragraphs, rows = self.paragraphs, self.rows()
+        vectors = np.vstack([v for _, v in rows]) if rows else np.zeros((0, manifest.dim), np.float32)
+        record = write_segment(directory, paragraphs, [c for c, _ in rows], vectors, manifest.titles(),
+                               self.segments[0].record.index_type if self.segments else manifest.index_type)
+        manifest.segments = [record]
+        for doc_id, document in manifest.documents.items():
+            manifest.documents[doc_id] = IndexedDocument(**{**document.__dict__, "segment": record.name})
+        return publish(directory, manifest)
 
     @staticmethod
     def read_manifest(directory: Path) -> Manifest:
@@ -193,15 +213,16 @@ class FaissIndex:
         return (directory / CURRENT).is_file()
 
     @classmethod
-    def load(cls, directory: Path, verify: bool = False) -> FaissIndex:
+    def load(cls, directory: Path, verify: bool = False, reuse: FaissIndex | None = None) -> FaissIndex:
         """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason and fix.
 
         Sizes are always checked; ``verify`` also checks every file's sha256 (``rag index``, ``--check``).
+        Segments already open in ``reuse`` (the writer's previous index) are not opened again.
         """
         for _attempt in range(3):
             pointer = read_pointer(directory)
             try:
-                return cls._load_version(directory, pointer, verify)
+                return cls._load_version(directory, pointer, verify, reuse)
             except IndexCorrupt:
                 with contextlib.suppress(RagError):
                     if read_pointer(directory) != pointer:
@@ -210,7 +231,7 @@ class FaissIndex:
         raise IndexCorrupt(f"index at {directory} keeps changing while it is read; try again")
 
     @classmethod
-    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool) -> FaissIndex:
+    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool, reuse: FaissIndex | None) -> FaissIndex:
         version = directory / pointer.version
         corpus_root: str | None = None
         try:
@@ -220,16 +241,66 @@ class FaissIndex:
                 raise IndexMismatch(
                     f"index format {manifest.format_version} at {directory} is not supported "
                     f"(this program reads formats {', '.join(map(str, READABLE_FORMATS))}); re-index with `rag index`")
-            verify_files(version, manifest.files, checksums=verify)
-            vectors = read_file(version, "vectors.npy", lambda path: np.load(path, allow_pickle=False))
-            chunks = read_file(version, "chunks.jsonl", lambda path: [Chunk(**row) for row in read_jsonl(path)])
-            paragraphs = read_file(version, "paragraphs.jsonl",
-                               lambda path: [Paragraph(**row) for row in read_jsonl(path)])
-            faiss_index = read_file(version, "index.faiss", read_faiss) if len(vectors) else None
-            check_consistency(manifest, vectors, chunks, paragraphs, faiss_index)
-            index = cls(manifest, paragraphs, chunks, vectors, faiss_index)
-            if (version / BM25_PARAMS).is_file():
-                index.bm25 = read_file(version, BM25_PARAMS, lambda _: read_bm25(version))
-            return index
+            if manifest.format_version < 3:
+                verify_files(version, manifest.files, checksums=verify)
+                return cls(manifest, segments=[read_legacy_segment(version, manifest)])
+            opened = {s.name: s for s in reuse.segments} if reuse is not None else {}
+            segments = []
+            for record in manifest.segments:
+                same = opened.get(record.name)
+                segment = (Segment(record, same.records, same.vectors, same.faiss, same._bm25, manifest.titles())
+                           if same is not None and same.record.files == record.files else
+                           open_segment(directory, record, manifest.titles(), verify))
+                if verify:
+                    deleted = set(record.deleted)
+                    counts = segment.records.doc_counts()
+                    live = {d: n for d, n in counts.items() if d not in deleted}
+                    check_documents(manifest, live, f"{record.name}/records.sqlite",  # type: ignore[arg-type]
+                                    [d for d, doc in manifest.documents.items() if doc.segment == record.name])
+                segments.append(segment)
+            listed = {d.segment for d in manifest.documents.values()} - {s.name for s in segments}
+            if listed:
+                raise Damaged("manifest.json", f"lists documents in segment {min(listed)!r}, which it does not hold")
+            return cls(manifest, segments=segments)
         except Damaged as damage:
             raise index_error(directory, damage, corpus_root) from None
+
+
+def publish(directory: Path, manifest: Manifest) -> Path:
+    """Write ``manifest`` as a new version and switch ``CURRENT`` to it atomically; returns the version folder.
+
+    Its segments must already be in place. Versions and segments no live manifest names are removed after.
+    """
+    token = uuid.uuid4().hex[:8]
+    tmp = directory / f".tmp-{token}"
+    tmp.mkdir(parents=True)
+    try:
+        manifest.versions = package_versions()
+        manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest.files = {}
+        path = tmp / "manifest.json"
+        path.write_text(manifest.to_json(), encoding="utf-8")
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+        version = directory / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
+        tmp.rename(version)
+        if (directory / CURRENT).is_dir():  # only reached with --force: a folder where the pointer belongs
+            shutil.rmtree(directory / CURRENT)
+        os.replace(write_pointer(directory, version, token), directory / CURRENT)  # the atomic switch
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    remove_stale(directory, {s.name for s in manifest.segments})
+    return version
+
+
+def remove_stale(directory: Path, live_segments: set[str]) -> None:
+    """Delete versions other than the live one, segments it does not name, and leftovers of crashed writes.
+
+    A reader that opened an older version just before the switch retries (see ``FaissIndex.load``);
+    one that already holds a segment keeps reading it (open files outlive their names on POSIX).
+    """
+    keep = {read_pointer(directory).version} | live_segments
+    for path in directory.iterdir():
+        if path.name not in keep and path.name.startswith(("v-", "s-", ".tmp-")):
+            shutil.rmtree(path, ignore_errors=True)

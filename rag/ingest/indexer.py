@@ -19,11 +19,12 @@ import numpy as np
 
 from embeddings import Embedder
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.ingest.compaction import update_segments
 from rag.ingest.corpus import SkippedFile, scan_corpus
 from rag.ingest.documents import Document, file_sha256, load_documents, reader_version
-from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock
+from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock, publish
+from rag.ingest.index_version import FORMAT_VERSION
 from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
-from rag.ingest.keyword_index import KeywordIndex
 from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.settings import IndexSettings
 
@@ -65,6 +66,7 @@ class Previous:
     index: FaissIndex | None = None
     rebuilt_because: str | None = None
     salvaged: dict[str, np.ndarray] = field(default_factory=dict)
+    retype: bool = False  # the index type setting changed: the vectors hold, every segment's FAISS is rebuilt
 
 
 def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: IndexSettings, force: bool) -> Previous:
@@ -86,28 +88,27 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: I
     except IndexCorrupt as exc:
         return Previous(None, str(exc), salvage_vectors(index_dir / pointer.version, embedder.name, embedder.dim))
     for what, old, new in (("corpus", previous.manifest.corpus_root, corpus_root),
-                           ("index type", previous.manifest.index_type, settings.index_type),
                            ("chunking", previous.manifest.chunking, _chunking(settings))):
         if old != new:
             return Previous(None, f"{what} changed from {old} to {new}")
-    return Previous(previous)
+    return Previous(previous, retype=previous.manifest.index_type != settings.index_type)
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-                 progress: bool = False, force: bool = False) -> tuple[FaissIndex, IndexReport]:
+                 progress: bool = False, force: bool = False, compact: bool = False) -> tuple[FaissIndex, IndexReport]:
     """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed.
 
     ``settings`` is the ``index`` section; its own corpus and index folders are not read (the
     caller passes the folders, e.g. an upload workspace or a test's temporary copy).
 
     A damaged index is repaired, re-embedding only what cannot be verified. A folder that holds
-    files but no valid index is refused unless ``force``.
+    files but no valid index is refused unless ``force``. ``compact`` merges all segments into one.
     """
     corpus_dir = corpus_dir.expanduser().resolve()
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
     with index_lock(index_dir):
-        return _update(corpus_dir, index_dir, embedder, settings, progress, force)
+        return _update(corpus_dir, index_dir, embedder, settings, progress, force, compact)
 
 
 def _unchanged(path: Path, known: IndexedDocument | None, max_bytes: int) -> bool:
@@ -132,7 +133,7 @@ def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarr
 
 
 def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-            progress: bool, force: bool) -> tuple[FaissIndex, IndexReport]:
+            progress: bool, force: bool, compact: bool) -> tuple[FaissIndex, IndexReport]:
     started = time.perf_counter()
     report = IndexReport(directory=index_dir)
     start = _previous(index_dir, str(corpus_dir), embedder, settings, force)
@@ -165,38 +166,32 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     new_vectors = _embed(new_chunks, embedder, start.salvaged, progress)
     report.embedded_chunks = len({c.embed_text for c in new_chunks} - set(start.salvaged))
 
-    if previous is not None and not report.changed and previous.manifest.files:
-        index = previous  # nothing to write (an index from before checksums is rewritten once to record them)
+    manifest = _next_manifest(previous, embedder, settings, str(corpus_dir), documents, new_paragraphs, report)
+    segments, written = update_segments(index_dir, manifest, previous, (new_paragraphs, new_chunks, new_vectors),
+                                        {d.doc_id for d in documents}, settings, compact or start.retype)
+    if previous is not None and not report.changed and not written and previous.manifest.format_version == FORMAT_VERSION:
+        index = previous  # nothing to write
     else:
-        index = _assemble(previous, set(report.unchanged), documents, new_paragraphs, new_chunks, new_vectors,
-                          Manifest(embedder.name, embedder.dim, settings.index_type, str(corpus_dir),
-                                   _chunking(settings)))
-        index.save(index_dir, extras=KeywordIndex(index).save)
-    report.paragraphs, report.chunks = len(index.paragraphs), len(index.chunks)
+        manifest.segments = [segment.record for segment in segments]
+        publish(index_dir, manifest)
+        index = FaissIndex.load(index_dir, reuse=previous)
+    report.paragraphs, report.chunks = index.paragraph_count, len(index)
     report.seconds = time.perf_counter() - started
     log.info("index: %s", report.summary())
     return index, report
 
 
-def _assemble(previous: FaissIndex | None, keep: set[str], documents: list[Document], new_paragraphs: list[Paragraph],
-              new_chunks: list[Chunk], new_vectors: np.ndarray, manifest: Manifest) -> FaissIndex:
-    """Merge kept records (with their stored vectors) and new ones, ordered by doc_id."""
-    paragraphs: list[Paragraph] = list(new_paragraphs)
-    chunks: list[Chunk] = list(new_chunks)
-    rows: list[np.ndarray] = [new_vectors]
+def _next_manifest(previous: FaissIndex | None, embedder: Embedder, settings: IndexSettings, corpus_root: str,
+                   documents: list[Document], new_paragraphs: list[Paragraph], report: IndexReport) -> Manifest:
+    """The previous documents minus the updated and removed ones, plus the ones read now (segment set later)."""
+    manifest = Manifest(embedder.name, embedder.dim, settings.index_type, corpus_root, _chunking(settings))
     if previous is not None:
-        paragraphs += [p for p in previous.paragraphs if p.doc_id in keep]
-        kept_rows = [i for i, c in enumerate(previous.chunks) if c.doc_id in keep]
-        chunks += [previous.chunks[i] for i in kept_rows]
-        rows.append(previous.vectors[kept_rows])
-        manifest.documents.update({d: previous.manifest.documents[d] for d in keep})
+        gone = set(report.removed) | set(report.updated)
+        manifest.documents = {d: doc for d, doc in previous.manifest.documents.items() if d not in gone}
     counts = Counter(p.doc_id for p in new_paragraphs)
     for document in documents:
         manifest.documents[document.doc_id] = IndexedDocument(
             document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id],
             reader_version(document.doc_id))
-    vectors = np.vstack(rows).astype(np.float32) if chunks else np.zeros((0, manifest.dim), np.float32)
-    order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].paragraph, chunks[i].start))
     manifest.documents = dict(sorted(manifest.documents.items()))
-    return FaissIndex(manifest, sorted(paragraphs, key=lambda p: p.key), [chunks[i] for i in order],
-                      np.ascontiguousarray(vectors[order]))
+    return manifest

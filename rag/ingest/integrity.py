@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from rag.ingest.documents import file_sha256
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
+T = TypeVar("T")
 VERSION_NAME = re.compile(r"v-[0-9T]+-[0-9a-f]{8}")
 
 
@@ -50,17 +54,26 @@ def index_error(directory: Path, damage: Damaged, corpus_root: str | None, force
                         "repairs it")
 
 
-def verify_files(version: Path, records: dict[str, dict[str, int | str]], checksums: bool) -> None:
+def verify_files(folder: Path, records: dict[str, dict[str, int | str]], checksums: bool, label: str = "") -> None:
     """Raise ``Damaged`` for the first file whose size (and, with ``checksums``, sha256) is not the recorded one."""
     for name, record in records.items():
-        path = version / name
+        path = folder / name
         if not path.is_file():
-            raise Damaged(name, "is missing")
+            raise Damaged(f"{label}{name}", "is missing")
         size = path.stat().st_size
         if size != record["bytes"]:
-            raise Damaged(name, f"is {size:,} bytes, the manifest says {int(record['bytes']):,}")
+            raise Damaged(f"{label}{name}", f"is {size:,} bytes, the manifest says {int(record['bytes']):,}")
         if checksums and file_sha256(path) != record["sha256"]:
-            raise Damaged(name, "does not match its checksum")
+            raise Damaged(f"{label}{name}", "does not match its checksum")
+
+
+def read_file(folder: Path, name: str, reader: Callable[[Path], T], label: str = "") -> T:
+    """Read one file of a version or segment; any failure names that file (``label`` is its folder's name)."""
+    try:
+        return reader(folder / name)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, AttributeError,
+            sqlite3.DatabaseError) as exc:
+        raise Damaged(f"{label}{name}", f"cannot be read ({one_line(exc)})") from None
 
 
 def is_empty(directory: Path) -> bool:
@@ -109,22 +122,41 @@ def newest_version(directory: Path) -> Path | None:
 
 
 def salvage_vectors(version: Path, embedder: str, dim: int) -> dict[str, np.ndarray]:
-    """Embedded text -> vector, from a damaged version's chunks and vectors when both verify by checksum.
+    """Embedded text -> vector, from a damaged index's segments whose vectors and records verify by checksum.
 
-    A repair re-embeds only the texts missing here, so a damaged FAISS file or paragraph
-    list costs no embedding at all. Returns {} when nothing can be trusted.
+    A repair re-embeds only the texts missing here, so a damaged FAISS file or BM25 model costs no
+    embedding at all. Formats 1-2 keep vectors and chunk records in the version folder itself.
+    Returns {} when nothing can be trusted.
     """
     try:
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-        records = manifest.get("files") or {}
-        wanted = {name: records[name] for name in ("vectors.npy", "chunks.jsonl")}
         if (manifest["embedder"], manifest["dim"]) != (embedder, dim):
             return {}
-        verify_files(version, wanted, checksums=True)
-        vectors = np.load(version / "vectors.npy", allow_pickle=False)
-        with (version / "chunks.jsonl").open(encoding="utf-8") as handle:
-            texts = [json.loads(line)["embed_text"] for line in handle if line.strip()]
-    except (Damaged, OSError, ValueError, KeyError, TypeError, EOFError):
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if "segments" not in manifest or not manifest["segments"]:
+        return _salvage_folder(version, manifest.get("files") or {}, "chunks.jsonl", dim)
+    found: dict[str, np.ndarray] = {}
+    for segment in manifest["segments"]:
+        found.update(_salvage_folder(version.parent / segment["name"], segment.get("files") or {},
+                                     "records.sqlite", dim))
+    return found
+
+
+def _salvage_folder(folder: Path, records: dict, texts_file: str, dim: int) -> dict[str, np.ndarray]:
+    try:
+        verify_files(folder, {name: records[name] for name in ("vectors.npy", texts_file)}, checksums=True)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        if texts_file == "records.sqlite":
+            connection = sqlite3.connect(f"{(folder / texts_file).resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            try:
+                texts = [row[0] for row in connection.execute("SELECT embed_text FROM chunks ORDER BY row")]
+            finally:
+                connection.close()
+        else:
+            with (folder / texts_file).open(encoding="utf-8") as handle:
+                texts = [json.loads(line)["embed_text"] for line in handle if line.strip()]
+    except (Damaged, OSError, ValueError, KeyError, TypeError, EOFError, sqlite3.DatabaseError):
         return {}
     if vectors.ndim != 2 or vectors.shape != (len(texts), dim):
         return {}

@@ -17,15 +17,16 @@ import numpy as np
 
 from embeddings import Embedder
 from rag.ingest.index import FaissIndex
-from rag.ingest.keyword_index import Key, KeywordIndex
 from rag.ingest.paragraphs import Paragraph
 from rag.types import ParagraphKey, paragraph_label
 
 if TYPE_CHECKING:
     from rag.settings import RetrievalSettings
 
-__all__ = ["DenseRanker", "Hit", "Key", "KeywordIndex", "KeywordRanker", "RankFusion", "Ranker", "Retriever",
+__all__ = ["DenseRanker", "Hit", "Key", "KeywordRanker", "RankFusion", "Ranker", "Retriever",
            "reciprocal_rank_fusion"]
+
+Key = ParagraphKey
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,17 @@ class DenseRanker:
 
 
 class KeywordRanker:
-    """BM25 over title + paragraph text: names, numbers and words the small embedder misses."""
+    """BM25 over title + paragraph text: names, numbers and words the small embedder misses.
+
+    Each index segment saves its bm25s model, so no question ever rebuilds one (rag.ingest.segment).
+    """
 
     def __init__(self, index: FaissIndex, depth: int = 50) -> None:
-        self.keywords = KeywordIndex(index)
+        self.index = index
         self.depth = depth  # at most this many candidates, however many the dense side asks for
 
     def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
-        return self.keywords.search(question, min(limit, self.depth)) if question else []
+        return self.index.keyword_search(question, min(limit, self.depth)) if question else []
 
 
 class RankFusion:
@@ -120,18 +124,10 @@ class Retriever:
         if mode == "hybrid":
             self.rankers.append(KeywordRanker(index, candidates))
         self.fusion = RankFusion(rrf_k)
-        self._rows: dict[Key, list[int]] = defaultdict(list)
-        for row, chunk in enumerate(index.chunks):
-            self._rows[chunk.key].append(row)
 
     @classmethod
     def from_settings(cls, s: RetrievalSettings, index: FaissIndex, embedder: Embedder) -> Retriever:
         return cls(index, embedder, s.mode, s.candidates, s.rrf_k)
-
-    @property
-    def keywords(self) -> KeywordIndex | None:
-        """The BM25 index of a hybrid retriever."""
-        return next((r.keywords for r in self.rankers if isinstance(r, KeywordRanker)), None)
 
     def warm_up(self) -> None:
         """Load the embedding model now rather than on the first question."""
@@ -140,21 +136,13 @@ class Retriever:
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
 
-    def best_chunk(self, vector: np.ndarray, key: Key) -> tuple[float, tuple[int, int]]:
-        """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
-        rows = self._rows[key]
-        similarities = self.index.vectors[rows] @ vector
-        best = int(similarities.argmax())
-        chunk, paragraph = self.index.chunks[rows[best]], self.index.paragraph(*key)
-        return float(similarities[best]), (chunk.start - paragraph.start, chunk.end - paragraph.start)
-
     def search_vector(self, vector: np.ndarray, k: int, question: str = "") -> list[Hit]:
         limit = max(self.candidates, k * 4)
         order = self.fusion.run([ranker.rank(question, vector, limit) for ranker in self.rankers])
         hits = []
         for key in order[:k]:
             document = self.index.document(key.doc_id)
-            score, focus = self.best_chunk(vector, key)
+            score, focus = self.index.best_chunk(key, vector)
             hits.append(Hit(self.index.paragraph(*key), score, document.title, document.date, focus))
         return hits
 

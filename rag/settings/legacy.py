@@ -26,7 +26,8 @@ def _same(section: str, *fields: str, prefix: str = "") -> dict[str, tuple[str, 
 # The one table: old flat name -> (section, field). Shown in the README as ``old`` -> ``section.field``.
 LEGACY_NAMES: dict[str, tuple[str, str]] = {
     **_same("index", "corpus_dir", "index_dir", "index_type", "extensions", "max_file_bytes", "follow_symlinks",
-            "embedder", "embed_batch_size", "chunk_overlap_sentences", "window_sentences"),
+            "embedder", "embed_batch_size", "chunk_overlap_sentences", "window_sentences", "flat_max_vectors",
+            "large_index_type", "hnsw_ef_search", "ivf_nprobe", "max_segments", "max_deleted_fraction"),
     **_same("retrieval", "k", "rrf_k", "candidates", "max_question_chars", "min_source_score_ratio",
             "max_source_chars"),
     "retrieval": ("retrieval", "mode"),

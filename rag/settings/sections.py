@@ -41,9 +41,20 @@ class IndexSettings(Section):
         description="Where the FAISS index and its records live.",
     )
     index_type: str = Field(
-        "Flat",
-        description="A faiss.index_factory string: 'Flat' (exact), 'HNSW32', 'IVF16,Flat', ...",
+        "auto",
+        description="'auto' (Flat up to flat_max_vectors per segment, large_index_type above), or a "
+        "faiss.index_factory string used for every segment: 'Flat' (exact), 'HNSW32', 'IVF1024,SQ8', ...",
     )
+    flat_max_vectors: int = Field(
+        100_000, ge=0, description="'auto': segments up to this many vectors use exact search (Flat).")
+    large_index_type: str = Field(
+        "HNSW32", description="'auto': the approximate FAISS index of larger segments (bench/scale.py: recall@10).")
+    hnsw_ef_search: int = Field(64, ge=1, description="HNSW: candidates a search keeps (higher: recall up, speed down).")
+    ivf_nprobe: int = Field(16, ge=1, description="IVF: inverted lists a search visits (higher: recall up, speed down).")
+    max_segments: int = Field(
+        8, ge=1, description="More live segments than this after `rag index`: all but the largest are merged.")
+    max_deleted_fraction: float = Field(
+        0.25, ge=0.0, le=1.0, description="A segment whose deleted share of paragraphs passes this is rewritten.")
     extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
     follow_symlinks: bool = Field(

@@ -1,0 +1,247 @@
+"""One immutable index segment: the vectors, FAISS index, records and BM25 postings of some documents.
+
+An index is a list of segments (see ``rag.ingest.index``). Adding a report writes one small
+segment; deleting or changing one only marks its documents deleted ("tombstones") in the
+manifest, and searches skip their rows; compaction later merges segments into one. A segment is
+written once, in a temporary folder that is renamed into place, and never changed afterwards.
+
+Files of a segment folder::
+
+    vectors.npy       chunk vectors (read by memory map: a search reads only the rows it scores)
+    index.faiss       the FAISS index over them (type chosen by ``choose_index_type``)
+    records.sqlite    paragraph and chunk records (``rag.ingest.records``)
+    *.index.*         the bm25s keyword model over title + paragraph text
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import RagError, one_line
+from rag.ingest.integrity import Damaged, file_records, read_file, verify_files
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.ingest.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
+
+
+@dataclass
+class SegmentRecord:
+    """What the manifest knows of one segment: its files (sizes, sha256), counts and deleted documents."""
+
+    name: str
+    index_type: str
+    chunks: int
+    paragraphs: int
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # doc_ids whose rows searches skip (tombstones)
+
+
+def choose_index_type(setting: str, vectors: int, flat_max: int, large: str) -> str:
+    """The FAISS factory string for a segment of ``vectors`` rows.
+
+    ``setting`` other than "auto" is used as is. "auto" is exact search (Flat) up to ``flat_max``
+    vectors, where a query costs at most a few ms, and ``large`` (an approximate index) above;
+    bench/scale.py measures both and the recall@10 of ``large`` against Flat.
+    """
+    if setting != AUTO:
+        return setting
+    return "Flat" if vectors <= flat_max else large
+
+
+def build_faiss(index_type: str, vectors: np.ndarray) -> Any:
+    """Any faiss.index_factory index over normalised vectors (inner product = cosine)."""
+    import faiss
+
+    try:
+        index = faiss.index_factory(vectors.shape[1], index_type, faiss.METRIC_INNER_PRODUCT)
+        if not index.is_trained:
+            sample = vectors if len(vectors) <= 200_000 else vectors[
+                np.random.default_rng(0).choice(len(vectors), 200_000, replace=False)]
+            index.train(np.ascontiguousarray(sample))
+    except RuntimeError as exc:
+        raise RagError(f"cannot build FAISS index type {index_type!r} over {len(vectors)} vectors: "
+                       f"{one_line(exc, last=True)}") from None
+    for start in range(0, len(vectors), 100_000):
+        index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
+    return index
+
+
+def _tokenize(texts: list[str]) -> Any:
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+
+
+def build_bm25(paragraphs: Sequence[Paragraph], titles: dict[str, str]) -> Any:
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index(_tokenize([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in paragraphs]), show_progress=False)
+    return model
+
+
+def write_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
+                  titles: dict[str, str], index_type: str) -> SegmentRecord:
+    """Write a new segment folder under ``directory`` atomically (temp folder, fsync, rename)."""
+    import faiss
+
+    ordered, order = sort_records(paragraphs, chunks)
+    chunks = [chunks[i] for i in order]
+    vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+    token = uuid.uuid4().hex[:8]
+    tmp = directory / f".tmp-{token}"
+    tmp.mkdir(parents=True)
+    try:
+        np.save(tmp / "vectors.npy", vectors)
+        write_records(tmp / RECORDS, ordered, chunks)
+        if len(vectors):
+            faiss.write_index(build_faiss(index_type, vectors), str(tmp / "index.faiss"))
+        build_bm25(ordered, titles).save(str(tmp))
+        for path in tmp.iterdir():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        name = f"s-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
+        record = SegmentRecord(name, index_type, len(chunks), len(ordered), file_records(tmp))
+        tmp.rename(directory / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return record
+
+
+class Segment:
+    """An open segment: searches by vector and by keywords, skipping the rows of deleted documents."""
+
+    def __init__(self, record: SegmentRecord, records: Records, vectors: np.ndarray, faiss_index: Any,
+                 bm25: Any = None, titles: dict[str, str] | None = None) -> None:
+        self.record, self.records, self.vectors, self.faiss = record, records, vectors, faiss_index
+        self._bm25, self._titles = bm25, titles or {}
+        deleted = set(record.deleted)
+        self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
+        self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
+
+    @classmethod
+    def in_memory(cls, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
+                  index_type: str, titles: dict[str, str], name: str = "memory") -> Segment:
+        """A segment that exists only in memory (tests, benchmarks), or one read from JSONL (formats 1-2)."""
+        ordered, order = sort_records(paragraphs, chunks)
+        vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+        record = SegmentRecord(name, index_type, len(chunks), len(ordered))
+        faiss_index = build_faiss(index_type, vectors) if len(vectors) else None
+        return cls(record, MemoryRecords(ordered, [chunks[i] for i in order]), vectors, faiss_index, None, titles)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def live_chunks(self) -> int:
+        return self.records.chunk_count - len(self.deleted_chunks)
+
+    @property
+    def live_paragraphs(self) -> int:
+        return self.records.paragraph_count - len(self.deleted_paragraphs)
+
+    @property
+    def bm25(self) -> Any:
+        """The keyword model: the saved one, or built once from the records (in-memory segments)."""
+        if self._bm25 is None:
+            self._bm25 = build_bm25(list(self.records.paragraphs()), self._titles)
+        return self._bm25
+
+    def _search_parameters(self, efsearch: int, nprobe: int) -> Any:
+        """FAISS parameters that skip deleted rows, of the kind this index type reads."""
+        import faiss
+
+        kind = type(faiss.downcast_index(self.faiss)).__name__
+        params: Any = (faiss.SearchParametersHNSW() if "HNSW" in kind else  # type: ignore[attr-defined]
+                  faiss.SearchParametersIVF() if "IVF" in kind else faiss.SearchParameters())
+        if "HNSW" in kind:
+            params.efSearch = efsearch
+        elif "IVF" in kind:
+            params.nprobe = nprobe
+        if len(self.deleted_chunks):
+            self._selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.deleted_chunks))
+            params.sel = self._selector  # keep a reference: FAISS does not own it
+        return params
+
+    def search(self, query: np.ndarray, limit: int, efsearch: int = 64, nprobe: int = 16) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the nearest live chunks, best first."""
+        limit = min(limit, self.live_chunks)
+        if self.faiss is None or limit <= 0:
+            return []
+        params = self._search_parameters(efsearch, nprobe)
+        scores, rows = self.faiss.search(np.asarray(query, dtype=np.float32).reshape(1, -1), limit, params=params)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
+        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
+        tokens = _tokenize([question])
+        limit = min(limit, self.live_paragraphs)
+        if limit <= 0 or not tokens.vocab:
+            return []
+        mask = None
+        if len(self.deleted_paragraphs):
+            mask = np.ones(self.records.paragraph_count, dtype=np.float32)
+            mask[self.deleted_paragraphs] = 0
+        rows, scores = self.bm25.retrieve(tokens, k=limit, show_progress=False, weight_mask=mask)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    def close(self) -> None:
+        close = getattr(self.records, "close", None)
+        if close is not None:
+            close()
+
+
+def _load_bm25(folder: Path) -> Any:
+    import bm25s
+
+    return bm25s.BM25.load(str(folder))  # read whole (no mmap): compaction may delete the folder later
+
+
+def _read_faiss(path: Path) -> Any:
+    import faiss
+
+    return faiss.read_index(str(path))
+
+
+def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool) -> Segment:
+    """Open a segment folder; any damage raises ``Damaged`` naming ``<segment>/<file>``.
+
+    Sizes are always checked; ``verify`` also checks every file's sha256.
+    """
+    folder, label = directory / record.name, f"{record.name}/"
+    verify_files(folder, record.files, checksums=verify, label=label)
+    vectors = read_file(folder, "vectors.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False), label)
+    records = read_file(folder, RECORDS, SqliteRecords, label)
+    faiss_index = read_file(folder, "index.faiss", _read_faiss, label) if record.chunks else None
+    bm25 = read_file(folder, BM25_PARAMS, lambda _: _load_bm25(folder), label)
+    if vectors.ndim != 2 or len(vectors) != record.chunks:
+        raise Damaged(f"{label}vectors.npy", f"has shape {vectors.shape}, the manifest says {record.chunks} rows")
+    if (records.chunk_count, records.paragraph_count) != (record.chunks, record.paragraphs):
+        raise Damaged(f"{label}{RECORDS}", f"holds {records.chunk_count} chunks and {records.paragraph_count} "
+                                           f"paragraphs, the manifest says {record.chunks} and {record.paragraphs}")
+    if faiss_index is not None and (faiss_index.ntotal != len(vectors) or faiss_index.d != vectors.shape[1]):
+        raise Damaged(f"{label}index.faiss", f"holds {faiss_index.ntotal}x{faiss_index.d}, "
+                                             f"the records say {len(vectors)}x{vectors.shape[1]}")
+    if verify:
+        orphan = records.orphan_chunk()
+        if orphan is not None:
+            raise Damaged(f"{label}{RECORDS}", f"has a chunk of {orphan.doc_id!r} ¶{orphan.paragraph}, "
+                                               "a paragraph it does not hold")
+    return Segment(record, records, vectors, faiss_index, bm25, titles)
