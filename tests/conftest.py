@@ -117,6 +117,12 @@ def settings_for(corpus: Path, index_dir: Path, **overrides: object) -> Settings
     return Settings(corpus_dir=corpus, index_dir=index_dir, **overrides)
 
 
+def segment_dir(index_dir: Path) -> Path:
+    """The folder of the live index's largest segment (where its vectors, FAISS and records files are)."""
+    manifest = FaissIndex.read_manifest(index_dir)
+    return index_dir / max(manifest.segments, key=lambda s: s.chunks).name
+
+
 @pytest.fixture(scope="session")
 def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A real FAISS index of the bundled reports on disk (read-only for tests)."""

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rag.ingest.integrity import read_pointer
-from tests.conftest import SENTINEL_QUESTION
+from tests.conftest import SENTINEL_QUESTION, segment_dir
 from tests.fake_ollama import FakeOllama, free_port
 
 
@@ -53,10 +52,10 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_corrupt_index_is_reported_and_left_alone(corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "idx"
     assert rag("index", str(corpus), "--index-dir", str(index_dir)).returncode == 0
-    version = index_dir / read_pointer(index_dir).version
-    (version / "index.faiss").write_bytes(b"not a faiss index")
+    segment = segment_dir(index_dir)
+    (segment / "index.faiss").write_bytes(b"not a faiss index")
     _one_line_error(rag("search", "Sentinel", "--index-dir", str(index_dir)), "index.faiss", "rag index")
-    assert (version / "index.faiss").read_bytes() == b"not a faiss index"  # nothing overwritten behind the user
+    assert (segment / "index.faiss").read_bytes() == b"not a faiss index"  # nothing overwritten behind the user
 
 
 def test_ollama_down_with_explicit_backend(bundled_index_dir: Path) -> None:
@@ -170,8 +169,8 @@ def test_index_check_verifies_every_file(corpus: Path, tmp_path: Path) -> None:
     assert rag("index", str(corpus), "--index-dir", str(index_dir)).returncode == 0
     result = rag("index", "--check", "--index-dir", str(index_dir))
     assert result.returncode == 0 and "intact" in result.stdout, result.stderr
-    assert re.search(r"\b9 files match their checksums", result.stdout)  # vectors, records, FAISS, 5 of BM25
-    vectors = index_dir / read_pointer(index_dir).version / "vectors.npy"
+    assert re.search(r"\b8 files match their checksums", result.stdout)  # vectors, records, FAISS, 5 of BM25
+    vectors = segment_dir(index_dir) / "vectors.npy"
     data = bytearray(vectors.read_bytes())
     data[-5] ^= 0x01
     vectors.write_bytes(bytes(data))

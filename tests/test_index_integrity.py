@@ -1,5 +1,8 @@
 """Every damaged index state a probe run found: one line naming the file and the fix, then a repair.
 
+The files live in a segment folder (vectors, FAISS, SQLite records, BM25); the version folder holds
+the manifest, whose checksums cover every segment file.
+
 The probe: an empty ``vectors.npy`` gave "unexpected Abort"; an empty ``paragraphs.jsonl``
 gave a ValueError and `rag index` then kept it broken; 7 of 9 single-bit flips went
 unnoticed; a garbage or folder ``CURRENT``, a chunk pointing at a missing paragraph and a
@@ -20,7 +23,7 @@ from rag.errors import IndexCorrupt
 from rag.ingest.index import CURRENT, FaissIndex
 from rag.ingest.indexer import update_index
 from rag.ingest.integrity import read_pointer
-from tests.conftest import settings_for
+from tests.conftest import segment_dir, settings_for
 from tests.test_index import CountingEmbedder
 
 
@@ -44,38 +47,39 @@ def _flip_bit(path: Path, at: float = 0.7) -> None:
     path.write_bytes(bytes(data))
 
 
-def _rewrite_jsonl(path: Path, edit: Callable[[list[dict]], None]) -> None:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    edit(rows)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+def _orphan_chunk(segment: Path) -> None:
+    """A chunk pointing at a paragraph the segment does not hold: same size on disk, so only the keys can tell."""
+    import sqlite3
+
+    connection = sqlite3.connect(segment / "records.sqlite")
+    connection.execute("UPDATE chunks SET paragraph = 9 WHERE row = 0")
+    connection.commit()
+    connection.close()
 
 
 def _drop_document_and_checksum(index_dir: Path, version: Path) -> None:
-    """A manifest that lost a document, in an index from before checksums (so only consistency can tell)."""
+    """A manifest that lost a document, and a CURRENT without its checksum (so only consistency can tell)."""
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     manifest["documents"].pop("r1.txt")
     (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (index_dir / CURRENT).write_text(version.name + "\n", encoding="utf-8")
 
 
-def _orphan_chunk(rows: list[dict]) -> None:
-    rows[0]["paragraph"] = 9  # same size on disk, so only the keys can tell
-
-
-DAMAGE: dict[str, tuple[Callable[[Path, Path], None], str]] = {
-    # case: (how to damage (index_dir, version), the file the one-line error must name)
-    "empty vectors.npy": (lambda d, v: (v / "vectors.npy").write_bytes(b""), "vectors.npy"),
-    "empty paragraphs.jsonl": (lambda d, v: (v / "paragraphs.jsonl").write_bytes(b""), "paragraphs.jsonl"),
-    "truncated index.faiss": (lambda d, v: (v / "index.faiss").write_bytes((v / "index.faiss").read_bytes()[:100]),
-                              "index.faiss"),
-    "missing vectors.npy": (lambda d, v: (v / "vectors.npy").unlink(), "vectors.npy"),
-    "garbage manifest.json": (lambda d, v: (v / "manifest.json").write_text("{not json"), "manifest.json"),
-    "flipped bit in manifest.json": (lambda d, v: _flip_bit(v / "manifest.json", 0.3), "manifest.json"),
-    "chunk points at a missing paragraph": (lambda d, v: _rewrite_jsonl(v / "chunks.jsonl", _orphan_chunk),
-                                            "chunks.jsonl"),
-    "document missing from the manifest": (_drop_document_and_checksum, "manifest.json"),
+Damage = Callable[[Path, Path, Path], object]  # (index_dir, version, segment) -> damage one file
+DAMAGE: dict[str, tuple[Damage, str, bool]] = {
+    # case: (how to damage, the file the one-line error must name, whether only `verify` (checksums,
+    # consistency of every row: `rag index`, `--check`) finds it; a plain load checks sizes and counts)
+    "empty vectors.npy": (lambda d, v, s: (s / "vectors.npy").write_bytes(b""), "vectors.npy", False),
+    "empty records.sqlite": (lambda d, v, s: (s / "records.sqlite").write_bytes(b""), "records.sqlite", False),
+    "truncated index.faiss": (lambda d, v, s: (s / "index.faiss").write_bytes((s / "index.faiss").read_bytes()[:100]),
+                              "index.faiss", False),
+    "missing vectors.npy": (lambda d, v, s: (s / "vectors.npy").unlink(), "vectors.npy", False),
+    "garbage manifest.json": (lambda d, v, s: (v / "manifest.json").write_text("{not json"), "manifest.json", False),
+    "flipped bit in manifest.json": (lambda d, v, s: _flip_bit(v / "manifest.json", 0.3), "manifest.json", False),
+    "chunk points at a missing paragraph": (lambda d, v, s: _orphan_chunk(s), "records.sqlite", True),
+    "document missing from the manifest": (lambda d, v, s: _drop_document_and_checksum(d, v), "manifest.json", True),
 }
-BIT_FLIPS = ["vectors.npy", "chunks.jsonl", "paragraphs.jsonl", "index.faiss"]
+BIT_FLIPS = ["vectors.npy", "records.sqlite", "index.faiss"]
 NO_POINTER = {  # no valid CURRENT: a read fails, and `rag index` needs --force
     "garbage CURRENT": lambda d: (d / CURRENT).write_text("\x00garbage\n"),
     "CURRENT is a folder": lambda d: ((d / CURRENT).unlink(), (d / CURRENT).mkdir()),
@@ -84,11 +88,12 @@ NO_POINTER = {  # no valid CURRENT: a read fails, and `rag index` needs --force
 }
 
 
-def _copy(pristine: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, Path]:
+def _copy(pristine: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """A copy of the pristine index: (corpus, index folder, its version folder, its segment folder)."""
     corpus, index_dir = pristine
     copy = tmp_path / "index"
     shutil.copytree(index_dir, copy)
-    return corpus, copy, copy / read_pointer(copy).version
+    return corpus, copy, copy / read_pointer(copy).version, segment_dir(copy)
 
 
 def _assert_one_line(error: pytest.ExceptionInfo, *needles: str) -> None:
@@ -101,11 +106,13 @@ def _assert_one_line(error: pytest.ExceptionInfo, *needles: str) -> None:
 @pytest.mark.parametrize("case", list(DAMAGE))
 def test_damage_is_named_on_load_and_repaired_by_rag_index(pristine: tuple[Path, Path], tmp_path: Path,
                                                            embedder: Embedder, case: str) -> None:
-    corpus, index_dir, version = _copy(pristine, tmp_path)
-    damage, culprit = DAMAGE[case]
-    damage(index_dir, version)
+    corpus, index_dir, version, segment = _copy(pristine, tmp_path)
+    damage, culprit, needs_verify = DAMAGE[case]
+    damage(index_dir, version, segment)
+    if needs_verify:
+        FaissIndex.load(index_dir)  # sizes and counts agree: a plain load, as for each question, opens it
     with pytest.raises(IndexCorrupt) as error:
-        FaissIndex.load(index_dir)
+        FaissIndex.load(index_dir, verify=needs_verify)
     readable = case != "garbage manifest.json" and "bit" not in case  # else the corpus is not known any more
     _assert_one_line(error, culprit, f"rag index {corpus if readable else 'FOLDER'} --index-dir {index_dir}")
 
@@ -114,15 +121,15 @@ def test_damage_is_named_on_load_and_repaired_by_rag_index(pristine: tuple[Path,
     assert report.rebuilt_because and culprit in report.rebuilt_because
     repaired = FaissIndex.load(index_dir, verify=True)
     assert len(repaired.manifest.documents) == 3 and len(repaired.paragraphs) == 9
-    if culprit in ("index.faiss", "paragraphs.jsonl"):  # vectors and chunks verify: nothing is re-embedded
+    if case in ("truncated index.faiss", "document missing from the manifest"):  # vectors verify: none re-embedded
         assert counting.texts == []
 
 
 @pytest.mark.parametrize("name", BIT_FLIPS)
 def test_a_flipped_bit_is_caught_by_check_and_never_reused(pristine: tuple[Path, Path], tmp_path: Path,
                                                            embedder: Embedder, name: str) -> None:
-    corpus, index_dir, version = _copy(pristine, tmp_path)
-    _flip_bit(version / name)
+    corpus, index_dir, _, segment = _copy(pristine, tmp_path)
+    _flip_bit(segment / name)
     with pytest.raises(IndexCorrupt) as error:
         FaissIndex.load(index_dir, verify=True)  # what `rag index --check` and `rag index` do
     _assert_one_line(error, name, "does not match its checksum")
@@ -130,13 +137,13 @@ def test_a_flipped_bit_is_caught_by_check_and_never_reused(pristine: tuple[Path,
     counting = CountingEmbedder(embedder)
     update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index)
     FaissIndex.load(index_dir, verify=True)
-    assert bool(counting.texts) == (name in ("vectors.npy", "chunks.jsonl"))  # damaged vectors are re-embedded
+    assert bool(counting.texts) == (name in ("vectors.npy", "records.sqlite"))  # damaged vectors are re-embedded
 
 
 @pytest.mark.parametrize("case", list(NO_POINTER))
 def test_a_folder_without_a_valid_current_is_never_overwritten_without_force(
         pristine: tuple[Path, Path], tmp_path: Path, embedder: Embedder, case: str) -> None:
-    corpus, index_dir, version = _copy(pristine, tmp_path)
+    corpus, index_dir, _, segment = _copy(pristine, tmp_path)
     NO_POINTER[case](index_dir)
     before = sorted(p.name for p in index_dir.iterdir())
     with pytest.raises(IndexCorrupt) as error:
@@ -144,7 +151,7 @@ def test_a_folder_without_a_valid_current_is_never_overwritten_without_force(
     _assert_one_line(error, "--force")
     with pytest.raises(IndexCorrupt):
         update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)
-    assert sorted(p.name for p in index_dir.iterdir()) == before and (version / "vectors.npy").exists()
+    assert sorted(p.name for p in index_dir.iterdir()) == before and (segment / "vectors.npy").exists()
 
     counting = CountingEmbedder(embedder)
     update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index, force=True)
@@ -166,8 +173,8 @@ def test_foreign_files_are_kept_even_with_force(pristine: tuple[Path, Path], tmp
 
 def test_the_manifest_alone_is_read_and_verified(pristine: tuple[Path, Path], tmp_path: Path) -> None:
     """What uploads need (the corpus an index was built from) costs one small file, still checksummed."""
-    corpus, index_dir, version = _copy(pristine, tmp_path)
-    (version / "vectors.npy").write_bytes(b"")  # records are not read at all
+    corpus, index_dir, version, segment = _copy(pristine, tmp_path)
+    (segment / "vectors.npy").write_bytes(b"")  # records are not read at all
     assert FaissIndex.read_manifest(index_dir).corpus_root == str(corpus)
     _flip_bit(version / "manifest.json", 0.3)
     with pytest.raises(IndexCorrupt, match="manifest.json does not match its checksum"):

@@ -7,9 +7,9 @@ No model: ``FakeEmbedder`` and ``FakeLLM`` over a real FAISS index in a temporar
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest

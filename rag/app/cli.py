@@ -94,9 +94,9 @@ def index(
     settings = _settings(index_dir=index_dir, index_type=index_type, corpus_dir=path)
     if check:
         checked = FaissIndex.load(settings.resolved_index_dir(), verify=True)
-        files = len(checked.manifest.files)
+        files = len(checked.manifest.files) + sum(len(s.files) for s in checked.manifest.segments)
         out.print(literal(f"index at {settings.resolved_index_dir()} is intact: {len(checked.manifest.documents)} "
-                          f"documents, {len(checked.paragraphs)} paragraphs, "
+                          f"documents, {checked.paragraph_count} paragraphs in {len(checked.segments)} segment(s), "
                           + (f"{files} files match their checksums" if files else
                              "no checksums recorded (built by an older version; `rag index` records them)")),
                   markup=False, highlight=False)

@@ -302,5 +302,8 @@ def remove_stale(directory: Path, live_segments: set[str]) -> None:
     """
     keep = {read_pointer(directory).version} | live_segments
     for path in directory.iterdir():
-        if path.name not in keep and path.name.startswith(("v-", "s-", ".tmp-")):
-            shutil.rmtree(path, ignore_errors=True)
+        if path.name not in keep and path.name.startswith(("v-", "s-", ".tmp-", f".{CURRENT}.")):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)  # a pointer staged by a writer that died before the switch
