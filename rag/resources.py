@@ -61,17 +61,20 @@ class Resources:
                 self._llm = make_llm(self.settings.llm, self.progress, warm_up_messages())
             return self._llm
 
-    def reindex(self, corpus_dir: Path | None = None, force: bool = False) -> IndexReport:
+    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:
         """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result;
-        ``force`` builds into a folder that holds files but no valid index (see ``update_index``)."""
+        ``force`` builds into a folder that holds files but no valid index, ``compact`` merges its
+        segments into one (see ``update_index``)."""
         with self._lock:
-            self._index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
-                                               self.settings.resolved_index_dir(), self.embedder,
-                                               self.settings.index, progress=self.progress, force=force)
+            index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
+                                         self.settings.resolved_index_dir(), self.embedder,
+                                         self.settings.index, progress=self.progress, force=force, compact=compact)
+            self.adopt(index)
             return report
 
     def adopt(self, index: FaissIndex) -> None:
         """Answer from ``index`` (one this process opened, or another writer has just saved here)."""
         index.check_embedder(self.embedder.name, self.embedder.dim)
+        index.efsearch, index.nprobe = self.settings.index.hnsw_ef_search, self.settings.index.ivf_nprobe
         with self._lock:
             self._index = index

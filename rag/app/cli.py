@@ -74,11 +74,14 @@ def _snippet(text: str, width: int = 160) -> str:
 def index(
     path: Annotated[Path | None, typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
     index_dir: IndexDir = None,
-    index_type: Annotated[str | None, typer.Option(help="faiss.index_factory string, e.g. Flat, HNSW32.")] = None,
+    index_type: Annotated[str | None, typer.Option(
+        help="auto (by segment size), or a faiss.index_factory string for every segment, e.g. Flat, HNSW32.")] = None,
     check: Annotated[bool, typer.Option("--check", help="Verify every file of the index by checksum; "
                                                         "change nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Build into a folder that holds files but no valid "
                                                         "index.")] = False,
+    compact: Annotated[bool, typer.Option("--compact", help="Merge all segments into one, dropping deleted "
+                                                            "rows (done by itself when there are too many).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file was skipped.")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -88,7 +91,7 @@ def index(
     skipped with one warning line; the rest is indexed. Exit 1 only when nothing could be
     indexed, or with ``--strict`` when anything was skipped. A damaged index is repaired,
     re-embedding only what fails its checksum. Examples: ``rag index ~/reports``;
-    ``rag index --check``; ``rag index ~/reports --index-dir ./idx --force``.
+    ``rag index --check``; ``rag index --compact``; ``rag index ~/reports --index-dir ./idx --force``.
     """
     _logging(verbose)
     settings = _settings(index_dir=index_dir, index_type=index_type, corpus_dir=path)
@@ -101,7 +104,7 @@ def index(
                              "no checksums recorded (built by an older version; `rag index` records them)")),
                   markup=False, highlight=False)
         return
-    report = Pipeline(settings, progress=True).reindex(force=force)
+    report = Pipeline(settings, progress=True).reindex(force=force, compact=compact)
     out.print(literal(report.summary()), markup=False, highlight=False)
     if strict and report.skipped:
         raise typer.Exit(1)

@@ -28,7 +28,7 @@ class CorpusStatus:
     chunks: int
     embedder: str
     dim: int
-    index_type: str
+    index_type: str  # the FAISS types of the live segments and their count, e.g. "HNSW32 + Flat ×2 (3 segments)"
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,11 @@ def corpus_status(pipeline: Pipeline) -> CorpusStatus:
     """Opens the index if needed (never builds one); raises RagError with a one-line message."""
     index = pipeline.index
     manifest = index.manifest
+    types = [segment.record.index_type for segment in index.segments]
+    kinds = " + ".join(f"{kind} ×{types.count(kind)}" if types.count(kind) > 1 else kind for kind in dict.fromkeys(types))
     return CorpusStatus(manifest.corpus_root, str(pipeline.settings.resolved_index_dir()),
-                        list(manifest.documents.values()), len(index.paragraphs), len(index.chunks),
-                        manifest.embedder, manifest.dim, manifest.index_type)
+                        list(manifest.documents.values()), index.paragraph_count, len(index),
+                        manifest.embedder, manifest.dim, f"{kinds} ({len(types)} segment{'s' * (len(types) != 1)})")
 
 
 def llm_status(pipeline: Pipeline) -> LLMStatus:
