@@ -66,7 +66,7 @@ def live_rows(manifest: Manifest, segment: Segment) -> Rows:
     paragraphs = [p for p in segment.records.paragraphs() if live(p.doc_id)]
     keep = [row for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
     chunks = segment.records.chunks_at(keep)
-    return paragraphs, chunks, np.asarray(segment.vectors[keep], dtype=np.float32).reshape(len(keep), -1)
+    return paragraphs, chunks, segment.vectors_at(keep)
 
 
 
@@ -88,9 +88,8 @@ def update_segments(directory: Path, manifest: Manifest, previous: FaissIndex | 
     for segment in previous.segments if previous is not None else []:
         mine = {d for d, doc in old_documents.items() if doc.segment in ("", segment.name)}
         gone = sorted(set(segment.record.deleted) | {d for d in mine if d in fresh or d not in manifest.documents})
-        segments.append(segment if gone == segment.record.deleted else Segment(
-            replace(segment.record, deleted=gone), segment.records, segment.vectors, segment.faiss, segment._bm25,
-            titles))
+        segments.append(segment if gone == segment.record.deleted else
+                        segment.with_record(replace(segment.record, deleted=gone), titles))
         for doc_id in mine - set(gone):
             manifest.documents[doc_id] = replace(manifest.documents[doc_id], segment=segment.name)
     written = bool(len(new[1]))

@@ -142,7 +142,7 @@ class FaissIndex:
         """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
         segment = self._segment_of(key.doc_id)
         rows = list(segment.records.chunk_rows(key))
-        similarities = np.asarray(segment.vectors[rows[0]:rows[-1] + 1]) @ vector
+        similarities = segment.vectors_at(rows) @ vector
         best = int(similarities.argmax())
         chunk = segment.records.chunks_at([rows[best]])[0]
         paragraph = self.paragraph(*key)
@@ -175,8 +175,11 @@ class FaissIndex:
 
     def rows(self) -> list[tuple[Chunk, np.ndarray]]:
         """Every live chunk with its vector, in key order (compaction, salvage, tests)."""
-        found = [(c, s.vectors[row]) for s in self.segments for row, c in enumerate(s.records.chunks())
-                 if self._live(s, c.doc_id)]
+        found = []
+        for segment in self.segments:
+            chunks = list(segment.records.chunks())
+            vectors = segment.vectors_at(range(len(chunks)))
+            found += [(c, vectors[row]) for row, c in enumerate(chunks) if self._live(segment, c.doc_id)]
         return sorted(found, key=lambda item: (item[0].doc_id, item[0].paragraph, item[0].start))
 
     @property
@@ -248,8 +251,7 @@ class FaissIndex:
             segments = []
             for record in manifest.segments:
                 same = opened.get(record.name)
-                segment = (Segment(record, same.records, same.vectors, same.faiss, same._bm25, manifest.titles())
-                           if same is not None and same.record.files == record.files else
+                segment = (same.with_record(record, manifest.titles()) if same is not None and same.record.files == record.files else
                            open_segment(directory, record, manifest.titles(), verify))
                 if verify:
                     deleted = set(record.deleted)

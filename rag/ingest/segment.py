@@ -145,9 +145,17 @@ class Segment:
         faiss_index = build_faiss(index_type, vectors) if len(vectors) else None
         return cls(record, MemoryRecords(ordered, [chunks[i] for i in order]), vectors, faiss_index, None, titles)
 
+    def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> Segment:
+        """The same open files under a new manifest entry (new tombstones), without reading anything again."""
+        return Segment(record, self.records, self.vectors, self.faiss, self._bm25, titles)
+
     @property
     def name(self) -> str:
         return self.record.name
+
+    def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        """The vectors of some chunk rows, as float32 (a memory-mapped read of just those rows)."""
+        return np.asarray(self.vectors[list(rows)], dtype=np.float32).reshape(len(rows), -1)
 
     @property
     def live_chunks(self) -> int:
