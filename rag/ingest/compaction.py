@@ -42,18 +42,23 @@ def plan(segments: list[Segment], policy: CompactionPolicy, everything: bool = F
     live = [s for s in segments if s.live_paragraphs > 0]
     if everything:  # also one clean segment: `--compact` after a change of index type rebuilds its FAISS index
         return live
-    chosen = {s.name for s in live if not s.record.files}  # formats 1-2: upgrade
+    chosen = {s.name for s in live if _legacy(s)}  # formats 1-2: upgrade
     chosen |= {s.name for s in live
                if s.records.paragraph_count and len(s.deleted_paragraphs) / s.records.paragraph_count
                > policy.max_deleted_fraction}
     if len(live) > policy.max_segments:
         largest = max(live, key=lambda s: s.live_paragraphs)
         chosen |= {s.name for s in live if s is not largest}
-    if chosen and not any(not s.record.files for s in live) and len(chosen) == 1:
+    if chosen and not any(_legacy(s) for s in live) and len(chosen) == 1:
         only = next(s for s in live if s.name in chosen)
         if not only.record.deleted:
             return []  # one segment with nothing to drop: merging it would only copy it
     return [s for s in live if s.name in chosen]
+
+
+def _legacy(segment: Segment) -> bool:
+    """A segment of a format 1-2 index: no files of its own (a Milvus segment has none either, but rows)."""
+    return segment.record.store == "files" and not segment.record.files
 
 
 def live_rows(manifest: Manifest, segment: Segment) -> Rows:
@@ -72,6 +77,13 @@ def live_rows(manifest: Manifest, segment: Segment) -> Rows:
 
 def index_type_for(settings: IndexSettings, vectors: int) -> str:
     return choose_index_type(settings.index_type, vectors, settings.flat_max_vectors, settings.large_index_type)
+
+
+def _write(directory: Path, rows: Rows, titles: dict[str, str], settings: IndexSettings) -> Segment:
+    """A new segment of ``rows``, of the type the settings choose for its size (in Milvus: at ``index.uri``)."""
+    record = write_segment(directory, *rows, titles, index_type_for(settings, len(rows[1])), settings.uri,
+                           settings.collection)
+    return open_segment(directory, record, titles, verify=False)
 
 
 def update_segments(directory: Path, manifest: Manifest, previous: FaissIndex | None, new: Rows, fresh: set[str],
@@ -94,10 +106,9 @@ def update_segments(directory: Path, manifest: Manifest, previous: FaissIndex | 
             manifest.documents[doc_id] = replace(manifest.documents[doc_id], segment=segment.name)
     written = bool(len(new[1]))
     if written:
-        record = write_segment(directory, *new, titles, index_type_for(settings, len(new[1])))
-        segments.append(open_segment(directory, record, titles, verify=False))
+        segments.append(_write(directory, new, titles, settings))
         for doc_id in fresh:
-            manifest.documents[doc_id] = replace(manifest.documents[doc_id], segment=record.name)
+            manifest.documents[doc_id] = replace(manifest.documents[doc_id], segment=segments[-1].name)
     merge = plan(segments, CompactionPolicy(settings.max_segments, settings.max_deleted_fraction), compact)
     if merge:
         segments = _merge(directory, manifest, segments, merge, settings)
@@ -112,9 +123,7 @@ def _merge(directory: Path, manifest: Manifest, segments: list[Segment], chosen:
     chunks = [c for part in parts for c in part[1]]
     vectors = np.vstack([part[2] for part in parts]) if chunks else np.zeros((0, manifest.dim), np.float32)
     log.info("compacting %d segments (%d paragraphs, %d vectors) into one", len(chosen), len(paragraphs), len(chunks))
-    titles = manifest.titles()
-    record = write_segment(directory, paragraphs, chunks, vectors, titles, index_type_for(settings, len(chunks)))
-    merged = open_segment(directory, record, titles, verify=False)
+    merged = _write(directory, (paragraphs, chunks, vectors), manifest.titles(), settings)
     for doc_id in {p.doc_id for p in paragraphs}:
         manifest.documents[doc_id] = replace(manifest.documents[doc_id], segment=merged.name)
     names = {s.name for s in chosen}

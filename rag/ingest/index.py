@@ -47,7 +47,7 @@ from rag.ingest.integrity import (
     write_pointer,
 )
 from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.segment import Segment, open_segment
+from rag.ingest.segment import MILVUS, Segment, SegmentRecord, open_segment
 from rag.types import ParagraphKey
 
 T = TypeVar("T")
@@ -195,8 +195,10 @@ class FaissIndex:
         manifest = copy.deepcopy(self.manifest)
         paragraphs, rows = self.paragraphs, self.rows()
         vectors = np.vstack([v for _, v in rows]) if rows else np.zeros((0, manifest.dim), np.float32)
+        first = self.segments[0].record if self.segments else None
         record = write_segment(directory, paragraphs, [c for c, _ in rows], vectors, manifest.titles(),
-                               self.segments[0].record.index_type if self.segments else manifest.index_type)
+                               first.index_type if first else manifest.index_type,
+                               first.uri if first else "", first.collection if first else "")
         manifest.segments = [record]
         for doc_id, document in manifest.documents.items():
             manifest.documents[doc_id] = IndexedDocument(**{**document.__dict__, "segment": record.name})
@@ -271,8 +273,10 @@ class FaissIndex:
 def publish(directory: Path, manifest: Manifest) -> Path:
     """Write ``manifest`` as a new version and switch ``CURRENT`` to it atomically; returns the version folder.
 
-    Its segments must already be in place. Versions and segments no live manifest names are removed after.
+    Its segments must already be in place. Versions and segments no live manifest names are removed after;
+    Milvus segments of the version it replaces stay one version longer (see ``remove_stale_rows``).
     """
+    replaced = _current_segments(directory)
     token = uuid.uuid4().hex[:8]
     tmp = directory / f".tmp-{token}"
     tmp.mkdir(parents=True)
@@ -293,7 +297,33 @@ def publish(directory: Path, manifest: Manifest) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     remove_stale(directory, {s.name for s in manifest.segments})
+    remove_stale_rows(directory, manifest.segments, replaced)
     return version
+
+
+def _current_segments(directory: Path) -> list[SegmentRecord]:
+    """The segments of the live version, if there is a readable one (before a switch)."""
+    try:
+        pointer = read_pointer(directory)
+        return read_manifest(directory / pointer.version, pointer.manifest_sha256).segments
+    except (RagError, Damaged):
+        return []
+
+
+def remove_stale_rows(directory: Path, live: list[SegmentRecord], replaced: list[SegmentRecord]) -> None:
+    """Drop the Milvus rows of segments neither the live version nor the one it replaced names.
+
+    Rows a killed writer left, and those of segments merged away one version ago, go. Those of the
+    replaced version stay until the next write: unlike an open file, rows vanish under a reader (another
+    process on a Milvus server) that still searches that version.
+    """
+    keep = {s.name for s in live + replaced}
+    stores = {(s.uri, s.collection) for s in live + replaced if s.store == MILVUS}
+    if stores:
+        from rag.ingest.milvus_store import drop_unlisted
+
+        for uri, collection in sorted(stores):
+            drop_unlisted(directory, uri, collection, keep)
 
 
 def remove_stale(directory: Path, live_segments: set[str]) -> None:

@@ -26,6 +26,7 @@ from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock, 
 from rag.ingest.index_version import FORMAT_VERSION
 from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
 from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
+from rag.ingest.segment import MILVUS
 from rag.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,18 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: I
                            ("chunking", previous.manifest.chunking, _chunking(settings))):
         if old != new:
             return Previous(None, f"{what} changed from {old} to {new}")
-    return Previous(previous, retype=previous.manifest.index_type != settings.index_type)
+    return Previous(previous, retype=previous.manifest.index_type != settings.index_type
+                    or _moved(previous, settings, index_dir))
+
+
+def _moved(previous: FaissIndex, settings: IndexSettings, index_dir: Path) -> bool:
+    """Milvus segments stored elsewhere than ``index.uri`` / ``index.collection`` now say: all are rewritten there."""
+    if settings.index_type != MILVUS:
+        return False
+    from rag.ingest.milvus_store import collection_prefix, record_uri
+
+    where = (record_uri(index_dir, settings.uri), collection_prefix(index_dir, settings.collection))
+    return any((s.record.uri, s.record.collection) != where for s in previous.segments if s.record.store == MILVUS)
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,

@@ -35,6 +35,7 @@ from rag.ingest.records import RECORDS, MemoryRecords, Records, SqliteRecords, s
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+MILVUS = "milvus"  # index_type of segments whose rows live in Milvus, not in a folder
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
 
 
@@ -48,6 +49,9 @@ class SegmentRecord:
     paragraphs: int
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)  # doc_ids whose rows searches skip (tombstones)
+    store: str = "files"  # "files": a folder of this name; "milvus": rows in Milvus (rag.ingest.milvus_segment)
+    uri: str = ""  # store "milvus": the server, or a Milvus Lite path ("": milvus.db in the index folder)
+    collection: str = ""  # store "milvus": the prefix of its collections
 
 
 def choose_index_type(setting: str, vectors: int, flat_max: int, large: str) -> str:
@@ -96,10 +100,17 @@ def build_bm25(paragraphs: Sequence[Paragraph], titles: dict[str, str]) -> Any:
 
 
 def write_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
-                  titles: dict[str, str], index_type: str) -> SegmentRecord:
-    """Write a new segment folder under ``directory`` atomically (temp folder, fsync, rename)."""
+                  titles: dict[str, str], index_type: str, uri: str = "", collection: str = "") -> SegmentRecord:
+    """Write a new segment folder under ``directory`` atomically (temp folder, fsync, rename).
+
+    ``index_type`` "milvus" writes the rows into Milvus at ``uri`` / ``collection`` instead.
+    """
     import faiss
 
+    if index_type == MILVUS:
+        from rag.ingest.milvus_segment import write_milvus_segment
+
+        return write_milvus_segment(directory, paragraphs, chunks, vectors, titles, uri, collection)
     ordered, order = sort_records(paragraphs, chunks)
     chunks = [chunks[i] for i in order]
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
@@ -141,6 +152,7 @@ class Segment:
         """A segment that exists only in memory (tests, benchmarks), or one read from JSONL (formats 1-2)."""
         ordered, order = sort_records(paragraphs, chunks)
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+        index_type = "Flat" if index_type == MILVUS else index_type  # in memory there is no Milvus to ask
         record = SegmentRecord(name, index_type, len(chunks), len(ordered))
         faiss_index = build_faiss(index_type, vectors) if len(vectors) else None
         return cls(record, MemoryRecords(ordered, [chunks[i] for i in order]), vectors, faiss_index, None, titles)
@@ -231,8 +243,13 @@ def _read_faiss(path: Path) -> Any:
 def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool) -> Segment:
     """Open a segment folder; any damage raises ``Damaged`` naming ``<segment>/<file>``.
 
-    Sizes are always checked; ``verify`` also checks every file's sha256.
+    Sizes are always checked; ``verify`` also checks every file's sha256. A segment stored in
+    Milvus is opened by ``rag.ingest.milvus_segment`` (its row counts are checked instead).
     """
+    if record.store == MILVUS:
+        from rag.ingest.milvus_segment import open_milvus_segment
+
+        return open_milvus_segment(directory, record, titles, verify)
     folder, label = directory / record.name, f"{record.name}/"
     verify_files(folder, record.files, checksums=verify, label=label)
     vectors = read_file(folder, "vectors.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False), label)

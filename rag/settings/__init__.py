@@ -21,6 +21,7 @@ Old flat names, as keyword arguments and as ``RAG_<NAME>`` variables, keep worki
     corpus_dir, index_dir, index_type, extensions, max_file_bytes,     -> index.<same name>
       follow_symlinks, embedder, embed_batch_size, chunk_overlap_sentences, window_sentences,
       flat_max_vectors, large_index_type, hnsw_ef_search, ivf_nprobe, max_segments, max_deleted_fraction
+    index_uri, index_collection                                        -> index.uri, index.collection
     k, rrf_k, candidates, max_question_chars, min_source_score_ratio,  -> retrieval.<same name>
       max_source_chars
     retrieval                                                          -> retrieval.mode

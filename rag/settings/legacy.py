@@ -28,6 +28,7 @@ LEGACY_NAMES: dict[str, tuple[str, str]] = {
     **_same("index", "corpus_dir", "index_dir", "index_type", "extensions", "max_file_bytes", "follow_symlinks",
             "embedder", "embed_batch_size", "chunk_overlap_sentences", "window_sentences", "flat_max_vectors",
             "large_index_type", "hnsw_ef_search", "ivf_nprobe", "max_segments", "max_deleted_fraction"),
+    **_same("index", "uri", "collection", prefix="index_"),
     **_same("retrieval", "k", "rrf_k", "candidates", "max_question_chars", "min_source_score_ratio",
             "max_source_chars"),
     "retrieval": ("retrieval", "mode"),

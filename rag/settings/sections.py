@@ -43,8 +43,15 @@ class IndexSettings(Section):
     index_type: str = Field(
         "auto",
         description="'auto' (Flat up to flat_max_vectors per segment, large_index_type above), or a "
-        "faiss.index_factory string used for every segment: 'Flat' (exact), 'HNSW32', 'IVF1024,SQ8', ...",
+        "faiss.index_factory string used for every segment: 'Flat' (exact), 'HNSW32', 'IVF1024,SQ8', ...; "
+        "or 'milvus': the rows in Milvus (index.uri), searched there (pip install 'rag-reports[milvus]').",
     )
+    uri: str = Field(
+        "", description="index_type 'milvus': empty = Milvus Lite in <index_dir>/milvus.db (one process at a time), "
+        "a path ending in .db = Milvus Lite there, or a server such as 'http://milvus:19530' (standalone/cluster).")
+    collection: str = Field(
+        "", description="index_type 'milvus': name prefix of the collections (default: from the index folder); "
+        "one index folder per prefix.")
     flat_max_vectors: int = Field(
         100_000, ge=0, description="'auto': segments up to this many vectors use exact search (Flat).")
     large_index_type: str = Field(

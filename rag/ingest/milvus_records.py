@@ -1,0 +1,167 @@
+"""The ``Records`` of a Milvus segment: paragraphs and chunks fetched by row (the id) or by key.
+
+A row's id is ``segment key << 32 | row`` (rows in (doc_id, paragraph, start) order, as in
+``rag.ingest.records``), so ``get`` by id reads a record; a paragraph key is one filtered query.
+Segments never change, so what was read is kept (a bounded cache): a question's second look at a
+paragraph (its best chunk, then its text) costs no round trip, and the rows a search returns
+arrive with their records. Only ``paragraphs()`` / ``chunks()`` / ``doc_counts()`` read all rows,
+in pages of ids (compaction, verification, tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.types import ParagraphKey
+
+ROW_BITS = 32
+PART = 16_000  # characters per array element: at most 64,000 bytes of UTF-8, under Milvus' 65,535 per VARCHAR
+PAGE = 5_000  # rows per query when reading a whole segment
+CACHED = 4_096  # records kept per segment and kind
+PARAGRAPH_FIELDS = ["doc_id", "paragraph", "text", "start", "end", "page", "boxes", "first_chunk", "chunks"]
+CHUNK_FIELDS = ["doc_id", "paragraph", "start", "end", "embed_text"]
+
+
+def parts(text: str) -> list[str]:
+    """A text as VARCHAR array elements (Milvus caps one VARCHAR at 65,535 bytes; a paragraph may be longer)."""
+    return [text[i:i + PART] for i in range(0, len(text), PART)] or [""]
+
+
+def literal(value: str) -> str:
+    """A string in a Milvus filter expression (templates are not supported by Milvus Lite)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def filter_in(field: str, values: Sequence[str], negate: bool = False) -> str:
+    return f"{field} {'not in' if negate else 'in'} {json.dumps(sorted(values), ensure_ascii=False)}"
+
+
+def _paragraph(row: dict) -> tuple[Paragraph, range]:
+    boxes = tuple(tuple(b) for b in json.loads("".join(row["boxes"])))
+    paragraph = Paragraph(row["doc_id"], row["paragraph"], "".join(row["text"]), row["start"], row["end"],
+                          None if row["page"] < 0 else row["page"], boxes)
+    return paragraph, range(row["first_chunk"], row["first_chunk"] + row["chunks"])
+
+
+def _chunk(row: dict) -> Chunk:
+    return Chunk(row["doc_id"], row["paragraph"], row["start"], row["end"], "".join(row["embed_text"]))
+
+
+class _Cache(OrderedDict):
+    """The most recently used ``CACHED`` entries."""
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > CACHED:
+            self.popitem(last=False)
+
+
+class MilvusRecords:
+    """The records of one segment (one partition of the paragraph and chunk collections)."""
+
+    def __init__(self, milvus: Any, paragraphs: str, chunks: str, partition: str, key: int,
+                 counts: tuple[int, int]) -> None:
+        self.milvus, self.paragraph_collection, self.chunk_collection = milvus, paragraphs, chunks
+        self.partition, self.key = partition, key << ROW_BITS
+        self.paragraph_count, self.chunk_count = counts
+        self._paragraphs, self._chunks, self._rows = _Cache(), _Cache(), _Cache()  # row -> record, key -> row
+
+    # --- filling the caches ---------------------------------------------------------------
+    def keep_paragraphs(self, rows: list[dict]) -> None:
+        """Remember paragraph rows read anywhere (a keyword search returns them with its hits)."""
+        for row in rows:
+            number = row["id"] - self.key
+            self._paragraphs.put(number, _paragraph(row))
+            self._rows.put(ParagraphKey(row["doc_id"], row["paragraph"]), number)
+
+    def keep_chunks(self, rows: list[dict]) -> None:
+        for row in rows:
+            self._chunks.put(row["id"] - self.key, _chunk(row))
+
+    def _fetch(self, collection: str, rows: Sequence[int], fields: list[str]) -> list[dict]:
+        found = []
+        wanted = sorted(set(rows))
+        for start in range(0, len(wanted), 1000):
+            found += self.milvus.get(collection, ids=[self.key | r for r in wanted[start:start + 1000]],
+                                     output_fields=fields, partition_names=[self.partition])
+        return found
+
+    # --- the Records protocol -------------------------------------------------------------
+    def _paragraph_rows(self, rows: Sequence[int]) -> list[tuple[Paragraph, range]]:
+        missing = [r for r in rows if r not in self._paragraphs]
+        if missing:
+            self.keep_paragraphs(self._fetch(self.paragraph_collection, missing, PARAGRAPH_FIELDS))
+        return [self._paragraphs[r] for r in rows]
+
+    def _by_key(self, key: ParagraphKey) -> tuple[Paragraph, range] | None:
+        row = self._rows.get(key)
+        if row is None or row not in self._paragraphs:
+            found = self.milvus.query(
+                self.paragraph_collection, filter=f"doc_id == {literal(key.doc_id)} and paragraph == {int(key.paragraph)}",
+                output_fields=PARAGRAPH_FIELDS, partition_names=[self.partition], limit=1)
+            if not found:
+                return None
+            self.keep_paragraphs(found)
+            row = found[0]["id"] - self.key
+        return self._paragraphs[row]
+
+    def paragraph(self, key: ParagraphKey) -> Paragraph | None:
+        found = self._by_key(key)
+        return found[0] if found else None
+
+    def paragraph_at(self, rows: Sequence[int]) -> list[Paragraph]:
+        return [paragraph for paragraph, _ in self._paragraph_rows(rows)]
+
+    def chunk_rows(self, key: ParagraphKey) -> range:
+        found = self._by_key(key)
+        return found[1] if found else range(0)
+
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+        missing = [r for r in rows if r not in self._chunks]
+        if missing:
+            self.keep_chunks(self._fetch(self.chunk_collection, missing, CHUNK_FIELDS))
+        return [self._chunks[r] for r in rows]
+
+    def vectors_at(self, rows: Sequence[int]) -> list[list[float]]:
+        """Vectors are not cached; their chunks come along and are."""
+        found = self._fetch(self.chunk_collection, rows, ["vector", *CHUNK_FIELDS])
+        self.keep_chunks(found[-CACHED:])
+        vectors = {row["id"] - self.key: row["vector"] for row in found}
+        return [vectors[r] for r in rows]
+
+    def _pages(self, collection: str, count: int, fields: list[str]) -> Iterator[dict]:
+        """Every row of the segment in row order, a page of ids at a time."""
+        for start in range(0, count, PAGE):
+            page = self.milvus.query(collection, filter=f"id >= {self.key | start} and id < "
+                                     f"{self.key | min(start + PAGE, count)}", output_fields=fields,
+                                     partition_names=[self.partition])
+            yield from sorted(page, key=lambda row: row["id"])
+
+    def doc_counts(self) -> Counter[str]:
+        return Counter(row["doc_id"] for row in self._pages(self.paragraph_collection, self.paragraph_count,
+                                                            ["doc_id"]))
+
+    def doc_chunk_rows(self, doc_ids: set[str]) -> list[int]:
+        return self._doc_rows(self.chunk_collection, doc_ids)
+
+    def doc_paragraph_rows(self, doc_ids: set[str]) -> list[int]:
+        return self._doc_rows(self.paragraph_collection, doc_ids)
+
+    def _doc_rows(self, collection: str, doc_ids: set[str]) -> list[int]:
+        if not doc_ids:
+            return []
+        found = self.milvus.query(collection, filter=filter_in("doc_id", list(doc_ids)), output_fields=["id"],
+                                  partition_names=[self.partition])
+        return sorted(row["id"] - self.key for row in found)
+
+    def paragraphs(self) -> Iterator[Paragraph]:
+        return (_paragraph(row)[0] for row in self._pages(self.paragraph_collection, self.paragraph_count,
+                                                          PARAGRAPH_FIELDS))
+
+    def chunks(self) -> Iterator[Chunk]:
+        return (_chunk(row) for row in self._pages(self.chunk_collection, self.chunk_count, CHUNK_FIELDS))

@@ -1,0 +1,187 @@
+"""A segment whose rows live in Milvus: the ``Segment`` interface over one partition of two collections.
+
+``index.index_type = "milvus"`` keeps the project's design (manifest, atomic ``CURRENT``, immutable
+segments, tombstones, compaction; ``rag.ingest.index``) and moves only the rows: a segment is a
+partition of ``<prefix>_paragraphs`` and ``<prefix>_chunks<dim>`` (``rag.ingest.milvus_store``),
+its records are read by ``rag.ingest.milvus_records``. Dense search (HNSW, inner product) and BM25
+both run in the engine; rank fusion stays in ``rag.query.retrieval.RankFusion`` over the same two
+rankings as the FAISS backend (chunks by vector, paragraphs by BM25), so both backends rank alike.
+(Milvus' own hybrid_search would fuse chunks with paragraphs, or need both in one collection.)
+
+BM25 sees exactly the tokens bm25s would (lower-cased ``\\w\\w+`` runs minus bm25s' English stop
+words, no stemming): we tokenize with bm25s and store the tokens space-joined in the analysed field,
+and do the same to a question. Milvus' BM25 (k1 1.5, b 0.75, the same IDF) differs from bm25s'
+"lucene" variant only by the constant factor k1 + 1, so the rankings agree. A deleted document is
+a filter, ``doc_id not in [...]``, on the segment's searches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.ingest.integrity import Damaged
+from rag.ingest.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecords, filter_in, parts
+from rag.ingest.milvus_store import (
+    MAX_WORDS,
+    chunk_collections,
+    client,
+    collection_prefix,
+    drop_partition,
+    ensure_collections,
+    ensure_loaded,
+    insert_rows,
+    names,
+    partition,
+    record_uri,
+    resolve_uri,
+)
+from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.ingest.records import _chunk_ranges, sort_records
+from rag.ingest.segment import MILVUS, Segment, SegmentRecord
+
+MAX_LIMIT = 16_384  # Milvus' largest topk
+
+
+def stop_words() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # what bm25s.tokenize(stopwords="en") removes
+
+    return sorted(STOPWORDS_EN)
+
+
+def words(texts: list[str]) -> list[str]:
+    """bm25s' tokens of each text, space-joined (what Milvus' standard tokenizer splits back identically);
+    beyond ``MAX_WORDS`` bytes a paragraph's tokens are not searched (its text is kept whole)."""
+    import bm25s
+
+    joined = [" ".join(t) for t in bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)]
+    return [j if len(j.encode()) <= MAX_WORDS else j.encode()[:MAX_WORDS].decode(errors="ignore").rsplit(" ", 1)[0]
+            for j in joined]
+
+
+def key_of(name: str) -> int:
+    """The 28-bit key of a segment, from its random token: its row ids are ``key << 32 | row``."""
+    return int(name.replace("_", "-").rsplit("-", 1)[-1][:7], 16)
+
+
+def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk],
+                         vectors: np.ndarray, titles: dict[str, str], uri: str, collection: str) -> SegmentRecord:
+    """Insert a new segment's rows as a new partition and flush; on an error the partition is dropped.
+
+    No manifest names the partition until ``publish`` switches ``CURRENT``: a writer killed before
+    leaves rows that the next writer drops (``rag.ingest.index.remove_stale_rows``).
+    """
+    ordered, order = sort_records(paragraphs, chunks)
+    chunks = [chunks[i] for i in order]
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors, dim = (vectors[order] if len(chunks) else vectors), int(vectors.shape[1])
+    ranges = _chunk_ranges(ordered, chunks)
+    recorded, prefix = record_uri(directory, uri), collection_prefix(directory, collection)
+    milvus = client(resolve_uri(directory, recorded))
+    paragraph_collection, chunk_collection = ensure_collections(milvus, prefix, dim, stop_words())
+    taken = {key_of(p) for p in milvus.list_partitions(paragraph_collection) if p != "_default"}
+    name = ""
+    while not name or key_of(name) in taken:
+        name = f"s-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    key, part = key_of(name) << 32, partition(name)
+    texts = words([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in ordered])
+    try:
+        for target in (paragraph_collection, chunk_collection):
+            milvus.create_partition(target, part)
+        insert_rows(milvus, paragraph_collection, part, (
+            {"id": key | row, "doc_id": p.doc_id, "paragraph": p.paragraph, "start": p.start, "end": p.end,
+             "text": parts(p.text), "boxes": parts(json.dumps(p.boxes)), "page": -1 if p.page is None else p.page,
+             "first_chunk": first, "chunks": count, "words": text}
+            for row, (p, (first, count), text) in enumerate(zip(ordered, ranges, texts))))
+        insert_rows(milvus, chunk_collection, part, (
+            {"id": key | row, "doc_id": c.doc_id, "paragraph": c.paragraph, "start": c.start, "end": c.end,
+             "embed_text": parts(c.embed_text), "vector": vectors[row]} for row, c in enumerate(chunks)))
+        for target in (paragraph_collection, chunk_collection):
+            milvus.flush(target)  # durable, and indexed rather than brute-forced by every search
+    except BaseException:
+        for target in (paragraph_collection, chunk_collection):
+            with contextlib.suppress(Exception):  # best effort: the next writer drops it anyway
+                drop_partition(milvus, target, part)
+        raise
+    return SegmentRecord(name, MILVUS, len(chunks), len(ordered), store=MILVUS, uri=recorded, collection=prefix)
+
+
+class MilvusSegment(Segment):
+    """An open Milvus segment: searches its partition, skipping deleted documents with a filter."""
+
+    def __init__(self, record: SegmentRecord, records: MilvusRecords, titles: dict[str, str] | None = None) -> None:
+        self.record, self.records, self.faiss, self._bm25, self._titles = record, records, None, None, titles or {}
+        self.rows, self.milvus = records, records.milvus
+        deleted = set(record.deleted)
+        self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
+        self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
+        self._filter = filter_in("doc_id", record.deleted, negate=True) if record.deleted else ""
+
+    def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> MilvusSegment:
+        return MilvusSegment(record, self.rows, titles)
+
+    def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.rows.vectors_at(rows), dtype=np.float32).reshape(len(rows), -1)
+
+    def search(self, query: np.ndarray, limit: int, efsearch: int = 64, nprobe: int = 16) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the nearest live chunks, best first; HNSW keeps ``max(efsearch, limit)``."""
+        limit = min(limit, self.live_chunks, MAX_LIMIT)
+        if limit <= 0:
+            return []
+        hits = self.milvus.search(self.rows.chunk_collection, data=[np.asarray(query, dtype=np.float32).tolist()],
+                                  anns_field="vector", limit=limit, filter=self._filter, output_fields=CHUNK_FIELDS,
+                                  partition_names=[self.rows.partition],
+                                  search_params={"metric_type": "IP", "params": {"ef": max(efsearch, limit)}})
+        found = [dict(hit["entity"], id=hit["id"]) for hit in hits[0]] if hits else []
+        self.rows.keep_chunks(found)
+        return [(int(hit["id"]) - self.rows.key, float(hit["distance"])) for hit in (hits[0] if hits else [])]
+
+    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
+        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
+        text = words([question])[0]
+        limit = min(limit, self.live_paragraphs, MAX_LIMIT)
+        if limit <= 0 or not text:
+            return []
+        hits = self.milvus.search(self.rows.paragraph_collection, data=[text], anns_field="sparse", limit=limit,
+                                  filter=self._filter, output_fields=PARAGRAPH_FIELDS,
+                                  partition_names=[self.rows.partition], search_params={"metric_type": "BM25"})
+        hits = hits[0] if hits else []
+        self.rows.keep_paragraphs([dict(hit["entity"], id=hit["id"]) for hit in hits])
+        scored = [(int(hit["id"]) - self.rows.key, abs(float(hit["distance"]))) for hit in hits]  # Lite: -score
+        return [(row, score) for row, score in scored if score > 0]
+
+    def close(self) -> None:
+        """Nothing to close: the connection is the process's (``milvus_store.release_all``)."""
+
+
+def open_milvus_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool) -> Segment:
+    """Open a segment's partition; a missing collection or partition, or row counts other than the
+    manifest's, raise ``Damaged`` naming the collection (``rag index`` then rebuilds the segment).
+
+    ``verify`` needs nothing more here: the index then checks each document's paragraph count.
+    """
+    milvus = client(resolve_uri(directory, record.uri))
+    part = partition(record.name)
+    paragraphs = names(record.collection, 0)[0]
+    chunks = next((c for c in chunk_collections(milvus, record.collection) if milvus.has_partition(c, part)),
+                  f"{record.collection}_chunks")
+    counts = []
+    for collection in (paragraphs, chunks):
+        label = f"Milvus collection {collection!r}"
+        if not milvus.has_collection(collection):
+            raise Damaged(label, f"is missing (segment {record.name})")
+        if not milvus.has_partition(collection, part):
+            raise Damaged(label, f"has no partition for segment {record.name}")
+        ensure_loaded(milvus, collection)
+        counts.append(int(milvus.get_partition_stats(collection, part)["row_count"]))
+    if counts != [record.paragraphs, record.chunks]:
+        raise Damaged(f"Milvus collections {paragraphs!r}/{chunks!r}", f"hold {counts[0]} paragraphs and {counts[1]} "
+                      f"chunks of segment {record.name}, the manifest says {record.paragraphs} and {record.chunks}")
+    rows = MilvusRecords(milvus, paragraphs, chunks, part, key_of(record.name), (counts[0], counts[1]))
+    return MilvusSegment(record, rows, titles)
