@@ -94,6 +94,23 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config"))
 
 
+BACKENDS = {"faiss": {}, "milvus": {"index_type": "milvus"}}  # index settings of each index backend
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each index backend in turn: FAISS files, and Milvus (Milvus Lite, a real engine, in the index folder).
+
+    ``BACKENDS[backend]`` holds its index settings. Milvus Lite servers are stopped after the test, which
+    releases their locks and threads.
+    """
+    yield request.param
+    if request.param == "milvus":
+        from rag.ingest.milvus_store import release_all
+
+        release_all()
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return make_embedder()

@@ -13,7 +13,7 @@ from rag.errors import CorpusNotFound, IndexMismatch
 from rag.ingest.index import CURRENT, FaissIndex
 from rag.ingest.indexer import update_index
 from rag.ingest.paragraphs import Paragraph, chunk_paragraph
-from tests.conftest import SENTINEL, settings_for
+from tests.conftest import BACKENDS, SENTINEL, settings_for
 
 
 class CountingEmbedder:
@@ -53,16 +53,17 @@ def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, 
     assert [c.key for c, _ in reloaded.search(query, 3)] == [c.key for c, _ in bundled_index.search(query, 3)]
 
 
-def test_incremental_update_re_embeds_only_changed_files(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_incremental_update_re_embeds_only_changed_files(corpus: Path, tmp_path: Path, embedder: Embedder,
+                                                         backend: str) -> None:
     index_dir = tmp_path / "index"
     first = CountingEmbedder(embedder)
-    _, report = _build(corpus, index_dir, first)
+    _, report = _build(corpus, index_dir, first, **BACKENDS[backend])
     assert len(report.added) == 5 and report.embedded_chunks == len(first.texts) > 0
 
     # Unchanged corpus: nothing embedded, nothing written.
     version = (index_dir / CURRENT).read_text()
     again = CountingEmbedder(embedder)
-    _, report = _build(corpus, index_dir, again)
+    _, report = _build(corpus, index_dir, again, **BACKENDS[backend])
     assert again.texts == [] and not report.changed and (index_dir / CURRENT).read_text() == version
 
     # Edit one report, delete another, add a new one.
@@ -74,7 +75,7 @@ def test_incremental_update_re_embeds_only_changed_files(corpus: Path, tmp_path:
     (corpus / "sub" / "new.md").write_text("# Baltic note\n\nRiga customs seized 7 tonnes of amber.\n",
                                            encoding="utf-8")
     third = CountingEmbedder(embedder)
-    index, report = _build(corpus, index_dir, third)
+    index, report = _build(corpus, index_dir, third, **BACKENDS[backend])
     assert report.updated == ["001_14bcd5b15b6cd4c8.txt"]
     assert report.removed == ["004_94483c790ad03595.txt"]
     assert report.added == ["sub/new.md"]
@@ -96,34 +97,46 @@ def test_incremental_update_re_embeds_only_changed_files(corpus: Path, tmp_path:
 
 
 def test_crash_while_embedding_leaves_the_previous_index_usable(corpus: Path, tmp_path: Path,
-                                                                embedder: Embedder) -> None:
+                                                                embedder: Embedder, backend: str) -> None:
     index_dir = tmp_path / "index"
-    _build(corpus, index_dir, embedder)
+    _build(corpus, index_dir, embedder, **BACKENDS[backend])
     before = sorted(p.name for p in index_dir.iterdir())
     (corpus / "002_50d104ffb6a67dba.txt").write_text("Replaced\n\nNothing about operations here.\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
-        _build(corpus, index_dir, CountingEmbedder(embedder, fail=True))
+        _build(corpus, index_dir, CountingEmbedder(embedder, fail=True), **BACKENDS[backend])
     assert sorted(p.name for p in index_dir.iterdir()) == before
     assert "Operation Sentinel" in FaissIndex.load(index_dir).paragraph(*SENTINEL).text
 
 
 def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_path: Path, embedder: Embedder,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     index_dir = tmp_path / "index"
-    _build(corpus, index_dir, embedder)
+    index, _ = _build(corpus, index_dir, embedder, **BACKENDS[backend])
     before = sorted(p.name for p in index_dir.iterdir())
     (corpus / "extra.txt").write_text("Extra\n\nA new paragraph.\n", encoding="utf-8")
     import faiss
 
-    def crash(*_args):
+    from rag.ingest import milvus_segment
+
+    def crash(*args):
+        if backend == "milvus" and args[1].endswith("_paragraphs"):
+            return real_insert(*args)  # the paragraphs are in, then the chunks fail
         raise OSError("disk full (simulated)")
 
+    real_insert = milvus_segment.insert_rows
     monkeypatch.setattr(faiss, "write_index", crash)
+    monkeypatch.setattr(milvus_segment, "insert_rows", crash)
     with pytest.raises(OSError, match="disk full"):
-        _build(corpus, index_dir, embedder)
+        _build(corpus, index_dir, embedder, **BACKENDS[backend])
     assert sorted(p.name for p in index_dir.iterdir()) == before  # temporary directory removed
     loaded = FaissIndex.load(index_dir)
     assert "extra.txt" not in loaded.manifest.documents and len(loaded.manifest.documents) == 5
+    if backend == "milvus":  # the new segment's partial rows were dropped on the error
+        from rag.ingest.milvus_store import client, collection_prefix, resolve_uri
+
+        milvus = client(resolve_uri(index_dir, ""))
+        assert milvus.list_partitions(f"{collection_prefix(index_dir, '')}_paragraphs") == [
+            "_default", index.segments[0].name.replace("-", "_")]
 
 
 def test_index_built_with_another_embedder_is_refused(bundled_index_dir: Path, embedder: Embedder) -> None:
@@ -134,12 +147,13 @@ def test_index_built_with_another_embedder_is_refused(bundled_index_dir: Path, e
     assert "\n" not in str(error.value)
 
 
-def test_mismatched_index_is_rebuilt_by_rag_index(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_mismatched_index_is_rebuilt_by_rag_index(corpus: Path, tmp_path: Path, embedder: Embedder,
+                                                  backend: str) -> None:
     index_dir = tmp_path / "index"
-    index, _ = _build(corpus, index_dir, embedder)
+    index, _ = _build(corpus, index_dir, embedder, **BACKENDS[backend])
     index.manifest.embedder = "some-other-model"
     index.save(index_dir)
-    _, report = _build(corpus, index_dir, embedder)
+    _, report = _build(corpus, index_dir, embedder, **BACKENDS[backend])
     assert "some-other-model" in report.rebuilt_because and len(report.added) == 5
     FaissIndex.load(index_dir).check_embedder(embedder.name, embedder.dim)
 

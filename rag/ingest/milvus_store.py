@@ -122,6 +122,33 @@ class _LastError(logging.Handler):
             self.error = one_line(record.exc_info[1])
 
 
+def reason(exc: BaseException) -> str:
+    """pymilvus' message without its "<MilvusException: (code=2, message=...)>" wrapping."""
+    message = getattr(exc, "message", None)
+    return one_line(Exception(message)) if isinstance(message, str) and message else one_line(exc)
+
+
+class _Guarded:
+    """A ``MilvusClient`` whose failures are one line naming the server (``MilvusUnavailable``)."""
+
+    def __init__(self, milvus: Any, uri: str) -> None:
+        self.milvus, self.uri = milvus, uri
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.milvus, name)
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            import grpc
+            from pymilvus import MilvusException
+
+            try:
+                return method(*args, **kwargs)
+            except (MilvusException, grpc.RpcError) as exc:
+                raise MilvusUnavailable(f"Milvus at {self.uri} failed ({name}): {reason(exc)}") from None
+
+        return guarded
+
+
 def client(uri: str) -> Any:
     """A connected ``MilvusClient`` for ``uri``, shared by the process; one-line errors."""
     with _lock:
@@ -136,17 +163,20 @@ def client(uri: str) -> Any:
             try:
                 made = MilvusClient(uri=uri, timeout=10)
             except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; all mean "not there"
-                raise MilvusUnavailable(f"Milvus at {uri} is unreachable ({one_line(exc)}); start it, or point "
+                raise MilvusUnavailable(f"Milvus at {uri} is unreachable ({reason(exc)}); start it, or point "
                                         "RAG_INDEX_URI at a running one (empty: Milvus Lite in the index folder)"
                                         ) from None
         else:
             made = _open_lite(uri, MilvusClient)
-        _clients[uri] = made
-        return made
+        _clients[uri] = _Guarded(made, uri)
+        return _clients[uri]
 
 
 def _open_lite(path: str, factory: Any) -> Any:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Lite's in-process gRPC server logs a traceback for each RPC it lacks (AllocTimestamp, asked by
+    # pymilvus while it waits for an index build, then does without): noise, not a failure.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     logger, catcher = logging.getLogger("milvus_lite.server_manager"), _LastError()
     logger.addHandler(catcher)
     propagate, logger.propagate = logger.propagate, False  # its traceback is our one line below
@@ -161,7 +191,7 @@ def _open_lite(path: str, factory: Any) -> Any:
                 "time: stop the other one, or use Milvus standalone for several (RAG_INDEX_URI=http://host:19530)"
             ) from None
         raise MilvusUnavailable(f"cannot open the Milvus Lite database {path}: "
-                                f"{catcher.error or one_line(exc)}") from None
+                                f"{catcher.error or reason(exc)}") from None
     finally:
         logger.removeHandler(catcher)
         logger.propagate = propagate
@@ -177,7 +207,7 @@ def release_all() -> None:
         _clients.clear()
     for uri, made in opened.items():
         with contextlib.suppress(Exception):
-            made.close()
+            made.milvus.close()
         if not is_server(uri):
             with contextlib.suppress(ImportError):
                 from milvus_lite.server_manager import server_manager_instance
