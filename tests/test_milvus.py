@@ -129,3 +129,17 @@ def test_changing_backend_or_embedder_moves_every_row(tmp_path: Path) -> None:
     # the version it replaced keeps its rows until the next write, and none after it
     assert milvus.list_partitions(f"{prefix}_chunks512") == ["_default"]
     assert len(milvus.list_partitions(f"{prefix}_chunks256")) == 2
+
+
+def test_a_first_build_killed_before_its_switch_is_finished_by_the_next_rag_index(tmp_path: Path) -> None:
+    from tests.test_segments import KILLED_WRITER, _stored
+
+    index_dir = tmp_path / "index"
+    script = KILLED_WRITER.format(root=str(Path(__file__).parent.parent), module="indexer", function="publish",
+                                  before="pass", settings=MILVUS)
+    result = subprocess.run([sys.executable, "-c", script, str(BUNDLED_CORPUS), str(index_dir)], capture_output=True,
+                            timeout=120, check=False)
+    assert result.returncode == -9, result.stderr.decode()
+    assert len(_stored(index_dir, "milvus")) == 1 and not FaissIndex.exists(index_dir)  # rows, but no version
+    index, report = _index(BUNDLED_CORPUS, index_dir, **MILVUS)  # no --force needed: the rows were ours
+    assert len(report.added) == 5 and _stored(index_dir, "milvus") == {index.segments[0].name}

@@ -75,7 +75,8 @@ def index(
     path: Annotated[Path | None, typer.Argument(help="Folder of reports (default: the configured corpus).")] = None,
     index_dir: IndexDir = None,
     index_type: Annotated[str | None, typer.Option(
-        help="auto (by segment size), or a faiss.index_factory string for every segment, e.g. Flat, HNSW32.")] = None,
+        help="auto (by segment size), a faiss.index_factory string for every segment, e.g. Flat, HNSW32, or "
+             "milvus (rows in Milvus at RAG_INDEX_URI; empty: Milvus Lite in the index folder).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Verify every file of the index by checksum; "
                                                         "change nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Build into a folder that holds files but no valid "
@@ -98,9 +99,11 @@ def index(
     if check:
         checked = FaissIndex.load(settings.resolved_index_dir(), verify=True)
         files = len(checked.manifest.files) + sum(len(s.files) for s in checked.manifest.segments)
+        in_milvus = sum(s.store == "milvus" for s in checked.manifest.segments)
         out.print(literal(f"index at {settings.resolved_index_dir()} is intact: {len(checked.manifest.documents)} "
                           f"documents, {checked.paragraph_count} paragraphs in {len(checked.segments)} segment(s), "
                           + (f"{files} files match their checksums" if files else
+                             f"the Milvus rows of {in_milvus} segment(s) match the manifest's counts" if in_milvus else
                              "no checksums recorded (built by an older version; `rag index` records them)")),
                   markup=False, highlight=False)
         return

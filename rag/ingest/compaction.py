@@ -69,8 +69,9 @@ def live_rows(manifest: Manifest, segment: Segment) -> Rows:
                 and document.segment in ("", segment.name))
 
     paragraphs = [p for p in segment.records.paragraphs() if live(p.doc_id)]
-    keep = [row for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
-    chunks = segment.records.chunks_at(keep)
+    every = list(segment.records.chunks())
+    keep = [row for row, c in enumerate(every) if live(c.doc_id)]
+    chunks = [every[row] for row in keep]
     return paragraphs, chunks, segment.vectors_at(keep)
 
 

@@ -5,6 +5,8 @@ Layout of an index directory::
     CURRENT                 name of the live version and its manifest's sha256 (replaced atomically)
     v-<time>-<id>/          one version: manifest.json alone (segments, tombstones, documents, checksums)
     s-<time>-<id>/          one immutable segment (rag.ingest.segment): vectors, FAISS, SQLite records, BM25
+    milvus.db/              index_type "milvus" with Milvus Lite: segments are partitions there, not folders
+                            (rag.ingest.milvus_segment); with a Milvus server, in its collections
 
 Adding a report writes one small segment and a new manifest; deleting or changing one writes
 only a manifest whose segment entry lists it as deleted. Every change ends with the switch of

@@ -76,8 +76,13 @@ def read_file(folder: Path, name: str, reader: Callable[[Path], T], label: str =
         raise Damaged(f"{label}{name}", f"cannot be read ({one_line(exc)})") from None
 
 
+LITE = "milvus.db"  # Milvus Lite's folder (rag.ingest.milvus_store): rows, but never an index without CURRENT
+
+
 def is_empty(directory: Path) -> bool:
-    return not directory.exists() or all(p.name == LOCK for p in directory.iterdir())
+    """No index and nothing of the user's: at most the writers' lock and Milvus Lite rows no version names
+    (a first ``rag index`` killed before its switch; the next one drops them)."""
+    return not directory.exists() or all(p.name in (LOCK, LITE) for p in directory.iterdir())
 
 
 @dataclass(frozen=True)

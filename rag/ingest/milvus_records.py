@@ -93,10 +93,13 @@ class MilvusRecords:
 
     # --- the Records protocol -------------------------------------------------------------
     def _paragraph_rows(self, rows: Sequence[int]) -> list[tuple[Paragraph, range]]:
-        missing = [r for r in rows if r not in self._paragraphs]
+        found = {r: self._paragraphs[r] for r in rows if r in self._paragraphs}
+        missing = [r for r in rows if r not in found]
         if missing:
-            self.keep_paragraphs(self._fetch(self.paragraph_collection, missing, PARAGRAPH_FIELDS))
-        return [self._paragraphs[r] for r in rows]
+            fetched = self._fetch(self.paragraph_collection, missing, PARAGRAPH_FIELDS)
+            found.update((row["id"] - self.key, _paragraph(row)) for row in fetched)
+            self.keep_paragraphs(fetched[-CACHED:])
+        return [found[r] for r in rows]
 
     def _by_key(self, key: ParagraphKey) -> tuple[Paragraph, range] | None:
         row = self._rows.get(key)
@@ -122,16 +125,23 @@ class MilvusRecords:
         return found[1] if found else range(0)
 
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
-        missing = [r for r in rows if r not in self._chunks]
+        found = {r: self._chunks[r] for r in rows if r in self._chunks}
+        missing = [r for r in rows if r not in found]
         if missing:
-            self.keep_chunks(self._fetch(self.chunk_collection, missing, CHUNK_FIELDS))
-        return [self._chunks[r] for r in rows]
+            fetched = self._fetch(self.chunk_collection, missing, CHUNK_FIELDS)
+            found.update((row["id"] - self.key, _chunk(row)) for row in fetched)
+            self.keep_chunks(fetched[-CACHED:])
+        return [found[r] for r in rows]
 
     def vectors_at(self, rows: Sequence[int]) -> list[list[float]]:
-        """Vectors are not cached; their chunks come along and are."""
-        found = self._fetch(self.chunk_collection, rows, ["vector", *CHUNK_FIELDS])
-        self.keep_chunks(found[-CACHED:])
-        vectors = {row["id"] - self.key: row["vector"] for row in found}
+        """Vectors are not cached. A few come by id with their chunks (which are); many, a page at a time."""
+        if len(rows) > PAGE:
+            every = self._pages(self.chunk_collection, self.chunk_count, ["vector"])
+            vectors = {row["id"] - self.key: row["vector"] for row in every}
+        else:
+            found = self._fetch(self.chunk_collection, rows, ["vector", *CHUNK_FIELDS])
+            self.keep_chunks(found)
+            vectors = {row["id"] - self.key: row["vector"] for row in found}
         return [vectors[r] for r in rows]
 
     def _pages(self, collection: str, count: int, fields: list[str]) -> Iterator[dict]:

@@ -178,7 +178,7 @@ def open_milvus_segment(directory: Path, record: SegmentRecord, titles: dict[str
             raise Damaged(label, f"is missing (segment {record.name})")
         if not milvus.has_partition(collection, part):
             raise Damaged(label, f"has no partition for segment {record.name}")
-        ensure_loaded(milvus, collection)
+        ensure_loaded(milvus, collection, part)
         counts.append(int(milvus.get_partition_stats(collection, part)["row_count"]))
     if counts != [record.paragraphs, record.chunks]:
         raise Damaged(f"Milvus collections {paragraphs!r}/{chunks!r}", f"hold {counts[0]} paragraphs and {counts[1]} "

@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError, one_line
+from rag.ingest.integrity import LITE
 
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'rag-reports[milvus]'"
-LITE_FILE = "milvus.db"  # Milvus Lite's folder inside the index folder when index.uri is empty
+LITE_FILE = LITE  # Milvus Lite's folder inside the index folder when index.uri is empty
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 MAX_WORDS = 65_535  # bytes of a VARCHAR
 BATCH_BYTES = 8_000_000
 HNSW = {"M": 32, "efConstruction": 200}  # as the FAISS backend's large_index_type HNSW32
 BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s' defaults
+CONSISTENCY = "Session"  # a writer reads its own rows at once; other processes within Milvus' staleness bound
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -233,12 +235,14 @@ def drop_partition(milvus: Any, collection: str, name: str) -> None:
     milvus.drop_partition(collection, name)
 
 
-def ensure_loaded(milvus: Any, collection: str) -> None:
-    """Load a collection into memory if it is not (a fresh process, or after a server restart)."""
+def ensure_loaded(milvus: Any, collection: str, name: str) -> None:
+    """Load a collection (a fresh process, a server restart) or, on a server, one new partition of it."""
     from pymilvus.client.types import LoadState
 
     if milvus.get_load_state(collection)["state"] != LoadState.Loaded:
         milvus.load_collection(collection)
+    elif is_server(milvus.uri) and milvus.get_load_state(collection, partition_name=name)["state"] != LoadState.Loaded:
+        milvus.load_partitions(collection, [name])  # Milvus Lite loads whole collections only
 
 
 def _text_field(schema: Any, field: str) -> None:
@@ -285,13 +289,13 @@ def ensure_collections(milvus: Any, prefix: str, dim: int, stop_words: list[str]
         index = milvus.prepare_index_params()
         index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                         params={"params": BM25})
-        milvus.create_collection(paragraphs, schema=schema, index_params=index)
+        milvus.create_collection(paragraphs, schema=schema, index_params=index, consistency_level=CONSISTENCY)
     if not milvus.has_collection(chunks):
         schema = _schema(("embed_text", "text"))
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         index = milvus.prepare_index_params()
         index.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params={"params": HNSW})
-        milvus.create_collection(chunks, schema=schema, index_params=index)
+        milvus.create_collection(chunks, schema=schema, index_params=index, consistency_level=CONSISTENCY)
     return paragraphs, chunks
 
 
