@@ -28,15 +28,13 @@ import numpy as np
 
 from rag.ingest.integrity import Damaged
 from rag.ingest.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecords, filter_in, parts
+from rag.ingest.milvus_schema import MAX_WORDS, ensure_collections, insert_rows
 from rag.ingest.milvus_store import (
-    MAX_WORDS,
     chunk_collections,
     client,
     collection_prefix,
     drop_partition,
-    ensure_collections,
     ensure_loaded,
-    insert_rows,
     names,
     partition,
     record_uri,

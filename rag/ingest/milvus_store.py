@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'rag-reports[milvus]'"
 LITE_FILE = LITE  # Milvus Lite's folder inside the index folder when index.uri is empty
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
-MAX_WORDS = 65_535  # bytes of a VARCHAR
-BATCH_BYTES = 8_000_000
-HNSW = {"M": 32, "efConstruction": 200}  # as the FAISS backend's large_index_type HNSW32
-BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s' defaults
-CONSISTENCY = "Session"  # a writer reads its own rows at once; other processes within Milvus' staleness bound
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -160,7 +155,7 @@ def client(uri: str) -> Any:
             from pymilvus import MilvusClient
         except ImportError:
             raise MilvusUnavailable(f"index type 'milvus' needs pymilvus and milvus-lite: {INSTALL}") from None
-        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # query iterators warn about timestamps Lite lacks
+        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its warnings about what Lite lacks are not ours
         if is_server(uri):
             try:
                 made = MilvusClient(uri=uri, timeout=10)
@@ -244,71 +239,3 @@ def ensure_loaded(milvus: Any, collection: str, name: str) -> None:
     elif is_server(milvus.uri) and milvus.get_load_state(collection, partition_name=name)["state"] != LoadState.Loaded:
         milvus.load_partitions(collection, [name])  # Milvus Lite loads whole collections only
 
-
-def _text_field(schema: Any, field: str) -> None:
-    from pymilvus import DataType
-
-    schema.add_field(field, DataType.ARRAY, element_type=DataType.VARCHAR, max_length=65_535, max_capacity=4096)
-
-
-def _schema(*extra: tuple[str, str]) -> Any:
-    """id, doc_id, paragraph, start, end, then ``extra`` (name, "text" | "int")."""
-    from pymilvus import DataType, MilvusClient
-
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=4096)
-    for field in ("paragraph", "start", "end"):
-        schema.add_field(field, DataType.INT64)
-    for field, kind in extra:
-        if kind == "text":
-            _text_field(schema, field)
-        else:
-            schema.add_field(field, DataType.INT64)
-    return schema
-
-
-def ensure_collections(milvus: Any, prefix: str, dim: int, stop_words: list[str]) -> tuple[str, str]:
-    """Create the two collections of ``prefix`` if missing; returns (paragraphs, chunks).
-
-    Paragraphs carry ``words`` (bm25s' tokens) analysed by the standard tokenizer with bm25s' stop
-    words, and a BM25 function into ``sparse``; chunks carry the vectors (HNSW, inner product).
-    Build parameters are nested in "params": Milvus Lite silently drops them otherwise.
-    """
-    from pymilvus import DataType, Function, FunctionType
-
-    paragraphs, chunks = names(prefix, dim)
-    if not milvus.has_collection(paragraphs):
-        schema = _schema(("text", "text"), ("boxes", "text"), ("page", "int"), ("first_chunk", "int"),
-                         ("chunks", "int"))
-        schema.add_field("words", DataType.VARCHAR, max_length=MAX_WORDS, enable_analyzer=True, analyzer_params={
-            "tokenizer": "standard", "filter": [{"type": "stop", "stop_words": stop_words}]})
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(name="words_bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["words"], output_field_names=["sparse"]))
-        index = milvus.prepare_index_params()
-        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                        params={"params": BM25})
-        milvus.create_collection(paragraphs, schema=schema, index_params=index, consistency_level=CONSISTENCY)
-    if not milvus.has_collection(chunks):
-        schema = _schema(("embed_text", "text"))
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        index = milvus.prepare_index_params()
-        index.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params={"params": HNSW})
-        milvus.create_collection(chunks, schema=schema, index_params=index, consistency_level=CONSISTENCY)
-    return paragraphs, chunks
-
-
-def insert_rows(milvus: Any, collection: str, partition_name: str, rows: Iterable[dict]) -> None:
-    """Insert in batches of at most ~``BATCH_BYTES`` or 2,000 rows (gRPC caps a message's size)."""
-    batch: list[dict] = []
-    size = 0
-    for row in rows:
-        batch.append(row)
-        size += sum(sum(map(len, v)) if isinstance(v, list) and v and isinstance(v[0], str) else
-                    len(v) if isinstance(v, str) else 8 for v in row.values()) + 4 * len(row.get("vector", ()))
-        if size >= BATCH_BYTES or len(batch) >= 2000:
-            milvus.insert(collection, batch, partition_name=partition_name)
-            batch, size = [], 0
-    if batch:
-        milvus.insert(collection, batch, partition_name=partition_name)
