@@ -11,6 +11,7 @@ in pages of ids (compaction, verification, tests).
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -51,14 +52,28 @@ def _chunk(row: dict) -> Chunk:
     return Chunk(row["doc_id"], row["paragraph"], row["start"], row["end"], "".join(row["embed_text"]))
 
 
-class _Cache(OrderedDict):
-    """The most recently used ``CACHED`` entries."""
+class _Cache:
+    """The most recently used ``CACHED`` entries; safe to share between threads (the UI answers many users)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > CACHED:
-            self.popitem(last=False)
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            if len(self._entries) > CACHED:
+                self._entries.popitem(last=False)
+
+    def found(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        """The cached ones of ``keys``."""
+        with self._lock:
+            return {key: self._entries[key] for key in keys if key in self._entries}
 
 
 class MilvusRecords:
@@ -93,7 +108,7 @@ class MilvusRecords:
 
     # --- the Records protocol -------------------------------------------------------------
     def _paragraph_rows(self, rows: Sequence[int]) -> list[tuple[Paragraph, range]]:
-        found = {r: self._paragraphs[r] for r in rows if r in self._paragraphs}
+        found = self._paragraphs.found(rows)
         missing = [r for r in rows if r not in found]
         if missing:
             fetched = self._fetch(self.paragraph_collection, missing, PARAGRAPH_FIELDS)
@@ -103,15 +118,16 @@ class MilvusRecords:
 
     def _by_key(self, key: ParagraphKey) -> tuple[Paragraph, range] | None:
         row = self._rows.get(key)
-        if row is None or row not in self._paragraphs:
-            found = self.milvus.query(
-                self.paragraph_collection, filter=f"doc_id == {literal(key.doc_id)} and paragraph == {int(key.paragraph)}",
-                output_fields=PARAGRAPH_FIELDS, partition_names=[self.partition], limit=1)
-            if not found:
-                return None
-            self.keep_paragraphs(found)
-            row = found[0]["id"] - self.key
-        return self._paragraphs[row]
+        cached = None if row is None else self._paragraphs.get(row)
+        if cached is not None:
+            return cached
+        found = self.milvus.query(
+            self.paragraph_collection, filter=f"doc_id == {literal(key.doc_id)} and paragraph == {int(key.paragraph)}",
+            output_fields=PARAGRAPH_FIELDS, partition_names=[self.partition], limit=1)
+        if not found:
+            return None
+        self.keep_paragraphs(found)
+        return _paragraph(found[0])
 
     def paragraph(self, key: ParagraphKey) -> Paragraph | None:
         found = self._by_key(key)
@@ -125,7 +141,7 @@ class MilvusRecords:
         return found[1] if found else range(0)
 
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
-        found = {r: self._chunks[r] for r in rows if r in self._chunks}
+        found = self._chunks.found(rows)
         missing = [r for r in rows if r not in found]
         if missing:
             fetched = self._fetch(self.chunk_collection, missing, CHUNK_FIELDS)
