@@ -205,3 +205,24 @@ def test_kill_9_during_rag_index_leaves_the_previous_version_live_and_the_next_r
     assert report.added == ["r3.txt"] and report.removed == ["r0.txt"]
     names = {p.name for p in index_dir.iterdir()} - {".lock", "CURRENT"}
     assert names == {read_pointer(index_dir).version} | {s.name for s in index.segments}  # ... and now gone
+
+
+def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for number in range(3):
+        _write(corpus, number)
+        os.utime(corpus / f"r{number}.txt", ns=(1_600_000_000_000_000_000,) * 2)  # written long ago
+    _update(corpus, index_dir)
+    _write(corpus, 1, "heroin in lorry tyres")  # changed now: its mtime is too recent to trust later
+    import rag.ingest.indexer as indexer
+
+    hashed: list[str] = []
+    real = indexer.file_sha256
+    monkeypatch.setattr(indexer, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    _, report = _update(corpus, index_dir)
+    assert report.updated == ["r1.txt"] and hashed == ["r1.txt"]  # r0 and r2: stat only
+    hashed.clear()
+    _, report = _update(corpus, index_dir)
+    assert not report.changed and hashed == ["r1.txt"]  # a just-written file is hashed until its mtime is old
