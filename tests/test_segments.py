@@ -216,7 +216,7 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path:
         os.utime(corpus / f"r{number}.txt", ns=(1_600_000_000_000_000_000,) * 2)  # written long ago
     _update(corpus, index_dir)
     _write(corpus, 1, "heroin in lorry tyres")  # changed now: its mtime is too recent to trust later
-    import rag.ingest.indexer as indexer
+    from rag.ingest import indexer
 
     hashed: list[str] = []
     real = indexer.file_sha256
