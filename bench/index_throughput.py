@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.ingest.indexer import update_index  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.ingest.indexer import update_index
+from rag.settings import Settings
 
 TARGET = 150.0  # paragraphs/s (issue 10)
 
@@ -118,7 +118,7 @@ def main() -> None:
     load = time.perf_counter() - started
     shutil.rmtree(index_dir, ignore_errors=True)
     started = time.perf_counter()
-    index, report = update_index(corpus, index_dir, embedder, settings.index, progress=True)
+    _index, report = update_index(corpus, index_dir, embedder, settings.index, progress=True)
     seconds = time.perf_counter() - started
     rate = report.paragraphs / seconds
     print(f"{files} files, {report.paragraphs} paragraphs, {report.chunks} chunks ({report.embedded_chunks} embedded); "
