@@ -144,31 +144,43 @@ def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str
             "segment type": segment.record.index_type}  # type: ignore[dict-item]
 
 
-def run_size(paragraphs: int, work: Path, queries: int, index_type: str) -> dict[str, object]:
+def run_size(paragraphs: int, work: Path, queries: int, index_type: str, reuse: bool) -> dict[str, object]:
     corpus, index_dir, spare = work / f"corpus-{paragraphs}", work / f"index-{paragraphs}-{index_type}", work / "spare"
     write_corpus(corpus, paragraphs)
     write_corpus(spare, PER_REPORT, seed=99)
-    shutil.rmtree(index_dir, ignore_errors=True)
     settings = Settings(corpus_dir=corpus, index_dir=index_dir, index_type=index_type).index
     embedder = SyntheticEmbedder()
+    if not (reuse and (index_dir / "CURRENT").is_file()):
+        shutil.rmtree(index_dir, ignore_errors=True)
     build, (index, _) = timed(update_index, corpus, index_dir, embedder, settings)
-    row: dict[str, object] = {"paragraphs": index.paragraph_count, "vectors": len(index), "build s": build}
+    row: dict[str, object] = {"paragraphs": index.paragraph_count, "vectors": len(index),
+                              "build s" if len(index.segments) == 1 and not reuse else "sync s": build}
     del index
+
+    def step(name: str, value: object) -> None:
+        row[name] = value
+        print(f"  {paragraphs}: {name} = {value}", flush=True)
+
     out = subprocess.run([sys.executable, __file__, "--probe", str(index_dir), "--queries", str(queries),
                           "--efsearch", str(settings.hnsw_ef_search), "--nprobe", str(settings.ivf_nprobe)],
                          capture_output=True, text=True, check=True)
-    row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    for name, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
+        step(name, value)
     added = corpus / "zz-added" / "report-added.txt"
-    added.parent.mkdir(exist_ok=True)
-    shutil.copy(next(spare.rglob("*.txt")), added)
-    row["add s"], _ = timed(update_index, corpus, index_dir, embedder, settings)
     victim = next(corpus.rglob("report-000007.txt"))
-    victim.rename(work / "deleted.txt")
-    row["delete s"], _ = timed(update_index, corpus, index_dir, embedder, settings)
-    row["compact s"], (index, _) = timed(update_index, corpus, index_dir, embedder, settings, compact=True)
-    row["segments after"] = len(index.segments)
-    shutil.move(str(work / "deleted.txt"), victim)
-    shutil.rmtree(added.parent)
+    try:
+        added.parent.mkdir(exist_ok=True)
+        shutil.copy(next(spare.rglob("*.txt")), added)
+        step("add s", timed(update_index, corpus, index_dir, embedder, settings)[0])
+        victim.rename(work / "deleted.txt")
+        step("delete s", timed(update_index, corpus, index_dir, embedder, settings)[0])
+        seconds, (index, _) = timed(update_index, corpus, index_dir, embedder, settings, compact=True)
+        step("compact s", seconds)
+        step("segments after", len(index.segments))
+    finally:
+        if (work / "deleted.txt").exists():
+            shutil.move(str(work / "deleted.txt"), victim)
+        shutil.rmtree(added.parent, ignore_errors=True)
     return row
 
 
@@ -178,6 +190,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--index-type", default="auto")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "rag-scale")
+    parser.add_argument("--reuse", action="store_true", help="bring an index left by an earlier run up to date "
+                        "instead of building it again (its build time is then not measured)")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--efsearch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--nprobe", type=int, default=16, help=argparse.SUPPRESS)
@@ -188,12 +202,13 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes:
-        rows.append(run_size(size, args.work, args.queries, args.index_type))
+        rows.append(run_size(size, args.work, args.queries, args.index_type, args.reuse))
         print(json.dumps(rows[-1]), flush=True)
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for row in rows:
-        print("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+        print("| " + " | ".join(f"{row[c]:.3g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns)
+              + " |")
     print("\ntargets: " + ", ".join(f"{k} {v}" for k, v in TARGETS.items()))
     if len(rows) > 1:
         first = rows[0]

@@ -226,3 +226,17 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path:
     hashed.clear()
     _, report = _update(corpus, index_dir)
     assert not report.changed and hashed == ["r1.txt"]  # a just-written file is hashed until its mtime is old
+
+
+def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
+    """SQLite limits bound variables (999 in older builds): large reads go in parts, in the order asked."""
+    from rag.ingest.paragraphs import Chunk, Paragraph
+    from rag.ingest.records import SqliteRecords, write_records
+
+    paragraphs = [Paragraph(f"d{n // 10:04d}.txt", n % 10 + 1, f"text {n}", n, n + 1) for n in range(3000)]
+    chunks = [Chunk(p.doc_id, p.paragraph, p.start, p.end, p.text) for p in paragraphs]
+    write_records(tmp_path / "records.sqlite", paragraphs, chunks)
+    records = SqliteRecords(tmp_path / "records.sqlite")
+    rows = list(range(2999, -1, -1)) + [5]
+    assert [c.embed_text for c in records.chunks_at(rows)] == [f"text {r}" for r in rows]
+    assert len(records.doc_paragraph_rows({p.doc_id for p in paragraphs})) == 3000

@@ -64,9 +64,8 @@ def live_rows(manifest: Manifest, segment: Segment) -> Rows:
                 and document.segment in ("", segment.name))
 
     paragraphs = [p for p in segment.records.paragraphs() if live(p.doc_id)]
-    keep = [row for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
-    chunks = segment.records.chunks_at(keep)
-    return paragraphs, chunks, segment.vectors_at(keep)
+    rows = [(row, c) for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
+    return paragraphs, [c for _, c in rows], segment.vectors_at([row for row, _ in rows])
 
 
 
