@@ -252,7 +252,8 @@ class FaissIndex:
             for record in manifest.segments:
                 same = opened.get(record.name)
                 segment = (same.with_record(record, manifest.titles()) if same is not None and same.record.files == record.files else
-                           open_segment(directory, record, manifest.titles(), verify))
+                           open_segment(directory, record, manifest.titles(), verify,
+                                        lambda damage: index_error(directory, damage, manifest.corpus_root)))
                 if verify:
                     deleted = set(record.deleted)
                     counts = segment.records.doc_counts()

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,9 +129,13 @@ class Segment:
     """An open segment: searches by vector and by keywords, skipping the rows of deleted documents."""
 
     def __init__(self, record: SegmentRecord, records: Records, vectors: np.ndarray, faiss_index: Any,
-                 bm25: Any = None, titles: dict[str, str] | None = None) -> None:
-        self.record, self.records, self.vectors, self.faiss = record, records, vectors, faiss_index
-        self._bm25, self._titles = bm25, titles or {}
+                 bm25: Any = None, titles: dict[str, str] | None = None,
+                 loaders: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> None:
+        """``loaders`` read the FAISS index and the BM25 model on first use: `rag index` adding one report
+        to a 1M-paragraph archive never reads the archive's 1.5 GB HNSW graph, and a question reads it once."""
+        self.record, self.records, self.vectors = record, records, vectors
+        self._faiss, self._bm25, self._titles, self._loaders = faiss_index, bm25, titles or {}, loaders
+        self._lock = threading.Lock()
         deleted = set(record.deleted)
         self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
         self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
@@ -147,7 +152,20 @@ class Segment:
 
     def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> Segment:
         """The same open files under a new manifest entry (new tombstones), without reading anything again."""
-        return Segment(record, self.records, self.vectors, self.faiss, self._bm25, titles)
+        segment = Segment(record, self.records, self.vectors, self._faiss, self._bm25, titles, self._loaders)
+        return segment
+
+    @property
+    def faiss(self) -> Any:
+        if self._faiss is None and self._loaders is not None and self.record.chunks:
+            with self._lock:
+                if self._faiss is None:
+                    self._faiss = self._loaders[0]()
+        return self._faiss
+
+    @faiss.setter
+    def faiss(self, index: Any) -> None:
+        self._faiss = index
 
     @property
     def name(self) -> str:
@@ -169,7 +187,10 @@ class Segment:
     def bm25(self) -> Any:
         """The keyword model: the saved one, or built once from the records (in-memory segments)."""
         if self._bm25 is None:
-            self._bm25 = build_bm25(list(self.records.paragraphs()), self._titles)
+            with self._lock:
+                if self._bm25 is None:
+                    self._bm25 = (self._loaders[1]() if self._loaders is not None else
+                                  build_bm25(list(self.records.paragraphs()), self._titles))
         return self._bm25
 
     def _search_parameters(self, efsearch: int, nprobe: int) -> Any:
@@ -228,28 +249,43 @@ def _read_faiss(path: Path) -> Any:
     return faiss.read_index(str(path))
 
 
-def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool) -> Segment:
+def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
+                 on_damage: Callable[[Damaged], Exception] | None = None) -> Segment:
     """Open a segment folder; any damage raises ``Damaged`` naming ``<segment>/<file>``.
 
-    Sizes are always checked; ``verify`` also checks every file's sha256.
+    Sizes are always checked; ``verify`` also checks every file's sha256. The FAISS index and the
+    BM25 model are read on first use; damage found then raises ``on_damage(damage)`` (the caller's
+    one-line IndexCorrupt).
     """
     folder, label = directory / record.name, f"{record.name}/"
     verify_files(folder, record.files, checksums=verify, label=label)
     vectors = read_file(folder, "vectors.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False), label)
     records = read_file(folder, RECORDS, SqliteRecords, label)
-    faiss_index = read_file(folder, "index.faiss", _read_faiss, label) if record.chunks else None
-    bm25 = read_file(folder, BM25_PARAMS, lambda _: _load_bm25(folder), label)
     if vectors.ndim != 2 or len(vectors) != record.chunks:
         raise Damaged(f"{label}vectors.npy", f"has shape {vectors.shape}, the manifest says {record.chunks} rows")
     if (records.chunk_count, records.paragraph_count) != (record.chunks, record.paragraphs):
         raise Damaged(f"{label}{RECORDS}", f"holds {records.chunk_count} chunks and {records.paragraph_count} "
                                            f"paragraphs, the manifest says {record.chunks} and {record.paragraphs}")
-    if faiss_index is not None and (faiss_index.ntotal != len(vectors) or faiss_index.d != vectors.shape[1]):
-        raise Damaged(f"{label}index.faiss", f"holds {faiss_index.ntotal}x{faiss_index.d}, "
-                                             f"the records say {len(vectors)}x{vectors.shape[1]}")
     if verify:
         orphan = records.orphan_chunk()
         if orphan is not None:
             raise Damaged(f"{label}{RECORDS}", f"has a chunk of {orphan.doc_id!r} ¶{orphan.paragraph}, "
                                                "a paragraph it does not hold")
-    return Segment(record, records, vectors, faiss_index, bm25, titles)
+
+    def damaged(read: Callable[[], Any]) -> Callable[[], Any]:
+        def load() -> Any:
+            try:
+                return read()
+            except Damaged as damage:
+                raise (on_damage(damage) if on_damage is not None else damage) from None
+        return load
+
+    def read_faiss() -> Any:
+        index = read_file(folder, "index.faiss", _read_faiss, label)
+        if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
+            raise Damaged(f"{label}index.faiss", f"holds {index.ntotal}x{index.d}, "
+                                                 f"the records say {len(vectors)}x{vectors.shape[1]}")
+        return index
+
+    loaders = (damaged(read_faiss), damaged(lambda: read_file(folder, BM25_PARAMS, lambda _: _load_bm25(folder), label)))
+    return Segment(record, records, vectors, None, None, titles, loaders)
