@@ -44,6 +44,7 @@ class IndexReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    segments: int = 0
 
     @property
     def changed(self) -> bool:
@@ -52,7 +53,8 @@ class IndexReport:
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
                 f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.paragraphs} paragraphs, "
-                f"{self.chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s -> {self.directory}")
+                f"{self.chunks} chunks ({self.embedded_chunks} embedded), {self.segments} segment"
+                f"{'s' * (self.segments != 1)}, in {self.seconds:.1f}s -> {self.directory}")
 
 
 def _chunking(settings: IndexSettings) -> str:
@@ -194,7 +196,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
         manifest.segments = [segment.record for segment in segments]
         publish(index_dir, manifest)
         index = FaissIndex.load(index_dir, reuse=previous)
-    report.paragraphs, report.chunks = index.paragraph_count, len(index)
+    report.paragraphs, report.chunks, report.segments = index.paragraph_count, len(index), len(index.segments)
     report.seconds = time.perf_counter() - started
     log.info("index: %s", report.summary())
     return index, report
