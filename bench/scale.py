@@ -16,7 +16,9 @@ own words for BM25 and its vector plus noise for FAISS.
 Reported per size (a fresh process opens the index, as ``rag ask`` would):
 
 - ``build``: ``rag index`` of the whole corpus (chunking, synthetic vectors, FAISS, SQLite, BM25);
-- ``load`` and ``RSS``: ``FaissIndex.load`` and the process's resident memory after it;
+- ``load`` and ``RSS``: ``FaissIndex.load`` and the process's resident memory after it; ``first
+  query``: the first search, which reads the FAISS index and BM25 model; ``RSS after queries``
+  (the embedding model included);
 - ``search p50/p95``: embed the question (the real all-MiniLM-L6-v2) + FAISS + BM25 + fusion + hit
   records (``Retriever.search_vector``); ``found@5``: share of queries whose planted paragraph is in
   the top 5; ``recall@10``: the index's top-10 chunks against exact (Flat) search;
@@ -127,6 +129,7 @@ def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str
     embedder = make_embedder()
     embedder.encode(["warm up"])
     embed_times = [timed(embedder.encode, [text])[0] for text in texts]
+    first, _ = timed(retriever.search_vector, vectors[0], 5, texts[0])  # reads the FAISS index and BM25 model
     search_times, found = [], 0
     for text, vector, chunk in zip(texts, vectors, chunks):
         seconds, hits = timed(retriever.search_vector, vector, 5, text)
@@ -137,8 +140,10 @@ def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str
     for vector, truth in zip(vectors, exact):
         rows_found = [row for row, _ in segment.search(vector, 10, efsearch, nprobe)]
         recall.append(len(set(rows_found) & set(truth.tolist())) / 10)
+    resident_after = rss_mb() - base
     total = sorted(e + s for e, s in zip(embed_times, search_times))
-    return {"load s": load, "RSS MB": resident, "embed p50 ms": 1000 * statistics.median(embed_times),
+    return {"load s": load, "RSS MB": resident, "first query s": first, "RSS after queries MB": resident_after,
+            "embed p50 ms": 1000 * statistics.median(embed_times),
             "search p50 ms": 1000 * statistics.median(total), "search p95 ms": 1000 * total[int(0.95 * len(total)) - 1],
             "found@5": found / queries, "recall@10": float(np.mean(recall)),
             "segment type": segment.record.index_type}  # type: ignore[dict-item]
@@ -194,7 +199,7 @@ def main() -> None:
                         "instead of building it again (its build time is then not measured)")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--efsearch", type=int, default=64, help=argparse.SUPPRESS)
-    parser.add_argument("--nprobe", type=int, default=16, help=argparse.SUPPRESS)
+    parser.add_argument("--nprobe", type=int, default=32, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         print(json.dumps(probe(args.probe, args.queries, args.efsearch, args.nprobe)))

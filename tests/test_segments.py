@@ -240,3 +240,16 @@ def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
     rows = list(range(2999, -1, -1)) + [5]
     assert [c.embed_text for c in records.chunks_at(rows)] == [f"text {r}" for r in rows]
     assert len(records.doc_paragraph_rows({p.doc_id for p in paragraphs})) == 3000
+
+
+def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> None:
+    """The default approximate type: IVF with ~4·√n lists (at least 39 training points each), SQ8 codes."""
+    from rag.ingest.segment import choose_index_type, inverted_lists
+
+    assert [inverted_lists(n) for n in (9, 100_000, 1_000_000)] == [1, 1024, 4096]
+    assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"
+    assert choose_index_type("auto", 100_000, 100_000, "IVF{nlist},SQ8") == "Flat"
+    corpus, index_dir = _build(tmp_path, reports=6, flat_max_vectors=8)  # the default large type
+    index = FaissIndex.load(index_dir)
+    assert [s.record.index_type for s in index.segments] == ["IVF1,SQ8"]
+    assert "r4.txt" in _docs_found(index, "fuel smuggling Brest")

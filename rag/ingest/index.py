@@ -87,7 +87,7 @@ class FaissIndex:
             segments = [Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles())]
         self.segments = segments
         self._by_name = {s.name: s for s in segments}
-        self.efsearch, self.nprobe = 64, 16  # approximate index types: how widely a search looks
+        self.efsearch, self.nprobe = 64, 32  # approximate index types: how widely a search looks
 
     # --- queries --------------------------------------------------------------------------
     def __len__(self) -> int:
