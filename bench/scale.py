@@ -11,7 +11,7 @@ Embedding a million paragraphs is not the point here, so the corpus is real file
 ``update_index`` with a synthetic embedder: each text's vector is a seeded point near one of
 1,000 cluster centres (real embeddings cluster too; uniform random vectors would flatter no
 index and are the worst case for approximate ones). Every query plants its answer: a paragraph's
-own words for BM25 and its vector plus noise for FAISS.
+four rarest words for BM25 and its vector plus noise for FAISS.
 
 Reported per size (a fresh process opens the index, as ``rag ask`` would):
 
@@ -108,6 +108,13 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def question(text: str) -> str:
+    """A planted question: the paragraph's four rarest words (w<rank>: a higher rank is rarer), as a
+    real question names the specific things it asks about rather than the commonest words."""
+    words = {w.lower().rstrip(".") for w in text.split("\n")[-1].split()} - {"w49999"}  # the clamped tail
+    return " ".join(sorted(words, key=lambda w: -int(w[1:]) if w[1:].isdigit() else 0)[:4])
+
+
 def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str, float]:
     """In a fresh process: open the index, then time planted queries end to end."""
     from embeddings import make_embedder
@@ -123,7 +130,7 @@ def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str
     segment = max(index.segments, key=lambda s: s.records.chunk_count)
     rows = rng.choice(segment.records.chunk_count, queries, replace=False)
     chunks = segment.records.chunks_at(rows.tolist())
-    texts = [" ".join(c.embed_text.split("\n")[-1].rstrip(".").split()[:4]) for c in chunks]
+    texts = [question(c.embed_text) for c in chunks]
     vectors = _unit(np.asarray(segment.vectors[rows])
                     + 0.15 * rng.standard_normal((queries, DIM)).astype(np.float32) / DIM ** 0.5)
     first, _ = timed(retriever.search_vector, vectors[0], 5, texts[0])  # reads the FAISS index and BM25 model

@@ -226,17 +226,28 @@ class Segment:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
-        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
+        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first.
+
+        bm25s scores every paragraph, then its ``retrieve`` partitions all of them; at 1M paragraphs
+        that partition was 12 of a question's 18 ms, so only the paragraphs that hold a question word
+        (a non-zero score) are ranked here: the same order, at the cost of the posting lists.
+        """
         tokens = _tokenize([question])
         limit = min(limit, self.live_paragraphs)
         if limit <= 0 or not tokens.vocab:
             return []
-        mask = None
+        words = {index: word for word, index in tokens.vocab.items()}
+        ids = self.bm25.get_tokens_ids([words[i] for i in tokens.ids[0]])
+        if not ids:
+            return []
+        scores = self.bm25.get_scores_from_ids(ids)
         if len(self.deleted_paragraphs):
-            mask = np.ones(self.records.paragraph_count, dtype=np.float32)
-            mask[self.deleted_paragraphs] = 0
-        rows, scores = self.bm25.retrieve(tokens, k=limit, show_progress=False, weight_mask=mask)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+            scores[self.deleted_paragraphs] = 0
+        found = np.flatnonzero(scores > 0)
+        if len(found) > limit:
+            found = found[np.argpartition(-scores[found], limit - 1)[:limit]]
+        found = found[np.lexsort((found, -scores[found]))]  # best first; ties by row, so the order is stable
+        return [(int(r), float(scores[r])) for r in found]
 
     def close(self) -> None:
         close = getattr(self.records, "close", None)
