@@ -249,7 +249,7 @@ def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> No
     assert [inverted_lists(n) for n in (9, 100_000, 1_000_000)] == [1, 1024, 4096]
     assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"
     assert choose_index_type("auto", 100_000, 100_000, "IVF{nlist},SQ8") == "Flat"
-    corpus, index_dir = _build(tmp_path, reports=6, flat_max_vectors=8)  # the default large type
+    _, index_dir = _build(tmp_path, reports=6, flat_max_vectors=8)  # the default large type
     index = FaissIndex.load(index_dir)
     assert [s.record.index_type for s in index.segments] == ["IVF1,SQ8"]
     assert "r4.txt" in _docs_found(index, "fuel smuggling Brest")
