@@ -46,8 +46,10 @@ def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, 
     assert [s.record.index_type for s in reloaded.segments] == ["Flat"]  # "auto": exact search at this size
     assert len(manifest.documents) == 5 and all(len(d.sha256) == 64 for d in manifest.documents.values())
     assert {"faiss-cpu", "sentence-transformers"} <= set(manifest.versions)
-    # The keyword model is saved with its segment, so opening the index does not rebuild it.
-    assert all(segment._bm25 is not None for segment in reloaded.segments)
+    # The keyword model and FAISS index are saved with their segment and read on first use, never rebuilt.
+    assert all(segment._bm25 is None and segment._faiss is None for segment in reloaded.segments)
+    assert reloaded.keyword_search("Operation Sentinel", 3) and all(s._loaders for s in reloaded.segments)
+    assert all(type(segment.bm25).__name__ == "BM25" for segment in reloaded.segments)
     # The stored search gives the same neighbours as a fresh query through FAISS.
     query = embedder.encode(["Operation Sentinel drug seizures"])[0]
     assert [c.key for c, _ in reloaded.search(query, 3)] == [c.key for c, _ in bundled_index.search(query, 3)]

@@ -1,7 +1,7 @@
 """One question reads the few records it returns, not all N (issue 13, bounded costs): no clock, counts.
 
 FAISS and BM25 score every paragraph in their own compiled code; everything around them (fusion,
-hit records, best chunk) must stay proportional to k and the candidate count. bench/search_scale.py
+hit records, best chunk) must stay proportional to k and the candidate count. bench/scale.py
 gives the times at 1k/10k/100k paragraphs.
 """
 

@@ -7,6 +7,7 @@ disk, and Milvus Lite (a real engine, in the index folder). The fake embedder ke
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -247,3 +248,51 @@ def test_kill_9_during_rag_index_leaves_the_previous_version_live_and_the_next_r
     assert names == {read_pointer(index_dir).version} | {s.name for s in index.segments if s.record.store == "files"}
     assert _stored(index_dir, backend) == {s.name for s in index.segments}  # ... and now gone
     assert "r3.txt" in _docs_found(index, "counterfeit watches Gdansk")
+
+
+def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for number in range(3):
+        _write(corpus, number)
+        os.utime(corpus / f"r{number}.txt", ns=(1_600_000_000_000_000_000,) * 2)  # written long ago
+    _update(corpus, index_dir)
+    _write(corpus, 1, "heroin in lorry tyres")  # changed now: its mtime is too recent to trust later
+    from rag.ingest import indexer
+
+    hashed: list[str] = []
+    real = indexer.file_sha256
+    monkeypatch.setattr(indexer, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    _, report = _update(corpus, index_dir)
+    assert report.updated == ["r1.txt"] and hashed == ["r1.txt"]  # r0 and r2: stat only
+    hashed.clear()
+    _, report = _update(corpus, index_dir)
+    assert not report.changed and hashed == ["r1.txt"]  # a just-written file is hashed until its mtime is old
+
+
+def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
+    """SQLite limits bound variables (999 in older builds): large reads go in parts, in the order asked."""
+    from rag.ingest.paragraphs import Chunk, Paragraph
+    from rag.ingest.records import SqliteRecords, write_records
+
+    paragraphs = [Paragraph(f"d{n // 10:04d}.txt", n % 10 + 1, f"text {n}", n, n + 1) for n in range(3000)]
+    chunks = [Chunk(p.doc_id, p.paragraph, p.start, p.end, p.text) for p in paragraphs]
+    write_records(tmp_path / "records.sqlite", paragraphs, chunks)
+    records = SqliteRecords(tmp_path / "records.sqlite")
+    rows = list(range(2999, -1, -1)) + [5]
+    assert [c.embed_text for c in records.chunks_at(rows)] == [f"text {r}" for r in rows]
+    assert len(records.doc_paragraph_rows({p.doc_id for p in paragraphs})) == 3000
+
+
+def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> None:
+    """The default approximate type: IVF with ~4·√n lists (at least 39 training points each), SQ8 codes."""
+    from rag.ingest.segment import choose_index_type, inverted_lists
+
+    assert [inverted_lists(n) for n in (9, 100_000, 1_000_000)] == [1, 1024, 4096]
+    assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"
+    assert choose_index_type("auto", 100_000, 100_000, "IVF{nlist},SQ8") == "Flat"
+    _, index_dir = _build(tmp_path, reports=6, flat_max_vectors=8)  # the default large type
+    index = FaissIndex.load(index_dir)
+    assert [s.record.index_type for s in index.segments] == ["IVF1,SQ8"]
+    assert "r4.txt" in _docs_found(index, "fuel smuggling Brest")

@@ -69,10 +69,8 @@ def live_rows(manifest: Manifest, segment: Segment) -> Rows:
                 and document.segment in ("", segment.name))
 
     paragraphs = [p for p in segment.records.paragraphs() if live(p.doc_id)]
-    every = list(segment.records.chunks())
-    keep = [row for row, c in enumerate(every) if live(c.doc_id)]
-    chunks = [every[row] for row in keep]
-    return paragraphs, chunks, segment.vectors_at(keep)
+    rows = [(row, c) for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
+    return paragraphs, [c for _, c in rows], segment.vectors_at([row for row, _ in rows])
 
 
 

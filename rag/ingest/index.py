@@ -89,7 +89,7 @@ class FaissIndex:
             segments = [Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles())]
         self.segments = segments
         self._by_name = {s.name: s for s in segments}
-        self.efsearch, self.nprobe = 64, 16  # approximate index types: how widely a search looks
+        self.efsearch, self.nprobe = 64, 32  # approximate index types: how widely a search looks
 
     # --- queries --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -256,7 +256,8 @@ class FaissIndex:
             for record in manifest.segments:
                 same = opened.get(record.name)
                 segment = (same.with_record(record, manifest.titles()) if same is not None and same.record.files == record.files else
-                           open_segment(directory, record, manifest.titles(), verify))
+                           open_segment(directory, record, manifest.titles(), verify,
+                                        lambda damage: index_error(directory, damage, manifest.corpus_root)))
                 if verify:
                     deleted = set(record.deleted)
                     counts = segment.records.doc_counts()

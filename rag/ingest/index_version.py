@@ -38,6 +38,8 @@ class IndexedDocument:
     paragraphs: int
     reader: str = ""  # the reader version that made its paragraphs (rag.ingest.documents.reader_version)
     segment: str = ""  # the segment that holds its records (empty in formats 1-2: the version itself)
+    bytes: int = 0  # size and modification time when read: a file whose stat still matches is not hashed again
+    mtime_ns: int = 0  # (0: unknown, or modified too close to its reading to be trusted; see indexer._unchanged)
 
 
 @dataclass

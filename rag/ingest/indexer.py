@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ class IndexReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    segments: int = 0
 
     @property
     def changed(self) -> bool:
@@ -53,7 +54,8 @@ class IndexReport:
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
                 f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.paragraphs} paragraphs, "
-                f"{self.chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s -> {self.directory}")
+                f"{self.chunks} chunks ({self.embedded_chunks} embedded), {self.segments} segment"
+                f"{'s' * (self.segments != 1)}, in {self.seconds:.1f}s -> {self.directory}")
 
 
 def _chunking(settings: IndexSettings) -> str:
@@ -123,14 +125,33 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
         return _update(corpus_dir, index_dir, embedder, settings, progress, force, compact)
 
 
+RACY_NS = 2_000_000_000  # a file modified this close to its reading may change again within the same mtime
+
+
 def _unchanged(path: Path, known: IndexedDocument | None, max_bytes: int) -> bool:
-    """Same bytes, read by the same reader: a PDF indexed before pages were known is read again."""
+    """Same bytes, read by the same reader: a PDF indexed before pages were known is read again.
+
+    As git does, a file whose size and mtime are those recorded is not hashed again: an archive
+    of thousands of reports is scanned in a second, not hashed in minutes.
+    """
     if known is None or known.reader != reader_version(known.doc_id):
         return False
     try:
-        return path.stat().st_size <= max_bytes and file_sha256(path) == known.sha256
+        stat = path.stat()
+        if known.mtime_ns and (stat.st_size, stat.st_mtime_ns) == (known.bytes, known.mtime_ns):
+            return True
+        return stat.st_size <= max_bytes and file_sha256(path) == known.sha256
     except OSError:  # unreadable now: load_documents says why, once
         return False
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    """(size, mtime) to trust next time, or (size, 0) when the file changed too recently to trust its mtime."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0, 0
+    return stat.st_size, stat.st_mtime_ns if time.time_ns() - stat.st_mtime_ns > RACY_NS else 0
 
 
 def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarray], progress: bool) -> np.ndarray:
@@ -187,7 +208,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
         manifest.segments = [segment.record for segment in segments]
         publish(index_dir, manifest)
         index = FaissIndex.load(index_dir, reuse=previous)
-    report.paragraphs, report.chunks = index.paragraph_count, len(index)
+    report.paragraphs, report.chunks, report.segments = index.paragraph_count, len(index), len(index.segments)
     report.seconds = time.perf_counter() - started
     log.info("index: %s", report.summary())
     return index, report
@@ -200,10 +221,15 @@ def _next_manifest(previous: FaissIndex | None, embedder: Embedder, settings: In
     if previous is not None:
         gone = set(report.removed) | set(report.updated)
         manifest.documents = {d: doc for d, doc in previous.manifest.documents.items() if d not in gone}
+        for doc_id, doc in manifest.documents.items():  # verified by hash this time: trust the stat next time
+            if not doc.mtime_ns:
+                size, mtime_ns = _stat(Path(corpus_root) / doc_id)
+                manifest.documents[doc_id] = replace(doc, bytes=size, mtime_ns=mtime_ns)
     counts = Counter(p.doc_id for p in new_paragraphs)
     for document in documents:
+        size, mtime_ns = _stat(Path(corpus_root) / document.doc_id)
         manifest.documents[document.doc_id] = IndexedDocument(
             document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id],
-            reader_version(document.doc_id))
+            reader_version(document.doc_id), bytes=size, mtime_ns=mtime_ns)
     manifest.documents = dict(sorted(manifest.documents.items()))
     return manifest

@@ -16,7 +16,7 @@ from rag.ingest.milvus_store import names
 
 MAX_WORDS = 65_535  # bytes of a VARCHAR
 BATCH_BYTES = 8_000_000
-HNSW = {"M": 32, "efConstruction": 200}  # as the FAISS backend's large_index_type HNSW32
+HNSW = {"M": 32, "efConstruction": 200}  # Milvus Lite has no IVF_SQ8; efConstruction 200, not FAISS' 40
 BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s' defaults
 CONSISTENCY = "Session"  # a writer reads its own rows at once; other processes within Milvus' staleness bound
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -114,7 +115,8 @@ class MilvusSegment(Segment):
     """An open Milvus segment: searches its partition, skipping deleted documents with a filter."""
 
     def __init__(self, record: SegmentRecord, records: MilvusRecords, titles: dict[str, str] | None = None) -> None:
-        self.record, self.records, self.faiss, self._bm25, self._titles = record, records, None, None, titles or {}
+        self.record, self.records, self._titles = record, records, titles or {}
+        self._faiss, self._bm25, self._loaders, self._lock = None, None, None, threading.Lock()  # (FAISS's)
         self.rows, self.milvus = records, records.milvus
         deleted = set(record.deleted)
         self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)

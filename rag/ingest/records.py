@@ -159,11 +159,14 @@ class SqliteRecords:
         return rows[0] if rows else ()
 
     def _rows(self, table: str, columns: str, rows: Sequence[int]) -> list[tuple]:
-        """Rows by row number, in the order asked (one query; duplicates allowed)."""
-        if not rows:
-            return []
-        found = {r[0]: r[1:] for r in self._all(
-            f"SELECT row, {columns} FROM {table} WHERE row IN ({','.join('?' * len(rows))})", list(rows))}
+        """Rows by row number, in the order asked (duplicates allowed); a query per 500 rows (SQLite's limit
+        on bound variables is 999 in older builds)."""
+        found: dict[int, tuple] = {}
+        wanted = sorted(set(rows))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            found.update((r[0], r[1:]) for r in self._all(
+                f"SELECT row, {columns} FROM {table} WHERE row IN ({','.join('?' * len(part))})", part))
         return [found[r] for r in rows]
 
     def paragraph(self, key: ParagraphKey) -> Paragraph | None:
@@ -192,10 +195,11 @@ class SqliteRecords:
 
     def _doc_rows(self, columns: str, doc_ids: set[str]) -> list[tuple]:
         """Paragraph rows of some documents (by the key index, never a scan of the table)."""
-        if not doc_ids:
-            return []
-        marks = ",".join("?" * len(doc_ids))
-        return self._all(f"SELECT {columns} FROM paragraphs WHERE doc_id IN ({marks})", sorted(doc_ids))
+        wanted, found = sorted(doc_ids), []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            found += self._all(f"SELECT {columns} FROM paragraphs WHERE doc_id IN ({','.join('?' * len(part))})", part)
+        return found
 
     def paragraphs(self) -> Iterator[Paragraph]:
         return iter([_paragraph(r) for r in self._all(f"SELECT {_PARAGRAPH_COLUMNS} FROM paragraphs ORDER BY row")])

@@ -55,9 +55,10 @@ class IndexSettings(Section):
     flat_max_vectors: int = Field(
         100_000, ge=0, description="'auto': segments up to this many vectors use exact search (Flat).")
     large_index_type: str = Field(
-        "HNSW32", description="'auto': the approximate FAISS index of larger segments (bench/scale.py: recall@10).")
+        "IVF{nlist},SQ8", description="'auto': the approximate FAISS index of larger segments; {nlist} becomes "
+        "the power of two nearest 4·√vectors (bench/ann_types.py: recall@10 against Flat).")
     hnsw_ef_search: int = Field(64, ge=1, description="HNSW: candidates a search keeps (higher: recall up, speed down).")
-    ivf_nprobe: int = Field(16, ge=1, description="IVF: inverted lists a search visits (higher: recall up, speed down).")
+    ivf_nprobe: int = Field(32, ge=1, description="IVF: inverted lists a search visits (higher: recall up, speed down).")
     max_segments: int = Field(
         8, ge=1, description="More live segments than this after `rag index`: all but the largest are merged.")
     max_deleted_fraction: float = Field(
