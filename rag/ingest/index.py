@@ -114,10 +114,15 @@ class FaissIndex:
         return self.manifest.documents[doc_id]
 
     def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]:
-        """Nearest live chunks to one normalised query vector over all segments, best first."""
+        """Nearest live chunks to one normalised query vector over all segments, best first.
+
+        Equal scores (chunks of the same text) rank by segment, then row: FAISS leaves their order to its
+        heap, Milvus to its engine, and a tie at the top of the ranking moves a paragraph's rank.
+        """
+        order = {segment.name: position for position, segment in enumerate(self.segments)}
         found = [(score, segment, row) for segment in self.segments
                  for row, score in segment.search(query, limit, self.efsearch, self.nprobe)]
-        found.sort(key=lambda item: -item[0])
+        found.sort(key=lambda item: (-item[0], order[item[1].name], item[2]))
         top = found[:max(limit, 0)]
         return list(zip(self._read(top, lambda s, rows: s.records.chunks_at(rows)), [score for score, _, _ in top]))
 
