@@ -21,7 +21,7 @@ from rag.types import ParagraphKey
 
 ROW_BITS = 32
 PART = 16_000  # characters per array element: at most 64,000 bytes of UTF-8, under Milvus' 65,535 per VARCHAR
-PAGE = 5_000  # rows per query when reading a whole segment
+PAGE = 10_000  # rows per query when reading a whole segment (records and vectors; ids: 20 times as many)
 CACHED = 4_096  # records kept per segment and kind
 PARAGRAPH_FIELDS = ["doc_id", "paragraph", "text", "start", "end", "page", "boxes", "first_chunk", "chunks"]
 CHUNK_FIELDS = ["doc_id", "paragraph", "start", "end", "embed_text"]
@@ -95,8 +95,11 @@ class MilvusRecords:
             self._rows.put(ParagraphKey(row["doc_id"], row["paragraph"]), number)
 
     def keep_chunks(self, rows: list[dict]) -> None:
+        """Remember chunk rows, and where their paragraphs are when the rows say (a dense search's hits)."""
         for row in rows:
             self._chunks.put(row["id"] - self.key, _chunk(row))
+            if "paragraph_row" in row:
+                self._rows.put(ParagraphKey(row["doc_id"], row["paragraph"]), row["paragraph_row"])
 
     def _fetch(self, collection: str, rows: Sequence[int], fields: list[str]) -> list[dict]:
         found = []
@@ -118,10 +121,9 @@ class MilvusRecords:
 
     def _by_key(self, key: ParagraphKey) -> tuple[Paragraph, range] | None:
         row = self._rows.get(key)
-        cached = None if row is None else self._paragraphs.get(row)
-        if cached is not None:
-            return cached
-        found = self.milvus.query(
+        if row is not None:  # a search returned it, or a chunk of it
+            return self._paragraph_rows([row])[0]
+        found = self.milvus.query(  # by the scalar indexes: a scan of the collection in Milvus Lite
             self.paragraph_collection, filter=f"doc_id == {literal(key.doc_id)} and paragraph == {int(key.paragraph)}",
             output_fields=PARAGRAPH_FIELDS, partition_names=[self.partition], limit=1)
         if not found:
@@ -151,26 +153,26 @@ class MilvusRecords:
 
     def vectors_at(self, rows: Sequence[int]) -> list[list[float]]:
         """Vectors are not cached. A few come by id with their chunks (which are); many, a page at a time."""
-        if len(rows) > PAGE:
+        if len(rows) > 1000:
             every = self._pages(self.chunk_collection, self.chunk_count, ["vector"])
             vectors = {row["id"] - self.key: row["vector"] for row in every}
         else:
-            found = self._fetch(self.chunk_collection, rows, ["vector", *CHUNK_FIELDS])
+            found = self._fetch(self.chunk_collection, rows, ["vector", "paragraph_row", *CHUNK_FIELDS])
             self.keep_chunks(found)
             vectors = {row["id"] - self.key: row["vector"] for row in found}
         return [vectors[r] for r in rows]
 
-    def _pages(self, collection: str, count: int, fields: list[str]) -> Iterator[dict]:
-        """Every row of the segment in row order, a page of ids at a time."""
-        for start in range(0, count, PAGE):
+    def _pages(self, collection: str, count: int, fields: list[str], size: int = PAGE) -> Iterator[dict]:
+        """Every row of the segment in row order, a page of ids at a time (each page a scan in Milvus Lite)."""
+        for start in range(0, count, size):
             page = self.milvus.query(collection, filter=f"id >= {self.key | start} and id < "
-                                     f"{self.key | min(start + PAGE, count)}", output_fields=fields,
+                                     f"{self.key | min(start + size, count)}", output_fields=fields,
                                      partition_names=[self.partition])
             yield from sorted(page, key=lambda row: row["id"])
 
     def doc_counts(self) -> Counter[str]:
         return Counter(row["doc_id"] for row in self._pages(self.paragraph_collection, self.paragraph_count,
-                                                            ["doc_id"]))
+                                                            ["doc_id"], 20 * PAGE))
 
     def doc_chunk_rows(self, doc_ids: set[str]) -> list[int]:
         return self._doc_rows(self.chunk_collection, doc_ids)

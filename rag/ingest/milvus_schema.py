@@ -3,7 +3,9 @@
 Paragraphs carry their records (long texts as VARCHAR arrays: one VARCHAR holds at most 65,535
 bytes), ``words`` (bm25s' tokens, see ``rag.ingest.milvus_segment.words``) analysed by Milvus'
 standard tokenizer with bm25s' stop words, and a BM25 function from ``words`` into ``sparse``.
-Chunks carry their records and vectors (HNSW, inner product: the vectors are normalised).
+Chunks carry their records, the row of their paragraph (a dense hit leads to its paragraph by id, not
+by a query: a filtered query costs a scan of the collection in Milvus Lite) and their vectors (HNSW,
+inner product: the vectors are normalised). ``doc_id`` and ``paragraph`` have scalar indexes.
 Build parameters are nested in "params": Milvus Lite silently drops them otherwise.
 """
 
@@ -44,6 +46,14 @@ def _schema(*extra: tuple[str, str]) -> Any:
     return schema
 
 
+def _create(milvus: Any, name: str, schema: Any, index: Any) -> None:
+    """Create, index and load a collection. ``sync=False``: pymilvus would poll each index of an empty
+    collection, half a second a time."""
+    milvus.create_collection(name, schema=schema, consistency_level=CONSISTENCY)
+    milvus.create_index(name, index, sync=False)
+    milvus.load_collection(name)
+
+
 def ensure_collections(milvus: Any, prefix: str, dim: int, stop_words: list[str]) -> tuple[str, str]:
     """Create the two collections of ``prefix`` if missing; returns (paragraphs, chunks)."""
     from pymilvus import DataType, Function, FunctionType
@@ -60,13 +70,16 @@ def ensure_collections(milvus: Any, prefix: str, dim: int, stop_words: list[str]
         index = milvus.prepare_index_params()
         index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                         params={"params": BM25})
-        milvus.create_collection(paragraphs, schema=schema, index_params=index, consistency_level=CONSISTENCY)
+        for field in ("doc_id", "paragraph"):  # a paragraph by key; a deleted document's rows
+            index.add_index(field_name=field, index_type="INVERTED")
+        _create(milvus, paragraphs, schema, index)
     if not milvus.has_collection(chunks):
-        schema = _schema(("embed_text", "text"))
+        schema = _schema(("embed_text", "text"), ("paragraph_row", "int"))
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         index = milvus.prepare_index_params()
         index.add_index(field_name="vector", index_type="HNSW", metric_type="IP", params={"params": HNSW})
-        milvus.create_collection(chunks, schema=schema, index_params=index, consistency_level=CONSISTENCY)
+        index.add_index(field_name="doc_id", index_type="INVERTED")
+        _create(milvus, chunks, schema, index)
     return paragraphs, chunks
 
 

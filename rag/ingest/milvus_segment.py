@@ -98,9 +98,11 @@ def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunk
              "text": parts(p.text), "boxes": parts(json.dumps(p.boxes)), "page": -1 if p.page is None else p.page,
              "first_chunk": first, "chunks": count, "words": text}
             for row, (p, (first, count), text) in enumerate(zip(ordered, ranges, texts))))
+        paragraph_rows = [row for row, (_, count) in enumerate(ranges) for _ in range(count)]
         insert_rows(milvus, chunk_collection, part, (
             {"id": key | row, "doc_id": c.doc_id, "paragraph": c.paragraph, "start": c.start, "end": c.end,
-             "embed_text": parts(c.embed_text), "vector": vectors[row]} for row, c in enumerate(chunks)))
+             "embed_text": parts(c.embed_text), "paragraph_row": paragraph_rows[row], "vector": vectors[row]}
+            for row, c in enumerate(chunks)))
         for target in (paragraph_collection, chunk_collection):
             milvus.flush(target)  # durable, and indexed rather than brute-forced by every search
     except BaseException:
@@ -135,7 +137,8 @@ class MilvusSegment(Segment):
         if limit <= 0:
             return []
         hits = self.milvus.search(self.rows.chunk_collection, data=[np.asarray(query, dtype=np.float32).tolist()],
-                                  anns_field="vector", limit=limit, filter=self._filter, output_fields=CHUNK_FIELDS,
+                                  anns_field="vector", limit=limit, filter=self._filter,
+                                  output_fields=[*CHUNK_FIELDS, "paragraph_row"],
                                   partition_names=[self.rows.partition],
                                   search_params={"metric_type": "IP", "params": {"ef": max(efsearch, limit)}})
         found = [dict(hit["entity"], id=hit["id"]) for hit in hits[0]] if hits else []
