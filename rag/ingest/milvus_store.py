@@ -224,8 +224,8 @@ def drop_unlisted(directory: Path, recorded_uri: str, prefix: str, keep: Iterabl
 
 
 def drop_partition(milvus: Any, collection: str, name: str) -> None:
-    """Release (a server refuses to drop a loaded partition; Lite has no partition release) and drop."""
-    with contextlib.suppress(Exception):
+    """Release (a server refuses to drop a loaded partition; Lite releases whole collections only) and drop."""
+    if is_server(milvus.uri):
         milvus.release_partitions(collection, [name])
     milvus.drop_partition(collection, name)
 
