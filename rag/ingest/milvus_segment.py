@@ -157,7 +157,7 @@ class MilvusSegment(Segment):
         hits = hits[0] if hits else []
         self.rows.keep_paragraphs([dict(hit["entity"], id=hit["id"]) for hit in hits])
         scored = [(int(hit["id"]) - self.rows.key, abs(float(hit["distance"]))) for hit in hits]  # Lite: -score
-        return [(row, score) for row, score in scored if score > 0]
+        return sorted(((row, score) for row, score in scored if score > 0), key=lambda hit: (-hit[1], hit[0]))
 
     def close(self) -> None:
         """Nothing to close: the connection is the process's (``milvus_store.release_all``)."""
