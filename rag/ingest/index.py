@@ -278,13 +278,14 @@ class FaissIndex:
             raise index_error(directory, damage, corpus_root) from None
 
 
-def publish(directory: Path, manifest: Manifest) -> Path:
+def publish(directory: Path, manifest: Manifest, replaced: list[SegmentRecord] | None = None) -> Path:
     """Write ``manifest`` as a new version and switch ``CURRENT`` to it atomically; returns the version folder.
 
     Its segments must already be in place. Versions and segments no live manifest names are removed after;
-    Milvus segments of the version it replaces stay one version longer (see ``remove_stale_rows``).
+    Milvus segments of the version it replaces (``replaced``, else read from disk) stay one version longer
+    (see ``remove_stale_rows``).
     """
-    replaced = _current_segments(directory)
+    replaced = _current_segments(directory) if replaced is None else replaced
     token = uuid.uuid4().hex[:8]
     tmp = directory / f".tmp-{token}"
     tmp.mkdir(parents=True)

@@ -206,7 +206,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
         index = previous  # nothing to write
     else:
         manifest.segments = [segment.record for segment in segments]
-        publish(index_dir, manifest)
+        publish(index_dir, manifest, previous.manifest.segments if previous is not None else None)
         index = FaissIndex.load(index_dir, reuse=previous)
     report.paragraphs, report.chunks, report.segments = index.paragraph_count, len(index), len(index.segments)
     report.seconds = time.perf_counter() - started
