@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.ingest.index import FaissIndex, Manifest
+from rag.ingest.index import FaissIndex, Manifest, live_rows
 from rag.ingest.paragraphs import Chunk, Paragraph
 from rag.ingest.segment import Segment, choose_index_type, open_segment, write_segment
 from rag.settings import IndexSettings
@@ -59,18 +59,6 @@ def plan(segments: list[Segment], policy: CompactionPolicy, everything: bool = F
 def _legacy(segment: Segment) -> bool:
     """A segment of a format 1-2 index: no files of its own (a Milvus segment has none either, but rows)."""
     return segment.record.store == "files" and not segment.record.files
-
-
-def live_rows(manifest: Manifest, segment: Segment) -> Rows:
-    """A segment's paragraphs, chunks and vectors, without the rows of documents no longer live there."""
-    def live(doc_id: str) -> bool:
-        document = manifest.documents.get(doc_id)
-        return (document is not None and doc_id not in segment.record.deleted
-                and document.segment in ("", segment.name))
-
-    paragraphs = [p for p in segment.records.paragraphs() if live(p.doc_id)]
-    rows = [(row, c) for row, c in enumerate(segment.records.chunks()) if live(c.doc_id)]
-    return paragraphs, [c for _, c in rows], segment.vectors_at([row for row, _ in rows])
 
 
 

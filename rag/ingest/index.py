@@ -163,13 +163,10 @@ class FaissIndex:
             )
 
     # --- whole reads: for tools and tests over small indexes, never on a question's path ------
-    def _live(self, segment: Segment, doc_id: str) -> bool:
-        return doc_id in self.manifest.documents and doc_id not in segment.record.deleted
-
     @property
     def paragraphs(self) -> list[Paragraph]:
-        return sorted((p for s in self.segments for p in s.records.paragraphs() if self._live(s, p.doc_id)),
-                      key=lambda p: p.key)
+        return sorted((p for s in self.segments for p in s.records.paragraphs()
+                       if self.manifest.lives_in(p.doc_id, s.record)), key=lambda p: p.key)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -181,12 +178,11 @@ class FaissIndex:
         return np.vstack([v for _, v in rows]) if rows else np.zeros((0, self.manifest.dim), np.float32)
 
     def rows(self) -> list[tuple[Chunk, np.ndarray]]:
-        """Every live chunk with its vector, in key order (compaction, salvage, tests)."""
+        """Every live chunk with its vector, in key order (``save``, tests)."""
         found = []
         for segment in self.segments:
-            chunks = list(segment.records.chunks())
-            vectors = segment.vectors_at(range(len(chunks)))
-            found += [(c, vectors[row]) for row, c in enumerate(chunks) if self._live(segment, c.doc_id)]
+            _, chunks, vectors = live_rows(self.manifest, segment)
+            found += list(zip(chunks, vectors))
         return sorted(found, key=lambda item: (item[0].doc_id, item[0].paragraph, item[0].start))
 
     @property
@@ -276,6 +272,13 @@ class FaissIndex:
             return cls(manifest, segments=segments)
         except Damaged as damage:
             raise index_error(directory, damage, corpus_root) from None
+
+
+def live_rows(manifest: Manifest, segment: Segment) -> tuple[list[Paragraph], list[Chunk], np.ndarray]:
+    """A segment's paragraphs, chunks and vectors, without the rows of documents no longer live there."""
+    paragraphs = [p for p in segment.records.paragraphs() if manifest.lives_in(p.doc_id, segment.record)]
+    rows = [(row, c) for row, c in enumerate(segment.records.chunks()) if manifest.lives_in(c.doc_id, segment.record)]
+    return paragraphs, [c for _, c in rows], segment.vectors_at([row for row, _ in rows])
 
 
 def publish(directory: Path, manifest: Manifest, replaced: list[SegmentRecord] | None = None) -> Path:

@@ -66,6 +66,12 @@ class Manifest:
         data["segments"] = [SegmentRecord(**v) for v in data.get("segments", [])]
         return cls(**data)
 
+    def lives_in(self, doc_id: str, segment: SegmentRecord) -> bool:
+        """Whether ``segment``'s rows of ``doc_id`` are live: a listed document, held there, not deleted there."""
+        document = self.documents.get(doc_id)
+        return (document is not None and doc_id not in segment.deleted
+                and document.segment in ("", segment.name))
+
     def titles(self) -> dict[str, str]:
         return {doc_id: document.title for doc_id, document in self.documents.items()}
 
