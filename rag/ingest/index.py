@@ -145,14 +145,16 @@ class FaissIndex:
                         for row, score in segment.keyword_search(question, limit)), key=lambda item: -item[0])
         return [p.key for p in self._read(found[:max(limit, 0)], lambda s, rows: s.records.paragraph_at(rows))]
 
-    def best_chunk(self, key: ParagraphKey, vector: np.ndarray) -> tuple[float, tuple[int, int]]:
-        """The paragraph's best cosine similarity, and where in the paragraph that chunk lies."""
+    def best_chunk(self, key: ParagraphKey, vector: np.ndarray,
+                   paragraph: Paragraph | None = None) -> tuple[float, tuple[int, int]]:
+        """The paragraph's best cosine similarity, and where in the paragraph that chunk lies
+        (``paragraph``: its record, when the caller has read it already)."""
         segment = self._segment_of(key.doc_id)
         rows = list(segment.records.chunk_rows(key))
         similarities = segment.vectors_at(rows) @ vector
         best = int(similarities.argmax())
         chunk = segment.records.chunks_at([rows[best]])[0]
-        paragraph = self.paragraph(*key)
+        paragraph = paragraph or self.paragraph(*key)
         return float(similarities[best]), (chunk.start - paragraph.start, chunk.end - paragraph.start)
 
     def check_embedder(self, name: str, dim: int) -> None:

@@ -142,8 +142,9 @@ class Retriever:
         hits = []
         for key in order[:k]:
             document = self.index.document(key.doc_id)
-            score, focus = self.index.best_chunk(key, vector)
-            hits.append(Hit(self.index.paragraph(*key), score, document.title, document.date, focus))
+            paragraph = self.index.paragraph(*key)
+            score, focus = self.index.best_chunk(key, vector, paragraph)
+            hits.append(Hit(paragraph, score, document.title, document.date, focus))
         return hits
 
     def search(self, question: str, k: int) -> list[Hit]:
