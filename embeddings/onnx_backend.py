@@ -1,0 +1,362 @@
+"""ONNX Runtime embedder: a sentence-transformers model exported once to ONNX, optionally int8-quantised.
+
+Chosen by the embedder string, the txtai way: ``all-MiniLM-L6-v2@onnx`` (fp32) or
+``all-MiniLM-L6-v2@onnx-int8`` (dynamic int8). The export runs offline from the model's own files
+(the packaged one for ``all-MiniLM-L6-v2``) at first use, into ``~/.cache/rag/models/<name>/``
+(``$XDG_CACHE_HOME``): built in a temporary folder and renamed into place, under a file lock so two
+processes do not both build it. Later loads need neither torch nor sentence-transformers.
+
+The int8 model is quantised with unsigned 8-bit weights and activations (``u8u8``, per channel,
+symmetric weights). ONNX Runtime picks its kernels at run time, so the file works on any x86-64 CPU;
+signed weights (``u8s8``, optimum's "avx512_vnni" recipe) are as fast here but can saturate 16-bit
+sums on CPUs without VNNI (AVX2 only), which ``u8u8`` cannot (bench/embed_throughput.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embeddings.base import EmbedderUnavailable
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1  # bump when the export recipe changes: cached exports are rebuilt
+MODEL_FILE = "model.onnx"
+META_FILE = "export.json"  # written last: its presence (with a matching fingerprint) means the export is whole
+CHECK_TEXTS = (
+    "What did Operation Sentinel seize?",
+    "The Secretary General met the head of the Federal Customs Service in Moscow to explore areas for common "
+    "action, and visited the Central Customs Laboratory.",
+    "Normandy",
+)
+CHECK_MIN_COSINE = 0.98
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a backend turns the fp32 export into the file it runs."""
+
+    backend: str
+    quantise: bool = False
+    signed_weights: bool = False  # u8s8 (optimum's avx512/avx512_vnni recipe) instead of u8u8 (its avx2 recipe)
+
+
+RECIPES: dict[str, Recipe] = {
+    "onnx": Recipe("onnx"),
+    "onnx-int8": Recipe("onnx-int8", quantise=True),
+    "onnx-int8-s8": Recipe("onnx-int8-s8", quantise=True, signed_weights=True),  # measured, not recommended
+}
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/rag/models`` (``~/.cache/rag/models``), where the packaged GGUF is assembled too."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag" / "models"
+
+
+def _cache_name(model: str, backend: str) -> str:
+    """A folder name for ``model@backend``: the name itself when it is a plain one, else a readable hash."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in model)
+    if safe != model or len(safe) > 80:
+        digest = hashlib.sha256(model.encode()).hexdigest()[:12]
+        safe = f"{Path(model).name[:40] or 'model'}-{digest}"
+    return f"{safe}@{backend}"
+
+
+def _source_fingerprint(location: str) -> dict[str, Any]:
+    """What the export was made from: the weight files' names, sizes and times, and the recipe version."""
+    files = sorted(p for p in Path(location).rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
+    return {"export_version": EXPORT_VERSION, "source": location,
+            "files": [[str(p.relative_to(location)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
+
+
+def _read_meta(directory: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((directory / META_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and (directory / MODEL_FILE).is_file() else None
+
+
+def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | None = None,
+                  progress: bool = True) -> Path:
+    """The folder holding ``model.onnx``, its tokenizer and ``export.json``; built on first use."""
+    from filelock import FileLock
+
+    cache_dir = (cache_dir or default_cache_dir()).expanduser()
+    target = cache_dir / _cache_name(model, recipe.backend)
+    fingerprint = _source_fingerprint(location)
+    meta = _read_meta(target)
+    if meta is not None and meta.get("fingerprint") == fingerprint:
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir / f".{target.name}.lock")):
+        meta = _read_meta(target)  # another process may have built it while we waited
+        if meta is not None and meta.get("fingerprint") == fingerprint:
+            return target
+        tmp = cache_dir / f".{target.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _build(model, location, recipe, tmp, fingerprint, progress)
+            old = cache_dir / f".{target.name}.{os.getpid()}.old"
+            if target.exists():  # a stale export (other source or recipe): moved aside, then removed
+                os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: dict[str, Any], progress: bool) -> None:
+    """Export (torch, legacy tracer), quantise, check against torch on a few texts, write the marker last."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    steps = ["loading the model", "exporting to ONNX", *(["quantising to int8"] if recipe.quantise else []),
+             "checking against torch"]
+    log.info("building the %s embedder for %r once into %s (about a minute)", recipe.backend, model, out.parent)
+    columns = (TextColumn("Preparing embedder: {task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, disable=not progress) as bar:
+        task = bar.add_task(steps[0], total=len(steps))
+
+        def step(done: str) -> None:
+            bar.advance(task)
+            following = steps.index(done) + 1
+            if following < len(steps):
+                bar.update(task, description=steps[following])
+
+        out.mkdir(parents=True)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - both are dependencies of the package
+            raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: {exc}") from exc
+        source = SentenceTransformer(location, device="cpu", model_kwargs={"attn_implementation": "eager"})
+        names = [type(module).__name__ for module in source]
+        if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+            raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: modules {names} (only Transformer, Pooling "
+                                      "and Normalize are supported)")
+        tokenizer = source.tokenizer
+        max_seq_length = int(source.max_seq_length or 512)
+        step(steps[0])
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = source
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                features = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+                return self.inner(features)["sentence_embedding"]
+
+        sample = tokenizer(list(CHECK_TEXTS), padding=True, return_tensors="pt")
+        inputs = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+        if len(inputs) != 3:
+            raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: its tokenizer gives only {inputs}")
+        fp32 = out / ("model_fp32.onnx" if recipe.quantise else MODEL_FILE)
+        with torch.no_grad(), _quiet_export():
+            torch.onnx.export(
+                Wrapped().eval(), tuple(sample[name] for name in inputs), str(fp32), dynamo=False,
+                input_names=inputs, output_names=["sentence_embedding"], opset_version=17,
+                dynamic_axes={**{name: {0: "batch", 1: "sequence"} for name in inputs},
+                              "sentence_embedding": {0: "batch"}})
+        step(steps[1])
+        if recipe.quantise:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            with _quiet_root_logger():  # the quantiser logs every tensor it skips to the root logger
+                quantize_dynamic(fp32, out / MODEL_FILE, per_channel=True, reduce_range=False,
+                                 weight_type=QuantType.QInt8 if recipe.signed_weights else QuantType.QUInt8,
+                                 extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+            fp32.unlink()
+            step(steps[2])
+        tokenizer.save_pretrained(str(out))
+        reference = source.encode(list(CHECK_TEXTS), convert_to_numpy=True, normalize_embeddings=True,
+                                  show_progress_bar=False)
+        session = _session(out / MODEL_FILE)
+        got = _run(session, tokenizer, list(CHECK_TEXTS), max_seq_length)
+        cosines = (got * reference).sum(axis=1)
+        if float(cosines.min()) < CHECK_MIN_COSINE:
+            raise EmbedderUnavailable(f"the {recipe.backend} export of {model!r} disagrees with torch "
+                                      f"(cosine {cosines.min():.3f} < {CHECK_MIN_COSINE})")
+        step(steps[-1])
+    meta = {"fingerprint": fingerprint, "model": model, "backend": recipe.backend, "dim": int(got.shape[1]),
+            "max_seq_length": max_seq_length, "check_min_cosine": round(float(cosines.min()), 6)}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    log.info("%s embedder for %r ready (cosine to torch on check texts >= %.4f)", recipe.backend, model,
+             cosines.min())
+
+
+class _quiet_export:
+    """The legacy exporter's tracer and deprecation warnings are expected: the export is checked afterwards."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)
+
+
+class _quiet_root_logger:
+    def __enter__(self) -> None:
+        root = logging.getLogger()
+        self._level = root.level
+        root.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().setLevel(self._level)
+
+
+def _threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _session(path: Path) -> onnxruntime.InferenceSession:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = _threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # warnings about unused initialisers are expected
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _run(session: onnxruntime.InferenceSession, tokenizer: PreTrainedTokenizerBase, texts: list[str],
+         max_seq_length: int) -> np.ndarray:
+    """One batch: tokenised as sentence-transformers does (padded to the longest, truncated), unit rows."""
+    encoded = tokenizer(texts, padding=True, truncation="longest_first", max_length=max_seq_length,
+                        return_tensors="np")
+    feed = {i.name: encoded[i.name].astype(np.int64) for i in session.get_inputs()}
+    vectors = np.asarray(session.run(None, feed)[0], dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _local_files(model: str) -> str:
+    """The folder of the model's files: the packaged one, a local path, or a hub id already in the HF cache."""
+    from embeddings.sentence_transformer import model_location
+
+    location = model_location(model)
+    if Path(location).is_dir():
+        return location
+    try:
+        from huggingface_hub import snapshot_download
+
+        return str(snapshot_download(location, local_files_only=True))
+    except Exception as exc:  # noqa: BLE001 - any failure means: not on this disk
+        raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: not a folder of model files, nor a model in the "
+                                  f"local Hugging Face cache ({type(exc).__name__})") from exc
+
+
+@dataclass
+class LoadedExport:
+    session: onnxruntime.InferenceSession
+    tokenizer: PreTrainedTokenizerBase
+    meta: dict[str, Any]
+
+
+_loaded: dict[tuple[str, str], LoadedExport] = {}
+_lock = threading.Lock()
+
+
+def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path | None = None) -> LoadedExport:
+    """Build (once, on disk) and load (once per process) the ONNX export of ``model``."""
+    key = (str(cache_dir), _cache_name(model, recipe.backend))
+    with _lock:
+        if key not in _loaded:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError as exc:
+                raise EmbedderUnavailable(f"embedder {model}@{recipe.backend} needs onnxruntime: "
+                                          "pip install onnxruntime") from exc
+            from transformers import AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()  # token-length notices are expected: we count on purpose
+            try:
+                directory = ensure_export(model, location, recipe, cache_dir)
+                meta = _read_meta(directory) or {}
+                tokenizer = AutoTokenizer.from_pretrained(str(directory))
+                _loaded[key] = LoadedExport(_session(directory / MODEL_FILE), tokenizer, meta)
+            except (OSError, ValueError, RuntimeError) as exc:
+                if isinstance(exc, EmbedderUnavailable):
+                    raise
+                reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+                raise EmbedderUnavailable(f"cannot load embedder {model}@{recipe.backend}: {reason.strip()}") from exc
+        return _loaded[key]
+
+
+class OnnxEmbedder:
+    """Embedder running an ONNX export of a sentence-transformers model with ONNX Runtime."""
+
+    def __init__(self, model: str, backend: str, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+        if backend not in RECIPES:
+            raise EmbedderUnavailable(f"unknown embedder backend {backend!r}: use one of {', '.join(RECIPES)}")
+        self._model = model
+        self._recipe = RECIPES[backend]
+        self._cache_dir = cache_dir
+        self.batch_size = batch_size
+
+    @cached_property
+    def _export(self) -> LoadedExport:
+        return load_onnx_export(self._model, _local_files(self._model), self._recipe, self._cache_dir)
+
+    @property
+    def name(self) -> str:
+        """``model@backend``: never the fp32 torch name, so an index is rebuilt rather than mixed."""
+        return f"{self._model}@{self._recipe.backend}"
+
+    @property
+    def dim(self) -> int:
+        return int(self._export.meta["dim"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._export.meta["max_seq_length"])
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces including the special tokens the model adds (the same tokenizer as the torch model)."""
+        return len(self._export.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Batches of similar token length, longest first; one unit-length float32 row per text, in order."""
+        from embeddings.progress import embedding_progress
+
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        export = self._export
+        lengths = [len(ids) for ids in export.tokenizer(texts, add_special_tokens=True, truncation=True,
+                                                         max_length=self.max_tokens, verbose=False)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        with embedding_progress(len(texts), disable=not progress) as advance:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                vectors[batch] = _run(export.session, export.tokenizer, [texts[i] for i in batch], self.max_tokens)
+                advance(len(batch))
+        return vectors
