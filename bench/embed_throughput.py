@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings import make_embedder  # noqa: E402
-from embeddings.onnx_backend import RECIPES, _threads, ensure_export  # noqa: E402
-from embeddings.sentence_transformer import PACKAGED_MODEL, model_location  # noqa: E402
-from rag.ingest.paragraphs import split_sentences  # noqa: E402
+from embeddings import make_embedder
+from embeddings.onnx_backend import RECIPES, _threads, ensure_export
+from embeddings.sentence_transformer import PACKAGED_MODEL, model_location
+from rag.ingest.paragraphs import split_sentences
 
 CORPORA = [ROOT / "data" / "reports", ROOT / "data" / "squad2-normans"]
 Encode = Callable[[Sequence[str]], np.ndarray]

@@ -27,8 +27,8 @@ def split_backend(name: str) -> tuple[str, str]:
     Raises ``ValueError`` naming the backends when the one given is unknown.
     """
     model, sep, backend = name.rpartition("@")
-    if not sep or is_class_path(name):
-        return name, "torch"
+    if not sep or not model or is_class_path(name) or "/" in backend or "\\" in backend:
+        return name, "torch"  # an "@" inside a path is part of the path
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedder backend {backend!r} in {name!r}: use one of {', '.join(BACKENDS)}")
     return model, backend

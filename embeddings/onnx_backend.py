@@ -20,8 +20,10 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +43,8 @@ MODEL_FILE = "model.onnx"
 META_FILE = "export.json"  # written last: its presence (with a matching fingerprint) means the export is whole
 CHECK_TEXTS = (
     "What did Operation Sentinel seize?",
-    "The Secretary General met the head of the Federal Customs Service in Moscow to explore areas for common "
-    "action, and visited the Central Customs Laboratory.",
+    ("The Secretary General met the head of the Federal Customs Service in Moscow to explore areas for common "
+     "action, and visited the Central Customs Laboratory."),
     "Normandy",
 )
 CHECK_MIN_COSINE = 0.98
@@ -55,12 +57,16 @@ class Recipe:
     backend: str
     quantise: bool = False
     signed_weights: bool = False  # u8s8 (optimum's avx512/avx512_vnni recipe) instead of u8u8 (its avx2 recipe)
+    # MatMul only: the word-embedding table (Gather) stays fp32, which costs no time and brings the vectors
+    # closer to torch's (min cosine 0.990 instead of 0.987 on the bench paragraphs).
+    op_types: tuple[str, ...] = ("MatMul",)
 
 
 RECIPES: dict[str, Recipe] = {
     "onnx": Recipe("onnx"),
     "onnx-int8": Recipe("onnx-int8", quantise=True),
-    "onnx-int8-s8": Recipe("onnx-int8-s8", quantise=True, signed_weights=True),  # measured, not recommended
+    # Faster where the CPU has VNNI, less exact where it has not (AVX2 only); measured, not the default.
+    "onnx-int8-s8": Recipe("onnx-int8-s8", quantise=True, signed_weights=True),
 }
 
 
@@ -74,14 +80,15 @@ def _cache_name(model: str, backend: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in model)
     if safe != model or len(safe) > 80:
         digest = hashlib.sha256(model.encode()).hexdigest()[:12]
-        safe = f"{Path(model).name[:40] or 'model'}-{digest}"
+        tail = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(model).name)[:40]
+        safe = f"{tail or 'model'}-{digest}"
     return f"{safe}@{backend}"
 
 
-def _source_fingerprint(location: str) -> dict[str, Any]:
-    """What the export was made from: the weight files' names, sizes and times, and the recipe version."""
+def _source_fingerprint(location: str, recipe: Recipe) -> dict[str, Any]:
+    """What the export was made from: the weight files' names, sizes and times, and the recipe."""
     files = sorted(p for p in Path(location).rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
-    return {"export_version": EXPORT_VERSION, "source": location,
+    return {"export_version": EXPORT_VERSION, "recipe": asdict(recipe), "source": location,
             "files": [[str(p.relative_to(location)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
 
 
@@ -100,7 +107,7 @@ def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | N
 
     cache_dir = (cache_dir or default_cache_dir()).expanduser()
     target = cache_dir / _cache_name(model, recipe.backend)
-    fingerprint = _source_fingerprint(location)
+    fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe)))  # as read back from export.json
     meta = _read_meta(target)
     if meta is not None and meta.get("fingerprint") == fingerprint:
         return target
@@ -181,6 +188,7 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
 
             with _quiet_root_logger():  # the quantiser logs every tensor it skips to the root logger
                 quantize_dynamic(fp32, out / MODEL_FILE, per_channel=True, reduce_range=False,
+                                 op_types_to_quantize=list(recipe.op_types),
                                  weight_type=QuantType.QInt8 if recipe.signed_weights else QuantType.QUInt8,
                                  extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
             fp32.unlink()
@@ -202,28 +210,23 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
              cosines.min())
 
 
-class _quiet_export:
+@contextmanager
+def _quiet_export() -> Iterator[None]:
     """The legacy exporter's tracer and deprecation warnings are expected: the export is checked afterwards."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc: object) -> None:
-        self._catch.__exit__(*exc)
+        yield
 
 
-class _quiet_root_logger:
-    def __enter__(self) -> None:
-        root = logging.getLogger()
-        self._level = root.level
-        root.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger().setLevel(self._level)
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _threads() -> int:
@@ -265,7 +268,7 @@ def _local_files(model: str) -> str:
         from huggingface_hub import snapshot_download
 
         return str(snapshot_download(location, local_files_only=True))
-    except Exception as exc:  # noqa: BLE001 - any failure means: not on this disk
+    except Exception as exc:
         raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: not a folder of model files, nor a model in the "
                                   f"local Hugging Face cache ({type(exc).__name__})") from exc
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from embeddings.base import EmbedderUnavailable
 from embeddings.progress import embedding_progress
 

@@ -39,6 +39,7 @@ SLOW_BY_NAME = (
     "test_ui_gate.py", "test_ui_load.py",  # a served app (and `python -m ui`, bench/load.py)
     "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
     "test_embeddings.py",  # the real embedder with its own batch size
+    "test_onnx_embedder.py::test_the_export_is_reused_on_the_second_load",  # exports the real model to ONNX
 )
 
 
@@ -77,6 +78,7 @@ def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytes
         return refused
 
     monkeypatch.setattr("embeddings.sentence_transformer.load_sentence_transformer", refuse("the embedding model"))
+    monkeypatch.setattr("embeddings.onnx_backend.load_onnx_export", refuse("the ONNX embedding model"))
     monkeypatch.setattr("rag.llm.worker_process.LlamaWorker.start", refuse("the embedded LLM"))
     yield
     if loaded:

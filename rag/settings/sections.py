@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from embeddings import split_backend
 from embeddings.classpath import import_class, is_class_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,9 @@ class IndexSettings(Section):
     embedder: str = Field(
         DEFAULT_EMBEDDER,
         description="'all-MiniLM-L6-v2' (packaged, offline), any sentence-transformers name/path, or a "
-        "'package.module:ClassName' embedder (constructed with batch_size= if it takes it, else no arguments).",
+        "'package.module:ClassName' embedder (constructed with batch_size= if it takes it, else no arguments). "
+        "A model name may end in '@onnx' or '@onnx-int8': ONNX Runtime instead of torch, exported once into "
+        "the model cache (a different name, so the index is rebuilt).",
     )
     embed_batch_size: int = 32
     chunk_overlap_sentences: int = Field(1, description="Sentences shared by the pieces of a long paragraph.")
@@ -61,9 +64,11 @@ class IndexSettings(Section):
     @field_validator("embedder")
     @classmethod
     def _embedder_class_resolves(cls, value: str) -> str:
-        """A class path must import now: a one-line error here beats one after minutes of indexing."""
+        """A class path must import, a backend suffix be known, now: a one-line error beats one after minutes."""
         if is_class_path(value):
             import_class(value)
+        else:
+            split_backend(value)
         return value
 
 
