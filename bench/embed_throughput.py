@@ -130,7 +130,8 @@ def _st_encode(model: object, batch: int) -> Encode:
     def encode(texts: Sequence[str]) -> np.ndarray:
         vectors = model.encode(list(texts), batch_size=batch, convert_to_tensor=True,  # type: ignore[attr-defined]
                                normalize_embeddings=True, show_progress_bar=False)
-        return vectors.float().numpy()
+        vectors = vectors.float().numpy()  # bfloat16 rows are renormalised in float32
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     return encode
 
 
