@@ -86,7 +86,7 @@ def _counting_build(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def build(model: str, location: str, recipe: object, out: Path, fingerprint: dict, progress: bool) -> None:
         builds.append(model)
         out.mkdir(parents=True)
-        (out / onnx_backend.MODEL_FILE).write_bytes(b"onnx")
+        (out / "model.onnx").write_bytes(b"onnx")
         (out / onnx_backend.META_FILE).write_text(json.dumps({"fingerprint": fingerprint, "dim": 384}))
 
     monkeypatch.setattr(onnx_backend, "_build", build)
@@ -125,7 +125,7 @@ def test_two_loaders_at_once_build_the_export_once(tmp_path: Path, monkeypatch: 
 def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def build(model: str, location: str, recipe: object, out: Path, fingerprint: dict, progress: bool) -> None:
         out.mkdir(parents=True)
-        (out / onnx_backend.MODEL_FILE).write_bytes(b"half")
+        (out / "model.onnx").write_bytes(b"half")
         raise EmbedderUnavailable("the export disagrees with torch")
 
     monkeypatch.setattr(onnx_backend, "_build", build)
