@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from embeddings import Embedder, make_embedder
 from rag.ingest.index import FaissIndex
 from rag.ingest.indexer import update_index
-from rag.settings import BUNDLED_CORPUS, Settings
+from rag.settings import BUNDLED_CORPUS, IndexSettings, Settings
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"
@@ -40,6 +40,7 @@ SLOW_BY_NAME = (
     "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
     "test_embeddings.py",  # the real embedder with its own batch size
     "test_onnx_embedder.py::test_the_export_is_reused_on_the_second_load",  # exports the real model to ONNX
+    "test_onnx_embedder.py::test_vectors_are_unit_float32_and_close_to_torch",
 )
 
 
@@ -98,7 +99,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return make_embedder()
+    """The configured default (``index.embedder``, OpenVINO int8): what `rag` itself loads, so a CLI test can
+    read an index built here. (``IndexSettings()`` reads no environment variables.)"""
+    index = IndexSettings()
+    return make_embedder(index.embedder, index.embed_batch_size)
 
 
 @pytest.fixture(scope="session")
