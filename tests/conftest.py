@@ -33,7 +33,7 @@ REAL_MODEL_FIXTURES = frozenset({"embedder", "bundled_index_dir", "bundled_index
 # Slow tests that no fixture gives away: they start a subprocess, a server or a browser, or load a model
 # themselves. A file, or file::test (without parameters).
 SLOW_BY_NAME = (
-    "test_cli.py",  # every test runs `python -m rag.app.cli`
+    "test_cli.py", "test_eval_run.py",  # every test runs `python -m rag.app.cli`
     "test_end_to_end.py", "test_llm_runtime.py",  # the embedded model, the CLI, the llama.cpp + proxy Ollama stack
     "test_ui_browser.py", "test_ui_errors.py", "test_ui_background.py", "test_ui_pages.py",  # chromium, a served app
     "test_ui_gate.py", "test_ui_load.py",  # a served app (and `python -m ui`, bench/load.py)
