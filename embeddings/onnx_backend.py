@@ -8,7 +8,7 @@ a temporary folder and renamed into place, under a file lock so two processes do
 then checked against torch on a few texts. Later loads need neither torch nor sentence-transformers.
 
 Measured on 2 EPYC cores (bench/embed_throughput.py, README "Benchmarks"): torch fp32 54 paragraphs/s,
-``@onnx-int8`` 84, ``@openvino-int8`` 182, with retrieval on both eval sets as good as torch's.
+``@onnx-int8`` 79, ``@openvino-int8`` 180 (batch 32), retrieval on both eval sets within 0.01 of torch's.
 
 ``@openvino-int8`` is quantised statically (nncf, SmoothQuant) on ``calibration_texts()``: its scales are
 fixed, so a text's vector does not depend on the texts batched with it. ``@onnx-int8`` quantises each

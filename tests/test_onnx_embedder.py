@@ -63,7 +63,6 @@ def test_an_unknown_backend_is_one_line_naming_the_known_ones() -> None:
 
 def test_the_default_is_openvino_int8_and_the_env_var_chooses_another(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().index.embedder == "all-MiniLM-L6-v2@openvino-int8"
-    assert Settings().index.embed_batch_size == 16
     monkeypatch.setenv("RAG_INDEX__EMBEDDER", f"{PACKAGED_MODEL}@onnx-int8")
     assert Settings().index.embedder == "all-MiniLM-L6-v2@onnx-int8"
     monkeypatch.setenv("RAG_INDEX__EMBEDDER", PACKAGED_MODEL)  # torch fp32, as before

@@ -59,8 +59,8 @@ class IndexSettings(Section):
         "runtime instead of torch, exported once into the model cache (another name: the index is rebuilt).",
     )
     embed_batch_size: int = Field(
-        16, ge=1, description="Texts per embedding batch. Measured: 16 is the fastest for the default embedder "
-        "(182 paragraphs/s against 165 at 32); torch fp32 is flat from 16 to 32.")
+        32, ge=1, description="Texts per embedding batch. Measured: 8 to 64 within 6% of each other for the default "
+        "embedder (bench/embed_throughput.py).")
     chunk_overlap_sentences: int = Field(1, description="Sentences shared by the pieces of a long paragraph.")
     window_sentences: int = Field(
         2, ge=0, description="Also embed every run of this many sentences of a paragraph (0: whole paragraphs only).")
