@@ -20,12 +20,14 @@ ONNX Runtime and OpenVINO pick their kernels at run time, so every file runs on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -139,7 +141,8 @@ def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | N
         tmp = cache_dir / f".{target.name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _build(model, location, recipe, tmp, fingerprint, progress)
+            with contextlib.redirect_stdout(sys.stderr):  # nncf draws its bars on stdout: `rag ask --json` owns it
+                _build(model, location, recipe, tmp, fingerprint, progress)
             old = cache_dir / f".{target.name}.{os.getpid()}.old"
             if target.exists():  # a stale export (other source or recipe): moved aside, then removed
                 os.replace(target, old)
@@ -422,6 +425,7 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()  # token-length notices are expected: we count on purpose
+            hf_logging.disable_progress_bar()
             try:
                 directory = ensure_export(model, location, recipe, cache_dir)
                 meta = _read_meta(directory, recipe) or {}

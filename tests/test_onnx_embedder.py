@@ -179,11 +179,14 @@ def _runtime_installed(backend: str) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["openvino-int8", "openvino", "onnx-int8", "onnx"])
-def test_vectors_are_unit_float32_and_close_to_torch(backend: str, onnx_cache: Path, torch_fp32: Embedder) -> None:
+def test_vectors_are_unit_float32_and_close_to_torch(backend: str, onnx_cache: Path, torch_fp32: Embedder,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
     if not _runtime_installed(backend):
         pytest.skip(f"{backend} needs its runtime: pip install -e '.[onnx]'")
     onnx = OnnxEmbedder(PACKAGED_MODEL, backend, batch_size=4, cache_dir=onnx_cache)
-    vectors = onnx.encode(SENTENCES)
+    capfd.readouterr()
+    vectors = onnx.encode(SENTENCES)  # the first use builds the export: its progress must not reach stdout
+    assert capfd.readouterr().out == ""
     assert vectors.shape == (len(SENTENCES), 384) == (len(SENTENCES), onnx.dim)
     assert vectors.dtype == np.float32 and vectors.flags["C_CONTIGUOUS"]
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
