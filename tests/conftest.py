@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from embeddings import Embedder, make_embedder
 from rag.ingest.index import FaissIndex
 from rag.ingest.indexer import update_index
-from rag.settings import BUNDLED_CORPUS, Settings
+from rag.settings import BUNDLED_CORPUS, IndexSettings, Settings
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"
@@ -33,12 +33,14 @@ REAL_MODEL_FIXTURES = frozenset({"embedder", "bundled_index_dir", "bundled_index
 # Slow tests that no fixture gives away: they start a subprocess, a server or a browser, or load a model
 # themselves. A file, or file::test (without parameters).
 SLOW_BY_NAME = (
-    "test_cli.py",  # every test runs `python -m rag.app.cli`
+    "test_cli.py", "test_eval_run.py",  # every test runs `python -m rag.app.cli`
     "test_end_to_end.py", "test_llm_runtime.py",  # the embedded model, the CLI, the llama.cpp + proxy Ollama stack
     "test_ui_browser.py", "test_ui_errors.py", "test_ui_background.py", "test_ui_pages.py",  # chromium, a served app
     "test_ui_gate.py", "test_ui_load.py",  # a served app (and `python -m ui`, bench/load.py)
     "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
     "test_embeddings.py",  # the real embedder with its own batch size
+    "test_onnx_embedder.py::test_the_export_is_reused_on_the_second_load",  # exports the real model to ONNX
+    "test_onnx_embedder.py::test_vectors_are_unit_float32_and_close_to_torch",
 )
 
 
@@ -77,6 +79,7 @@ def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytes
         return refused
 
     monkeypatch.setattr("embeddings.sentence_transformer.load_sentence_transformer", refuse("the embedding model"))
+    monkeypatch.setattr("embeddings.onnx_backend.load_onnx_export", refuse("the ONNX embedding model"))
     monkeypatch.setattr("rag.llm.worker_process.LlamaWorker.start", refuse("the embedded LLM"))
     yield
     if loaded:
@@ -113,7 +116,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return make_embedder()
+    """The configured default (``index.embedder``, OpenVINO int8): what `rag` itself loads, so a CLI test can
+    read an index built here. (``IndexSettings()`` reads no environment variables.)"""
+    index = IndexSettings()
+    return make_embedder(index.embedder, index.embed_batch_size)
 
 
 @pytest.fixture(scope="session")

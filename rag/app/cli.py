@@ -61,7 +61,8 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:  # still say what long work is happening, which backend answered and why
-        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.ingest.indexer"):
+        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.ingest.indexer",
+                     "embeddings.onnx_backend"):
             logging.getLogger(name).setLevel(logging.INFO)
 
 
