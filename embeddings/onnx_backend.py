@@ -86,7 +86,7 @@ RECIPES: dict[str, Recipe] = {
     "openvino": Recipe("openvino", runtime="openvino"),
     # Static int8 (nncf, SmoothQuant), calibrated once on calibration_texts(): no per-batch scales, so a
     # text's vector does not depend on the texts batched with it.
-    "openvino-int8": Recipe("openvino-int8", quantise=True, runtime="openvino"),
+    "openvino-int8": Recipe("openvino-int8", quantise=True, runtime="openvino", overflow_fix=True),
 }
 
 
