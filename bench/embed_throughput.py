@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings import make_embedder
-from embeddings.onnx_backend import RECIPES, _threads, ensure_export
+from embeddings.onnx_export import RECIPES, ensure_export
+from embeddings.onnx_runtime import cpu_threads
 from embeddings.sentence_transformer import PACKAGED_MODEL, model_location
 from rag.ingest.paragraphs import split_sentences
 
@@ -188,7 +189,7 @@ def openvino_bf16(batch: int) -> Encode:
     embedder = make_embedder(f"{PACKAGED_MODEL}@openvino", batch_size=batch)
     directory = ensure_export(PACKAGED_MODEL, model_location(PACKAGED_MODEL), RECIPES["openvino"])
     compiled = ov.Core().compile_model(str(directory / "model.xml"), "CPU", {
-        "INFERENCE_NUM_THREADS": _threads(), "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"})
+        "INFERENCE_NUM_THREADS": cpu_threads(), "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
 
     class Runner:
@@ -229,7 +230,7 @@ def main() -> None:
 
     import torch
 
-    threads = _threads()
+    threads = cpu_threads()
     torch.set_num_threads(threads)
     reference_embedder = make_embedder(PACKAGED_MODEL, batch_size=32)
     texts = bench_texts(args.texts, reference_embedder.count_tokens)

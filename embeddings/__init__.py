@@ -15,7 +15,8 @@ import inspect
 
 from embeddings.base import Embedder, EmbedderUnavailable
 from embeddings.classpath import ClassPathError, import_class, is_class_path
-from embeddings.onnx_backend import RECIPES, OnnxEmbedder
+from embeddings.onnx_backend import OnnxEmbedder
+from embeddings.onnx_export import RECIPES
 from embeddings.sentence_transformer import PACKAGED_MODEL, SentenceTransformerEmbedder
 
 BACKENDS = ("torch", *RECIPES)

@@ -21,9 +21,11 @@ from embeddings import (
     SentenceTransformerEmbedder,
     make_embedder,
     onnx_backend,
+    onnx_export,
     split_backend,
 )
-from embeddings.onnx_backend import RECIPES, ensure_export, load_onnx_export
+from embeddings.onnx_backend import load_onnx_export
+from embeddings.onnx_export import RECIPES, ensure_export
 from embeddings.progress import RateColumn
 from rag.settings import Settings
 
@@ -80,8 +82,8 @@ def test_a_missing_runtime_is_one_line_naming_the_install(monkeypatch: pytest.Mo
 
 
 def test_the_cache_folder_is_named_after_the_model_and_backend() -> None:
-    assert onnx_backend._cache_name(PACKAGED_MODEL, "onnx-int8") == "all-MiniLM-L6-v2@onnx-int8"
-    odd = onnx_backend._cache_name("/home/me/models/my model", "onnx")
+    assert onnx_export.cache_name(PACKAGED_MODEL, "onnx-int8") == "all-MiniLM-L6-v2@onnx-int8"
+    odd = onnx_export.cache_name("/home/me/models/my model", "onnx")
     assert "/" not in odd and " " not in odd and odd.startswith("my-model-") and odd.endswith("@onnx")
 
 
@@ -101,9 +103,9 @@ def _counting_build(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         builds.append(model)
         out.mkdir(parents=True)
         (out / "model.onnx").write_bytes(b"onnx")
-        (out / onnx_backend.META_FILE).write_text(json.dumps({"fingerprint": fingerprint, "dim": 384}))
+        (out / onnx_export.META_FILE).write_text(json.dumps({"fingerprint": fingerprint, "dim": 384}))
 
-    monkeypatch.setattr(onnx_backend, "_build", build)
+    monkeypatch.setattr(onnx_export, "_build", build)
     return builds
 
 
@@ -142,7 +144,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
         (out / "model.onnx").write_bytes(b"half")
         raise EmbedderUnavailable("the export disagrees with torch")
 
-    monkeypatch.setattr(onnx_backend, "_build", build)
+    monkeypatch.setattr(onnx_export, "_build", build)
     cache = tmp_path / "cache"
     with pytest.raises(EmbedderUnavailable, match="disagrees"):
         ensure_export("m", str(_fake_source(tmp_path)), RECIPES["onnx"], cache, progress=False)
@@ -215,7 +217,7 @@ def test_the_export_is_reused_on_the_second_load(onnx_cache: Path, monkeypatch: 
     def no_build(*args: object) -> None:
         raise AssertionError("the export was built again")
 
-    monkeypatch.setattr(onnx_backend, "_build", no_build)
+    monkeypatch.setattr(onnx_export, "_build", no_build)
     again = OnnxEmbedder(PACKAGED_MODEL, "openvino-int8", cache_dir=onnx_cache).encode(SENTENCES[:2])
     np.testing.assert_array_equal(first, again)
     assert (folder / "model.xml").stat().st_mtime_ns == stamp
