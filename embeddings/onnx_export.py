@@ -261,6 +261,7 @@ def _to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBa
     step("converting to OpenVINO")
     if recipe.quantise:
         try:
+            _block_telemetry()
             import nncf
             from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
         except ImportError as exc:
@@ -276,6 +277,12 @@ def _to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBa
         step("quantising to int8")
     openvino.save_model(model, str(target), compress_to_fp16=False)
 
+
+def _block_telemetry() -> None:
+    """nncf reports its use to Google Analytics unless a consent file says no (it never asks) or
+    ``openvino_telemetry`` cannot be imported. A private tool sends nothing, so this process cannot import it."""
+    if "nncf" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 
 def calibration_texts() -> list[str]:

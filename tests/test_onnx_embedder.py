@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -79,6 +81,18 @@ def test_a_missing_runtime_is_one_line_naming_the_install(monkeypatch: pytest.Mo
     monkeypatch.setattr(onnx_backend, "_loaded", {})
     with pytest.raises(EmbedderUnavailable, match=r"needs onnxruntime: pip install 'rag-reports\[onnx\]'"):
         load_onnx_export("m", str(tmp_path), RECIPES["onnx-int8"], tmp_path)
+
+
+def test_building_the_int8_export_sends_no_telemetry(tmp_path: Path) -> None:
+    """nncf reports to Google Analytics unless told not to; the export imports it as `_to_openvino` does."""
+    code = ("from embeddings.onnx_export import _block_telemetry; _block_telemetry(); import nncf; "
+            "from nncf.telemetry import wrapper; print(type(wrapper.telemetry).__name__)")
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("NNCF_CI", None)
+    result = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() != "NNCFTelemetry" and not (tmp_path / "intel").exists()  # its client id file
 
 
 def test_the_cache_folder_is_named_after_the_model_and_backend() -> None:
