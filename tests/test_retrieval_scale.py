@@ -132,3 +132,12 @@ def test_a_saved_index_brings_its_bm25_and_ranks_as_a_fresh_build(tmp_path: Path
         patch.setattr(bm25s.BM25, "index", lambda *a, **k: pytest.fail("BM25 rebuilt although the index brings it"))
         loaded = FaissIndex.load(tmp_path / "index")
         assert [loaded.keyword_search(question, 20) for question in questions] == expected
+
+
+def test_an_in_memory_index_resolves_auto_to_a_faiss_type() -> None:
+    """``index_type="auto"`` (the default) is a rule, not a FAISS factory string: it resolves by size."""
+    manifest, paragraphs, chunks, vectors = _records(50)
+    manifest.index_type = "auto"
+    index = FaissIndex(manifest, paragraphs, chunks, vectors)
+    assert [s.record.index_type for s in index.segments] == ["Flat"]
+    assert [c.key for c, _ in index.search(vectors[0], 1)] == [chunks[0].key]

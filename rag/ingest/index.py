@@ -50,9 +50,11 @@ from rag.ingest.integrity import (
 )
 from rag.ingest.paragraphs import Chunk, Paragraph
 from rag.ingest.segment import MILVUS, Segment, SegmentRecord, open_segment
+from rag.settings import IndexSettings
 from rag.types import ParagraphKey
 
 T = TypeVar("T")
+_WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
 
 __all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
 
@@ -89,7 +91,8 @@ class FaissIndex:
             segments = [Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles())]
         self.segments = segments
         self._by_name = {s.name: s for s in segments}
-        self.efsearch, self.nprobe = 64, 32  # approximate index types: how widely a search looks
+        # approximate index types: how widely a search looks (rag.resources sets the configured widths)
+        self.efsearch, self.nprobe = _WIDTHS.hnsw_ef_search, _WIDTHS.ivf_nprobe
 
     # --- queries --------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -131,7 +131,7 @@ class MilvusSegment(Segment):
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
         return np.asarray(self.rows.vectors_at(rows), dtype=np.float32).reshape(len(rows), -1)
 
-    def search(self, query: np.ndarray, limit: int, efsearch: int = 64, nprobe: int = 16) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the nearest live chunks, best first; HNSW keeps ``max(efsearch, limit)``."""
         limit = min(limit, self.live_chunks, MAX_LIMIT)
         if limit <= 0:

@@ -32,6 +32,7 @@ from rag.errors import RagError, one_line
 from rag.ingest.integrity import Damaged, file_records, read_file, verify_files
 from rag.ingest.paragraphs import Chunk, Paragraph
 from rag.ingest.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
+from rag.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,10 @@ class Segment:
         """A segment that exists only in memory (tests, benchmarks), or one read from JSONL (formats 1-2)."""
         ordered, order = sort_records(paragraphs, chunks)
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
-        index_type = "Flat" if index_type == MILVUS else index_type  # in memory there is no Milvus to ask
+        if index_type == MILVUS:  # in memory there is no Milvus to ask
+            index_type = "Flat"
+        defaults = IndexSettings()
+        index_type = choose_index_type(index_type, len(vectors), defaults.flat_max_vectors, defaults.large_index_type)
         record = SegmentRecord(name, index_type, len(chunks), len(ordered))
         faiss_index = build_faiss(index_type, vectors) if len(vectors) else None
         return cls(record, MemoryRecords(ordered, [chunks[i] for i in order]), vectors, faiss_index, None, titles)
@@ -228,7 +232,7 @@ class Segment:
             params.sel = self._selector  # keep a reference: FAISS does not own it
         return params
 
-    def search(self, query: np.ndarray, limit: int, efsearch: int = 64, nprobe: int = 32) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the nearest live chunks, best first."""
         limit = min(limit, self.live_chunks)
         if self.faiss is None or limit <= 0:
