@@ -110,10 +110,9 @@ def main() -> None:
         overrides.setdefault(section, {})[field] = value
     index_section = {"corpus_dir": corpus, "index_dir": index_dir, **overrides.pop("index", {})}
     settings = Settings(index=index_section, **overrides)  # type: ignore[arg-type]
-    from embeddings import make_embedder
 
     started = time.perf_counter()
-    embedder = make_embedder(settings.index.embedder, settings.index.embed_batch_size)
+    embedder = settings.make_embedder()
     embedder.encode(["warm up"])
     load = time.perf_counter() - started
     shutil.rmtree(index_dir, ignore_errors=True)

@@ -6,12 +6,13 @@ Example::
     embedder = make_embedder("all-MiniLM-L6-v2")   # packaged, offline
     vectors = embedder.encode(["What did Operation Sentinel seize?"])  # (1, 384) float32
     custom = make_embedder("mypkg.embedders:Hashing", batch_size=16)  # your own class (see make_embedder)
-    fast = make_embedder("all-MiniLM-L6-v2@onnx-int8")  # ONNX Runtime, int8; exported once into ~/.cache/rag/models
+    fast = make_embedder("all-MiniLM-L6-v2@openvino-int8")  # the default: OpenVINO int8, exported once
 """
 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 from embeddings.base import Embedder, EmbedderUnavailable
 from embeddings.classpath import ClassPathError, import_class, is_class_path
@@ -35,13 +36,13 @@ def split_backend(name: str) -> tuple[str, str]:
     return model, backend
 
 
-def make_embedder(name: str = PACKAGED_MODEL, batch_size: int = 32) -> Embedder:
+def make_embedder(name: str = PACKAGED_MODEL, batch_size: int = 32, cache_dir: Path | None = None) -> Embedder:
     """Factory: a sentence-transformers model (packaged name, local path or cached hub id), or a class.
 
     ``name@backend`` runs the model another way: ``@onnx`` (ONNX Runtime, fp32) or ``@onnx-int8`` (ONNX
     Runtime, dynamic int8; about 3x torch on 2 cores), exported once from the model's files into
-    ``~/.cache/rag/models`` (``embeddings.onnx_backend``). Its ``name`` keeps the suffix, so an index made
-    with another backend is rebuilt, never mixed.
+    ``cache_dir`` (default ``~/.cache/rag/models``; ``embeddings.onnx_export``). Its ``name`` keeps the
+    suffix, so an index made with another backend is rebuilt, never mixed.
 
     A "package.module:ClassName" name is the escape hatch for another embedder: the class is
     constructed with ``batch_size=`` when its ``__init__`` takes that keyword, else with no
@@ -54,7 +55,7 @@ def make_embedder(name: str = PACKAGED_MODEL, batch_size: int = 32) -> Embedder:
             raise EmbedderUnavailable(str(exc)) from exc
         if backend == "torch":
             return SentenceTransformerEmbedder(model, batch_size=batch_size)
-        return OnnxEmbedder(model, backend, batch_size=batch_size)
+        return OnnxEmbedder(model, backend, batch_size=batch_size, cache_dir=cache_dir)
     try:
         cls = import_class(name)
     except ClassPathError as exc:

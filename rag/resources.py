@@ -11,7 +11,7 @@ import logging
 import threading
 from pathlib import Path
 
-from embeddings import Embedder, make_embedder
+from embeddings import Embedder
 from rag.answer.prompt import warm_up_messages
 from rag.ingest.index import FaissIndex
 from rag.ingest.indexer import IndexReport, update_index
@@ -37,7 +37,7 @@ class Resources:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.settings.index.embedder, self.settings.index.embed_batch_size)
+                self._embedder = self.settings.make_embedder()
             return self._embedder
 
     @property

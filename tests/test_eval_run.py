@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.settings import LLMSettings
 from tests.test_cli import _one_line_error, rag
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -63,7 +64,8 @@ PDF_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-mrr", "0.69"]
 def test_the_pdf_set_retrieves_as_well_as_the_text_set(bundled_index_dir: Path, tmp_path: Path) -> None:
     text = rag("eval", "--retrieval-only", "--index-dir", str(bundled_index_dir), "--out", str(tmp_path / "txt"))
     pdf = rag("eval", "--retrieval-only", "--set", "customs-pdf", "--out", str(tmp_path / "pdf"), *PDF_THRESHOLDS,
-              env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # its PDFs are written there
+              env={"XDG_CACHE_HOME": str(tmp_path / "cache"),  # its PDFs are written there, the models are not
+                   "RAG_LLM__MODEL_CACHE_DIR": str(LLMSettings().model_cache_dir)})
     assert text.returncode == 0 and pdf.returncode == 0, text.stderr + pdf.stderr
     scores = [_written(tmp_path / out, 89)["summary"]["overall"] for out in ("txt", "pdf")]
     for metric in ("recall@5", "mrr"):

@@ -71,6 +71,10 @@ def test_the_default_is_openvino_int8_and_the_env_var_chooses_another(monkeypatc
     assert Settings().index.embedder == "all-MiniLM-L6-v2@onnx-int8"
     monkeypatch.setenv("RAG_INDEX__EMBEDDER", PACKAGED_MODEL)  # torch fp32, as before
     assert isinstance(make_embedder(Settings().index.embedder), SentenceTransformerEmbedder)
+    monkeypatch.delenv("RAG_INDEX__EMBEDDER")
+    monkeypatch.setenv("RAG_LLM__MODEL_CACHE_DIR", "/models")  # the export is cached beside the GGUF
+    configured = Settings().make_embedder()
+    assert isinstance(configured, OnnxEmbedder) and configured._cache_dir == Path("/models")
 
 
 def test_a_missing_runtime_is_one_line_naming_the_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -264,7 +264,7 @@ def test_a_class_path_that_does_not_resolve_is_one_line(path: str, expected: str
 
 def test_a_class_path_embedder_gets_the_batch_size_if_it_takes_one() -> None:
     settings = Settings(embedder=f"{__name__}:TinyEmbedder", embed_batch_size=7)
-    embedder = make_embedder(settings.index.embedder, settings.index.embed_batch_size)
+    embedder = settings.make_embedder()
     assert isinstance(embedder, TinyEmbedder) and embedder.batch_size == 7
     bare = make_embedder(f"{__name__}:BareEmbedder", 7)
     assert isinstance(bare, BareEmbedder) and bare.batch_size == 99

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import Embedder, EmbedderUnavailable, make_embedder
+from embeddings import Embedder, EmbedderUnavailable
 from rag.errors import RagError, one_line
 from rag.ingest.indexer import IndexReport, update_index
 from rag.pipeline import Pipeline
@@ -85,7 +85,7 @@ class BackgroundIndexer:
                  make: Callable[[], Embedder] | None = None) -> None:
         self.pipeline, self.corpus_dir = pipeline, corpus_dir
         settings = pipeline.settings
-        self._make = make or (lambda: make_embedder(settings.index.embedder, settings.index.embed_batch_size))
+        self._make = make or (lambda: settings.make_embedder())
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

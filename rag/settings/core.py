@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from embeddings import Embedder, make_embedder
 from rag.settings.legacy import LegacyEnvSource, SectionEnvSource, nest
 from rag.settings.presets import PresetError, PresetSource, preset_path
 from rag.settings.sections import (
@@ -96,6 +97,10 @@ class Settings(BaseSettings):
 
     def resolved_index_dir(self) -> Path:
         return self.index.index_dir.expanduser().resolve()
+
+    def make_embedder(self) -> Embedder:
+        """The configured embedder (not loaded yet); a faster runtime's export is cached beside the GGUF."""
+        return make_embedder(self.index.embedder, self.index.embed_batch_size, cache_dir=self.llm.model_cache_dir)
 
     def is_first_run_default(self) -> bool:
         """The bundled sample in the default index location: the only index a read may build (on first use)."""

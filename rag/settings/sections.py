@@ -127,7 +127,7 @@ class LLMSettings(Section):
         None, description="A GGUF file for the embedded backend (default: the packaged model).")
     model_cache_dir: Path = Field(
         default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "models",
-        description="Where the packaged GGUF is assembled once.",
+        description="Where the packaged GGUF is assembled, and a faster embedder runtime exported, once each.",
     )
     n_ctx: int = Field(4096, description="Context window for the embedded model.")
     n_threads: int | None = Field(None, description="CPU threads for the embedded model (default: all cores).")
