@@ -19,16 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from embeddings.base import EmbedderUnavailable
-from embeddings.onnx_export import RECIPES, Recipe, cache_name, ensure_export, read_meta
-from embeddings.onnx_runtime import Runner, make_runner, run_batch
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+from embeddings.onnx_export import RECIPES, Recipe, cache_name, default_cache_dir, ensure_export, read_meta
+from embeddings.onnx_runtime import Runner, WordPieces, make_runner, run_batch
 
 
 def _local_files(model: str) -> str:
@@ -50,7 +47,7 @@ def _local_files(model: str) -> str:
 @dataclass
 class LoadedExport:
     runner: Runner
-    tokenizer: PreTrainedTokenizerBase
+    pieces: WordPieces
     meta: dict[str, Any]
 
 
@@ -64,27 +61,24 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
     with _lock:
         if key not in _loaded:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")  # the export's first build reads the model
             needed = ["openvino"] if recipe.runtime == "openvino" else ["onnxruntime"]
             missing = [name for name in needed if importlib.util.find_spec(name) is None]
             if missing:
                 raise EmbedderUnavailable(f"embedder {model}@{recipe.backend} needs {missing[0]}: "
                                           f"pip install 'rag-reports[onnx]' (or {missing[0]})")
-            from transformers import AutoTokenizer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()  # token-length notices are expected: we count on purpose
-            hf_logging.disable_progress_bar()
+            folder = (cache_dir or default_cache_dir()).expanduser() / cache_name(model, recipe.backend)
             try:
                 directory = ensure_export(model, location, recipe, cache_dir)
                 meta = read_meta(directory, recipe) or {}
-                tokenizer = AutoTokenizer.from_pretrained(str(directory))
-                _loaded[key] = LoadedExport(make_runner(directory / recipe.model_file), tokenizer, meta)
-            except (OSError, ValueError, RuntimeError) as exc:
-                if isinstance(exc, EmbedderUnavailable):
-                    raise
+                pieces = WordPieces(directory, int(meta["max_seq_length"]))
+                _loaded[key] = LoadedExport(make_runner(directory / recipe.model_file), pieces, meta)
+            except EmbedderUnavailable:
+                raise
+            except Exception as exc:  # tokenizers raises plain Exception for a damaged tokenizer.json
                 reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-                raise EmbedderUnavailable(f"cannot load embedder {model}@{recipe.backend}: {reason.strip()}") from exc
+                raise EmbedderUnavailable(f"cannot load embedder {model}@{recipe.backend} from {folder}: "
+                                          f"{reason.strip()} (delete that folder to build it again)") from exc
         return _loaded[key]
 
 
@@ -118,7 +112,7 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces including the special tokens the model adds (the same tokenizer as the torch model)."""
-        return len(self._export.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+        return self._export.pieces.count(text)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Batches of similar token length, longest first; one unit-length float32 row per text, in order."""
@@ -128,13 +122,12 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         export = self._export
-        lengths = [len(ids) for ids in export.tokenizer(texts, add_special_tokens=True, truncation=True,
-                                                         max_length=self.max_tokens, verbose=False)["input_ids"]]
+        lengths = export.pieces.lengths(texts)
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with embedding_progress(len(texts), disable=not progress) as advance:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start:start + self.batch_size]
-                vectors[batch] = run_batch(export.runner, export.tokenizer, [texts[i] for i in batch], self.max_tokens)
+                vectors[batch] = run_batch(export.runner, export.pieces, [texts[i] for i in batch])
                 advance(len(batch))
         return vectors

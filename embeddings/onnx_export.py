@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embeddings.base import EmbedderUnavailable
-from embeddings.onnx_runtime import make_runner, run_batch
+from embeddings.onnx_runtime import WordPieces, make_runner, run_batch
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -216,7 +216,7 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
         tokenizer.save_pretrained(str(out))
         reference = source.encode(list(CHECK_TEXTS), convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False)
-        got = run_batch(make_runner(out / recipe.model_file), tokenizer, list(CHECK_TEXTS), max_seq_length)
+        got = run_batch(make_runner(out / recipe.model_file), WordPieces(out, max_seq_length), list(CHECK_TEXTS))
         cosines = (got * reference).sum(axis=1)
         if float(cosines.min()) < CHECK_MIN_COSINE:
             raise EmbedderUnavailable(f"the {recipe.backend} export of {model!r} disagrees with torch "

@@ -5,17 +5,15 @@ Both runtimes pick their kernels at run time, so one exported file runs on any x
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from embeddings.base import EmbedderUnavailable
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
 
 
 def cpu_threads() -> int:
@@ -83,12 +81,48 @@ def make_runner(path: Path) -> Runner:
     return OpenVinoRunner(path) if path.suffix == ".xml" else OrtRunner(path)
 
 
-def run_batch(runner: Runner, tokenizer: PreTrainedTokenizerBase, texts: list[str], max_seq_length: int) -> np.ndarray:
-    """One batch: tokenised as sentence-transformers does (padded to the longest, truncated), unit rows."""
-    encoded = tokenizer(texts, padding=True, truncation="longest_first", max_length=max_seq_length,
-                        return_tensors="np")
-    vectors = np.asarray(runner({name: encoded[name].astype(np.int64) for name in runner.input_names()}),
-                         dtype=np.float32)
+class WordPieces:
+    """The export's ``tokenizer.json`` run by the ``tokenizers`` library, as transformers' fast tokenizer runs it
+    (the same word pieces and special tokens), without importing transformers, which imports torch: 2.7 s of
+    every cold start."""
+
+    def __init__(self, directory: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_length = max_length
+        self._counter = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._counter.no_truncation()  # counts are of the whole text: the chunker needs them past the window
+        self._counter.no_padding()
+        self._batcher = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._batcher.enable_truncation(max_length)
+        if self._batcher.padding is None:
+            config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
+            pad = config.get("pad_token") or "[PAD]"
+            pad = pad["content"] if isinstance(pad, dict) else str(pad)
+            self._batcher.enable_padding(pad_id=self._batcher.token_to_id(pad) or 0, pad_token=pad)
+        else:
+            self._batcher.enable_padding(**{k: v for k, v in self._batcher.padding.items() if k not in {"strategy",
+                                                                                                   "direction"}})
+
+    def count(self, text: str) -> int:
+        """Word pieces of the whole text, with the special tokens the model adds."""
+        return len(self._counter.encode(text).ids)
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Each text's word pieces as the model will see them (truncated to the window)."""
+        return [min(len(e.ids), self.max_length) for e in self._counter.encode_batch(texts)]
+
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """One batch padded to its longest text, truncated to the window: int64 arrays by input name."""
+        encodings = self._batcher.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+
+def run_batch(runner: Runner, pieces: WordPieces, texts: list[str]) -> np.ndarray:
+    """One batch through the model: unit rows, float32."""
+    encoded = pieces.batch(texts)
+    vectors = np.asarray(runner({name: encoded[name] for name in runner.input_names()}), dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
-

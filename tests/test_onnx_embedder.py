@@ -244,3 +244,19 @@ def test_the_export_is_reused_on_the_second_load(onnx_cache: Path, monkeypatch: 
     meta = json.loads((folder / "export.json").read_text())
     assert meta["backend"] == "openvino-int8" and meta["dim"] == 384 and meta["check_min_cosine"] > 0.98
     assert load_onnx_export(PACKAGED_MODEL, "unused", RECIPES["openvino-int8"], onnx_cache).meta == meta
+
+
+def test_a_question_needs_neither_torch_nor_transformers(bundled_index_dir: Path) -> None:
+    """The default embedder answers from its export alone: importing torch (through transformers) was 2.7 s
+    of every cold `rag ask`, `rag search` and `rag serve`."""
+    from tests.conftest import SENTINEL, SENTINEL_QUESTION
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "rag.app.cli", "search", SENTINEL_QUESTION,
+                             "--k", "3", "--index-dir", str(bundled_index_dir)],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert SENTINEL[0] in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"faiss", "openvino"} <= imported  # the measurement sees the imports
+    assert not {"torch", "transformers", "sentence_transformers"} & imported
