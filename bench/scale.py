@@ -21,7 +21,7 @@ Reported per size (a fresh process opens the index, as ``rag ask`` would):
   query``: the first search, which reads the FAISS index and BM25 model; ``RSS index``: resident
   memory after it; ``RSS model``: what loading the embedding model adds; ``RSS end``: the index's
   after all queries (Milvus Lite runs in the process and grows as it is searched);
-- ``retrieval p50/p95``: embed the question (the real all-MiniLM-L6-v2) + FAISS + BM25 + fusion + hit
+- ``retrieval p50/p95``: embed the question (the configured embedder: all-MiniLM-L6-v2@openvino-int8 by default) + FAISS + BM25 + fusion + hit
   records (``Retriever.search_vector``); ``found@5``: share of queries whose planted paragraph is in
   the top 5; ``recall@10``: the index's top-10 chunks against exact (Flat) search;
 - ``add``, ``delete``, ``compact``: ``rag index`` after adding one 50-paragraph report, after
@@ -119,7 +119,6 @@ def question(text: str) -> str:
 
 def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str, float]:
     """In a fresh process: open the index, then time planted queries end to end."""
-    from embeddings import make_embedder
     from rag.ingest.index import FaissIndex
     from rag.query.retrieval import Retriever
 
@@ -138,7 +137,7 @@ def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str
     first, _ = timed(retriever.search_vector, vectors[0], 5, texts[0])  # reads the FAISS index and BM25 model
     resident_index = rss_mb() - base
     before_model = rss_mb()
-    embedder = make_embedder()
+    embedder = Settings().make_embedder()  # the configured embedder times the question
     embedder.encode(["warm up"])
     model = rss_mb() - before_model
     embed_times = [timed(embedder.encode, [text])[0] for text in texts]
@@ -216,8 +215,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="bring an index left by an earlier run up to date "
                         "instead of building it again (its build time is then not measured)")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--efsearch", type=int, default=64, help=argparse.SUPPRESS)
-    parser.add_argument("--nprobe", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--efsearch", type=int, default=Settings().index.hnsw_ef_search, help=argparse.SUPPRESS)
+    parser.add_argument("--nprobe", type=int, default=Settings().index.ivf_nprobe, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         print(json.dumps(probe(args.probe, args.queries, args.efsearch, args.nprobe)))
