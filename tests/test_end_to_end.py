@@ -18,7 +18,7 @@ from rag import Settings, ask
 from rag.ingest.index import FaissIndex
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
 from rag.pipeline import Pipeline
-from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.conftest import SENTINEL, SENTINEL_ANSWER_TERMS, SENTINEL_QUESTION
 from tests.ollama_stack import OLLAMA_MODEL, ollama_api_server
 
 pytestmark = pytest.mark.llm
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.llm
 
 def _assert_sentinel_answer(text: str, refused: bool, cited: list[tuple[str, int]]) -> None:
     assert not refused, text
-    assert "100" in text and "160" in text, text
+    assert all(term in text.lower() for term in SENTINEL_ANSWER_TERMS), text
     assert SENTINEL in cited, cited
 
 
@@ -71,7 +71,7 @@ def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path,
     deltas = list(stream)
     assert len(deltas) > 5  # token by token, not one block
     answer = stream.result
-    assert "160" in "".join(deltas)
+    assert "100" in "".join(deltas)  # the facts arrive through the stream
     _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
 
 
