@@ -15,24 +15,28 @@ from tests.test_cli import _one_line_error, rag
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
-# Retrieval only (2 s): just under the measured recall@5 0.89, MRR 0.73, nDCG@10 0.78.
+# Retrieval only (2 s): just under the measured recall@5 0.884, MRR 0.715 (torch fp32: 0.889, 0.726).
 RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
 # The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what it measured with the
-# default abstention (recall@5 0.88, facts 0.58, citation precision 0.77, refusals 0.88, false refusals 0.12,
-# invented markers 0; bench/replay_citations.py --per-category 4 over the full run, README "Evaluation").
+# default abstention and the default int8 embedder (recall@5 0.86, facts 0.54, citation precision 0.81, refusals
+# 0.88, false refusals 0.12, invented markers 0). On torch fp32 vectors it had facts 0.58 (one question more) and
+# citation precision 0.77; on all 89 questions facts are 0.736 with either (README "Evaluation").
 CI_SUBSET = ["--per-category", "4"]
-ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.55", "--min-citation-precision", "0.70",
+ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.78",
                      "--min-refusal-accuracy", "0.75", "--max-false-refusal-rate", "0.20",
                      "--max-hallucinated-citation-rate", "0.05"]
 
 # The SQuAD article's subset: the first 16 answerable and 16 false-premise questions (about 4 min). They are
 # harder than the article as a whole (recall@5 0.69 against 0.95), so the thresholds sit just under what this
-# subset measured with the default abstention: facts 0.25, refusals 0.12, false refusals 0.38, no invented markers.
+# subset measured with the default abstention and embedder: facts 0.31, refusals 0.06 (1 of 16), false refusals
+# 0.31, no invented markers. On torch fp32 vectors: facts 0.25, refusals 0.12 (2 of 16), false refusals 0.38; on
+# all 112 false-premise questions refusals are 0.15 against 0.18 (README "Evaluation"). Each threshold moved to
+# just under the new figure, up (facts, false refusals, citation precision) or down (refusals, one question).
 SQUAD_PER_KIND = 16
 SQUAD_QUESTIONS = 2 * SQUAD_PER_KIND
 SQUAD_SUBSET = ["--per-category", str(SQUAD_PER_KIND)]
-SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.20", "--min-refusal-accuracy", "0.10",
-                    "--max-false-refusal-rate", "0.45", "--max-hallucinated-citation-rate", "0.05"]
+SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.30", "--min-refusal-accuracy", "0.05",
+                    "--max-false-refusal-rate", "0.35", "--max-hallucinated-citation-rate", "0.05"]
 
 
 def _written(out: Path, questions: int) -> dict:
