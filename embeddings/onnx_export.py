@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the export recipe changes: cached exports are rebuilt
+DIGESTS_FILE = ".source-digests.json"  # model file -> sha256, by path, size and mtime
 META_FILE = "export.json"  # written last: its presence (with a matching fingerprint) means the export is whole
 CHECK_TEXTS = (
     "What did Operation Sentinel seize?",
@@ -98,13 +99,43 @@ def cache_name(model: str, backend: str) -> str:
     return f"{safe}@{backend}"
 
 
-def _source_fingerprint(location: str, recipe: Recipe) -> dict[str, Any]:
-    """What the export was made from: the weight files' names, sizes and times, and the recipe."""
+def _source_fingerprint(location: str, recipe: Recipe, cache_dir: Path) -> dict[str, Any]:
+    """What the export was made from: the model files' names and contents, and the recipe. By content, not
+    by path or time, so two venvs (each with its own copy of the packaged model) share one export."""
     files = sorted(p for p in Path(location).rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
     calibration = hashlib.sha256("\n".join(calibration_texts()).encode()).hexdigest()[:16] if recipe.runtime == \
         "openvino" and recipe.quantise else None
-    return {"export_version": EXPORT_VERSION, "recipe": asdict(recipe), "calibration": calibration, "source": location,
-            "files": [[str(p.relative_to(location)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
+    return {"export_version": EXPORT_VERSION, "recipe": asdict(recipe), "calibration": calibration,
+            "files": [[str(p.relative_to(location)), p.stat().st_size, digest]
+                      for p, digest in zip(files, _digests(files, cache_dir / DIGESTS_FILE))]}
+
+
+def _digests(files: list[Path], memo_path: Path) -> list[str]:
+    """Each file's sha256, remembered by path, size and mtime: the 90 MB of weights are read once per copy
+    (about 0.2 s), not on every start. A lost or damaged memo only costs reading them again."""
+    try:
+        memo = json.loads(memo_path.read_text())
+        memo = memo if isinstance(memo, dict) else {}
+    except (OSError, ValueError):
+        memo = {}
+    digests, changed = [], False
+    for path in files:
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        if not isinstance(memo.get(key), str):
+            sha = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+            memo[key], changed = sha.hexdigest(), True
+        digests.append(memo[key])
+    if changed:
+        with contextlib.suppress(OSError):  # a read-only cache still works, it just hashes again next time
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo_path.with_name(f"{memo_path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(memo, indent=0))
+            os.replace(tmp, memo_path)
+    return digests
 
 
 def read_meta(directory: Path, recipe: Recipe) -> dict[str, Any] | None:
@@ -122,7 +153,7 @@ def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | N
 
     cache_dir = (cache_dir or default_cache_dir()).expanduser()
     target = cache_dir / cache_name(model, recipe.backend)
-    fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe)))  # as read back from export.json
+    fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe, cache_dir)))  # as in export.json
     meta = read_meta(target, recipe)
     if meta is not None and meta.get("fingerprint") == fingerprint:
         return target

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -134,7 +135,7 @@ def test_the_export_is_built_once_and_rebuilt_when_its_source_changes(tmp_path: 
     first = ensure_export("m", str(source), RECIPES["onnx-int8"], cache, progress=False)
     assert ensure_export("m", str(source), RECIPES["onnx-int8"], cache, progress=False) == first
     assert builds == ["m"] and first == cache / "m@onnx-int8"
-    assert sorted(p.name for p in cache.iterdir()) == [".m@onnx-int8.lock", "m@onnx-int8"]  # no temporary left
+    assert sorted(p.name for p in cache.iterdir()) == [".m@onnx-int8.lock", onnx_export.DIGESTS_FILE, "m@onnx-int8"]
     weights = source / "model.safetensors"
     weights.write_bytes(b"new weights")
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
@@ -142,6 +143,22 @@ def test_the_export_is_built_once_and_rebuilt_when_its_source_changes(tmp_path: 
     assert builds == ["m", "m"]
     ensure_export("m", str(source), RECIPES["onnx"], cache, progress=False)  # another recipe, another folder
     assert builds == ["m", "m", "m"] and (cache / "m@onnx").is_dir()
+
+
+def test_another_copy_of_the_same_model_shares_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second venv holds its own copy of the packaged model: same contents, so no second build."""
+    builds = _counting_build(monkeypatch)
+    cache = tmp_path / "cache"
+    first = _fake_source(tmp_path)
+    copy = tmp_path / "venv2"
+    copy.mkdir()
+    shutil.copytree(first, copy / "source")
+    assert ensure_export("m", str(first), RECIPES["onnx"], cache, progress=False) == \
+        ensure_export("m", str(copy / "source"), RECIPES["onnx"], cache, progress=False)
+    assert builds == ["m"]
+    (copy / "source" / "model.safetensors").write_bytes(b"other!!")  # same size, other weights
+    ensure_export("m", str(copy / "source"), RECIPES["onnx"], cache, progress=False)
+    assert builds == ["m", "m"]
 
 
 def test_two_loaders_at_once_build_the_export_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +183,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
     cache = tmp_path / "cache"
     with pytest.raises(EmbedderUnavailable, match="disagrees"):
         ensure_export("m", str(_fake_source(tmp_path)), RECIPES["onnx"], cache, progress=False)
-    assert [p.name for p in cache.iterdir()] == [".m@onnx.lock"]
+    assert sorted(p.name for p in cache.iterdir()) == [".m@onnx.lock", onnx_export.DIGESTS_FILE]  # no temporary
 
 
 def test_the_progress_bar_shows_paragraphs_per_second() -> None:
