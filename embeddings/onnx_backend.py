@@ -122,12 +122,12 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         export = self._export
-        lengths = export.pieces.lengths(texts)
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        encodings = export.pieces.encode(texts)  # once: the lengths to sort by, then the batches
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with embedding_progress(len(texts), disable=not progress) as advance:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start:start + self.batch_size]
-                vectors[batch] = run_batch(export.runner, export.pieces, [texts[i] for i in batch])
+                vectors[batch] = run_batch(export.runner, export.pieces.arrays([encodings[i] for i in batch]))
                 advance(len(batch))
         return vectors

@@ -247,7 +247,7 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
         tokenizer.save_pretrained(str(out))
         reference = source.encode(list(CHECK_TEXTS), convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False)
-        got = run_batch(make_runner(out / recipe.model_file), WordPieces(out, max_seq_length), list(CHECK_TEXTS))
+        got = run_batch(make_runner(out / recipe.model_file), WordPieces(out, max_seq_length).batch(list(CHECK_TEXTS)))
         cosines = (got * reference).sum(axis=1)
         if float(cosines.min()) < CHECK_MIN_COSINE:
             raise EmbedderUnavailable(f"the {recipe.backend} export of {model!r} disagrees with torch "

@@ -9,7 +9,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -91,38 +91,50 @@ class WordPieces:
 
         self.max_length = max_length
         self._counter = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.pad_id, self.pad_type_id = self._padding(directory, self._counter.padding)
         self._counter.no_truncation()  # counts are of the whole text: the chunker needs them past the window
         self._counter.no_padding()
-        self._batcher = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self._batcher.enable_truncation(max_length)
-        if self._batcher.padding is None:
-            config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
-            pad = config.get("pad_token") or "[PAD]"
-            pad = pad["content"] if isinstance(pad, dict) else str(pad)
-            self._batcher.enable_padding(pad_id=self._batcher.token_to_id(pad) or 0, pad_token=pad)
-        else:
-            self._batcher.enable_padding(**{k: v for k, v in self._batcher.padding.items() if k not in {"strategy",
-                                                                                                   "direction"}})
+        self._truncating = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._truncating.enable_truncation(max_length)
+        self._truncating.no_padding()  # each batch is padded to its own longest text (``arrays``)
+
+    def _padding(self, directory: Path, saved: dict[str, Any] | None) -> tuple[int, int]:
+        """The pad token's id and type id: tokenizer.json's padding, else tokenizer_config.json's pad_token."""
+        if saved is not None:
+            return int(saved["pad_id"]), int(saved["pad_type_id"])
+        config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
+        pad = config.get("pad_token") or "[PAD]"
+        pad = pad["content"] if isinstance(pad, dict) else str(pad)
+        return self._counter.token_to_id(pad) or 0, int(config.get("pad_token_type_id", 0))
 
     def count(self, text: str) -> int:
         """Word pieces of the whole text, with the special tokens the model adds."""
         return len(self._counter.encode(text).ids)
 
-    def lengths(self, texts: list[str]) -> list[int]:
-        """Each text's word pieces as the model will see them (truncated to the window)."""
-        return [min(len(e.ids), self.max_length) for e in self._counter.encode_batch(texts)]
+    def encode(self, texts: list[str]) -> list[Any]:
+        """Each text's word pieces as the model will see them (truncated to the window), unpadded."""
+        return self._truncating.encode_batch(texts)
+
+    def arrays(self, encodings: list[Any]) -> dict[str, np.ndarray]:
+        """One batch padded to its longest text: int64 arrays by input name."""
+        width = max(len(e.ids) for e in encodings)
+        arrays = {"input_ids": np.full((len(encodings), width), self.pad_id, dtype=np.int64),
+                  "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
+                  "token_type_ids": np.full((len(encodings), width), self.pad_type_id, dtype=np.int64)}
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            arrays["input_ids"][row, :length] = encoding.ids
+            arrays["attention_mask"][row, :length] = encoding.attention_mask
+            arrays["token_type_ids"][row, :length] = encoding.type_ids
+        return arrays
 
     def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """One batch padded to its longest text, truncated to the window: int64 arrays by input name."""
-        encodings = self._batcher.encode_batch(texts)
-        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        """``arrays(encode(texts))``: one batch, truncated and padded."""
+        return self.arrays(self.encode(texts))
 
 
-def run_batch(runner: Runner, pieces: WordPieces, texts: list[str]) -> np.ndarray:
-    """One batch through the model: unit rows, float32."""
-    encoded = pieces.batch(texts)
-    vectors = np.asarray(runner({name: encoded[name] for name in runner.input_names()}), dtype=np.float32)
+def run_batch(runner: Runner, feed: dict[str, np.ndarray]) -> np.ndarray:
+    """One tokenised batch through the model: unit rows, float32."""
+    vectors = np.asarray(runner({name: feed[name] for name in runner.input_names()}), dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
