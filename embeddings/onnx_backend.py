@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.base import EmbedderUnavailable
-from embeddings.onnx_export import RECIPES, Recipe, cache_name, default_cache_dir, ensure_export, read_meta
+from embeddings.onnx_export import RECIPES, Recipe, cache_name, ensure_export, export_dir, read_meta
 from embeddings.onnx_runtime import Runner, WordPieces, make_runner, run_batch
 
 
@@ -67,7 +67,7 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
             if missing:
                 raise EmbedderUnavailable(f"embedder {model}@{recipe.backend} needs {missing[0]}: "
                                           f"pip install 'rag-reports[onnx]' (or {missing[0]})")
-            folder = (cache_dir or default_cache_dir()).expanduser() / cache_name(model, recipe.backend)
+            folder = export_dir(model, recipe, cache_dir)
             try:
                 directory = ensure_export(model, location, recipe, cache_dir)
                 meta = read_meta(directory, recipe) or {}
@@ -83,7 +83,7 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
 
 
 class OnnxEmbedder:
-    """Embedder running an ONNX export of a sentence-transformers model with ONNX Runtime."""
+    """Embedder running an export of a sentence-transformers model on OpenVINO or ONNX Runtime."""
 
     def __init__(self, model: str, backend: str, batch_size: int = 32, cache_dir: Path | None = None) -> None:
         if backend not in RECIPES:

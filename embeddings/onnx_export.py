@@ -99,6 +99,11 @@ def cache_name(model: str, backend: str) -> str:
     return f"{safe}@{backend}"
 
 
+def export_dir(model: str, recipe: Recipe, cache_dir: Path | None = None) -> Path:
+    """Where ``model`` exported by ``recipe`` lives in the cache (default ``default_cache_dir()``)."""
+    return (cache_dir or default_cache_dir()).expanduser() / cache_name(model, recipe.backend)
+
+
 def _source_fingerprint(location: str, recipe: Recipe, cache_dir: Path) -> dict[str, Any]:
     """What the export was made from: the model files' names and contents, and the recipe. By content, not
     by path or time, so two venvs (each with its own copy of the packaged model) share one export."""
@@ -151,8 +156,8 @@ def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | N
     """The folder holding ``model.onnx``, its tokenizer and ``export.json``; built on first use."""
     from filelock import FileLock
 
-    cache_dir = (cache_dir or default_cache_dir()).expanduser()
-    target = cache_dir / cache_name(model, recipe.backend)
+    target = export_dir(model, recipe, cache_dir)
+    cache_dir = target.parent
     fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe, cache_dir)))  # as in export.json
     meta = read_meta(target, recipe)
     if meta is not None and meta.get("fingerprint") == fingerprint:
