@@ -161,6 +161,20 @@ def test_another_copy_of_the_same_model_shares_the_export(tmp_path: Path, monkey
     assert builds == ["m", "m"]
 
 
+def test_a_damaged_export_is_one_line_naming_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _counting_build(monkeypatch)
+    monkeypatch.setattr(onnx_backend, "_loaded", {})
+    cache = tmp_path / "cache"
+    folder = ensure_export("m", str(_fake_source(tmp_path)), RECIPES["onnx-int8"], cache, progress=False)
+    meta = json.loads((folder / onnx_export.META_FILE).read_text())
+    (folder / onnx_export.META_FILE).write_text(json.dumps({**meta, "max_seq_length": 256}))
+    (folder / "tokenizer.json").write_text("{not json")  # a disk error, or a hand edit
+    with pytest.raises(EmbedderUnavailable, match=r"cannot load embedder m@onnx-int8 from .*m@onnx-int8: .*"
+                                                  r"\(delete that folder to build it again\)$") as caught:
+        load_onnx_export("m", str(tmp_path / "source"), RECIPES["onnx-int8"], cache)
+    assert "\n" not in str(caught.value)
+
+
 def test_two_loaders_at_once_build_the_export_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     builds = _counting_build(monkeypatch)
     source, cache = _fake_source(tmp_path), tmp_path / "cache"
