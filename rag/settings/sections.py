@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from embeddings import split_backend
 from embeddings.classpath import import_class, is_class_path
+from embeddings.onnx_export import default_cache_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "reports"
@@ -126,7 +127,7 @@ class LLMSettings(Section):
     gguf_path: Path | None = Field(
         None, description="A GGUF file for the embedded backend (default: the packaged model).")
     model_cache_dir: Path = Field(
-        default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "models",
+        default_factory=default_cache_dir,  # ~/.cache/rag/models: the embeddings package's own default too
         description="Where the packaged GGUF is assembled, and a faster embedder runtime exported, once each.",
     )
     n_ctx: int = Field(4096, description="Context window for the embedded model.")
