@@ -11,8 +11,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 QUESTION ?= What did Operation Sentinel seize?
-# PyTorch is installed first and pinned (constraints.txt), so no dependency can pull a CUDA build.
-# Elsewhere, add PyTorch's CPU wheel index here, e.g. TORCH_PIP_ARGS="--index-url <cpu index>".
+# PyTorch is installed first, pinned (constraints.txt) and always the CPU build (rag/torch_cpu.py): the wheel pip
+# resolves if it is a CPU build, else the same version from https://download.pytorch.org/whl/cpu. Extra pip
+# arguments for that step, e.g. TORCH_PIP_ARGS="--index-url <your mirror of the CPU index>".
 TORCH_PIP_ARGS ?=
 
 .PHONY: demo test test-fast lint bench serve install install-test clean-venv
@@ -20,7 +21,7 @@ TORCH_PIP_ARGS ?=
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PY) -m rag.torch_cpu $(TORCH_PIP_ARGS)
 	$(PIP) install -c constraints.txt -e .
 	touch $@
 
