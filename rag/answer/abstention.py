@@ -23,13 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
 from embeddings import Embedder
 from rag.answer.injection import is_instruction, mask_instructions
-from rag.answer.terms import TOKEN, bare, is_content, question_stop_words, stem, stems
+from rag.answer.terms import QUESTION_STOP_WORDS, TOKEN, bare, is_content, stem, stems
 from rag.ingest.paragraphs import split_sentences
 from rag.types import Citation, Claim
 
@@ -47,11 +46,7 @@ _TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|mo
                        re.IGNORECASE)
 _DATE = re.compile(r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|"
                    r"december|century|centuries|decade|spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def _not_terms() -> frozenset[str]:
-    return question_stop_words() | _ASKING
+_NOT_TERMS = QUESTION_STOP_WORDS | _ASKING  # never a key term of a question
 
 
 def key_terms(question: str) -> dict[str, str]:
@@ -59,7 +54,7 @@ def key_terms(question: str) -> dict[str, str]:
     terms: dict[str, str] = {}
     for word in TOKEN.findall(question):
         asked = bare(word)
-        if is_content(asked.lower(), _not_terms()):
+        if is_content(asked.lower(), _NOT_TERMS):
             terms.setdefault(stem(asked), asked)
     return terms
 

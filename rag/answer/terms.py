@@ -12,9 +12,11 @@ English from PyStemmer, which replaced the citation check's suffix stripper) and
   "The visit lasted for three days [1]" lost its support and was removed (facts 0.74 -> 0.72,
   false refusals 0.15 -> 0.17); bm25s' Lucene list (33 words) keeps "from", "which", "who" and the
   like as content, which moved a quote to a worse sentence.
-- ``question_stop_words()`` (scikit-learn's list) for what a question *asks*: its broader list is what
-  the abstention thresholds were tuned with (bm25s' list would change the key terms of 96 of the 297
-  recorded questions: "part", "between", "would").
+- ``QUESTION_STOP_WORDS`` (scikit-learn's English list, 318 words, copied here) for what a question *asks*:
+  its broader list is what the abstention thresholds were tuned with (bm25s' list would change the key
+  terms of 96 of the 297 recorded questions: "part", "between", "would"; none of bm25s' lists is this one).
+  Copied, not imported: scikit-learn was a dependency for this one constant, and importing it pulled
+  in 127 of its modules and 490 of SciPy's on every answer (tests/test_terms.py checks the copy).
 
 Replayed over the recorded eval runs (``bench/replay_citations.py``), the customs run is unchanged and
 the SQuAD run gains one citation: "The Norman religion was Christian [4]" keeps its source, which says
@@ -48,12 +50,25 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=1)
-def question_stop_words() -> frozenset[str]:
-    """scikit-learn's English stop words ("the", "during", "whereas"): none of them is what a question is about."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # loaded with sentence-transformers anyway
-
-    return frozenset(ENGLISH_STOP_WORDS)
+# What a question does not ask about ("the", "during", "whereas"): scikit-learn's ENGLISH_STOP_WORDS.
+QUESTION_STOP_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already also although always am among
+amongst amoungst amount an and another any anyhow anyone anything anyway anywhere are around as at back be became
+because become becomes becoming been before beforehand behind being below beside besides between beyond bill both
+bottom but by call can cannot cant co con could couldnt cry de describe detail do done down due during each eg eight
+either eleven else elsewhere empty enough etc even ever every everyone everything everywhere except few fifteen
+fifty fill find fire first five for former formerly forty found four from front full further get give go had has
+hasnt have he hence her here hereafter hereby herein hereupon hers herself him himself his how however hundred i ie
+if in inc indeed interest into is it its itself keep last latter latterly least less ltd made many may me meanwhile
+might mill mine more moreover most mostly move much must my myself name namely neither never nevertheless next nine
+no nobody none noone nor not nothing now nowhere of off often on once one only onto or other others otherwise our
+ours ourselves out over own part per perhaps please put rather re same see seem seemed seeming seems serious several
+she should show side since sincere six sixty so some somehow someone something sometime sometimes somewhere still
+such system take ten than that the their them themselves then thence there thereafter thereby therefore therein
+thereupon these they thick thin third this those though three through throughout thru thus to together too top
+toward towards twelve twenty two un under until up upon us very via was we well were what whatever when whence
+whenever where whereafter whereas whereby wherein whereupon wherever whether which while whither who whoever whole
+whom whose why will with within without would yet you your yours yourself yourselves""".split())  # noqa: SIM905
 
 
 def bare(word: str) -> str:
