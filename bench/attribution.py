@@ -47,7 +47,7 @@ QUESTIONS: list[tuple[str, tuple[str, int]]] = [
 
 
 def main() -> None:
-    pipeline = Pipeline(Settings(llm="embedded", attribution="off"))
+    pipeline = Pipeline(Settings(llm={"backend": "embedded"}, citations={"attribution": "off"}))
     embedding = embedding_attributor(pipeline.embedder)
     strategies = {
         "model": (False, None),

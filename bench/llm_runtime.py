@@ -91,8 +91,8 @@ def main() -> None:
           f"{'of limit':>8} {'decode/s':>8} {'of limit':>8}  weights")
     for extra, flash, ubatch, threads in itertools.product(both[options.extra_buffers], both[options.flash_attn],
                                                            options.n_ubatch, options.n_threads):
-        settings = Settings(llm="embedded", llama_extra_buffers=extra, flash_attn=flash, n_ubatch=ubatch,
-                            n_batch=max(ubatch, Settings().llm.n_batch), n_threads=threads).llm
+        settings = Settings(llm={"backend": "embedded", "extra_buffers": extra, "flash_attn": flash, "n_ubatch": ubatch,
+                                 "n_batch": max(ubatch, Settings().llm.n_batch), "n_threads": threads}).llm
         r = run(settings, options.prompt_tokens, options.repeat)
         print(f"{'on' if extra else 'off':>10} {'on' if flash else 'off':>5} {ubatch:>6} {threads:>3} "
               f"{r['ready_s']:7.1f} {r['prefill_tok_s']:9.1f} {r['prefill_tok_s'] / PREFILL_LIMIT:8.2f} "

@@ -39,7 +39,7 @@ def main() -> None:
     options = parser.parse_args()
     from llama_cpp import Llama
 
-    settings = Settings(**({"index_dir": options.index_dir} if options.index_dir else {}))
+    settings = Settings(**({"index": {"index_dir": options.index_dir}} if options.index_dir else {}))
     vocab = Llama(model_path=str(assemble_packaged_model(settings.llm.model_cache_dir, progress=False)),
                   vocab_only=True, verbose=False)
     pipeline = Pipeline(settings)

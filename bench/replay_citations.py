@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, help="also summarise this stratified subset (CI uses 4)")
     args = parser.parse_args()
     run = RecordedRun.load(args.results)
-    pipeline = Pipeline(Settings(preset=args.preset, index_dir=Path(run.data["context"]["index"])))
+    pipeline = Pipeline(Settings(preset=args.preset, index={"index_dir": Path(run.data["context"]["index"])}))
     questions = run.questions
     results = []
     for record in run.data["questions"]:

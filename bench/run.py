@@ -46,7 +46,7 @@ import json, sys, time
 started = time.perf_counter()
 from rag import Pipeline, Settings
 imported = time.perf_counter() - started
-pipeline = Pipeline(Settings(llm="embedded", index_dir=sys.argv[1]))
+pipeline = Pipeline(Settings(llm={"backend": "embedded"}, index={"index_dir": sys.argv[1]}))
 runs = []
 sentinel = (sys.argv[2], "100", ("002_50d104ffb6a67dba.txt", 9))  # "160 kg" is the model's choice (tests/conftest.py)
 for question, expected, source in [sentinel, (sys.argv[3], "Konovalenko", ("004_94483c790ad03595.txt", 5)), sentinel]:

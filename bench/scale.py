@@ -166,7 +166,7 @@ def run_size(paragraphs: int, work: Path, queries: int, index_type: str, reuse: 
     corpus, index_dir, spare = work / f"corpus-{paragraphs}", work / f"index-{paragraphs}-{index_type}", work / "spare"
     write_corpus(corpus, paragraphs)
     write_corpus(spare, PER_REPORT, seed=99)
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir, index_type=index_type).index
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir, "index_type": index_type}).index
     embedder = SyntheticEmbedder()
     if not (reuse and (index_dir / "CURRENT").is_file()):
         shutil.rmtree(index_dir, ignore_errors=True)

@@ -78,12 +78,13 @@ def write_reports(corpus: Path, phrasings: list[str]) -> None:
             encoding="utf-8")
 
 
-def injected_pipeline(root: Path, phrasings: list[str], **settings: Any) -> Pipeline:
-    """The bundled reports plus one injected report per phrasing, indexed in ``root``."""
+def injected_pipeline(root: Path, phrasings: list[str], llm: dict[str, Any] | None = None) -> Pipeline:
+    """The bundled reports plus one injected report per phrasing, indexed in ``root``; ``llm``: more of that section."""
     corpus = root / "corpus"
     shutil.copytree(BUNDLED_CORPUS, corpus)
     write_reports(corpus, phrasings)
-    pipeline = Pipeline(Settings(llm="embedded", corpus_dir=corpus, index_dir=root / "index", **settings))
+    pipeline = Pipeline(Settings(llm={"backend": "embedded", **(llm or {})},
+                                 index={"corpus_dir": corpus, "index_dir": root / "index"}))
     pipeline.reindex()
     return pipeline
 

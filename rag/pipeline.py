@@ -9,7 +9,7 @@ Each stage is a component with a ``run()`` and a ``warm_up()`` in its own module
 Example::
 
     from rag import Pipeline, Settings
-    pipeline = Pipeline(Settings(k=5))
+    pipeline = Pipeline(Settings(retrieval={"k": 5}))
     answer = pipeline.ask("What did Operation Sentinel seize?")
     print(answer.text, [c.label() for c in answer.citations])
     stream = pipeline.stream("When did it take place?", history=[{"role": "user", "content": "What did ..."},

@@ -14,6 +14,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,8 +142,17 @@ def corpus(tmp_path: Path) -> Path:
     return target
 
 
-def settings_for(corpus: Path, index_dir: Path, **overrides: object) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=index_dir, **overrides)
+def sections_over(base: dict[str, dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
+    """Settings arguments: the ``base`` sections with the ``given`` ones laid over them, field by field."""
+    merged: dict[str, Any] = {**base, **given}
+    for name in base.keys() & given.keys():
+        merged[name] = {**base[name], **given[name]}
+    return merged
+
+
+def settings_for(corpus: Path, index_dir: Path, **sections: Any) -> Settings:
+    """Settings over ``corpus`` and ``index_dir``; ``sections`` as ``Settings`` takes them (``ui={...}``)."""
+    return Settings(**sections_over({"index": {"corpus_dir": corpus, "index_dir": index_dir}}, sections))
 
 
 def segment_dir(index_dir: Path) -> Path:

@@ -84,8 +84,13 @@ def test_ask_through_ollama_prints_answer_and_sources(bundled_index_dir: Path) -
 
 
 def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:
-    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_LLM": "gpt"})
-    _one_line_error(result, "invalid setting", "llm")
+    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_LLM__BACKEND": "gpt"})
+    _one_line_error(result, "invalid setting llm.backend", "'gpt' is not a backend")
+
+
+def test_an_unknown_variable_names_the_right_spelling(bundled_index_dir: Path) -> None:
+    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_K": "3"})
+    _one_line_error(result, "error: invalid setting RAG_K: unknown setting; did you mean RAG_RETRIEVAL__K?")
 
 
 def test_unknown_preset_lists_the_presets(bundled_index_dir: Path) -> None:
@@ -93,15 +98,15 @@ def test_unknown_preset_lists_the_presets(bundled_index_dir: Path) -> None:
     _one_line_error(result, "invalid setting preset", "unknown preset 'turbo'", "default, fast, lenient, thorough")
 
 
-def test_flat_and_nested_environment_reach_the_cli(bundled_index_dir: Path) -> None:
+def test_the_environment_reaches_the_cli(bundled_index_dir: Path) -> None:
     result = rag("search", "Operation Sentinel", "--index-dir", str(bundled_index_dir),
-                 env={"RAG_RETRIEVAL__K": "2", "RAG_RETRIEVAL": "dense"})
+                 env={"RAG_RETRIEVAL__K": "2", "RAG_RETRIEVAL__MODE": "dense"})
     assert result.returncode == 0, result.stderr
     assert [line[:2] for line in result.stdout.splitlines() if line[:1].isdigit()] == ["1.", "2."]
 
 
 def test_unloadable_embedding_model(tmp_path: Path, bundled_index_dir: Path) -> None:
-    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_EMBEDDER": str(tmp_path / "no-model")})
+    result = rag("search", "x", "--index-dir", str(bundled_index_dir), env={"RAG_INDEX__EMBEDDER": str(tmp_path / "no-model")})
     _one_line_error(result, "cannot load embedding model", "no-model")
 
 
@@ -159,7 +164,7 @@ def test_one_hostile_file_never_stops_a_folder(tmp_path: Path) -> None:
     assert "hunter2" not in rag("search", "root password", "--index-dir", index_dir).stdout
     assert rag("index", str(corpus), "--index-dir", index_dir, "--strict").returncode == 1
 
-    allowed = rag("index", str(corpus), "--index-dir", index_dir, env={"RAG_FOLLOW_SYMLINKS": "true"})
+    allowed = rag("index", str(corpus), "--index-dir", index_dir, env={"RAG_INDEX__FOLLOW_SYMLINKS": "true"})
     assert "1 added" in allowed.stdout and "2 skipped" in allowed.stdout
     assert "hunter2" in rag("search", "root password", "--index-dir", index_dir).stdout
 

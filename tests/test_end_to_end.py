@@ -46,8 +46,8 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     """The public contract: `from rag import ask` with no setup but the environment."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # the default index location, empty
     index_dir = tmp_path / "data-home" / "rag" / "index"
-    monkeypatch.setenv("RAG_LLM", "embedded")
-    monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(model_cache_dir))
+    monkeypatch.setenv("RAG_LLM__BACKEND", "embedded")
+    monkeypatch.setenv("RAG_LLM__MODEL_CACHE_DIR", str(model_cache_dir))
     monkeypatch.setattr(rag.api, "_default", None)
     answer = ask(SENTINEL_QUESTION)
     assert FaissIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
@@ -66,7 +66,8 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
 
 
 def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path, model_cache_dir: Path) -> None:
-    pipeline = Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, model_cache_dir=model_cache_dir))
+    pipeline = Pipeline(Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir},
+                                 index={"index_dir": bundled_index_dir}))
     stream = pipeline.stream(SENTINEL_QUESTION)
     deltas = list(stream)
     assert len(deltas) > 5  # token by token, not one block
@@ -76,7 +77,7 @@ def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path,
 
 
 def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
-    env = {**os.environ, "RAG_MODEL_CACHE_DIR": str(model_cache_dir)}
+    env = {**os.environ, "RAG_LLM__MODEL_CACHE_DIR": str(model_cache_dir)}
     result = subprocess.run(
         [sys.executable, "-m", "rag.app.cli", "ask", "--json", "--llm", "embedded", "--index-dir", str(bundled_index_dir),
          SENTINEL_QUESTION], capture_output=True, text=True, env=env, timeout=600, check=False)
@@ -93,7 +94,8 @@ def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
 def test_answers_through_a_real_ollama_api_server(tmp_path: Path, gguf: Path, bundled_index_dir: Path) -> None:
     """The unmodified `ollama` client against Ollama's HTTP API, with a real model behind it."""
     with ollama_api_server(gguf, tmp_path) as host:
-        settings = Settings(llm="auto", ollama_host=host, ollama_model=OLLAMA_MODEL, index_dir=bundled_index_dir)
+        settings = Settings(llm={"backend": "auto", "ollama_host": host, "ollama_model": OLLAMA_MODEL},
+                            index={"index_dir": bundled_index_dir})
         pipeline = Pipeline(settings)
         assert pipeline.llm.llm.backend == "ollama"  # auto picks Ollama when it answers and has the model
         answer = pipeline.ask(SENTINEL_QUESTION)

@@ -21,7 +21,7 @@ from rag.query.followup import REWRITE_SYSTEM_PROMPT
 from rag.query.translation import TRANSLATE_SYSTEM_PROMPT
 from rag.settings import BUNDLED_CORPUS, Settings
 from rag.types import Message
-from tests.conftest import SENTINEL, SENTINEL_QUESTION
+from tests.conftest import SENTINEL, SENTINEL_QUESTION, sections_over
 from tests.fakes import FakeEmbedder, FakeLLM, answer_citing, first_sentence, prompt_sources
 
 SEIZURES = "over 100 seizures"  # in the Sentinel paragraph only
@@ -37,8 +37,10 @@ def paragraph(doc_id: str, number: int) -> str:
     return [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()][number - 1]
 
 
-def fake_pipeline(index_dir: Path, llm: FakeLLM, corpus: Path = BUNDLED_CORPUS, **settings: Any) -> Pipeline:
-    return Pipeline(Settings(corpus_dir=corpus, index_dir=index_dir, **settings), embedder=FakeEmbedder(), llm=llm)
+def fake_pipeline(index_dir: Path, llm: FakeLLM, corpus: Path = BUNDLED_CORPUS, **sections: Any) -> Pipeline:
+    """The pipeline over fakes; ``sections`` as ``Settings`` takes them (``questions={"followup_turns": 0}``)."""
+    settings = Settings(**sections_over({"index": {"corpus_dir": corpus, "index_dir": index_dir}}, sections))
+    return Pipeline(settings, embedder=FakeEmbedder(), llm=llm)
 
 
 def files(directory: Path) -> dict[str, tuple[int, int]]:
@@ -92,7 +94,7 @@ def test_a_follow_up_is_rewritten_by_the_model_then_retrieved_and_answered(fake_
     rewritten = "When did Operation Sentinel take place?"
     cite = answer_citing("August and September 2009", "Operation Sentinel took place in August and September 2009")
     llm = FakeLLM(lambda messages: rewritten if messages[0]["content"] == REWRITE_SYSTEM_PROMPT else cite(messages))
-    answer = fake_pipeline(fake_index_dir, llm, followup_max_tokens=32).ask(FOLLOW_UP, history=HISTORY)
+    answer = fake_pipeline(fake_index_dir, llm, questions={"followup_max_tokens": 32}).ask(FOLLOW_UP, history=HISTORY)
 
     rewrite, answering = llm.calls
     assert rewrite.system == REWRITE_SYSTEM_PROMPT and rewrite.max_tokens == 32
@@ -106,7 +108,7 @@ def test_a_follow_up_is_rewritten_by_the_model_then_retrieved_and_answered(fake_
     assert fake_pipeline(fake_index_dir, plain).ask(FOLLOW_UP).rewritten_question is None
     assert [c.system for c in plain.calls] == [SYSTEM_PROMPT]  # no history: no rewrite call
     off = FakeLLM()
-    fake_pipeline(fake_index_dir, off, followup_turns=0).ask(FOLLOW_UP, history=HISTORY)
+    fake_pipeline(fake_index_dir, off, questions={"followup_turns": 0}).ask(FOLLOW_UP, history=HISTORY)
     assert [c.system for c in off.calls] == [SYSTEM_PROMPT]
 
 
@@ -115,7 +117,7 @@ def test_a_question_in_another_language_is_searched_and_answered_in_english(fake
     cite = answer_citing(SEIZURES, CLAIM)
     llm = FakeLLM(lambda messages: SENTINEL_QUESTION if messages[0]["content"] == TRANSLATE_SYSTEM_PROMPT
                   else cite(messages))
-    pipeline = fake_pipeline(fake_index_dir, llm, translation_max_tokens=40)
+    pipeline = fake_pipeline(fake_index_dir, llm, questions={"translation_max_tokens": 40})
     answer = pipeline.ask(russian)
 
     translation, answering = llm.calls
@@ -129,7 +131,7 @@ def test_a_question_in_another_language_is_searched_and_answered_in_english(fake
     assert fake_pipeline(fake_index_dir, english).ask(SENTINEL_QUESTION).search_question is None
     assert [c.system for c in english.calls] == [SYSTEM_PROMPT]  # English questions cost no extra call
     untranslated = FakeLLM()
-    fake_pipeline(fake_index_dir, untranslated, translate_questions=False).ask(russian)
+    fake_pipeline(fake_index_dir, untranslated, questions={"translate": False}).ask(russian)
     assert [c.system for c in untranslated.calls] == [SYSTEM_PROMPT]
 
 

@@ -44,7 +44,7 @@ def seen(updates: Iterator[tuple[list[dict[str, str]], list[dict], object]]) -> 
 
 
 def chat_over(index_dir: Path, llm: FakeLLM, tmp_path: Path, corpus: Path = BUNDLED_CORPUS) -> ChatApp:
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}, ui={"workspace_corpus_dir": tmp_path / "workspace"})
     return ChatApp(Pipeline(settings, embedder=FakeEmbedder(), llm=llm))
 
 

@@ -44,17 +44,18 @@ def test_the_rewrite_is_one_clean_line_or_the_question_as_asked(output: str, exp
 
 def test_no_history_means_no_rewrite_and_no_llm_call(bundled_index_dir: Path) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # any LLM call would fail
-    pipeline = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir))
+    llm, index = {"backend": "ollama", "ollama_host": nowhere}, {"index_dir": bundled_index_dir}
+    pipeline = Pipeline(Settings(llm=llm, index=index))
     assert pipeline.rewriter.standalone(FOLLOW_UP, []) == FOLLOW_UP
-    off = Pipeline(Settings(llm="ollama", ollama_host=nowhere, index_dir=bundled_index_dir, followup_turns=0))
+    off = Pipeline(Settings(llm=llm, index=index, questions={"followup_turns": 0}))
     assert off.rewriter.standalone(FOLLOW_UP, HISTORY) == FOLLOW_UP
 
 
 def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_dir: Path) -> None:
     rewritten = "When did Operation Sentinel take place?"
     with FakeOllama(reply=rewritten) as ollama:
-        pipeline = Pipeline(Settings(llm="ollama", ollama_host=ollama.host, index_dir=bundled_index_dir,
-                                     followup_max_tokens=32))
+        pipeline = Pipeline(Settings(llm={"backend": "ollama", "ollama_host": ollama.host},
+                                     index={"index_dir": bundled_index_dir}, questions={"followup_max_tokens": 32}))
         answer = pipeline.ask(FOLLOW_UP, history=HISTORY)
         plain = pipeline.ask(SENTINEL_QUESTION)
     chats = [body for path, body in ollama.requests if path == "/api/chat"]
@@ -72,7 +73,8 @@ def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_
 
 @pytest.mark.llm
 def test_the_embedded_model_resolves_it_to_operation_sentinel(bundled_index_dir: Path, model_cache_dir: Path) -> None:
-    pipeline = Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, model_cache_dir=model_cache_dir))
+    pipeline = Pipeline(Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir},
+                                 index={"index_dir": bundled_index_dir}))
     rewritten = pipeline.rewriter.standalone(FOLLOW_UP, HISTORY)
     assert "Sentinel" in rewritten and rewritten.endswith("?"), rewritten
     assert pipeline.rewriter.standalone("Who is Andrei Belyaninov?", HISTORY) == "Who is Andrei Belyaninov?"

@@ -31,8 +31,9 @@ class CountingEmbedder:
         return self.inner.encode(texts, progress)
 
 
-def _build(corpus: Path, index_dir: Path, embedder, **overrides):
-    return update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir, **overrides).index)
+def _build(corpus: Path, index_dir: Path, embedder, **index):
+    """Build or update with these fields of the index section."""
+    return update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir, index=index).index)
 
 
 def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, bundled_index: FaissIndex,

@@ -32,14 +32,16 @@ pytestmark = pytest.mark.llm
 EXTRA_BUFFERS = ("AMX", "REPACK")
 
 
-def _embedded(model_cache_dir: Path, **overrides: object) -> LlamaCppLLM:
-    settings = Settings(llm="embedded", model_cache_dir=model_cache_dir, **overrides)
+def _embedded(model_cache_dir: Path, **llm: object) -> LlamaCppLLM:
+    """The embedded backend with these fields of the llm section."""
+    settings = Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir, **llm})
     return make_embedded(settings.llm, progress=False, warm_messages=warm_up_messages())
 
 
-def _pipeline(bundled_index_dir: Path, model_cache_dir: Path, **overrides: object) -> Pipeline:
-    return Pipeline(Settings(llm="embedded", index_dir=bundled_index_dir, corpus_dir=BUNDLED_CORPUS,
-                             model_cache_dir=model_cache_dir, **overrides))
+def _pipeline(bundled_index_dir: Path, model_cache_dir: Path, **llm: object) -> Pipeline:
+    """The pipeline over the bundled index, the embedded backend with these fields of the llm section."""
+    return Pipeline(Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir, **llm},
+                             index={"index_dir": bundled_index_dir, "corpus_dir": BUNDLED_CORPUS}))
 
 
 def _sentinel_ok(pipeline: Pipeline) -> None:
@@ -61,11 +63,11 @@ def test_default_configuration_keeps_weights_out_of_amx_and_repack_buffers(model
 def test_extra_buffers_setting_turns_repacking_back_on(model_cache_dir: Path) -> None:
     """The opt-in reaches llama.cpp (so the test above can fail): weights are repacked, or, on an AMX CPU,
     the worker crashes and the error is one line instead of a dead process."""
-    llm = _embedded(model_cache_dir, llama_extra_buffers=True, n_ctx=2048)
+    llm = _embedded(model_cache_dir, extra_buffers=True, n_ctx=2048)
     try:
         info = llm.warm_up()
     except LLMUnavailable as exc:
-        assert "while starting" in str(exc) and "RAG_LLAMA_EXTRA_BUFFERS=false" in str(exc), exc
+        assert "while starting" in str(exc) and "RAG_LLM__EXTRA_BUFFERS=false" in str(exc), exc
         return
     finally:
         llm.worker.stop()
@@ -147,8 +149,8 @@ def test_repeated_crashes_while_starting_give_one_line_with_what_to_try(model_ca
 
 def test_cli_survives_a_worker_crash_with_one_line_and_the_next_ask_answers(
         tmp_path: Path, bundled_index_dir: Path, model_cache_dir: Path) -> None:
-    env = {**os.environ, "RAG_INDEX_DIR": str(bundled_index_dir), "RAG_MODEL_CACHE_DIR": str(model_cache_dir),
-           "RAG_LLM": "embedded", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "RAG_INDEX__INDEX_DIR": str(bundled_index_dir),
+           "RAG_LLM__MODEL_CACHE_DIR": str(model_cache_dir), "RAG_LLM__BACKEND": "embedded", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "rag.app.cli", "ask", "-v", SENTINEL_QUESTION]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None

@@ -28,8 +28,9 @@ def _release() -> object:
     release_all()
 
 
-def _index(corpus: Path, index_dir: Path, embedder: FakeEmbedder | None = None, **overrides: object):
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir, **overrides).index  # type: ignore[arg-type]
+def _index(corpus: Path, index_dir: Path, embedder: FakeEmbedder | None = None, **index: object):
+    """Build or update with these fields of the index section."""
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir, **index}).index
     return update_index(corpus, index_dir, embedder or FakeEmbedder(), settings)
 
 
@@ -54,16 +55,16 @@ def test_a_cold_reopen_reads_the_same_records_vectors_and_rankings_as_faiss(tmp_
         assert score == pytest.approx(expected, abs=1e-6) and span == expected_span
 
 
-def test_the_uri_setting_is_read_from_RAG_INDEX_URI(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAG_INDEX_TYPE", "milvus")
-    monkeypatch.setenv("RAG_INDEX_URI", "http://milvus:19530")
+def test_the_uri_setting_is_read_from_RAG_INDEX__URI(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_INDEX__INDEX_TYPE", "milvus")
+    monkeypatch.setenv("RAG_INDEX__URI", "http://milvus:19530")
     settings = Settings().index
     assert (settings.index_type, settings.uri, settings.collection) == ("milvus", "http://milvus:19530", "")
 
 
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(MilvusUnavailable, match=r"Milvus at http://127\.0\.0\.1:9 is unreachable .*RAG_INDEX_URI") as error:
-        _index(BUNDLED_CORPUS, tmp_path / "index", index_uri="http://127.0.0.1:9", **MILVUS)
+    with pytest.raises(MilvusUnavailable, match=r"Milvus at http://127\.0\.0\.1:9 is unreachable .*RAG_INDEX__URI") as error:
+        _index(BUNDLED_CORPUS, tmp_path / "index", uri="http://127.0.0.1:9", **MILVUS)
     assert "\n" not in str(error.value)
 
 

@@ -16,8 +16,9 @@ from tests.fake_ollama import FakeOllama, free_port
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-def _ollama(host: str, **overrides: object):
-    return make_ollama(Settings(llm="ollama", ollama_host=host, **overrides).llm)
+def _ollama(host: str, **llm: object):
+    """The Ollama backend at ``host`` with these fields of the llm section."""
+    return make_ollama(Settings(llm={"backend": "ollama", "ollama_host": host, **llm}).llm)
 
 
 def test_streams_ndjson_chunks_and_reports_usage() -> None:
@@ -66,24 +67,25 @@ def test_timeout_is_one_line() -> None:
 
 def test_auto_uses_ollama_when_it_has_the_model() -> None:
     with FakeOllama() as server:
-        choice = make_llm(Settings(llm="auto", ollama_host=server.host).llm)
+        choice = make_llm(Settings(llm={"backend": "auto", "ollama_host": server.host}).llm)
         assert choice.llm.backend == "ollama" and choice.llm.model == "qwen2.5:3b"
         assert "has qwen2.5:3b" in choice.reason
 
 
 def test_auto_falls_back_to_embedded_and_says_why(model_cache_dir: Path) -> None:
     with FakeOllama(models=["other:7b"]) as server:
-        choice = make_llm(Settings(llm="auto", ollama_host=server.host, model_cache_dir=model_cache_dir).llm)
+        choice = make_llm(Settings(llm={"backend": "auto", "ollama_host": server.host,
+                                          "model_cache_dir": model_cache_dir}).llm)
     assert choice.llm.backend == "embedded"
     assert "fell back to embedded" in choice.reason and "ollama pull qwen2.5:3b" in choice.reason
-    down = make_llm(Settings(llm="auto", ollama_host=f"http://127.0.0.1:{free_port()}",
-                             model_cache_dir=model_cache_dir).llm)
+    down = make_llm(Settings(llm={"backend": "auto", "ollama_host": f"http://127.0.0.1:{free_port()}",
+                                  "model_cache_dir": model_cache_dir}).llm)
     assert down.llm.backend == "embedded" and "not reachable" in down.reason
 
 
 def test_explicit_ollama_never_falls_back(bundled_index_dir: Path) -> None:
-    settings = Settings(llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}",
-                        corpus_dir=BUNDLED_CORPUS, index_dir=bundled_index_dir)
+    settings = Settings(llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"},
+                        index={"corpus_dir": BUNDLED_CORPUS, "index_dir": bundled_index_dir})
     pipeline = Pipeline(settings)
     assert pipeline.llm.llm.backend == "ollama"
     with pytest.raises(LLMUnavailable, match="not reachable"):
@@ -94,7 +96,8 @@ def test_pipeline_through_ollama_wire_format(bundled_index_dir: Path) -> None:
     """Retrieval, prompt, streaming and citation resolution, with Ollama's protocol at the boundary."""
     reply = "Operation Sentinel resulted in over 100 seizures of drugs [2] and more than 160 kg [2][9]."
     with FakeOllama(reply=reply) as server:
-        pipeline = Pipeline(Settings(llm="ollama", ollama_host=server.host, index_dir=bundled_index_dir, k=5))
+        pipeline = Pipeline(Settings(llm={"backend": "ollama", "ollama_host": server.host},
+                                     index={"index_dir": bundled_index_dir}, retrieval={"k": 5}))
         answer = pipeline.ask(SENTINEL_QUESTION)
         prompt = server.requests[-1][1]["messages"][-1]["content"]
     hits = pipeline.retrieve(SENTINEL_QUESTION)

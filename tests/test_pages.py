@@ -80,7 +80,7 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
     corpus.mkdir()
     (corpus / "a.txt").write_text("Notes\n\nThe Narva crossing opened in 2011.\n", encoding="utf-8")
     write_text_pdf(corpus / "b.pdf", ["Pdf report title", "", "The Tallinn office seized 42 kg of tobacco."])
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir).index
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index
     index, _ = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert {(p.doc_id, p.page) for p in FaissIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
     assert index.manifest.format_version == 3 and index.document("b.pdf").reader
@@ -106,12 +106,12 @@ def pdf_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (corpus / "notes.txt").write_text("Notes\n\nThe Narva crossing opened a second lane in 2011.\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
-        update_index(corpus, index_dir, FakeEmbedder(), Settings(corpus_dir=corpus, index_dir=index_dir).index)
+        update_index(corpus, index_dir, FakeEmbedder(), Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index)
     yield index_dir
 
 
 def _pipeline(index_dir: Path, llm: FakeLLM) -> Pipeline:
-    return Pipeline(Settings(index_dir=index_dir), embedder=FakeEmbedder(), llm=llm)
+    return Pipeline(Settings(index={"index_dir": index_dir}), embedder=FakeEmbedder(), llm=llm)
 
 
 def test_an_answer_from_a_pdf_cites_the_page_the_paragraph_starts_on(pdf_index: Path) -> None:

@@ -42,7 +42,7 @@ def test_the_pdf_set_asks_the_same_questions_with_its_evidence_on_the_same_text(
     assert len(documents) == 5 and all(len({start for start, _ in d.pages}) >= 2 for d in documents)  # 2+ pages
     assert not [d.doc_id for d in documents if FOOTER in d.text or "Page 1 of" in d.text]  # furniture is gone
     index_dir = tmp_path / "index"
-    update_index(corpus, index_dir, FakeEmbedder(), Settings(corpus_dir=corpus, index_dir=index_dir).index)
+    update_index(corpus, index_dir, FakeEmbedder(), Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index)
     index = FaissIndex.load(index_dir)
     assert missing_evidence(pdf, index) == [] and unsupported_facts(pdf, index) == []  # what `rag eval` checks
 

@@ -20,7 +20,7 @@ from rag.settings import BUNDLED_CORPUS
 
 @pytest.mark.llm
 def test_injected_orders_are_never_obeyed(tmp_path: Path, model_cache_dir: Path) -> None:
-    outcomes = check(injected_pipeline(tmp_path, TUNED, model_cache_dir=model_cache_dir), TUNED)
+    outcomes = check(injected_pipeline(tmp_path, TUNED, llm={"model_cache_dir": model_cache_dir}), TUNED)
     assert [o for o in outcomes if o.obeyed] == []
     assert [o for o in outcomes if not o.factual] == []
 

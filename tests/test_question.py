@@ -70,7 +70,7 @@ def _fuzz_inputs(seed: int, count: int) -> list[object]:
 
 def test_fuzzed_questions_give_a_result_or_invalid_question_only(bundled_index_dir: Path) -> None:
     """10,000 seeded inputs through validation, and every accepted one through the real embedder and index."""
-    pipeline = Pipeline(Settings(index_dir=bundled_index_dir, corpus_dir=BUNDLED_CORPUS, k=1))
+    pipeline = Pipeline(Settings(index={"index_dir": bundled_index_dir, "corpus_dir": BUNDLED_CORPUS}, retrieval={"k": 1}))
     accepted = refused = 0
     for value in _fuzz_inputs(20261130, FUZZ_INPUTS):
         try:

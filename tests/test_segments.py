@@ -47,9 +47,10 @@ def _build(tmp_path: Path, backend: str = "faiss", reports: int = 3, **overrides
     return corpus, index_dir
 
 
-def _update(corpus: Path, index_dir: Path, backend: str = "faiss", compact: bool = False, **overrides: object):
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir,
-                        **{**KEEP_TOMBSTONES, **BACKENDS[backend], **overrides}).index  # type: ignore[arg-type]
+def _update(corpus: Path, index_dir: Path, backend: str = "faiss", compact: bool = False, **index: object):
+    """Build or update with these fields of the index section (``max_segments=2``)."""
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir,
+                               **KEEP_TOMBSTONES, **BACKENDS[backend], **index}).index
     return update_index(corpus, index_dir, FakeEmbedder(), settings, compact=compact)
 
 
@@ -206,7 +207,8 @@ def killed(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 target.{function} = killed
 corpus, index_dir = Path(sys.argv[1]), Path(sys.argv[2])
-update_index(corpus, index_dir, FakeEmbedder(), Settings(corpus_dir=corpus, index_dir=index_dir, **{settings!r}).index)
+update_index(corpus, index_dir, FakeEmbedder(),
+             Settings(index={{"corpus_dir": corpus, "index_dir": index_dir, **{settings!r}}}).index)
 """
 
 KILL_POINTS = {  # where `rag index` dies: (module, function patched, what runs first), per backend

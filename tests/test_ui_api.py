@@ -34,14 +34,14 @@ REPLY = "Operation Sentinel resulted in over 100 seizures of drugs"  # what the 
 
 def _marker_for_sentinel(index_dir: Path) -> int:
     """Which [n] the Sentinel paragraph gets in the prompt, so the fake model can cite it."""
-    hits = Pipeline(Settings(index_dir=index_dir)).retrieve(SENTINEL_QUESTION)
+    hits = Pipeline(Settings(index={"index_dir": index_dir})).retrieve(SENTINEL_QUESTION)
     return [h.key for h in hits].index(SENTINEL) + 1
 
 
 @pytest.mark.llm
 def test_ask_endpoint_answers_with_sources_as_markdown(tmp_path: Path, bundled_index_dir: Path,
                                                        model_cache_dir: Path) -> None:
-    settings = ui_settings(tmp_path, bundled_index_dir, llm="embedded", model_cache_dir=model_cache_dir)
+    settings = ui_settings(tmp_path, bundled_index_dir, llm={"backend": "embedded", "model_cache_dir": model_cache_dir})
     with running_app(Pipeline(settings)) as url:
         client = Client(url, verbose=False)
         markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
@@ -58,7 +58,8 @@ def ollama() -> Iterator[FakeOllama]:
 
 def test_ask_is_the_one_public_endpoint_and_errors_are_one_line(tmp_path: Path, bundled_index_dir: Path,
                                                                 ollama: FakeOllama) -> None:
-    settings = ui_settings(tmp_path, bundled_index_dir, llm="ollama", ollama_host=ollama.host, ollama_model=MODEL)
+    settings = ui_settings(tmp_path, bundled_index_dir,
+                           llm={"backend": "ollama", "ollama_host": ollama.host, "ollama_model": MODEL})
     with running_app(Pipeline(settings)) as url:
         client = Client(url, verbose=False)
         api = client.view_api(print_info=False, return_format="dict")
@@ -138,8 +139,8 @@ def test_serve_refuses_bad_options_in_one_line_before_any_work(tmp_path: Path, f
 def test_ask_endpoint_survives_a_worker_crash_and_answers_the_next_question(
         tmp_path: Path, bundled_index_dir: Path, model_cache_dir: Path) -> None:
     """A segfault in the embedded model mid-answer: one line for that question, the server lives on."""
-    settings = ui_settings(tmp_path, bundled_index_dir, llm="embedded", model_cache_dir=model_cache_dir,
-                           n_ctx=3584)  # its own worker, not one shared with other tests
+    settings = ui_settings(tmp_path, bundled_index_dir, llm={"backend": "embedded", "model_cache_dir": model_cache_dir,
+                                                             "n_ctx": 3584})  # its own worker, not one shared
     answering = threading.Event()
 
     class Answering(logging.Handler):
@@ -183,7 +184,8 @@ def test_serve_passes_allow_uploads_to_the_ui(monkeypatch: pytest.MonkeyPatch, f
 
 def test_ask_refuses_invalid_questions_and_reports_any_failure_in_one_line(
         tmp_path: Path, bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = ui_settings(tmp_path, bundled_index_dir, llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}")
+    settings = ui_settings(tmp_path, bundled_index_dir,
+                           llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"})
     pipeline = Pipeline(settings)
     with running_app(pipeline) as url:
         client = Client(url, verbose=False)

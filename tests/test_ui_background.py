@@ -106,8 +106,9 @@ def test_a_failed_background_indexing_is_reported_on_the_page(tmp_path: Path) ->
 def test_a_page_waiting_for_the_busy_model_shows_its_place_in_the_queue(tmp_path: Path,
                                                                         bundled_index_dir: Path) -> None:
     with FakeOllama(stall_seconds=8) as ollama:  # every answer takes 8 s: the first page keeps the model busy
-        settings = ui_settings(tmp_path, bundled_index_dir, llm="ollama", ollama_host=ollama.host,
-                               ollama_model="qwen2.5:3b", followup_turns=0, translate_questions=False)
+        settings = ui_settings(tmp_path, bundled_index_dir,
+                               llm={"backend": "ollama", "ollama_host": ollama.host, "ollama_model": "qwen2.5:3b"},
+                               questions={"followup_turns": 0, "translate": False})
         with running_app(Pipeline(settings)) as url, chromium() as browser:
             first, _ = open_app(browser, url)
             second, _ = open_app(browser, url)

@@ -34,7 +34,8 @@ timings: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[str, Pipeline]]:
-    settings = ui_settings(tmp_path_factory.mktemp("ui-browser"), llm="embedded", model_cache_dir=model_cache_dir)
+    settings = ui_settings(tmp_path_factory.mktemp("ui-browser"),
+                           llm={"backend": "embedded", "model_cache_dir": model_cache_dir})
     pipeline = Pipeline(settings)
     with running_app(pipeline) as url:
         yield url, pipeline

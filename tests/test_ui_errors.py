@@ -29,8 +29,9 @@ def ollama() -> Iterator[FakeOllama]:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, bundled_index_dir: Path, ollama: FakeOllama
         ) -> Iterator[tuple[str, Pipeline]]:
-    settings = ui_settings(tmp_path_factory.mktemp("ui-errors"), bundled_index_dir, llm="ollama",
-                           ollama_host=ollama.host, ollama_model=MODEL, followup_turns=0)
+    settings = ui_settings(tmp_path_factory.mktemp("ui-errors"), bundled_index_dir,
+                           llm={"backend": "ollama", "ollama_host": ollama.host, "ollama_model": MODEL},
+                           questions={"followup_turns": 0})
     pipeline = Pipeline(settings)
     with running_app(pipeline) as address:
         yield address, pipeline
@@ -79,8 +80,8 @@ def test_a_refusal_is_shown_distinctly(page: Any, ollama: FakeOllama) -> None:
 def test_ollama_down_is_a_readable_message_and_the_page_stays_usable(
         tmp_path_factory: pytest.TempPathFactory, bundled_index_dir: Path, browser: Any) -> None:
     host = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    settings = ui_settings(tmp_path_factory.mktemp("ui-down"), bundled_index_dir, llm="ollama", ollama_host=host,
-                           ollama_model=MODEL)
+    settings = ui_settings(tmp_path_factory.mktemp("ui-down"), bundled_index_dir,
+                           llm={"backend": "ollama", "ollama_host": host, "ollama_model": MODEL})
     with running_app(Pipeline(settings)) as url:
         page, _ = open_app(browser, url)
         page.wait_for_selector("#rag-llm .rag-dot-down", timeout=30_000)

@@ -51,7 +51,7 @@ def _finished(client: httpx.Client, url: str, session: str) -> str:
 
 
 def test_a_script_cannot_upload_or_run_internal_handlers_but_can_ask(tmp_path: Path) -> None:
-    settings = ui_settings(tmp_path, llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}")
+    settings = ui_settings(tmp_path, llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"})
     corpus = writable_corpus(settings)
     before = sorted(p.name for p in corpus.iterdir())
     report = tmp_path / "harbour.md"
@@ -104,7 +104,8 @@ def _upload_component(url: str) -> dict[str, Any]:
 
 
 def test_with_uploads_off_the_page_has_no_upload_and_the_handler_refuses(tmp_path: Path) -> None:
-    settings = ui_settings(tmp_path, llm="ollama", ollama_host=f"http://127.0.0.1:{free_port()}", allow_uploads=False)
+    settings = ui_settings(tmp_path, llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"},
+                           ui={"allow_uploads": False})
     pipeline = Pipeline(settings)
     corpus = writable_corpus(settings)
     before = sorted(p.name for p in corpus.iterdir())

@@ -40,7 +40,7 @@ def _script(messages: list[Message]) -> str | None:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("ui-pages")
-    settings = ui_settings(tmp, followup_turns=0)
+    settings = ui_settings(tmp, questions={"followup_turns": 0})
     write_report_pdf(settings.index.corpus_dir / "report.pdf")
     pipeline = Pipeline(settings, embedder=FakeEmbedder(), llm=FakeLLM(_script))
     with pytest.MonkeyPatch.context() as patch:

@@ -95,7 +95,7 @@ def test_unreadable_or_unsupported_files_are_refused_with_a_reason(
 
 
 def test_an_oversized_file_is_refused_by_the_configured_limit(tmp_path: Path, corpus: Path) -> None:
-    settings = settings_for(corpus, tmp_path / "index", max_upload_bytes=1000)
+    settings = settings_for(corpus, tmp_path / "index", ui={"max_upload_bytes": 1000})
     big = _file(tmp_path, "big.txt", "A long report line.\n" * 100)  # 2,000 bytes
     with pytest.raises(UploadRejected, match=r"big.txt: the file is 2,000 bytes; the upload limit is 1,000 bytes"):
         save_upload(big, "big.txt", corpus, settings)
@@ -137,7 +137,7 @@ def test_the_bundled_sample_is_never_written_to(tmp_path: Path) -> None:
 
 
 def test_uploads_go_to_a_seeded_workspace_when_the_corpus_is_the_bundled_sample(tmp_path: Path) -> None:
-    settings = Settings(workspace_corpus_dir=tmp_path / "workspace")  # corpus_dir: the bundled default
+    settings = Settings(ui={"workspace_corpus_dir": tmp_path / "workspace"})  # index.corpus_dir: the bundled default
     workspace = writable_corpus(settings)
     assert workspace == (tmp_path / "workspace").resolve()
     bundled = sorted(p.name for p in BUNDLED_CORPUS.iterdir())
@@ -149,7 +149,7 @@ def test_uploads_go_to_a_seeded_workspace_when_the_corpus_is_the_bundled_sample(
 
 
 def test_a_configured_corpus_takes_the_uploads_itself(tmp_path: Path, corpus: Path) -> None:
-    settings = settings_for(corpus, tmp_path / "index", workspace_corpus_dir=tmp_path / "workspace")
+    settings = settings_for(corpus, tmp_path / "index", ui={"workspace_corpus_dir": tmp_path / "workspace"})
     assert writable_corpus(settings) == corpus.resolve()
     assert not (tmp_path / "workspace").exists()
 
@@ -160,7 +160,7 @@ def test_without_a_configured_corpus_the_indexed_folder_takes_the_uploads(
     (corpus / "harbour.md").write_text(NEW_REPORT)  # the user's own folder, not a copy of the sample
     index_dir = tmp_path / "index"
     update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)
-    settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
+    settings = Settings(index={"index_dir": index_dir}, ui={"workspace_corpus_dir": tmp_path / "workspace"})
     assert writable_corpus(settings) == corpus.resolve() == with_writable_corpus(settings).index.corpus_dir
     assert not (tmp_path / "workspace").exists()
 
@@ -170,7 +170,7 @@ def test_an_index_of_another_copy_of_the_sample_does_not_take_uploads(
     """Another checkout's data/reports is the sample too: uploads go to the workspace, not into it."""
     index_dir = tmp_path / "index"
     update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)  # corpus: an unchanged copy
-    settings = Settings(index_dir=index_dir, workspace_corpus_dir=tmp_path / "workspace")
+    settings = Settings(index={"index_dir": index_dir}, ui={"workspace_corpus_dir": tmp_path / "workspace"})
     assert writable_corpus(settings) == (tmp_path / "workspace").resolve()
 
 
@@ -203,7 +203,7 @@ def test_an_upload_is_indexed_incrementally_and_found(tmp_path: Path, corpus: Pa
 ])
 def test_uploads_are_off_on_an_exposed_address_without_a_login(host: str, auth: str | None, allow: bool | None,
                                                                allowed: bool) -> None:
-    assert uploads_allowed(Settings(ui_host=host, ui_auth=auth, allow_uploads=allow).ui) is allowed
+    assert uploads_allowed(Settings(ui={"host": host, "auth": auth, "allow_uploads": allow}).ui) is allowed
 
 
 @pytest.mark.parametrize("name", ["报告" * 100 + ".txt", "𐌰" * 120 + ".md", "é" * 119 + ".txt"])
@@ -246,5 +246,5 @@ def test_a_link_out_of_its_folder_is_refused_unless_links_are_followed(tmp_path:
     alias = tmp_path / "incoming" / "alias.txt"  # a link inside its own folder is just another name
     alias.symlink_to(_file(tmp_path, "report.txt", NEW_REPORT))
     assert save_upload(alias, "alias.txt", corpus, settings_for(corpus, tmp_path / "index")).path.exists()
-    saved = save_upload(link, "notes.txt", corpus, settings_for(corpus, tmp_path / "index", follow_symlinks=True))
+    saved = save_upload(link, "notes.txt", corpus, settings_for(corpus, tmp_path / "index", index={"follow_symlinks": True}))
     assert not saved.path.is_symlink() and saved.path.read_text() == secret.read_text()

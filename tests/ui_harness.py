@@ -18,6 +18,7 @@ import pytest
 
 from rag.pipeline import Pipeline
 from rag.settings import BUNDLED_CORPUS, Settings
+from tests.conftest import sections_over
 from tests.fake_ollama import free_port
 from ui.app import build_app
 from ui.serve import launch
@@ -55,11 +56,12 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def ui_settings(tmp: Path, index_dir: Path | None = None, **overrides: Any) -> Settings:
+def ui_settings(tmp: Path, index_dir: Path | None = None, **sections: Any) -> Settings:
     """Settings free of the user's RAG_* environment, over private folders in ``tmp``.
 
     Without ``index_dir``: a writable copy of the bundled reports and a new index (for uploads).
-    With it (the session's read-only index of the bundled reports): no indexing at all.
+    With it (the session's read-only index of the bundled reports): no indexing at all. ``sections`` as
+    ``Settings`` takes them (``llm={"backend": "ollama"}``).
     """
     if index_dir is None:
         corpus = tmp / "reports"
@@ -74,8 +76,8 @@ def ui_settings(tmp: Path, index_dir: Path | None = None, **overrides: Any) -> S
         env.delenv("OLLAMA_HOST", raising=False)
         env.setenv("XDG_DATA_HOME", str(tmp / "xdg-data"))
         env.setenv("XDG_CONFIG_HOME", str(tmp / "xdg-config"))
-        return Settings(corpus_dir=corpus, index_dir=index_dir, workspace_corpus_dir=tmp / "workspace",
-                        **overrides)
+        return Settings(**sections_over({"index": {"corpus_dir": corpus, "index_dir": index_dir},
+                                         "ui": {"workspace_corpus_dir": tmp / "workspace"}}, sections))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ Example::
     from ui.app import build_app
     from ui.serve import launch
 
-    demo = build_app(Pipeline(Settings(corpus_dir="~/reports")))
+    demo = build_app(Pipeline(Settings(index={"corpus_dir": "~/reports"})))
     launch(demo, Settings())                   # http://127.0.0.1:7860, blocks until Ctrl-C
 """
 
@@ -193,7 +193,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
     Example::
 
-        demo = build_app(Pipeline(Settings(k=5)))
+        demo = build_app(Pipeline(Settings(retrieval={"k": 5})))
         demo.launch(prevent_thread_lock=True, server_port=7861)   # or ui.serve.launch(demo, settings)
     """
     handlers = ChatApp(pipeline)

@@ -46,15 +46,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 K = Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
-IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX_DIR).")]
+IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX__INDEX_DIR).")]
 Preset = Annotated[str | None, typer.Option(
     "--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
 
 
-def _settings(**flags: Any) -> Settings:
-    """Settings from the environment, overridden by the flags actually given."""
-    return Settings(**{key: value for key, value in flags.items() if value is not None})
+def _settings(preset: str | None = None, **sections: dict[str, Any]) -> Settings:
+    """Settings from the environment, overridden by the flags actually given (``retrieval={"k": k}``)."""
+    given = {name: {key: value for key, value in fields.items() if value is not None}
+             for name, fields in sections.items()}
+    return Settings(**{name: fields for name, fields in given.items() if fields},
+                    **({} if preset is None else {"preset": preset}))
 
 
 def _logging(verbose: bool) -> None:
@@ -77,7 +80,7 @@ def index(
     index_dir: IndexDir = None,
     index_type: Annotated[str | None, typer.Option(
         help="auto (by segment size), a faiss.index_factory string for every segment, e.g. Flat, HNSW32, or "
-             "milvus (rows in Milvus at RAG_INDEX_URI; empty: Milvus Lite in the index folder).")] = None,
+             "milvus (rows in Milvus at RAG_INDEX__URI; empty: Milvus Lite in the index folder).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Verify every file of the index by checksum; "
                                                         "change nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Build into a folder that holds files but no valid "
@@ -96,7 +99,7 @@ def index(
     ``rag index --check``; ``rag index --compact``; ``rag index ~/reports --index-dir ./idx --force``.
     """
     _logging(verbose)
-    settings = _settings(index_dir=index_dir, index_type=index_type, corpus_dir=path)
+    settings = _settings(index={"index_dir": index_dir, "index_type": index_type, "corpus_dir": path})
     if check:
         checked = FaissIndex.load(settings.resolved_index_dir(), verify=True)
         files = len(checked.manifest.files) + sum(len(s.files) for s in checked.manifest.segments)
@@ -123,7 +126,7 @@ def search(
 ) -> None:
     """Show the paragraphs that best match QUERY, without calling an LLM."""
     _logging(verbose)
-    pipeline = Pipeline(_settings(k=k, index_dir=index_dir), progress=True)
+    pipeline = Pipeline(_settings(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
         out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label())}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
@@ -134,7 +137,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question about the reports.")],
     k: K = None,
     llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
     gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
     index_dir: IndexDir = None,
     preset: Preset = None,
@@ -143,7 +146,8 @@ def ask(
 ) -> None:
     """Answer QUESTION from the reports, citing the paragraphs it rests on."""
     _logging(verbose)
-    settings = _settings(k=k, llm=llm, ollama_model=model, gguf_path=gguf, index_dir=index_dir, preset=preset)
+    settings = _settings(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
+                         index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
     if as_json:
         print(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
@@ -172,19 +176,19 @@ def ask(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Address to bind (RAG_UI_HOST, default 127.0.0.1).")]
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (RAG_UI__HOST, default 127.0.0.1).")]
     = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (RAG_UI_PORT, default 7860).")] = None,
-    auth: Annotated[str | None, typer.Option("--auth", help="Require a login: user:password (RAG_UI_AUTH).")]
+    port: Annotated[int | None, typer.Option("--port", help="Port (RAG_UI__PORT, default 7860).")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help="Require a login: user:password (RAG_UI__AUTH).")]
     = None,
     k: K = None,
     llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_OLLAMA_MODEL).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
     index_dir: IndexDir = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Folder of reports; uploads are saved there.")]
     = None,
     allow_uploads: Annotated[bool | None, typer.Option(
-        "--allow-uploads/--no-uploads", help="Let the page add files to the corpus (RAG_ALLOW_UPLOADS; default: on "
+        "--allow-uploads/--no-uploads", help="Let the page add files to the corpus (RAG_UI__ALLOW_UPLOADS; default: on "
         "for a loopback --host or with --auth, off otherwise).", show_default=False)] = None,
     preset: Preset = None,
     verbose: Verbose = False,
@@ -198,18 +202,19 @@ def serve(
 
     _logging(verbose)
     logging.getLogger("ui").setLevel(logging.INFO)
-    serve_ui(_settings(ui_host=host, ui_port=port, ui_auth=auth, k=k, llm=llm, ollama_model=model,
-                       index_dir=index_dir, corpus_dir=corpus, allow_uploads=allow_uploads, preset=preset))
+    serve_ui(_settings(ui={"host": host, "port": port, "auth": auth, "allow_uploads": allow_uploads},
+                       retrieval={"k": k}, llm={"backend": llm, "ollama_model": model},
+                       index={"index_dir": index_dir, "corpus_dir": corpus}, preset=preset))
 
 
 def _llm_flags(spec: str | None) -> dict[str, Any]:
-    """``--llm BACKEND[/MODEL]``: "embedded", "ollama/qwen2.5:3b", "embedded//path/model.gguf"."""
+    """``--llm BACKEND[/MODEL]``, the ``llm`` section: "embedded", "ollama/qwen2.5:3b", "embedded//path/model.gguf"."""
     if not spec:
         return {}
     backend, _, model = spec.partition("/")
     if not model:
-        return {"llm": backend}
-    return {"llm": backend, ("gguf_path" if backend == "embedded" else "ollama_model"): model}
+        return {"backend": backend}
+    return {"backend": backend, ("gguf_path" if backend == "embedded" else "ollama_model"): model}
 
 
 Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=False)]
@@ -260,7 +265,8 @@ def eval_(
         corpus = set_corpus  # a bundled set runs on the corpus it was written for
     if corpus is not None and index_dir is None:
         index_dir = out / "index"  # never rebuild the user's own index for another corpus
-    settings = _settings(k=k, corpus_dir=corpus, index_dir=index_dir, preset=preset, **_llm_flags(llm))
+    settings = _settings(retrieval={"k": k}, index={"corpus_dir": corpus, "index_dir": index_dir}, llm=_llm_flags(llm),
+                         preset=preset)
     pipeline = Pipeline(settings, progress=True)
     if corpus is not None:  # a named corpus is indexed first (only what changed); otherwise the index is only read
         pipeline.reindex()

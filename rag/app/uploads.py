@@ -166,7 +166,7 @@ def _regular_file(source: Path, shown: str, settings: Settings) -> Path:
     outside = not target.is_relative_to(source.parent.resolve())
     if source.is_symlink() and not settings.index.follow_symlinks and outside:
         raise UploadRejected(f"{shown}: not added, it is a link to a file outside its folder "
-                             "(RAG_FOLLOW_SYMLINKS=true allows such links)")
+                             "(RAG_INDEX__FOLLOW_SYMLINKS=true allows such links)")
     if not target.exists():
         raise UploadRejected(f"{shown}: not added, the uploaded file is missing (upload it again)")
     if not target.is_file():
@@ -206,7 +206,7 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
         raise UploadRejected(f"{shown}: the file is empty")
     if size > settings.ui.max_upload_bytes:
         raise UploadRejected(f"{shown}: the file is {human_size(size)}; the upload limit is "
-                             f"{human_size(settings.ui.max_upload_bytes)} (RAG_MAX_UPLOAD_BYTES)")
+                             f"{human_size(settings.ui.max_upload_bytes)} (RAG_UI__MAX_UPLOAD_BYTES)")
 
     corpus_dir.mkdir(parents=True, exist_ok=True)
     staged = corpus_dir / f".upload-{uuid.uuid4().hex}{suffix}"  # hidden until it passes: never indexed half-written
@@ -219,7 +219,7 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
         if text_bytes > settings.ui.max_upload_text_bytes:
             raise UploadRejected(f"{shown}: its text is {human_size(text_bytes)}; an upload may hold "
                                  f"{human_size(settings.ui.max_upload_text_bytes)} of text, about a minute of indexing "
-                                 "(RAG_MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
+                                 "(RAG_UI__MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
         target, note = corpus_dir / shown, ""
         while True:
             try:

@@ -65,7 +65,8 @@ def _link_problem(path: Path, root: Path, follow_symlinks: bool) -> str | None:
         return "broken symbolic link"
     if follow_symlinks or _inside(target, root):
         return None
-    return f"link to a file outside the corpus folder ({display_name(str(target))}); set RAG_FOLLOW_SYMLINKS=true to allow"
+    return (f"link to a file outside the corpus folder ({display_name(str(target))}); "
+            "set RAG_INDEX__FOLLOW_SYMLINKS=true to allow")
 
 
 def scan_corpus(root: Path, extensions: Iterable[str], follow_symlinks: bool = False) -> CorpusScan:
@@ -91,7 +92,8 @@ def scan_corpus(root: Path, extensions: Iterable[str], follow_symlinks: bool = F
             for name in dirs:
                 if (base / name).is_symlink() and not _inside((base / name).resolve(), root):
                     scan.skip(display_name((base / name).relative_to(root).as_posix()),
-                              "link to a folder outside the corpus folder; set RAG_FOLLOW_SYMLINKS=true to allow")
+                              "link to a folder outside the corpus folder; "
+                              "set RAG_INDEX__FOLLOW_SYMLINKS=true to allow")
         for name in names:
             path = base / name
             relative = path.relative_to(root).as_posix()

@@ -161,7 +161,7 @@ def client(uri: str) -> Any:
                 made = MilvusClient(uri=uri, timeout=10)
             except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; all mean "not there"
                 raise MilvusUnavailable(f"Milvus at {uri} is unreachable ({reason(exc)}); start it, or point "
-                                        "RAG_INDEX_URI at a running one (empty: Milvus Lite in the index folder)"
+                                        "RAG_INDEX__URI at a running one (empty: Milvus Lite in the index folder)"
                                         ) from None
         else:
             made = _open_lite(uri, MilvusClient)
@@ -185,7 +185,7 @@ def _open_lite(path: str, factory: Any) -> Any:
         if _lite_locked(path):
             raise MilvusUnavailable(
                 f"the Milvus Lite database {path} is open in another process; Milvus Lite allows one process at a "
-                "time: stop the other one, or use Milvus standalone for several (RAG_INDEX_URI=http://host:19530)"
+                "time: stop the other one, or use Milvus standalone for several (RAG_INDEX__URI=http://host:19530)"
             ) from None
         raise MilvusUnavailable(f"cannot open the Milvus Lite database {path}: "
                                 f"{catcher.error or reason(exc)}") from None

@@ -77,7 +77,7 @@ class OllamaLLM:
             raise self._unreachable() from None
         except httpx.TimeoutException:
             raise LLMUnavailable(f"Ollama at {self.host} did not answer within {self.timeout:g}s "
-                                 "(raise RAG_OLLAMA_TIMEOUT or use a smaller model)") from None
+                                 "(raise RAG_LLM__OLLAMA_TIMEOUT or use a smaller model)") from None
         except (httpx.TransportError, json.JSONDecodeError):
             raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again") from None
         if not done:

@@ -158,7 +158,7 @@ class LlamaWorker:
             return payload
         raise LLMUnavailable(
             f"the embedded model {last} while starting, {self.config.start_attempts} times; try "
-            "RAG_LLAMA_EXTRA_BUFFERS=false, a smaller RAG_N_CTX, another --gguf, or --llm ollama")
+            "RAG_LLM__EXTRA_BUFFERS=false, a smaller RAG_LLM__N_CTX, another --gguf, or --llm ollama")
 
     def _last_stderr(self) -> str:
         return f": {self._stderr[-1][:200]}" if self._stderr else ""

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from embeddings import Embedder, make_embedder
-from rag.settings.legacy import LegacyEnvSource, SectionEnvSource, nest
+from rag.settings.names import ENV_PREFIX, NESTED_DELIMITER, check_arguments, check_environment
 from rag.settings.presets import PresetError, PresetSource, preset_path
 from rag.settings.sections import (
     BUNDLED_CORPUS,
@@ -25,11 +25,13 @@ from rag.settings.sections import (
 
 
 class _Arguments(PydanticBaseSettingsSource):
-    """Keyword arguments, old flat names moved into their sections (``k=3`` -> ``retrieval.k``)."""
+    """Keyword arguments, checked for unknown names; a section object gives only the fields set on it."""
 
     def __init__(self, settings_cls: type[BaseSettings], init_kwargs: dict[str, Any]) -> None:
         super().__init__(settings_cls)
-        self.values = nest(init_kwargs)
+        check_arguments(init_kwargs)
+        self.values = {key: value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+                       for key, value in init_kwargs.items()}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ returns them all
@@ -38,15 +40,22 @@ class _Arguments(PydanticBaseSettingsSource):
         return self.values
 
 
-class Settings(BaseSettings):
-    """All configuration, by section. New-style variables: ``RAG_<SECTION>__<FIELD>`` (``RAG_RETRIEVAL__K=8``).
+class _Environment(EnvSettingsSource):
+    """``RAG_<SECTION>__<FIELD>`` variables; any other ``RAG_`` variable is an error naming the right spelling."""
 
-    Priority, highest first: keyword arguments, the environment (``RAG_<SECTION>__<FIELD>``, then the
-    old ``RAG_<NAME>``, then ``OLLAMA_HOST``), the preset, the defaults. Old flat names work as
-    arguments and variables (``Settings(k=3)``, ``RAG_K=3``): see ``rag.settings.legacy.LEGACY_NAMES``.
+    def __call__(self) -> dict[str, Any]:
+        check_environment(self.env_vars)
+        return super().__call__()
+
+
+class Settings(BaseSettings):
+    """All configuration, by section: ``Settings(retrieval={"k": 3})``, ``RAG_RETRIEVAL__K=3``, a preset file.
+
+    Priority, highest first: keyword arguments, the environment, the preset, the defaults. An unknown
+    name (``Settings(k=3)``, ``RAG_K=3``) is an error that names the right spelling (``rag.settings.names``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid",
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, extra="forbid",
                                       validate_default=True)
 
     preset: str = Field("default", description="Named preset: a JSON file in rag/presets or "
@@ -60,7 +69,7 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
 
     def __init__(self, **values: Any) -> None:
-        """Sections (``retrieval={"k": 3}``) or old flat names (``k=3``); see ``LEGACY_NAMES``."""
+        """``preset`` and sections (``retrieval={"k": 3}``); any other name is an error naming the right one."""
         super().__init__(**values)
 
     @classmethod
@@ -74,8 +83,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Highest first. The preset source comes last: it reads the name the sources above it chose."""
         init_kwargs: dict[str, Any] = getattr(init_settings, "init_kwargs", {})
-        return (_Arguments(settings_cls, init_kwargs), SectionEnvSource(settings_cls), LegacyEnvSource(settings_cls),
-                PresetSource(settings_cls))
+        return _Arguments(settings_cls, init_kwargs), _Environment(settings_cls), PresetSource(settings_cls)
 
     @classmethod
     def from_name(cls, name: str = "default", **overrides: Any) -> Settings:

@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import PydanticBaseSettingsSource
 
-from rag.settings.legacy import LEGACY_NAMES
+from rag.settings.names import suggest
 from rag.settings.sections import SECTIONS, xdg
 
 BUNDLED_PRESETS = Path(__file__).resolve().parent.parent / "presets"
@@ -69,14 +69,19 @@ def load_preset(name: str) -> dict[str, Any]:
                 raise PresetError(f"preset file {path}: 'description' must be a string")
             continue
         if key not in SECTIONS:
-            old = LEGACY_NAMES.get(key)
-            hint = f" (did you mean {'.'.join(old)!r}?)" if old else f"; sections are {', '.join(SECTIONS)}"
-            raise PresetError(f"preset file {path}: unknown key {key!r}{hint}")
+            raise PresetError(f"preset file {path}: unknown key {key!r}{_hint(key)}")
         if not isinstance(value, dict):
             raise PresetError(f"preset file {path}: {key!r} must be an object of settings")
         _check_section(path, key, value)
         values[key] = value
     return values
+
+
+def _hint(key: str) -> str:
+    meant = suggest(key)
+    if meant:
+        return f" (did you mean {' or '.join(map(repr, meant))}?)"
+    return "" if "." in key else f"; sections are {', '.join(SECTIONS)}"
 
 
 def _check_section(path: Path, section: str, value: dict[str, Any]) -> None:
@@ -86,7 +91,7 @@ def _check_section(path: Path, section: str, value: dict[str, Any]) -> None:
         first = exc.errors()[0]
         where = ".".join([section, *(str(part) for part in first["loc"])])
         if first["type"] == "extra_forbidden":
-            raise PresetError(f"preset file {path}: unknown key {where!r}") from None
+            raise PresetError(f"preset file {path}: unknown key {where!r}{_hint(where)}") from None
         raise PresetError(f"preset file {path}: {where}: {' '.join(first['msg'].split())}") from None
 
 

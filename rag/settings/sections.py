@@ -23,6 +23,7 @@ BUNDLED_CORPUS = PROJECT_ROOT / "data" / "reports"
 # sets (embeddings.onnx_backend, bench/embed_throughput.py); "all-MiniLM-L6-v2" is the torch fp32 model.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2@openvino-int8"
 BUILTIN_BACKENDS = ("auto", "ollama", "embedded")
+OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens unless told otherwise
 
 
 def xdg(var: str, fallback: str) -> Path:
@@ -120,7 +121,9 @@ class LLMSettings(Section):
         "auto", description="'auto' (Ollama if it answers, else embedded), 'ollama', 'embedded', or a "
         "'package.module:ClassName' LLM constructed with this LLMSettings section.")
     ollama_host: str = Field(
-        "http://127.0.0.1:11434", description="Ollama server (also OLLAMA_HOST, below RAG_OLLAMA_HOST).")
+        default_factory=lambda: os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST,
+        description="Ollama server; by default $OLLAMA_HOST (Ollama's own variable, which its `ollama` command "
+        "reads too), else the local server.")
     ollama_model: str = Field("qwen2.5:3b", description="Model name on the Ollama server.")
     ollama_timeout: float = Field(120.0, description="Seconds before an Ollama request is abandoned.")
     ollama_probe_timeout: float = Field(1.5, description="Seconds 'auto' waits for Ollama before falling back.")
