@@ -60,7 +60,8 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         resolved = resolve_citations(recorded["raw_text"], sources, attributor,
-                                     s.citations.attribution_min_similarity, asked, s.citations.min_support)
+                                     s.citations.attribution_min_similarity, asked, s.citations.min_support,
+                                     refusal=s.prompts.refusal)
         probability = (recorded.get("abstention") or {}).get("refusal_probability")  # recorded: it needs the LLM
         evidence = {} if resolved.refused else {
             level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstention.window_sentences,

@@ -66,7 +66,8 @@ def main() -> None:
         print(f"- {question}\n  raw: {' '.join(answer.raw_text.split())[:200]}")
         for name, (strip, attributor) in strategies.items():
             raw = MARKER.sub("", answer.raw_text) if strip else answer.raw_text
-            resolved = resolve_citations(raw, answer.sources, attributor, threshold, question)
+            resolved = resolve_citations(raw, answer.sources, attributor, threshold, question,
+                                         refusal=pipeline.settings.prompts.refusal)
             keys = [(c.doc_id, c.paragraph) for c in resolved.citations]
             counts = totals[name]
             counts["hit"] += gold in keys

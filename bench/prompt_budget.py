@@ -51,7 +51,7 @@ def main() -> None:
         shown, evidence, facts, tokens = [], [], [], []
         for question, hits in retrieved:
             kept = select_sources(hits, ratio)
-            messages = build_messages(question.question, kept, chars)
+            messages = build_messages(question.question, kept, chars, settings.prompts)
             prompt = normalise("\n".join(m["content"] for m in messages))
             shown.append(len(kept))
             evidence.append(bool(question.evidence_keys & {h.key for h in kept}))

@@ -57,7 +57,7 @@ for question, expected, source in [sentinel, (sys.argv[3], "Konovalenko", ("004_
                  "correct": expected in answer.text and source in [(c.doc_id, c.paragraph) for c in answer.citations]})
 # How many prompt tokens the shared start (system prompt) has: those are cached in a warm question.
 from rag.answer.prompt import warm_up_messages
-shared = pipeline.llm.llm.stream(warm_up_messages(), max_tokens=1)
+shared = pipeline.llm.llm.stream(warm_up_messages(pipeline.settings.prompts), max_tokens=1)
 "".join(shared)
 print(json.dumps({"import": imported, "runs": runs, "cached_tokens": shared.result.prompt_tokens}))
 """

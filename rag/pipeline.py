@@ -27,7 +27,7 @@ from functools import cache, cached_property
 
 from rag.answer.abstention import embedding_similarity
 from rag.answer.generation import AnswerGenerator
-from rag.answer.prompt import REFUSAL, PromptBuilder
+from rag.answer.prompt import PromptBuilder
 from rag.answer.verification import AnswerVerifier, CitationResolver
 from rag.llm import TextStream, Usage
 from rag.query.retrieval import Hit, Retriever
@@ -53,23 +53,24 @@ class Pipeline(Resources):
     @cached_property
     def rewriter(self) -> QuestionRewriter:
         return QuestionRewriter.from_settings(self.settings.questions, self.settings.retrieval.max_question_chars,
-                                              lambda: self.llm.llm)
+                                              lambda: self.llm.llm, self.settings.prompts)
 
     @cached_property
     def prompt_builder(self) -> PromptBuilder:
-        return PromptBuilder.from_settings(self.settings.retrieval)
+        return PromptBuilder.from_settings(self.settings.retrieval, self.settings.prompts)
 
     @cached_property
     def generator(self) -> AnswerGenerator:
-        return AnswerGenerator(lambda: self.llm.llm)
+        return AnswerGenerator(lambda: self.llm.llm, self.settings.prompts)
 
     @cached_property
     def resolver(self) -> CitationResolver:
-        return CitationResolver.from_settings(self.settings.citations, self.embedder)
+        return CitationResolver.from_settings(self.settings.citations, self.embedder, self.settings.prompts)
 
     @cached_property
     def verifier(self) -> AnswerVerifier:
-        return AnswerVerifier.from_settings(self.settings.abstention, cache(lambda: embedding_similarity(self.embedder)))
+        similar = cache(lambda: embedding_similarity(self.embedder))
+        return AnswerVerifier.from_settings(self.settings.abstention, similar, self.settings.prompts)
 
     def warm_up(self) -> None:
         """Load the index, the embedder and the LLM now instead of on the first question."""
@@ -98,7 +99,7 @@ class Pipeline(Resources):
         rewritten = self.rewriter.run(question, history, timings)
         searched = rewritten.search
         prompt = self.prompt_builder.run(searched, self.retriever.run(searched, k, timings))
-        refused = Answer(question, REFUSAL, True, sources=prompt.sources, timings=timings,
+        refused = Answer(question, self.settings.prompts.refusal, True, sources=prompt.sources, timings=timings,
                          rewritten_question=rewritten.rewritten, search_question=rewritten.translated)
         if not prompt.hits:
             return refused

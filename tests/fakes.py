@@ -28,13 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.prompt import REFUSAL
+from rag.answer.prompt import system_prompt
 from rag.errors import LLMUnavailable
 from rag.ingest.paragraphs import split_sentences
 from rag.llm.base import TextStream, Usage
-from rag.query.followup import REWRITE_SYSTEM_PROMPT
-from rag.query.translation import TRANSLATE_SYSTEM_PROMPT
+from rag.settings import PromptSettings
 from rag.types import Message
+
+# The default prompts (``settings.prompts`` without a preset that changes them), as the pipeline sends them.
+PROMPTS = PromptSettings()
+REFUSAL = PROMPTS.refusal
+SYSTEM_PROMPT = system_prompt(PROMPTS)
+REWRITE_SYSTEM_PROMPT = PROMPTS.rewrite_system
+TRANSLATE_SYSTEM_PROMPT = PROMPTS.translate_system
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -160,8 +166,9 @@ class FakeLLM:
     """A scripted ``rag.llm.LLM``: replies from a list (in call order) or a function of the messages.
 
     Without a script it behaves like a dutiful small model: an answer prompt gets the first sentence of
-    source [1] with a "[1]" marker (or ``REFUSAL`` with ``refuse=True`` or when no source is shown), a
-    follow-up rewrite gets the last question repeated, a translation gets the question back unchanged.
+    source [1] with a "[1]" marker (or ``prompts.refusal`` with ``refuse=True`` or when no source is shown), a
+    follow-up rewrite gets the last question repeated, a translation gets the question back unchanged. It tells
+    them apart by their system messages, ``prompts`` (the pipeline's ``settings.prompts``; default: the defaults).
     Replies stream word by word and stop after ``max_tokens`` words, as a capped completion does.
 
     ``prefer`` returns ``preference`` (None: "cannot say", as Ollama), or raises it when it is an
@@ -173,7 +180,7 @@ class FakeLLM:
     def __init__(self, script: Script | None = None, *, refuse: bool = False,
                  preference: float | LLMUnavailable | None = None,
                  unavailable: str | None = None, backend: str = "fake", model: str = "fake-llm",
-                 max_tokens: int = 512) -> None:
+                 max_tokens: int = 512, prompts: PromptSettings = PROMPTS) -> None:
         self._script = script
         self._replies = list(script) if script is not None and not callable(script) else None
         self.refuse = refuse
@@ -182,6 +189,7 @@ class FakeLLM:
         self._backend = backend
         self._model = model
         self.max_tokens = max_tokens
+        self.prompts = prompts
         self.started = False
         self.calls: list[Call] = []
         self.prefer_calls: list[PreferCall] = []
@@ -248,14 +256,14 @@ class FakeLLM:
     def default_reply(self, messages: list[Message]) -> str:
         """What the unscripted fake says to ``messages`` (see the class doc)."""
         call = Call(messages, None)
-        if call.system == REWRITE_SYSTEM_PROMPT:
+        if call.system == self.prompts.rewrite_system:
             match = re.search(r"Last question: (.*?)\n\nRewritten question:", call.user, re.DOTALL)
             return match.group(1).strip() if match else call.user
-        if call.system == TRANSLATE_SYSTEM_PROMPT:
+        if call.system == self.prompts.translate_system:
             return call.user
         sources = prompt_sources(call.user)
         if self.refuse or 1 not in sources:
-            return REFUSAL
+            return self.prompts.refusal
         return f"{first_sentence(sources[1]).rstrip('.!?')} [1]."
 
 

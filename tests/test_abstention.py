@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rag.answer.abstention import Abstainer, assess, key_terms, refusal_text
 from rag.answer.citations import resolve_citations
 from rag.types import Citation
+from tests.fakes import PROMPTS, REFUSAL
+
+resolve = partial(resolve_citations, refusal=REFUSAL)  # under the default prompts
 
 GORGE = Citation("rhine.txt", 4, "The Rhine Gorge between Bingen and Bonn was listed as a UNESCO World Heritage Site "
                  "in 2002. The river is used for shipping.", 0.7)
@@ -13,7 +18,7 @@ NORMANS = Citation("normans.txt", 2, "The Normans were the people who in the 10t
 
 
 def _evidence(question: str, raw: str, source: Citation):  # type: ignore[no-untyped-def]
-    resolved = resolve_citations(raw, [source], question=question)
+    resolved = resolve(raw, [source], question=question)
     return assess(question, resolved.claims, resolved.citations, [source])
 
 
@@ -52,8 +57,9 @@ def test_the_abstainer_refuses_below_its_thresholds_only() -> None:
 
 def test_a_false_premise_refusal_says_what_is_missing_and_cites_the_closest_passage() -> None:
     question = "When was the Rhine Gorge removed from the UNESCO World Heritage list?"
-    resolved = resolve_citations("It was removed in 2002 [1].", [GORGE], question=question)
-    text = refusal_text(assess(question, resolved.claims, resolved.citations, [GORGE]), resolved.claims[0].quote)
+    resolved = resolve("It was removed in 2002 [1].", [GORGE], question=question)
+    text = refusal_text(assess(question, resolved.claims, resolved.citations, [GORGE]), resolved.claims[0].quote,
+                        PROMPTS)
     assert text.startswith('The reports do not answer this: they do not mention "removed"')
     assert text.endswith('The closest passage says: "The Rhine Gorge between Bingen and Bonn was listed as a UNESCO '
                          'World Heritage Site in 2002" [1].')

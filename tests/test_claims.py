@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from rag.answer.citations import fits_question, resolve_citations
 from rag.answer.claims import is_filler
 from rag.ingest.paragraphs import split_sentences
 from rag.types import Citation, Claim
+from tests.fakes import REFUSAL
+
+resolve = partial(resolve_citations, refusal=REFUSAL)  # under the default prompts
 
 SOURCES = [
     Citation("002.txt", 10, "Mr. Kunio Mikuriya met Mr. Tair Mansurov and his deputy Mr. Sergey Glazyev. "
@@ -31,7 +36,7 @@ def test_sentences_do_not_break_at_titles_initials_or_abbreviations(text: str, e
 
 
 def test_a_title_keeps_its_name_in_the_claim() -> None:
-    resolved = resolve_citations("The deputy was Mr. Sergey Glazyev [1].", SOURCES)
+    resolved = resolve("The deputy was Mr. Sergey Glazyev [1].", SOURCES)
     assert resolved.text == "The deputy was Mr. Sergey Glazyev [1]."
     assert [c.text for c in resolved.claims] == ["The deputy was Mr. Sergey Glazyev [1]."]
 
@@ -56,15 +61,15 @@ def test_sentences_with_a_claim_are_not_filler(sentence: str) -> None:
 
 
 def test_fillers_neither_count_as_claims_nor_show() -> None:
-    resolved = resolve_citations("Mikuriya met Tair Mansurov [1]. This is supported by source [2].", SOURCES)
+    resolved = resolve("Mikuriya met Tair Mansurov [1]. This is supported by source [2].", SOURCES)
     assert resolved.text == "Mikuriya met Tair Mansurov [1]."
     assert [c.label() for c in resolved.citations] == ["002.txt ¶10"]
-    only_filler = resolve_citations("This is supported by source [1].", SOURCES)
+    only_filler = resolve("This is supported by source [1].", SOURCES)
     assert only_filler.refused and only_filler.citations == []
 
 
 def test_each_kept_claim_carries_its_verification_and_quote() -> None:
-    resolved = resolve_citations("Mikuriya met Tair Mansurov [1]. They talked about many things.", SOURCES)
+    resolved = resolve("Mikuriya met Tair Mansurov [1]. They talked about many things.", SOURCES)
     verified, uncited = resolved.claims
     assert verified.supported is True and verified.markers == (1,)
     assert verified.quote == "Mr. Kunio Mikuriya met Mr. Tair Mansurov and his deputy Mr. Sergey Glazyev."
@@ -74,7 +79,7 @@ def test_each_kept_claim_carries_its_verification_and_quote() -> None:
 def test_a_claim_from_a_report_about_another_year_is_not_supported() -> None:
     question = "Whom did the WCO Secretary General meet in Moscow in October 2009, and what did they discuss?"
     assert fits_question(SOURCES[0], question) and not fits_question(SOURCES[1], question)
-    resolved = resolve_citations("They met Tair Mansurov [1]. They discussed digital customs and data exchange [2].", SOURCES,
+    resolved = resolve("They met Tair Mansurov [1]. They discussed digital customs and data exchange [2].", SOURCES,
                                  question=question, min_support=0.5)
     assert resolved.text == "They met Tair Mansurov [1]."
     assert resolved.unsupported_sentences == 1

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from embeddings import Embedder
-from rag.answer.prompt import REFUSAL, build_messages
+from rag.answer.prompt import build_messages
 from rag.errors import LLMUnavailable
 from rag.llm import LLM
 from rag.query.followup import rewrite_messages
 from rag.query.translation import translation_messages
 from rag.types import Message
-from tests.fakes import FakeEmbedder, FakeLLM
+from tests.fakes import PROMPTS, REFUSAL, FakeEmbedder, FakeLLM
 
 
 def test_the_fake_embedder_keeps_the_embedder_contract() -> None:
@@ -48,11 +48,12 @@ def test_the_fake_llm_streams_caps_and_records_like_a_backend() -> None:
 
 def test_the_unscripted_fake_llm_answers_each_kind_of_prompt() -> None:
     llm = FakeLLM()
-    rewrite = rewrite_messages("And when?", [{"role": "user", "content": "Who?"}], turns=2, max_chars=100)
+    rewrite = rewrite_messages("And when?", [{"role": "user", "content": "Who?"}], turns=2, max_chars=100,
+                               prompts=PROMPTS)
     assert "".join(llm.stream(rewrite)) == "And when?"
-    assert "".join(llm.stream(translation_messages("¿Cuándo?"))) == "¿Cuándo?"
-    assert "".join(llm.stream(build_messages("Why?", []))) == REFUSAL  # no source shown
-    assert "".join(FakeLLM(refuse=True).stream(build_messages("Why?", []))) == REFUSAL
+    assert "".join(llm.stream(translation_messages("¿Cuándo?", PROMPTS))) == "¿Cuándo?"
+    assert "".join(llm.stream(build_messages("Why?", [], 700, PROMPTS))) == REFUSAL  # no source shown
+    assert "".join(FakeLLM(refuse=True).stream(build_messages("Why?", [], 700, PROMPTS))) == REFUSAL
     assert llm.prefer(rewrite, REFUSAL, "x") is None and FakeLLM(preference=0.3).prefer(rewrite, "a", "b") == 0.3
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.answer.generation import AnswerGenerator
-from rag.answer.prompt import REFUSAL, PromptBuilder
+from rag.answer.prompt import PromptBuilder
 from rag.ingest.index import FaissIndex
 from rag.pipeline import Pipeline
 from rag.query.retrieval import DenseRanker, KeywordRanker, RankFusion, Retriever
@@ -16,7 +16,7 @@ from rag.query.rewrite import QuestionRewriter
 from rag.settings import Settings
 from rag.types import ParagraphKey
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
-from tests.fakes import FakeEmbedder, FakeLLM
+from tests.fakes import PROMPTS, REFUSAL, FakeEmbedder, FakeLLM
 
 
 def test_rank_fusion_joins_rankings_by_reciprocal_rank() -> None:
@@ -41,7 +41,7 @@ def test_the_retriever_fuses_its_rankers_and_scores_one_hit_per_paragraph(fake_i
 def test_the_rewriter_calls_the_llm_only_when_it_must() -> None:
     asked: list[str] = []
     llm = FakeLLM(["When did Operation Sentinel take place?"])
-    rewriter = QuestionRewriter(lambda: asked.append("llm") or llm, max_question_chars=2000)
+    rewriter = QuestionRewriter(lambda: asked.append("llm") or llm, PROMPTS, max_question_chars=2000)
     plain = rewriter.run(SENTINEL_QUESTION)
     assert (plain.asked, plain.standalone, plain.search, plain.rewritten, plain.translated) == (
         SENTINEL_QUESTION, SENTINEL_QUESTION, SENTINEL_QUESTION, None, None)
@@ -53,16 +53,16 @@ def test_the_rewriter_calls_the_llm_only_when_it_must() -> None:
 
 def test_the_prompt_builder_numbers_what_it_shows(fake_index_dir: Path) -> None:
     hits = Retriever(FaissIndex.load(fake_index_dir), FakeEmbedder()).search(SENTINEL_QUESTION, 5)
-    prompt = PromptBuilder(max_source_chars=700, min_source_score_ratio=0.0).run(SENTINEL_QUESTION, hits)
+    prompt = PromptBuilder(PROMPTS, max_source_chars=700, min_source_score_ratio=0.0).run(SENTINEL_QUESTION, hits)
     assert [source.key for source in prompt.sources] == [hit.key for hit in hits]
     assert prompt.messages[-1]["content"].endswith(f"Question: {SENTINEL_QUESTION}")
     assert all(f"[{n}] (from" in prompt.messages[-1]["content"] for n in range(1, 6))
-    assert PromptBuilder().run(SENTINEL_QUESTION, []).messages == []  # nothing to show: no prompt at all
+    assert PromptBuilder(PROMPTS).run(SENTINEL_QUESTION, []).messages == []  # nothing to show: no prompt at all
 
 
 def test_the_generator_streams_and_says_which_model_answered() -> None:
     llm = FakeLLM(["Over 100 seizures [1]."], preference=0.25)
-    generator = AnswerGenerator(lambda: llm)
+    generator = AnswerGenerator(lambda: llm, PROMPTS)
     timings: dict[str, float] = {}
     stream = generator.run([{"role": "user", "content": "Sources: ..."}], timings)
     deltas = []

@@ -14,15 +14,22 @@ from typing import Any
 
 import pytest
 
-from rag.answer.prompt import REFUSAL, SYSTEM_PROMPT
 from rag.errors import IndexNotFound, InvalidQuestion, LLMUnavailable
 from rag.pipeline import Pipeline
-from rag.query.followup import REWRITE_SYSTEM_PROMPT
-from rag.query.translation import TRANSLATE_SYSTEM_PROMPT
 from rag.settings import BUNDLED_CORPUS, Settings
 from rag.types import Message
 from tests.conftest import SENTINEL, SENTINEL_QUESTION, sections_over
-from tests.fakes import FakeEmbedder, FakeLLM, answer_citing, first_sentence, prompt_sources
+from tests.fakes import (
+    REFUSAL,
+    REWRITE_SYSTEM_PROMPT,
+    SYSTEM_PROMPT,
+    TRANSLATE_SYSTEM_PROMPT,
+    FakeEmbedder,
+    FakeLLM,
+    answer_citing,
+    first_sentence,
+    prompt_sources,
+)
 
 SEIZURES = "over 100 seizures"  # in the Sentinel paragraph only
 CLAIM = "Operation Sentinel resulted in over 100 seizures of drugs"

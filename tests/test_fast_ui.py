@@ -12,13 +12,11 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from rag.answer.prompt import SYSTEM_PROMPT
 from rag.pipeline import Pipeline
-from rag.query.followup import REWRITE_SYSTEM_PROMPT
 from rag.settings import BUNDLED_CORPUS, Settings
 from rag.types import Message
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
-from tests.fakes import FakeEmbedder, FakeLLM, answer_citing
+from tests.fakes import REWRITE_SYSTEM_PROMPT, SYSTEM_PROMPT, FakeEmbedder, FakeLLM, answer_citing
 from ui.app import ChatApp
 from ui.indexing import BackgroundIndexer
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from rag.pipeline import Pipeline
-from rag.query.followup import REWRITE_SYSTEM_PROMPT, clean_rewrite, rewrite_messages
+from rag.query.followup import clean_rewrite, rewrite_messages
 from rag.settings import Settings
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama, free_port
+from tests.fakes import PROMPTS, REWRITE_SYSTEM_PROMPT
 
 HISTORY = [{"role": "user", "content": SENTINEL_QUESTION},
            {"role": "assistant", "content": "Operation Sentinel resulted in over 100 seizures of drugs; more than "
@@ -21,7 +22,7 @@ FOLLOW_UP = "And when did it take place?"
 def test_the_rewrite_prompt_holds_only_recent_turns_cut_short_without_markers() -> None:
     old = [{"role": "user", "content": "Who is Andrei Belyaninov?"}, {"role": "assistant", "content": "The head."}]
     long_answer = {"role": "assistant", "content": "word " * 500 + "[2]"}
-    messages = rewrite_messages(FOLLOW_UP, old + HISTORY[:1] + [long_answer], turns=1, max_chars=100)
+    messages = rewrite_messages(FOLLOW_UP, old + HISTORY[:1] + [long_answer], turns=1, max_chars=100, prompts=PROMPTS)
     assert messages[0] == {"role": "system", "content": REWRITE_SYSTEM_PROMPT}
     prompt = messages[1]["content"]
     assert "Belyaninov" not in prompt  # older than the last turn

@@ -35,7 +35,7 @@ EXTRA_BUFFERS = ("AMX", "REPACK")
 def _embedded(model_cache_dir: Path, **llm: object) -> LlamaCppLLM:
     """The embedded backend with these fields of the llm section."""
     settings = Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir, **llm})
-    return make_embedded(settings.llm, progress=False, warm_messages=warm_up_messages())
+    return make_embedded(settings.llm, progress=False, warm_messages=warm_up_messages(settings.prompts))
 
 
 def _pipeline(bundled_index_dir: Path, model_cache_dir: Path, **llm: object) -> Pipeline:
@@ -175,7 +175,7 @@ def test_cli_survives_a_worker_crash_with_one_line_and_the_next_ask_answers(
 
 def test_the_refusal_probability_is_read_from_the_models_own_token_probabilities(model_cache_dir: Path) -> None:
     """``prefer``: how likely the model was to start with the refusal instead of the answer it gave."""
-    from rag.answer.prompt import REFUSAL, SYSTEM_PROMPT
+    from tests.fakes import REFUSAL, SYSTEM_PROMPT
 
     llm = _embedded(model_cache_dir)
     source = ("Sources:\n[1] Whilst in Russia, managers briefed the Secretary General on Operation Sentinel. The "

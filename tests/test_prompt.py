@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rag.answer.prompt import REFUSAL, build_messages, excerpt
+from rag.answer.prompt import build_messages, excerpt
 from rag.ingest.paragraphs import Paragraph
 from rag.query.retrieval import Hit
+from tests.fakes import PROMPTS, REFUSAL
 
 TEXT = "Alpha opens the file. Bravo seized 160 kg of heroin. Charlie signed a memorandum. Delta closed it."
 
@@ -34,7 +35,7 @@ def test_the_sentences_kept_are_those_that_hold_the_question_words() -> None:
 
 def test_messages_number_the_sources_and_end_with_the_question() -> None:
     hits = [Hit(Paragraph("a.txt", 9, TEXT, 0, len(TEXT)), 0.5, "Report title", "2009-10-27")]
-    system, user = build_messages("What was seized?", hits)
+    system, user = build_messages("What was seized?", hits, 1600, PROMPTS)
     assert REFUSAL in system["content"] and "[2]" in system["content"]
     assert user["content"].startswith('Sources:\n\n[1] (from "Report title", 2009-10-27)\nAlpha opens')
     assert user["content"].endswith("Question: What was seized?")

@@ -119,7 +119,7 @@ def test_every_setting_has_one_variable_and_is_documented() -> None:
     ({"retrieval": {"kk": 3}}, ("retrieval", "kk"), "unknown setting; did you mean retrieval.k?"),
     ({"llm": "embedded"}, ("llm",), "a section: give a dict of its settings, e.g. llm={'backend': ...}"),
     ({"no_such_setting": 1}, ("no_such_setting",),
-     "unknown setting (the sections are index, retrieval, llm, citations, abstention, questions, ui)"),
+     "unknown setting (the sections are index, retrieval, llm, citations, abstention, questions, prompts, ui)"),
 ])
 def test_an_unknown_argument_is_one_line_naming_the_right_spelling(arguments: dict[str, object],
                                                                   loc: tuple[str, ...], message: str) -> None:

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from rag.answer.prompt import REFUSAL
 from rag.pipeline import Pipeline
 from rag.types import Message
-from tests.fakes import FakeEmbedder, FakeLLM, answer_citing
+from tests.fakes import REFUSAL, FakeEmbedder, FakeLLM, answer_citing
 from tests.pdf_reports import write_report_pdf
 from tests.ui_harness import ARTIFACTS, ask, chromium, open_app, running_app, ui_settings
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from rag.answer.injection import is_instruction, mask_instructions
 from rag.answer.terms import QUESTION_STOP_WORDS, TOKEN, bare, is_content, stem, stems
 from rag.ingest.paragraphs import split_sentences
 from rag.types import Citation, Claim
+
+if TYPE_CHECKING:
+    from rag.settings import PromptSettings
 
 # Given words and candidate words: each word's best similarity to any candidate.
 Similar = Callable[[list[str], list[str]], list[float]]
@@ -194,19 +198,19 @@ class Abstainer:
                 or (self.check_type and not evidence.type_ok))
 
 
-def with_closest(refusal: str, quote: str) -> str:
-    """A refusal followed by what the closest passage does say, cited as [1]."""
-    return f'{refusal} The closest passage says: "{quote.rstrip(".")}" [1].' if quote else refusal
+def with_closest(refusal: str, quote: str, prompts: PromptSettings) -> str:
+    """A refusal followed by what the closest passage does say, cited as [1] (``prompts.refusal_with_closest``)."""
+    return prompts.refusal_with_closest.format(refusal=refusal, quote=quote.rstrip(".")) if quote else refusal
 
 
-def refusal_text(evidence: Evidence, quote: str) -> str:
+def refusal_text(evidence: Evidence, quote: str, prompts: PromptSettings) -> str:
     """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
     if evidence.missing:
         quoted = [f'"{t}"' for t in evidence.missing[:3]]
         terms = " or ".join(quoted) if len(quoted) < 3 else f"{quoted[0]}, {quoted[1]} or {quoted[2]}"
-        said = f"The reports do not answer this: they do not mention {terms} in connection with it."
+        said = prompts.refusal_not_mentioned.format(terms=terms)
     elif not evidence.type_ok:
-        said = "The reports do not answer this: the passages found do not state what is asked."
+        said = prompts.refusal_not_stated
     else:
-        said = "The reports do not answer this: the passages found cover only part of the question."
-    return with_closest(said, quote)
+        said = prompts.refusal_partial
+    return with_closest(said, quote, prompts)

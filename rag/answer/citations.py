@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from embeddings import Embedder
 from rag.answer.claims import parse_claims, render
-from rag.answer.prompt import REFUSAL
 from rag.answer.terms import content_stems, content_words
 from rag.ingest.paragraphs import split_sentences
 from rag.types import MARKER, NUMBERED, Citation, Claim
@@ -99,6 +99,13 @@ def is_grounded(sentence: str, cited: Sequence[str], question: str = "") -> bool
 
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
+
+
+@lru_cache(maxsize=8)
+def refusal_pattern(refusal: str) -> re.Pattern[str]:
+    """Refusals in general, and the configured refusal sentence (``prompts.refusal``) in whatever language."""
+    sentence = re.escape(refusal.strip().rstrip(".!?").strip())
+    return re.compile(f"{_REFUSAL.pattern}|{sentence}" if sentence else _REFUSAL.pattern, re.IGNORECASE)
 
 
 def lexical_attributor(sentences: Sequence[str], sources: Sequence[str]) -> list[tuple[int, float]]:
@@ -178,8 +185,12 @@ def _check_support(claim: Claim, sources: Sequence[Citation], question: str, min
 
 
 def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attributor | None = None,
-                      min_similarity: float = 0.45, question: str = "", min_support: float = 0.0) -> Resolved:
-    """Turn the model's text into an answer whose markers index its citation list (see module doc)."""
+                      min_similarity: float = 0.45, question: str = "", min_support: float = 0.0, *,
+                      refusal: str) -> Resolved:
+    """Turn the model's text into an answer whose markers index its citation list (see module doc).
+
+    ``refusal`` (``prompts.refusal``) is recognised as a refusal, and is the text when nothing else is left.
+    """
     text = normalise_markers(raw.strip())
     dropped = 0
 
@@ -193,7 +204,7 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
 
     text = re.sub(r"\[(\d+)\]", keep_valid, text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    claims = parse_claims(text, _REFUSAL)  # a refusal cites nothing, whatever marker the model put on it
+    claims = parse_claims(text, refusal_pattern(refusal))  # a refusal cites nothing, whatever marker it carries
 
     attributed = 0
     if attributor is not None and sources:
@@ -219,7 +230,7 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
 
     if not any(c.kind == "claim" and c.markers for c in kept):
         kept = [c.with_markers([]) for c in kept]
-        return Resolved(render(kept) or REFUSAL, [], True, dropped, attributed, unsupported, kept)
+        return Resolved(render(kept) or refusal, [], True, dropped, attributed, unsupported, kept)
 
     order: dict[int, int] = {}
     for claim in kept:

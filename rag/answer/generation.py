@@ -11,11 +11,14 @@ import logging
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rag.answer.prompt import REFUSAL
 from rag.errors import LLMUnavailable
 from rag.llm.base import LLM, Usage
 from rag.types import Message
+
+if TYPE_CHECKING:
+    from rag.settings import PromptSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,9 @@ class Generation:
 
 
 class AnswerGenerator:
-    def __init__(self, llm: Callable[[], LLM]) -> None:
-        """``llm`` gives the backend (and may load it) when first needed."""
-        self.llm = llm
+    def __init__(self, llm: Callable[[], LLM], prompts: PromptSettings) -> None:
+        """``llm`` gives the backend (and may load it) when first needed; ``prompts.refusal`` is what it weighs."""
+        self.llm, self.refusal = llm, prompts.refusal
 
     def warm_up(self) -> None:
         """Load the model and wait until it answers (raises LLMUnavailable, one line, when it cannot)."""
@@ -54,7 +57,7 @@ class AnswerGenerator:
     def refusal_probability(self, messages: list[Message], answer: str) -> float | None:
         """How likely the model was to refuse instead; None when it cannot say (the answer is kept either way)."""
         try:
-            return self.llm().prefer(messages, REFUSAL, answer)
+            return self.llm().prefer(messages, self.refusal, answer)
         except LLMUnavailable as exc:
             log.warning("no refusal probability for this answer: %s", exc)
             return None

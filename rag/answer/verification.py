@@ -23,7 +23,7 @@ from rag.answer.injection import is_instruction
 from rag.types import Claim, Source
 
 if TYPE_CHECKING:
-    from rag.settings import AbstentionSettings, CitationSettings
+    from rag.settings import AbstentionSettings, CitationSettings, PromptSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +36,40 @@ def make_attributor(kind: Literal["embedding", "lexical", "off"], embedder: Embe
 
 
 class CitationResolver:
-    def __init__(self, attributor: Attributor | None, min_similarity: float = 0.45, min_support: float = 0.0
-                 ) -> None:
+    def __init__(self, attributor: Attributor | None, refusal: str, min_similarity: float = 0.45,
+                 min_support: float = 0.0) -> None:
+        """``refusal``: the configured refusal sentence (``prompts.refusal``)."""
         self.attributor, self.min_similarity, self.min_support = attributor, min_similarity, min_support
+        self.refusal = refusal
 
     @classmethod
-    def from_settings(cls, s: CitationSettings, embedder: Embedder) -> CitationResolver:
-        return cls(make_attributor(s.attribution, embedder), s.attribution_min_similarity, s.min_support)
+    def from_settings(cls, s: CitationSettings, embedder: Embedder, prompts: PromptSettings) -> CitationResolver:
+        return cls(make_attributor(s.attribution, embedder), prompts.refusal, s.attribution_min_similarity,
+                   s.min_support)
 
     def warm_up(self) -> None:
         """Nothing to load: the attributor shares the retriever's embedder."""
 
     def run(self, raw: str, sources: Sequence[Source], question: str) -> Resolved:
-        return resolve_citations(raw, sources, self.attributor, self.min_similarity, question, self.min_support)
+        return resolve_citations(raw, sources, self.attributor, self.min_similarity, question, self.min_support,
+                                 refusal=self.refusal)
 
 
 class AnswerVerifier:
-    def __init__(self, abstainer: Abstainer, similar: Callable[[], Similar], window_sentences: int = 1,
-                 term_similarity: float = 1.0, related_min_coverage: float = 0.5) -> None:
-        """``similar`` gives the word similarity for paraphrased question terms; used when ``term_similarity`` < 1."""
-        self.abstainer, self.similar = abstainer, similar
+    def __init__(self, abstainer: Abstainer, similar: Callable[[], Similar], prompts: PromptSettings,
+                 window_sentences: int = 1, term_similarity: float = 1.0, related_min_coverage: float = 0.5) -> None:
+        """``similar`` gives the word similarity for paraphrased question terms; used when ``term_similarity`` < 1.
+        ``prompts`` holds the refusal texts."""
+        self.abstainer, self.similar, self.prompts = abstainer, similar, prompts
         self.window_sentences, self.term_similarity = window_sentences, term_similarity
         self.related_min_coverage = related_min_coverage
 
     @classmethod
-    def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar]) -> AnswerVerifier:
+    def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar], prompts: PromptSettings
+                      ) -> AnswerVerifier:
         abstainer = Abstainer(s.min_coverage, s.min_window_coverage, s.check_answer_type, s.min_source_coverage,
                               s.max_refusal_probability)
-        return cls(abstainer, similar, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage)
+        return cls(abstainer, similar, prompts, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage)
 
     def _similar(self) -> Similar | None:
         return self.similar() if self.term_similarity < 1.0 else None
@@ -79,7 +85,7 @@ class AnswerVerifier:
             related = closest_passage(question, sources, self.related_min_coverage)
             if related is None:
                 return resolved, None
-            text = with_closest(resolved.text, related.quote)
+            text = with_closest(resolved.text, related.quote, self.prompts)
             return replace(resolved, text=text, citations=[related],
                            claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
                                                            quote=related.quote)]), None
@@ -92,7 +98,7 @@ class AnswerVerifier:
         closest = closest_passage(question, sources, self.related_min_coverage, resolved.citations) or next(
             (replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
              if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
-        text = refusal_text(evidence, closest.quote if closest else "")
+        text = refusal_text(evidence, closest.quote if closest else "", self.prompts)
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
         return replace(resolved, text=text, refused=True, citations=[closest] if closest else [],
                        claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence

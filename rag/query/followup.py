@@ -10,8 +10,8 @@ Example::
     from rag.query.followup import standalone_question
     history = [{"role": "user", "content": "What did Operation Sentinel seize?"},
                {"role": "assistant", "content": "Over 100 seizures of drugs [1]."}]
-    standalone_question(llm, "And when did it take place?", history, turns=2, max_chars=400, max_tokens=48)
-    # -> "When did Operation Sentinel take place?"
+    standalone_question(llm, "And when did it take place?", history, turns=2, max_chars=400, max_tokens=48,
+                        prompts=settings.prompts)   # -> "When did Operation Sentinel take place?"
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rag.llm.base import LLM, Message
 from rag.types import MARKER
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from rag.settings import PromptSettings
 
-REWRITE_SYSTEM_PROMPT = """You rewrite the user's last question so that it can be understood without the conversation.
-Replace words such as "it", "they", "that", "there" or "he" with the names they refer to in the conversation.
-Keep the meaning of the question. Do not answer it. If it is already complete, repeat it unchanged.
-Reply with the rewritten question only, on one line."""
+log = logging.getLogger(__name__)
 
 _PREFIX = re.compile(r"^\s*(?:\*\*)?(?:standalone|rewritten)?\s*question\s*:\s*(?:\*\*)?\s*", re.IGNORECASE)
 
@@ -38,15 +37,16 @@ def _shortened(text: str, max_chars: int) -> str:
     return flat if len(flat) <= max_chars else flat[:max_chars].rsplit(" ", 1)[0] + " …"
 
 
-def rewrite_messages(question: str, history: Sequence[Message], turns: int, max_chars: int) -> list[Message]:
-    """The rewrite prompt: the last ``turns`` question/answer pairs, each message cut to ``max_chars``."""
+def rewrite_messages(question: str, history: Sequence[Message], turns: int, max_chars: int, prompts: PromptSettings
+                     ) -> list[Message]:
+    """The rewrite prompt (``prompts.rewrite_*``): the last ``turns`` question/answer pairs, each message cut
+    to ``max_chars``."""
     recent = [m for m in history if m.get("role") in ("user", "assistant") and m.get("content")][-2 * turns:]
     lines = [f"{'User' if m['role'] == 'user' else 'Assistant'}: {_shortened(m['content'], max_chars)}"
              for m in recent]
     conversation = "\n".join(lines)
-    return [{"role": "system", "content": REWRITE_SYSTEM_PROMPT},
-            {"role": "user", "content": f"Conversation:\n{conversation}\n\nLast question: {question}\n\n"
-                                        "Rewritten question:"}]
+    return [{"role": "system", "content": prompts.rewrite_system},
+            {"role": "user", "content": prompts.rewrite_user.format(conversation=conversation, question=question)}]
 
 
 def clean_rewrite(output: str, question: str, max_chars: int) -> str:
@@ -60,11 +60,11 @@ def clean_rewrite(output: str, question: str, max_chars: int) -> str:
 
 
 def standalone_question(llm: LLM, question: str, history: Sequence[Message], turns: int, max_chars: int,
-                        max_tokens: int, max_question_chars: int = 2000) -> str:
+                        max_tokens: int, prompts: PromptSettings, max_question_chars: int = 2000) -> str:
     """``question`` rewritten to stand alone given ``history``; unchanged (and no LLM call) without history."""
     if turns <= 0 or not any(m.get("content") for m in history):
         return question
-    stream = llm.stream(rewrite_messages(question, history, turns, max_chars), max_tokens=max_tokens)
+    stream = llm.stream(rewrite_messages(question, history, turns, max_chars, prompts), max_tokens=max_tokens)
     rewritten = clean_rewrite("".join(stream), question, max_question_chars)
     log.info("follow-up %r rewritten as %r", question, rewritten)
     return rewritten

@@ -7,7 +7,7 @@ and the LLM is only asked for (and loaded) then.
 
 Example::
 
-    rewriter = QuestionRewriter(lambda: llm, max_question_chars=2000)
+    rewriter = QuestionRewriter(lambda: llm, settings.prompts, max_question_chars=2000)
     question = rewriter.run("When did it take place?", history=[...])
     question.standalone     # "When did Operation Sentinel take place?"
 """
@@ -26,7 +26,7 @@ from rag.query.translation import english_question, looks_english
 from rag.types import Message
 
 if TYPE_CHECKING:
-    from rag.settings import QuestionSettings
+    from rag.settings import PromptSettings, QuestionSettings
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,11 @@ class RewrittenQuestion:
 
 
 class QuestionRewriter:
-    def __init__(self, llm: Callable[[], LLM], *, max_question_chars: int, followup_turns: int = 2,
-                 followup_max_chars: int = 400, followup_max_tokens: int = 48, translate: bool = True,
-                 translation_max_tokens: int = 64) -> None:
+    def __init__(self, llm: Callable[[], LLM], prompts: PromptSettings, *, max_question_chars: int,
+                 followup_turns: int = 2, followup_max_chars: int = 400, followup_max_tokens: int = 48,
+                 translate: bool = True, translation_max_tokens: int = 64) -> None:
         """``llm`` is called only when a rewrite or a translation is needed (it may load the model)."""
-        self.llm = llm
+        self.llm, self.prompts = llm, prompts
         self.max_question_chars = max_question_chars
         self.followup_turns, self.followup_max_chars, self.followup_max_tokens = (
             followup_turns, followup_max_chars, followup_max_tokens)
@@ -67,18 +67,19 @@ class QuestionRewriter:
         if self.followup_turns <= 0 or not history:
             return question
         return self.validate(standalone_question(self.llm(), question, history, self.followup_turns,
-                                                 self.followup_max_chars, self.followup_max_tokens,
+                                                 self.followup_max_chars, self.followup_max_tokens, self.prompts,
                                                  self.max_question_chars))
 
     def english(self, question: str) -> str:
         """What retrieval searches with: an English translation when the question is in another language."""
         if not self.translate or looks_english(question):
             return question
-        return english_question(self.llm(), question, self.translation_max_tokens)
+        return english_question(self.llm(), question, self.translation_max_tokens, self.prompts)
 
     @classmethod
-    def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM]) -> QuestionRewriter:
-        return cls(llm, max_question_chars=max_question_chars, followup_turns=s.followup_turns,
+    def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM],
+                      prompts: PromptSettings) -> QuestionRewriter:
+        return cls(llm, prompts, max_question_chars=max_question_chars, followup_turns=s.followup_turns,
                    followup_max_chars=s.followup_max_chars, followup_max_tokens=s.followup_max_tokens,
                    translate=s.translate, translation_max_tokens=s.translation_max_tokens)
 

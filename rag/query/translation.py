@@ -9,7 +9,7 @@ Example::
 
     from rag.query.translation import looks_english, english_question
     looks_english("Что было изъято в ходе операции?")   # False
-    english_question(llm, "¿Quién inauguró el seminario?", max_tokens=64)  # "Who opened the seminar?"
+    english_question(llm, "¿Quién inauguró el seminario?", 64, settings.prompts)  # "Who opened the seminar?"
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.llm.base import LLM, Message
+
+if TYPE_CHECKING:
+    from rag.settings import PromptSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,6 @@ MIN_OTHER_LANGUAGE = 0.7
 # ... and see this many words (of two letters or more): on fewer it guesses with confidence ("when": Gun 0.71,
 # "joint communique": French 0.86), so a keyword query is left to the word lists.
 MIN_WORDS_TO_IDENTIFY = 4
-
-TRANSLATE_SYSTEM_PROMPT = """Translate the user's question into English.
-Keep names, numbers and dates exactly as written. Do not answer the question.
-Reply with the English question only, on one line."""
 
 
 @lru_cache(maxsize=1)
@@ -81,13 +80,13 @@ def looks_english(question: str) -> bool:
     return language == "en" or probability < MIN_OTHER_LANGUAGE
 
 
-def translation_messages(question: str) -> list[Message]:
-    return [{"role": "system", "content": TRANSLATE_SYSTEM_PROMPT}, {"role": "user", "content": question}]
+def translation_messages(question: str, prompts: PromptSettings) -> list[Message]:
+    return [{"role": "system", "content": prompts.translate_system}, {"role": "user", "content": question}]
 
 
-def english_question(llm: LLM, question: str, max_tokens: int) -> str:
+def english_question(llm: LLM, question: str, max_tokens: int, prompts: PromptSettings) -> str:
     """The question in English, or the question itself when the model returns nothing usable."""
-    output = "".join(llm.stream(translation_messages(question), max_tokens=max_tokens)).strip()
+    output = "".join(llm.stream(translation_messages(question, prompts), max_tokens=max_tokens)).strip()
     lines = [line.strip().strip('"“”«»\'`*').strip() for line in output.splitlines() if line.strip()]
     translated = re.sub(r"^(?:english|translation)\s*:\s*", "", lines[0], flags=re.IGNORECASE) if lines else ""
     if not translated or not looks_english(translated) or len(translated) > 4 * len(question):

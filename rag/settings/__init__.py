@@ -12,8 +12,8 @@ Example::
     s = Settings(retrieval={"k": 3})                     # s.retrieval.k == 3
     s = Settings()                                       # RAG_RETRIEVAL__K=8 wins over the preset
 
-Sections: ``index``, ``retrieval``, ``llm``, ``citations``, ``abstention``, ``questions``, ``ui``
-(``rag.settings.sections``). Each setting has one spelling:
+Sections: ``index``, ``retrieval``, ``llm``, ``citations``, ``abstention``, ``questions``, ``prompts``,
+``ui`` (``rag.settings.sections``, ``rag.settings.prompts``). Each setting has one spelling:
 ``section.field`` in Python and preset files, ``RAG_<SECTION>__<FIELD>`` in the environment
 (``RAG_LLM__OLLAMA_MODEL``); any other name is an error naming the right one (``rag.settings.names``).
 ``OLLAMA_HOST``, Ollama's own variable, is the default of ``llm.ollama_host``.
@@ -24,6 +24,7 @@ from __future__ import annotations
 from rag.settings.core import Settings
 from rag.settings.names import env_name, setting_names
 from rag.settings.presets import PresetError, available_presets, load_preset
+from rag.settings.prompts import PromptSettings
 from rag.settings.sections import (
     BUNDLED_CORPUS,
     DEFAULT_EMBEDDER,
@@ -40,6 +41,7 @@ from rag.settings.sections import (
 
 __all__ = [
     "BUNDLED_CORPUS", "DEFAULT_EMBEDDER", "PROJECT_ROOT", "SECTIONS",
-    "AbstentionSettings", "CitationSettings", "IndexSettings", "LLMSettings", "PresetError", "QuestionSettings",
-    "RetrievalSettings", "Settings", "UISettings", "available_presets", "env_name", "load_preset", "setting_names",
+    "AbstentionSettings", "CitationSettings", "IndexSettings", "LLMSettings", "PresetError", "PromptSettings",
+    "QuestionSettings", "RetrievalSettings", "Settings", "UISettings", "available_presets", "env_name", "load_preset",
+    "setting_names",
 ]

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from embeddings import Embedder, make_embedder
 from rag.settings.names import ENV_PREFIX, NESTED_DELIMITER, check_arguments, check_environment
 from rag.settings.presets import PresetError, PresetSource, preset_path
+from rag.settings.prompts import PromptSettings
 from rag.settings.sections import (
     BUNDLED_CORPUS,
     AbstentionSettings,
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     citations: CitationSettings = Field(default_factory=CitationSettings)
     abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    prompts: PromptSettings = Field(default_factory=PromptSettings)
     ui: UISettings = Field(default_factory=UISettings)
 
     def __init__(self, **values: Any) -> None:

@@ -11,11 +11,13 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from embeddings import split_backend
 from embeddings.classpath import import_class, is_class_path
 from embeddings.onnx_export import default_cache_dir
+from rag.settings.base import Section
+from rag.settings.prompts import PromptSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "reports"
@@ -29,12 +31,6 @@ OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens u
 def xdg(var: str, fallback: str) -> Path:
     """An XDG base directory, read when a default is needed (tests point it elsewhere)."""
     return Path(os.environ.get(var) or Path.home() / fallback)
-
-
-class Section(BaseModel):
-    """A settings section: unknown keys are errors, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class IndexSettings(Section):
@@ -244,5 +240,5 @@ class UISettings(Section):
 # Section name on ``Settings`` -> its model: the one place that lists them.
 SECTIONS: dict[str, type[Section]] = {
     "index": IndexSettings, "retrieval": RetrievalSettings, "llm": LLMSettings, "citations": CitationSettings,
-    "abstention": AbstentionSettings, "questions": QuestionSettings, "ui": UISettings,
+    "abstention": AbstentionSettings, "questions": QuestionSettings, "prompts": PromptSettings, "ui": UISettings,
 }
