@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import literal, one_line
-from rag.ingest.documents import UnreadableFile
 from rag.ingest.hyphenation import HYPHEN, Hyphenation
+from rag.ingest.limits import ReadBudget, UnreadableFile
 from rag.ingest.pdf_layout import Char, Line, blocks, drop_furniture, lines, paragraphs, segments
 from rag.types import Box
 
@@ -36,29 +36,30 @@ OCR_TIMEOUT = 120.0  # seconds for one page
 _UPRIGHT = 0.02  # radians: characters turned further (diagonal watermarks) are left out
 
 
-def read_pdf(path: Path, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
+def read_pdf(raw: bytes, name: str, budget: ReadBudget | None = None) -> list[tuple[int, str, tuple[Box, ...]]]:
     """(page the paragraph starts on, its text, where it is drawn) in reading order; ``name`` names the file in
-    warnings."""
+    warnings; ``budget`` bounds its pages, time and text (checked before the first page and after each)."""
     import pypdfium2 as pdfium
 
     with PDFIUM:
         try:
-            pdf = pdfium.PdfDocument(str(path))
+            pdf = pdfium.PdfDocument(raw)
         except pdfium.PdfiumError as exc:
             password = "password" in str(exc).lower()
             raise UnreadableFile("encrypted PDF" if password else f"unreadable PDF ({one_line(exc)})") from None
     try:
-        return _read(pdf, name)
+        return _read(pdf, name, budget or ReadBudget())
     finally:
         with PDFIUM:
             pdf.close()
 
 
-def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
+def _read(pdf: Any, name: str, budget: ReadBudget) -> list[tuple[int, str, tuple[Box, ...]]]:
     pages, heights = [], []
     scanned: dict[int, list[str]] = {}  # page index -> OCR lines of a page without a text layer
     with PDFIUM:
         count = len(pdf)
+    budget.pages(count)
     for index in range(count):
         with PDFIUM:  # one page at a time: a page image for the UI may be drawn in between
             page = pdf[index]
@@ -71,6 +72,7 @@ def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
                 page.close()
         if blank:
             scanned[index] = _ocr_or_warn(scan, name, index + 1)
+        budget.add(len(chars) + sum(len(line) for line in scanned.get(index, ())))
         pages.append(segments(chars))
     in_order: list[list[Line]] = []
     for index, page_segments in enumerate(drop_furniture(pages, heights)):

@@ -20,7 +20,8 @@ Old flat names, as keyword arguments and as ``RAG_<NAME>`` variables, keep worki
 
     corpus_dir, index_dir, index_type, extensions, max_file_bytes,     -> index.<same name>
       follow_symlinks, embedder, embed_batch_size, chunk_overlap_sentences, window_sentences,
-      flat_max_vectors, large_index_type, hnsw_ef_search, ivf_nprobe, max_segments, max_deleted_fraction
+      flat_max_vectors, large_index_type, hnsw_ef_search, ivf_nprobe, max_segments, max_deleted_fraction,
+      max_read_seconds, max_pdf_pages, max_unpacked_bytes, max_compression_ratio
     index_uri, index_collection                                        -> index.uri, index.collection
     k, rrf_k, candidates, max_question_chars, min_source_score_ratio,  -> retrieval.<same name>
       max_source_chars
@@ -41,7 +42,7 @@ Old flat names, as keyword arguments and as ``RAG_<NAME>`` variables, keep worki
     translate_questions                                                -> questions.translate
     ui_host, ui_port, ui_auth, ui_examples                             -> ui.host, ui.port, ui.auth, ui.examples
     max_upload_bytes, max_upload_text_bytes, allow_uploads,            -> ui.<same name>
-      workspace_corpus_dir
+      workspace_corpus_dir, max_upload_read_seconds
     OLLAMA_HOST (variable only, below RAG_OLLAMA_HOST)                 -> llm.ollama_host
 """
 

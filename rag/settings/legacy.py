@@ -26,7 +26,8 @@ def _same(section: str, *fields: str, prefix: str = "") -> dict[str, tuple[str, 
 # The one table: old flat name -> (section, field). Shown in the README as ``old`` -> ``section.field``.
 LEGACY_NAMES: dict[str, tuple[str, str]] = {
     **_same("index", "corpus_dir", "index_dir", "index_type", "extensions", "max_file_bytes", "follow_symlinks",
-            "embedder", "embed_batch_size", "chunk_overlap_sentences", "window_sentences", "flat_max_vectors",
+            "embedder", "embed_batch_size", "max_read_seconds", "max_pdf_pages", "max_unpacked_bytes",
+            "max_compression_ratio", "chunk_overlap_sentences", "window_sentences", "flat_max_vectors",
             "large_index_type", "hnsw_ef_search", "ivf_nprobe", "max_segments", "max_deleted_fraction"),
     **_same("index", "uri", "collection", prefix="index_"),
     **_same("retrieval", "k", "rrf_k", "candidates", "max_question_chars", "min_source_score_ratio",
@@ -44,7 +45,7 @@ LEGACY_NAMES: dict[str, tuple[str, str]] = {
     **_same("questions", "followup_turns", "followup_max_chars", "followup_max_tokens", "translation_max_tokens"),
     "translate_questions": ("questions", "translate"),
     **_same("ui", "host", "port", "auth", "examples", prefix="ui_"),
-    **_same("ui", "max_upload_bytes", "max_upload_text_bytes", "allow_uploads", "workspace_corpus_dir"),
+    **_same("ui", "max_upload_bytes", "max_upload_text_bytes", "max_upload_read_seconds", "allow_uploads", "workspace_corpus_dir"),
 }
 # Environment variables outside the RAG_ prefix, below every RAG_ variable.
 LEGACY_ENV: dict[str, tuple[str, str]] = {"OLLAMA_HOST": ("llm", "ollama_host")}
