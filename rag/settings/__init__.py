@@ -42,7 +42,7 @@ Old flat names, as keyword arguments and as ``RAG_<NAME>`` variables, keep worki
     translate_questions                                                -> questions.translate
     ui_host, ui_port, ui_auth, ui_examples                             -> ui.host, ui.port, ui.auth, ui.examples
     max_upload_bytes, max_upload_text_bytes, allow_uploads,            -> ui.<same name>
-      workspace_corpus_dir, max_upload_read_seconds
+      workspace_corpus_dir, max_upload_read_seconds, temp_dir
     OLLAMA_HOST (variable only, below RAG_OLLAMA_HOST)                 -> llm.ollama_host
 """
 

@@ -45,7 +45,7 @@ LEGACY_NAMES: dict[str, tuple[str, str]] = {
     **_same("questions", "followup_turns", "followup_max_chars", "followup_max_tokens", "translation_max_tokens"),
     "translate_questions": ("questions", "translate"),
     **_same("ui", "host", "port", "auth", "examples", prefix="ui_"),
-    **_same("ui", "max_upload_bytes", "max_upload_text_bytes", "max_upload_read_seconds", "allow_uploads", "workspace_corpus_dir"),
+    **_same("ui", "max_upload_bytes", "max_upload_text_bytes", "max_upload_read_seconds", "allow_uploads", "temp_dir", "workspace_corpus_dir"),
 }
 # Environment variables outside the RAG_ prefix, below every RAG_ variable.
 LEGACY_ENV: dict[str, tuple[str, str]] = {"OLLAMA_HOST": ("llm", "ollama_host")}

@@ -244,6 +244,10 @@ class UISettings(Section):
         "refused; `rag index` allows index.max_read_seconds.")
     allow_uploads: bool | None = Field(
         None, description="Let the web UI add files to the corpus (unset: on for a loopback host or with a login).")
+    temp_dir: Path = Field(
+        default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "gradio",
+        description="Gradio's working folder (GRADIO_TEMP_DIR): uploads wait here until they are checked, and files "
+        "the page is sent are cached here; ours, so the UI writes nothing in the system's temporary folder.")
     workspace_corpus_dir: Path = Field(
         default_factory=lambda: xdg("XDG_DATA_HOME", ".local/share") / "rag" / "corpus",
         description="Writable copy of the bundled reports that uploads go to when the corpus is the bundled sample.",
