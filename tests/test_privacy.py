@@ -137,7 +137,7 @@ def test_serve_start_up_connects_nowhere_and_writes_only_its_folders(
         deadline, page = time.monotonic() + 300, ""
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
                     page = response.read().decode("utf-8", "replace")
                 break
             except OSError:
