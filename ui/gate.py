@@ -84,15 +84,20 @@ class PageGate:
         if FILES.search(path) and not self.files:
             await _refuse(UPLOADS_OFF, scope, receive, send)
             return
-        if self._from_page(scope) and self._logged_in(scope):
-            await self.app(scope, receive, send)
-            return
         runs = RUNS.search(path)
         if runs and scope["method"] == "POST":
             body, receive = await _buffered(receive)
-            if self._public(body, runs):
+            fn = self._target(body, runs)
+            if fn is not None and fn.api_visibility == "public":
+                problem = _bad_data(body, fn)
+                if problem:  # Gradio would answer 500 {"error": null} and log a traceback
+                    await _refuse(problem, scope, receive, send, status=422)
+                    return
                 await self.app(scope, receive, send)
                 return
+        if self._from_page(scope) and self._logged_in(scope):
+            await self.app(scope, receive, send)
+            return
         await _refuse(NOT_FROM_PAGE, scope, receive, send)
 
     def _logged_in(self, scope: Scope) -> bool:
@@ -118,19 +123,28 @@ class PageGate:
     def _from_page(self, scope: Scope) -> bool:
         return hmac.compare_digest(cookie_parser(_cookies(scope)).get(self.cookie, ""), self.token)
 
-    def _public(self, body: bytes, route: re.Match[str]) -> bool:
-        """Whether the handler Gradio will run for this request is a public API endpoint."""
+    def _target(self, body: bytes, route: re.Match[str]) -> Any:
+        """The handler Gradio will run for this request (by fn_index, else by name), or None."""
         try:
             payload: Any = json.loads(body)
         except ValueError:
-            return False
+            return None
         index = payload.get("fn_index") if isinstance(payload, dict) else None
         fns = self.blocks.fns
         if route["join"] or (route["route"] in ("run", "api") and index is not None):
-            fn = fns.get(index) if isinstance(index, int) else None
-        else:
-            fn = next((f for f in fns.values() if f.api_name == route["name"]), None)
-        return fn is not None and fn.api_visibility == "public"
+            return fns.get(index) if isinstance(index, int) else None
+        return next((f for f in fns.values() if f.api_name == route["name"]), None)
+
+
+def _bad_data(body: bytes, fn: Any) -> str | None:
+    """Why a public handler's request cannot run (not one value per input), in one line; None when it can."""
+    payload = json.loads(body)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    wanted = len(fn.inputs)
+    if isinstance(data, list) and len(data) >= wanted:
+        return None
+    return (f"/{fn.api_name} takes {wanted} value{'s' * (wanted != 1)} in \"data\", e.g. "
+            f"{{\"data\": [\"What did Operation Sentinel seize?\"]}}")
 
 
 def _cookies(scope: Scope) -> str:
@@ -158,5 +172,5 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _refuse(reason: str, scope: Scope, receive: Receive, send: Send) -> None:
-    await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+async def _refuse(reason: str, scope: Scope, receive: Receive, send: Send, status: int = 403) -> None:
+    await JSONResponse({"detail": reason}, status_code=status)(scope, receive, send)

@@ -45,7 +45,7 @@ class CorpusScan:
     def skip(self, doc_id: str, reason: str) -> None:
         """Record a skipped file and say so once, in one line, with its name made printable."""
         self.skipped.append(SkippedFile(doc_id, reason))
-        log.warning("skipped %s: %s", literal(doc_id), literal(reason))
+        log.warning("skipped %s: %s", literal(doc_id, lines=False), literal(reason, lines=False))
 
 
 def display_name(relative: str) -> str:

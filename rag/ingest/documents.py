@@ -205,5 +205,5 @@ def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = No
             reason = str(exc) if isinstance(exc, OutsideCorpus) else (
                 exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
             skipped.append(SkippedFile(doc_id, reason))
-            log.warning("skipped %s: %s", literal(doc_id), literal(reason))
+            log.warning("skipped %s: %s", literal(doc_id, lines=False), literal(reason, lines=False))
     return documents, skipped

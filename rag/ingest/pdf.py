@@ -137,7 +137,7 @@ def _ocr_or_warn(image: Any | None, name: str, number: int) -> list[str]:
     tesseract = shutil.which("tesseract")
     if tesseract is None:
         log.warning("%s: page %d has no text layer (scanned?); skipped — install tesseract-ocr to read it",
-                    literal(name), number)
+                    literal(name, lines=False), number)
         return []
     try:
         if image is None:
@@ -151,11 +151,11 @@ def _ocr_or_warn(image: Any | None, name: str, number: int) -> list[str]:
             said = " ".join(done.stderr.decode("utf-8", "replace").split())[-200:]
             raise RuntimeError(said or f"exit {done.returncode}")
     except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-        log.warning("%s: page %d has no text layer and OCR failed (%s); skipped", literal(name), number,
+        log.warning("%s: page %d has no text layer and OCR failed (%s); skipped", literal(name, lines=False), number,
                     one_line(exc))
         return []
     text = done.stdout.decode("utf-8", "replace")
-    log.info("%s: page %d has no text layer; read by tesseract", literal(name), number)
+    log.info("%s: page %d has no text layer; read by tesseract", literal(name, lines=False), number)
     return [re.sub(r"[\x00-\x08\x0b-\x1f]", "", line).strip() for line in text.splitlines()]
 
 
