@@ -14,6 +14,10 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from embeddings.privacy import keep_private
+
+keep_private()  # before any backend imports a library that reports its use
+
 from embeddings.base import Embedder, EmbedderUnavailable
 from embeddings.classpath import ClassPathError, import_class, is_class_path
 from embeddings.onnx_backend import OnnxEmbedder

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from embeddings.base import EmbedderUnavailable
 from embeddings.onnx_runtime import WordPieces, make_runner, run_batch
+from embeddings.privacy import keep_private
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -297,7 +298,7 @@ def _to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBa
     step("converting to OpenVINO")
     if recipe.quantise:
         try:
-            _block_telemetry()
+            keep_private()  # nncf reports its use through openvino_telemetry unless it cannot import it
             import nncf
             from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
         except ImportError as exc:
@@ -312,13 +313,6 @@ def _to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBa
                                   advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix))
         step("quantising to int8")
     openvino.save_model(model, str(target), compress_to_fp16=False)
-
-
-def _block_telemetry() -> None:
-    """nncf reports its use to Google Analytics unless a consent file says no (it never asks) or
-    ``openvino_telemetry`` cannot be imported. A private tool sends nothing, so this process cannot import it."""
-    if "nncf" not in sys.modules:
-        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 
 def calibration_texts() -> list[str]:

@@ -12,13 +12,16 @@ def one_line(exc: BaseException, last: bool = False) -> str:
     return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
 
 
-def literal(text: str) -> str:
+def literal(text: str, lines: bool = True) -> str:
     """Text from a report or a file name as it is, but never as terminal control.
 
     ESC, OSC and other control characters become visible escapes, so a report cannot
-    retitle or recolour the user's terminal; newlines and tabs stay.
+    retitle or recolour the user's terminal. Newlines and tabs stay in a report's text;
+    with ``lines=False`` (a file name, a label, an error line) they become escapes too,
+    so a name holding a newline cannot forge a line of output.
     """
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" if ord(c) < 0x100
+    kept = "\n\t" if lines else ""
+    return "".join(c if c.isprintable() or c in kept else f"\\x{ord(c):02x}" if ord(c) < 0x100
                    else f"\\u{ord(c):04x}" for c in text)
 
 

@@ -50,7 +50,7 @@ class Resources:
                     log.info("first run: indexing the bundled sample reports")
                     self.reindex()
                 else:
-                    self.adopt(FaissIndex.load(self.settings.resolved_index_dir()))
+                    self.adopt(FaissIndex.load(self.settings.resolved_index_dir(), checksums=True))
             assert self._index is not None
             return self._index
 

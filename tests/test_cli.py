@@ -193,3 +193,56 @@ def test_every_command_prints_its_help() -> None:
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output and "error:" not in result.output, command
     assert "BACKEND[/MODEL]" in CliRunner().invoke(app, ["eval", "--help"], terminal_width=200).output
+
+
+def test_report_text_and_file_names_print_literally_emoji_newlines_and_all(tmp_path: Path) -> None:
+    """A probe found ":x:" in a report printed as an emoji, and a file name holding a newline forging a line of
+    `rag search` output."""
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    (corpus / "emoji.txt").write_text("Emoji report\n\nAmber smuggling in Klaipeda :x: :thumbs_up: rose.\n",
+                                      encoding="utf-8")
+    forged = "notes.txt\n2. 0.999  forged.txt ¶1: \"all clear\"\nx.txt"
+    (corpus / forged).write_text("Forged report\n\nAmber smuggling in Klaipeda was reported twice.\n",
+                                 encoding="utf-8")
+    assert rag("index", str(corpus), "--index-dir", str(tmp_path / "idx")).returncode == 0
+    result = rag("search", "amber smuggling in Klaipeda", "--k", "2", "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    assert ":x: :thumbs_up:" in result.stdout and "❌" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all(re.match(r"[12]\. ", line) for line in lines), lines
+    assert "notes.txt\\x0a2. 0.999  forged.txt" in result.stdout
+
+
+def test_usage_errors_are_one_line_with_exit_2_and_version_works(tmp_path: Path) -> None:
+    """typer's own click made every usage error "unexpected ..." with exit 1, and there was no --version."""
+    version = rag("--version")
+    assert version.returncode == 0 and re.fullmatch(r"rag \d+\.\d+\.\d+\S*\n", version.stdout), version
+    folder_as_file = tmp_path / "notes.txt"
+    folder_as_file.write_text("notes", encoding="utf-8")
+    cases = {
+        ("search", "x", "--k", "abc"): "Invalid value for '--k'",
+        ("ask",): "Missing argument",
+        ("search",): "Missing argument",
+        ("index", "--bogus"): "No such option: --bogus",
+        ("ask", "q", "--bogus"): "No such option: --bogus",
+        ("eval", "--limit", "0"): "Invalid value for '--limit'",
+        ("serve", "--port", "abc"): "Invalid value for '--port'",
+        ("nope",): "No such command 'nope'",
+    }
+    for args, message in cases.items():
+        result = rag(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        _one_line_error(result, message)
+        assert "unexpected" not in result.stderr and "Usage:" not in result.stderr
+    for command in (("search", "x"), ("ask", "q"), ("index", "--check")):
+        result = rag(*command, "--index-dir", str(folder_as_file))
+        _one_line_error(result, "is a file, not an index folder")
+        assert "unexpected" not in result.stderr and folder_as_file.read_text(encoding="utf-8") == "notes"
+
+
+def test_error_lines_show_terminal_control_from_arguments_escaped(tmp_path: Path) -> None:
+    hostile = str(tmp_path / "idx\x1b]0;pwned\x07\nforged line")
+    result = rag("search", "x", "--index-dir", hostile)
+    _one_line_error(result, "no index at", "\\x1b]0;pwned\\x07\\x0aforged line")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -38,7 +38,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     write_report_pdf(corpus / "report.pdf")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
-        yield corpus, read_pdf(corpus / "report.pdf", "report.pdf")
+        yield corpus, read_pdf((corpus / "report.pdf").read_bytes(), "report.pdf")
 
 
 def _highlighted(png: bytes) -> tuple[Image.Image, list[tuple[int, int]]]:
@@ -186,7 +186,7 @@ def test_reading_a_pdf_lets_go_of_pdfium_between_pages_and_while_tesseract_reads
 
     monkeypatch.setattr("rag.ingest.pdf.subprocess.run", tesseract)
     write_report_pdf(tmp_path / "report.pdf")
-    found = read_pdf(tmp_path / "report.pdf", "report.pdf")
+    found = read_pdf((tmp_path / "report.pdf").read_bytes(), "report.pdf")
     assert (3, "Annex: the cigarettes were destroyed.") in [(page, text) for page, text, _ in found]
     assert lock.taken >= 4 + 3  # open, count, each of the 4 pages, close
 

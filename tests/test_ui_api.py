@@ -204,6 +204,11 @@ def test_ask_refuses_invalid_questions_and_reports_any_failure_in_one_line(
         assert result.startswith('event: error\ndata: {"error": "the question is not valid Unicode (a lone '
                                  'surrogate at character 1)"'), result
 
+        # no question at all, or no "data": one line and 422, where Gradio answered 500 {"error": null}
+        for body in (b'{"data": []}', b'{}', b'{"data": "What?"}'):
+            shaped = httpx.post(url + "gradio_api/call/ask", content=body, headers={"content-type": "application/json"})
+            assert shaped.status_code == 422 and "takes 1 value" in shaped.json()["detail"], (body, shaped.text)
+
         def broken(question: str, *args: object) -> None:
             raise ValueError(f"broken state for {question}")  # not a RagError: an unexpected failure
 

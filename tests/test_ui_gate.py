@@ -142,3 +142,51 @@ def test_serving_on_every_interface_without_a_login_warns_and_turns_uploads_off(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_every_route_that_takes_a_body_needs_the_page(tmp_path: Path) -> None:
+    """A probe posted a recording to /gradio_api/process_recording without the page's cookie, uploads off, and
+    it was accepted: every route with a body is closed unless it is named as open (/ask, the login form)."""
+    settings = ui_settings(tmp_path, llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"},
+                           ui={"allow_uploads": False})
+    with running_app(Pipeline(settings)) as url:
+        script = httpx.Client(timeout=30)
+        recording = {"video": ("clip.webm", b"\x1aE\xdf\xa3 not really a video")}
+        refused = {
+            "process_recording": script.post(url + "gradio_api/process_recording", files=recording),
+            "cancel": script.post(url + "gradio_api/cancel", json={"event_id": "x", "session_hash": "y"}),
+            "reset": script.post(url + "gradio_api/reset", json={"event_id": "x"}),
+            "stream": script.post(url + "gradio_api/stream/x", json={"data": []}),
+            "component_server": script.post(url + "gradio_api/component_server", json={}),
+            "vibe-edit": script.post(url + "gradio_api/vibe-edit", json={"prompt": "x"}),
+            "put": script.put(url + "gradio_api/upload", content=b"x"),
+        }
+        assert {name: r.status_code for name, r in refused.items()} == {name: 403 for name in refused}
+        page = httpx.Client(timeout=30)
+        page.get(url)
+        assert page.post(url + "gradio_api/process_recording", files=recording).json()["detail"] == UPLOADS_OFF
+
+
+def test_behind_a_login_the_login_page_opens_nothing(tmp_path: Path) -> None:
+    """A probe took the cookie the login page set and fetched a cited page image with it (200, a PNG)."""
+    from ui.gate import LOGIN_FIRST
+    from ui.page_images import ROUTE
+
+    settings = ui_settings(tmp_path, llm={"backend": "ollama", "ollama_host": f"http://127.0.0.1:{free_port()}"},
+                           ui={"auth": "reader:secret"})
+    image = "rag-page/" + "0123456789abcdef" * 2 + ".png"
+    assert ROUTE.search("/" + image)
+    with running_app(Pipeline(settings)) as url:
+        stranger = httpx.Client(timeout=30)
+        login_page = stranger.get(url)
+        assert login_page.status_code == 200 and not any(c.startswith("rag-page-") for c in stranger.cookies)
+        refused = stranger.get(url + image)
+        assert refused.status_code == 403 and refused.json()["detail"] == LOGIN_FIRST
+        assert stranger.post(url + "gradio_api/upload", files={"files": ("a.md", b"x")}).status_code == 403
+
+        reader = httpx.Client(timeout=30)
+        logged_in = reader.post(url + "login", data={"username": "reader", "password": "secret"})
+        assert logged_in.status_code == 200, logged_in.text
+        reader.get(url)  # the app's page, now: it sets the page's cookie
+        assert any(c.startswith("rag-page-") for c in reader.cookies)
+        assert reader.get(url + image).status_code == 404  # through the gate to the route: no such image

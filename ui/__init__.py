@@ -10,3 +10,13 @@ Example::
     from ui.app import build_app
     build_app(Pipeline(Settings())).launch(prevent_thread_lock=True, server_port=7861)
 """
+
+from __future__ import annotations
+
+import os
+
+from rag.settings import Settings
+
+# Gradio reads its working folder once, when it is imported: ours (ui.temp_dir), set before any module of
+# this package imports it, so uploads and cached files stay in a folder of this program's.
+os.environ.setdefault("GRADIO_TEMP_DIR", str(Settings().ui.temp_dir.expanduser()))

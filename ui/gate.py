@@ -9,9 +9,10 @@ with no visibility check), and so do ``/run/{name}`` (``fn_index`` in the body w
 and index it into the corpus without ever opening the page.
 
 This ASGI middleware (installed by ``ui.serve.launch`` through ``app_kwargs``) sets an
-HttpOnly, SameSite=Lax cookie on every HTML page the app serves and then lets a request
-run a non-public handler, upload a file, use a component server or fetch a cited page image
-(``ui.page_images``) only when it carries that cookie. Public handlers (``/ask``) stay open to
+HttpOnly, SameSite=Lax cookie on every HTML page the app serves (behind ``--auth``, only to a
+logged-in client) and then lets a request with a body (any handler, an upload, a recording, a
+component server) or a fetch of a cited page image (``ui.page_images``) through only when it
+carries that cookie; everything not named as open is closed. Public handlers (``/ask``) stay open to
 any client. A client that fetches the page first is, to the server, a browser: what that
 may do is limited by ``--auth`` and by uploads being off on an exposed address
 (``rag.app.uploads.uploads_allowed``). The cookie also stops other web sites from driving
@@ -40,14 +41,23 @@ from ui.page_images import ROUTE
 
 # Routes that run a handler: queue/join by fn_index; run/api by fn_index, else name; call by name.
 RUNS = re.compile(r"/gradio_api/(?:(?P<join>queue/join)|(?P<route>run|api|call/v2|call)/(?P<name>[^/]+))/?$")
-PAGE_ONLY = re.compile(r"/gradio_api/(?P<what>upload|component_server)/?$")
+FILES = re.compile(r"/gradio_api/(upload|process_recording)/?$")  # routes that take a file
+LOGIN = re.compile(r"/login/?$")  # the login form posts here: the one body a client without the page may send
 NOT_FROM_PAGE = "this part of the app can only be used from its page; scripts may call /ask"
 PAGE_IMAGE = ROUTE  # ui.page_images: a cited page drawn for a source card
 UPLOADS_OFF = "uploads are off on this server (start it with --allow-uploads to turn them on)"
+LOGIN_FIRST = "log in first"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class PageGate:
-    """ASGI middleware: the page's cookie on HTML responses, and a check of it on internal calls."""
+    """ASGI middleware: the page's cookie on HTML responses, and a check of it on every request with a body.
+
+    Every request that can carry a body (POST, PUT, PATCH, DELETE) needs the page's cookie, except a run of
+    a public handler (``/ask``; Gradio checks a login for it itself) and the login form. Behind ``--auth``
+    the cookie is given only to a logged-in page, and the routes this app adds (cited page images) need
+    the login as well: the login page alone opens nothing.
+    """
 
     def __init__(self, app: ASGIApp, blocks: gr.Blocks, files: bool = True) -> None:
         self.app = app
@@ -61,28 +71,44 @@ class PageGate:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if scope["method"] in ("GET", "HEAD"):
-            if PAGE_IMAGE.search(path) and not self._from_page(scope):
-                await _refuse(NOT_FROM_PAGE, scope, receive, send)  # a cited page is the corpus: the page's only
+        if scope["method"] in SAFE_METHODS:
+            if PAGE_IMAGE.search(path) and not (self._logged_in(scope) and self._from_page(scope)):
+                reason = NOT_FROM_PAGE if self._logged_in(scope) else LOGIN_FIRST
+                await _refuse(reason, scope, receive, send)  # a cited page is the corpus: the page's only
                 return
-            await self.app(scope, receive, self._setting_cookie(send))
+            await self.app(scope, receive, self._setting_cookie(send) if self._logged_in(scope) else send)
             return
-        runs, page_only = RUNS.search(path), PAGE_ONLY.search(path)
-        if scope["method"] != "POST" or not (runs or page_only):
+        if LOGIN.search(path):
             await self.app(scope, receive, send)
             return
-        if page_only and page_only["what"] == "upload" and not self.files:
+        if FILES.search(path) and not self.files:
             await _refuse(UPLOADS_OFF, scope, receive, send)
             return
-        if self._from_page(scope):
-            await self.app(scope, receive, send)
-            return
-        if runs:
+        runs = RUNS.search(path)
+        if runs and scope["method"] == "POST":
             body, receive = await _buffered(receive)
-            if self._public(body, runs):
+            fn = self._target(body, runs)
+            if fn is not None and fn.api_visibility == "public":
+                problem = _bad_data(body, fn)
+                if problem:  # Gradio would answer 500 {"error": null} and log a traceback
+                    await _refuse(problem, scope, receive, send, status=422)
+                    return
                 await self.app(scope, receive, send)
                 return
+        if self._from_page(scope) and self._logged_in(scope):
+            await self.app(scope, receive, send)
+            return
         await _refuse(NOT_FROM_PAGE, scope, receive, send)
+
+    def _logged_in(self, scope: Scope) -> bool:
+        """Without ``--auth``, everyone; with it, a request carrying a token Gradio's login gave out."""
+        server = getattr(self.blocks, "server_app", None)
+        if server is None or not getattr(server, "auth", None):
+            return True
+        cookies = cookie_parser(_cookies(scope))
+        token = (cookies.get(f"access-token-{server.cookie_id}")
+                 or cookies.get(f"access-token-unsecure-{server.cookie_id}"))
+        return token is not None and token in server.tokens
 
     def _setting_cookie(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -95,22 +121,34 @@ class PageGate:
         return sending
 
     def _from_page(self, scope: Scope) -> bool:
-        raw = b"; ".join(value for key, value in scope["headers"] if key == b"cookie").decode("latin-1")
-        return hmac.compare_digest(cookie_parser(raw).get(self.cookie, ""), self.token)
+        return hmac.compare_digest(cookie_parser(_cookies(scope)).get(self.cookie, ""), self.token)
 
-    def _public(self, body: bytes, route: re.Match[str]) -> bool:
-        """Whether the handler Gradio will run for this request is a public API endpoint."""
+    def _target(self, body: bytes, route: re.Match[str]) -> Any:
+        """The handler Gradio will run for this request (by fn_index, else by name), or None."""
         try:
             payload: Any = json.loads(body)
         except ValueError:
-            return False
+            return None
         index = payload.get("fn_index") if isinstance(payload, dict) else None
         fns = self.blocks.fns
         if route["join"] or (route["route"] in ("run", "api") and index is not None):
-            fn = fns.get(index) if isinstance(index, int) else None
-        else:
-            fn = next((f for f in fns.values() if f.api_name == route["name"]), None)
-        return fn is not None and fn.api_visibility == "public"
+            return fns.get(index) if isinstance(index, int) else None
+        return next((f for f in fns.values() if f.api_name == route["name"]), None)
+
+
+def _bad_data(body: bytes, fn: Any) -> str | None:
+    """Why a public handler's request cannot run (not one value per input), in one line; None when it can."""
+    payload = json.loads(body)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    wanted = len(fn.inputs)
+    if isinstance(data, list) and len(data) >= wanted:
+        return None
+    return (f"/{fn.api_name} takes {wanted} value{'s' * (wanted != 1)} in \"data\", e.g. "
+            f"{{\"data\": [\"What did Operation Sentinel seize?\"]}}")
+
+
+def _cookies(scope: Scope) -> str:
+    return b"; ".join(value for key, value in scope["headers"] if key == b"cookie").decode("latin-1")
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
@@ -134,5 +172,5 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _refuse(reason: str, scope: Scope, receive: Receive, send: Send) -> None:
-    await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+async def _refuse(reason: str, scope: Scope, receive: Receive, send: Send, status: int = 403) -> None:
+    await JSONResponse({"detail": reason}, status_code=status)(scope, receive, send)

@@ -80,10 +80,10 @@ class PageImages:
 
     def file(self, doc_id: str) -> Path | None:
         """The PDF ``doc_id`` names inside the corpus folder; None for anything that resolves elsewhere."""
-        path = (self.corpus / doc_id).resolve()
-        if not path.is_relative_to(self.corpus) or path.suffix.lower() != ".pdf" or not path.is_file():
+        path = self.corpus / doc_id
+        if not path.resolve().is_relative_to(self.corpus) or path.suffix.lower() != ".pdf" or not path.is_file():
             return None
-        return path
+        return path  # as named: drawing reads it without following a link (rag.ingest.corpus.read_inside)
 
     def png(self, region: Region, whole: bool = False) -> bytes | None:
         """The region (or its whole page) drawn with the paragraph highlighted; None when it cannot be drawn."""
@@ -91,7 +91,7 @@ class PageImages:
         if path is None:
             return None
         draw = cited_page_png if whole else cited_region_png
-        return draw(path, region.page, region.boxes)
+        return draw(path, region.page, region.boxes, root=self.corpus)
 
 
 def attach(demo: Any, images: PageImages) -> None:

@@ -18,8 +18,10 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.app.status import llm_status
-from rag.app.uploads import is_loopback, uploads_allowed, with_writable_corpus
+from rag.app.uploads import is_bundled, is_loopback, uploads_allowed, with_writable_corpus
 from rag.errors import RagError
+from rag.ingest.index import FaissIndex
+from rag.ingest.integrity import read_pointer
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from ui.app import build_app
@@ -115,6 +117,15 @@ def _warm_up(pipeline: Pipeline) -> None:
              status.detail)
 
 
+def check_index_target(settings: Settings) -> None:
+    """``rag serve`` updates an index; it builds a new one only for a corpus the user named, or for the bundled
+    sample in the default location. A mistyped ``--index-dir`` is one line, and nothing is created anywhere."""
+    index_dir = settings.resolved_index_dir()
+    if FaissIndex.exists(index_dir) or settings.is_first_run_default() or not is_bundled(settings.resolved_corpus_dir()):
+        return
+    read_pointer(index_dir)  # IndexNotFound: "no index at X; build one with ..."; IndexCorrupt: damaged, with the fix
+
+
 def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """Bring the index in line with the corpus (incremental), then launch the app.
 
@@ -123,6 +134,7 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """
     check_address(settings.ui.host, settings.ui.port)
     parse_auth(settings.ui.auth)  # a malformed --auth fails before any work
+    check_index_target(settings)
     settings = with_writable_corpus(settings)
     pipeline = Pipeline(settings, progress=True)
     pipeline.reindex()  # logs what changed; builds the index on the first run

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -36,14 +35,30 @@ from rag.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about a folder of reports; every answer cites its paragraphs.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: a report's ":x:" prints as ":x:", never as an emoji (text from reports is printed literally)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _fail(message: str, code: int) -> None:
-    """Errors are printed plainly: exactly one line, whatever the terminal width."""
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    """Errors are printed plainly: exactly one line, whatever the terminal width, with no terminal control
+    (an argument holding ESC or a newline is shown escaped)."""
+    print(f"error: {' '.join(literal(message, lines=False).split())}", file=sys.stderr)
     sys.exit(code)
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"rag {version('rag-reports')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Print the version and exit.")] = False) -> None:
+    """Ask questions about a folder of reports; every answer cites its paragraphs."""
 
 K = Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")]
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory (RAG_INDEX__INDEX_DIR).")]
@@ -128,7 +143,7 @@ def search(
     _logging(verbose)
     pipeline = Pipeline(_settings(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
-        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label())}: "
+        out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label(), lines=False)}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
 
@@ -170,7 +185,7 @@ def ask(
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim
-            out.print(f"[{number}] {literal(citation.label())}: \"{_snippet(shown, 200)}\"",
+            out.print(f"[{number}] {literal(citation.label(), lines=False)}: \"{_snippet(shown, 200)}\"",
                       markup=False, highlight=False)
 
 
@@ -283,6 +298,12 @@ def eval_(
         raise typer.Exit(1)
 
 
+def _usage_hint(exc: typer.TyperException) -> str:
+    """" (see `rag ask --help`)" for a usage error inside a command; "" elsewhere."""
+    context = getattr(exc, "ctx", None)
+    return f" (see `{context.command_path} --help`)" if context is not None and context.command_path else ""
+
+
 def main() -> None:
     """Console-script entry point: one-line errors, non-zero exit codes."""
     try:
@@ -295,10 +316,10 @@ def main() -> None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         _fail(f"invalid setting {where}: {first['msg']}", 2)
-    except click.ClickException as exc:  # usage errors: click's own one-line message
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Exit, click.exceptions.Abort) as exc:
+    except typer.TyperException as exc:  # usage errors (typer's own click): its message, one line, exit 2
+        hint = _usage_hint(exc)
+        _fail(f"{exc.format_message()}{hint}", exc.exit_code)
+    except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         err.print("interrupted")

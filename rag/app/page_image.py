@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.ingest.corpus import read_inside
 from rag.types import Box
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,11 @@ def _affine(page: Any, size: tuple[int, int]) -> Affine:
     return (x1 - x0) / far, (x2 - x0) / far, x0, (y1 - y0) / far, (y2 - y0) / far, y0
 
 
-def _rendered(path: Path, page: int, width: int, wait: float) -> tuple[Any, Affine] | None:
-    """The page as an RGB image and its point-to-pixel mapping; cached by file, page and width."""
+def _rendered(path: Path, page: int, width: int, wait: float, root: Path) -> tuple[Any, Affine] | None:
+    """The page as an RGB image and its point-to-pixel mapping; cached by file, page and width.
+
+    The file is read through ``read_inside(root, ...)``: a PDF swapped for a link since it was indexed
+    is not drawn."""
     import pypdfium2 as pdfium
 
     from rag.ingest.pdf import PDFIUM
@@ -74,7 +78,7 @@ def _rendered(path: Path, page: int, width: int, wait: float) -> tuple[Any, Affi
         log.warning("cannot draw %s page %d: PDFium busy for %.0f s", path.name, page, wait)
         return None
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(read_inside(root, path))
         try:
             if not 1 <= page <= len(pdf):
                 return None
@@ -106,14 +110,14 @@ def _rectangles(boxes: Sequence[Box], page: int, mapping: Affine) -> list[tuple[
     return out
 
 
-def _highlighted(path: Path, page: int, boxes: Sequence[Box], width: int, wait: float
+def _highlighted(path: Path, page: int, boxes: Sequence[Box], width: int, wait: float, root: Path
                  ) -> tuple[Any, list[tuple[int, int, int, int]], float] | None:
     """The page with the paragraph's rectangles painted on it, the rectangles, and pixels per point."""
     from PIL import Image, ImageDraw
 
     if not any(box[0] == page for box in boxes):
         return None
-    drawn = _rendered(path, page, width, wait)
+    drawn = _rendered(path, page, width, wait, root)
     if drawn is None:
         return None
     image, mapping = drawn
@@ -133,9 +137,10 @@ def _png(image: Any) -> bytes:
 
 
 def cited_region_png(path: Path, page: int, boxes: Sequence[Box], width: int = WIDTH, margin: float = 36.0,
-                     wait: float = LOCK_WAIT) -> bytes | None:
-    """PNG of page ``page`` around the paragraph's rectangles on it, highlighted; None when it cannot be drawn."""
-    done = _highlighted(path, page, boxes, width, wait)
+                     wait: float = LOCK_WAIT, root: Path | None = None) -> bytes | None:
+    """PNG of page ``page`` around the paragraph's rectangles on it, highlighted; None when it cannot be drawn.
+    ``root``: the corpus folder the file must be in (default: its own folder)."""
+    done = _highlighted(path, page, boxes, width, wait, root or path.parent)
     if done is None:
         return None
     image, rectangles, scale = done
@@ -147,7 +152,7 @@ def cited_region_png(path: Path, page: int, boxes: Sequence[Box], width: int = W
 
 
 def cited_page_png(path: Path, page: int, boxes: Sequence[Box], width: int = WIDTH,
-                   wait: float = LOCK_WAIT) -> bytes | None:
+                   wait: float = LOCK_WAIT, root: Path | None = None) -> bytes | None:
     """PNG of the whole page ``page`` with the paragraph's rectangles on it highlighted; None as above."""
-    done = _highlighted(path, page, boxes, width, wait)
+    done = _highlighted(path, page, boxes, width, wait, root or path.parent)
     return None if done is None else _png(done[0])

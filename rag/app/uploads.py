@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -29,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import RagError, UploadRejected
-from rag.ingest.documents import UnreadableFile, file_sha256, list_files, read_text
+from rag.ingest.corpus import OutsideCorpus, read_inside
+from rag.ingest.documents import extract, file_sha256, list_files
 from rag.ingest.index import FaissIndex
+from rag.ingest.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
 from rag.settings import BUNDLED_CORPUS, Settings, UISettings
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
@@ -207,26 +210,38 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
     if size > settings.ui.max_upload_bytes:
         raise UploadRejected(f"{shown}: the file is {human_size(size)}; the upload limit is "
                              f"{human_size(settings.ui.max_upload_bytes)} (RAG_UI__MAX_UPLOAD_BYTES)")
-
+    try:  # one descriptor, checked: a link swapped in after the checks above is refused, never copied
+        raw = read_inside(source.parent, source, settings.index.follow_symlinks, settings.ui.max_upload_bytes)
+    except OutsideCorpus as exc:
+        raise UploadRejected(f"{shown}: not added, {exc.strerror}") from None
+    if len(raw) > settings.ui.max_upload_bytes or not raw:
+        raise UploadRejected(f"{shown}: not added, the file changed while it was read (upload it again)")
+    limits = ReadLimits.of(settings.index, seconds=settings.ui.max_upload_read_seconds,
+                           text_bytes=settings.ui.max_upload_text_bytes)
+    try:
+        text_bytes = len(extract(raw, suffix, shown, ReadBudget(limits)).text.encode("utf-8"))  # warnings name the upload
+    except TextTooLarge:
+        text_bytes = settings.ui.max_upload_text_bytes + 1
+    except UnreadableFile as exc:
+        raise UploadRejected(f"{shown}: not added, {exc}") from None
+    if text_bytes > settings.ui.max_upload_text_bytes:
+        raise UploadRejected(f"{shown}: its text is more than {human_size(settings.ui.max_upload_text_bytes)}; an "
+                             f"upload may hold {human_size(settings.ui.max_upload_text_bytes)} of text, about a minute "
+                             "of indexing (RAG_UI__MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
     corpus_dir.mkdir(parents=True, exist_ok=True)
     staged = corpus_dir / f".upload-{uuid.uuid4().hex}{suffix}"  # hidden until it passes: never indexed half-written
     try:
-        shutil.copyfile(source, staged)
-        try:
-            text_bytes = len(read_text(staged, shown).encode("utf-8"))  # warnings name the upload, not the staged file
-        except UnreadableFile as exc:
-            raise UploadRejected(f"{shown}: not added, {exc}") from None
-        if text_bytes > settings.ui.max_upload_text_bytes:
-            raise UploadRejected(f"{shown}: its text is {human_size(text_bytes)}; an upload may hold "
-                                 f"{human_size(settings.ui.max_upload_text_bytes)} of text, about a minute of indexing "
-                                 "(RAG_UI__MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(staged, flags, 0o644), "wb") as handle:
+            handle.write(raw)
+        digest = hashlib.sha256(raw).hexdigest()
         target, note = corpus_dir / shown, ""
         while True:
             try:
                 os.link(staged, target)  # fails if the name is taken, even by a concurrent upload
                 return SavedUpload(target.name, target, note)
             except FileExistsError:
-                if file_sha256(target) == file_sha256(staged):
+                if file_sha256(target) == digest:
                     return SavedUpload(target.name, target, f"{target.name} is already in the corpus "
                                                             "(identical file)", True)
                 target = corpus_dir / _free_name(corpus_dir, shown)

@@ -17,8 +17,11 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +45,7 @@ class CorpusScan:
     def skip(self, doc_id: str, reason: str) -> None:
         """Record a skipped file and say so once, in one line, with its name made printable."""
         self.skipped.append(SkippedFile(doc_id, reason))
-        log.warning("skipped %s: %s", literal(doc_id), literal(reason))
+        log.warning("skipped %s: %s", literal(doc_id, lines=False), literal(reason, lines=False))
 
 
 def display_name(relative: str) -> str:
@@ -55,6 +58,56 @@ def display_name(relative: str) -> str:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
+
+
+class OutsideCorpus(OSError):
+    """The file opened is not the regular file inside the corpus folder that was listed."""
+
+
+def _opened_path(fd: int) -> Path | None:
+    """The real path of an open file, from the kernel (Linux, macOS); None where it cannot tell."""
+    try:
+        if sys.platform.startswith("linux"):
+            return Path(os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)"))
+        if sys.platform == "darwin":
+            import fcntl
+
+            raw = fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024))  # type: ignore[attr-defined]
+            return Path(os.fsdecode(raw.split(b"\0", 1)[0]))
+    except OSError:
+        pass
+    return None
+
+
+def read_inside(root: Path, path: Path, follow_symlinks: bool = False, max_bytes: int | None = None) -> bytes:
+    """The bytes of ``path``, read through one descriptor that is checked to be a regular file inside ``root``.
+
+    Between listing and reading, a file can be swapped for a link (``report.txt -> /etc/passwd``), or a
+    folder on its path for a link to another folder. So the file is opened without following a link in
+    its last part (``O_NOFOLLOW``), the descriptor must be a regular file, and the path the kernel says
+    it opened must lie inside ``root``; everything after reads that descriptor, never the name again.
+    ``follow_symlinks`` lets links out, as in ``scan_corpus``. Raises ``OutsideCorpus`` (one line) or OSError.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)  # O_NONBLOCK: a FIFO swapped in must not hang the indexer
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise OutsideCorpus(errno.ELOOP, "the file was replaced by a symbolic link while it was indexed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutsideCorpus(errno.EINVAL, "not a regular file")
+        if not follow_symlinks:
+            real = _opened_path(fd) or Path(os.path.realpath(path))
+            if not _inside(real, root.resolve()):
+                raise OutsideCorpus(errno.EACCES, "the file leads outside the corpus folder (a folder on its path was "
+                                                  "replaced by a link); set RAG_INDEX__FOLLOW_SYMLINKS=true to allow")
+        limit = -1 if max_bytes is None else max_bytes + 1
+        return handle.read(limit)
 
 
 def _link_problem(path: Path, root: Path, follow_symlinks: bool) -> str | None:
@@ -82,7 +135,12 @@ def scan_corpus(root: Path, extensions: Iterable[str], follow_symlinks: bool = F
 
     for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=follow_symlinks):
         base = Path(folder)
-        real = base.resolve()
+        try:
+            real = base.resolve()
+        except OSError as exc:  # a path the system cannot name (over PATH_MAX): skipped, the rest goes on
+            scan.skip(display_name(base.relative_to(root).as_posix()), f"folder cannot be read ({exc.strerror or exc})")
+            dirs[:] = []
+            continue
         if real in seen_dirs:  # a link loop: this folder was walked already
             dirs[:] = []
             continue
@@ -90,7 +148,11 @@ def scan_corpus(root: Path, extensions: Iterable[str], follow_symlinks: bool = F
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if not follow_symlinks:  # os.walk does not enter linked folders; say so when they lead outside
             for name in dirs:
-                if (base / name).is_symlink() and not _inside((base / name).resolve(), root):
+                try:
+                    outside = (base / name).is_symlink() and not _inside((base / name).resolve(), root)
+                except OSError:
+                    outside = False  # the walk itself reports a folder it cannot enter
+                if outside:
                     scan.skip(display_name((base / name).relative_to(root).as_posix()),
                               "link to a folder outside the corpus folder; "
                               "set RAG_INDEX__FOLLOW_SYMLINKS=true to allow")
@@ -103,9 +165,12 @@ def scan_corpus(root: Path, extensions: Iterable[str], follow_symlinks: bool = F
             if shown != relative or _has_surrogate(relative):
                 scan.skip(shown, "file name is not valid UTF-8; rename the file")
                 continue
-            problem = _link_problem(path, root, follow_symlinks) if path.is_symlink() else None
-            if problem is None and not path.is_file():
-                problem = "not a regular file"
+            try:
+                problem = _link_problem(path, root, follow_symlinks) if path.is_symlink() else None
+                if problem is None and not path.is_file():
+                    problem = "not a regular file"
+            except OSError as exc:  # e.g. a name too long for the system: one file, never the whole folder
+                problem = f"cannot be read ({exc.strerror or exc})"
             if problem:
                 scan.skip(relative, problem)
             else:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import literal
-from rag.ingest.corpus import SkippedFile, scan_corpus
+from rag.ingest.corpus import OutsideCorpus, SkippedFile, display_name, read_inside, scan_corpus
 from rag.ingest.dates import find_date
+from rag.ingest.limits import ReadBudget, ReadLimits, UnreadableFile
 from rag.types import Box
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,6 @@ class Document:
     sha256: str
     pages: Pages = ()  # where each page starts in ``text``, so a paragraph knows its page (PDF)
     boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()  # (offset of a paragraph in text, where it is drawn) (PDF)
-
-
-class UnreadableFile(Exception):
-    """Raised by a reader when a file holds no usable text; the message is the one-line reason."""
 
 
 def file_sha256(path: Path) -> str:
@@ -119,33 +116,28 @@ class Extracted:
     boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()
 
 
-def extract(path: Path, name: str | None = None) -> Extracted:
-    """The plain text of one file, paragraphs separated by blank lines, with its pages and title where known.
-
-    ``name`` names the file in warnings about a part of it (a PDF page without text); default: its file name.
-    """
-    suffix = path.suffix.lower()
+def extract(raw: bytes, suffix: str, name: str, budget: ReadBudget | None = None) -> Extracted:
+    """The plain text of one file's bytes, paragraphs separated by blank lines, with its pages and title where
+    known. ``suffix`` picks the reader; ``name`` names the file in warnings about a part of it (a PDF page
+    without text); ``budget`` bounds what reading it may cost (default: the indexer's limits)."""
+    budget = budget or ReadBudget()
+    suffix = suffix.lower()
     if suffix == ".pdf":
-        from rag.ingest.pdf import read_pdf  # these import this module: loaded only when such a file is read
+        from rag.ingest.pdf import read_pdf  # loaded only when such a file is read
 
-        found = paged_text(read_pdf(path, name or path.name))  # no carriage returns: offsets stay valid
+        found = paged_text(read_pdf(raw, name, budget))  # no carriage returns: offsets stay valid
     elif suffix == ".docx":
         from rag.ingest.word import read_docx
 
-        paragraphs, title = read_docx(path)
+        paragraphs, title = read_docx(raw, budget)
         found = Extracted("\n\n".join(paragraphs), title=title)
     else:
-        raw = path.read_bytes()
         text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
+        budget.add(len(text))
         found = Extracted(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not found.text.strip():
         raise UnreadableFile("no text")
     return found
-
-
-def read_text(path: Path, name: str | None = None) -> str:
-    """The plain text of one file, paragraphs separated by blank lines."""
-    return extract(path, name).text
 
 
 def _is_banner(line: str) -> bool:
@@ -178,37 +170,40 @@ def guess_date(text: str) -> str | None:
     return None
 
 
-def load_document(root: Path, path: Path, max_bytes: int | None = None) -> Document:
-    """Read one file; raises ``UnreadableFile`` with a one-line reason."""
-    size = path.stat().st_size
-    if size == 0:
+def load_document(root: Path, path: Path, max_bytes: int | None = None, follow_symlinks: bool = False,
+                  limits: ReadLimits | None = None) -> Document:
+    """Read one file (through ``read_inside``: never a link swapped in since the listing); raises
+    ``UnreadableFile`` or OSError with a one-line reason."""
+    raw = read_inside(root, path, follow_symlinks, max_bytes)
+    if not raw:
         raise UnreadableFile("empty file")
-    if max_bytes is not None and size > max_bytes:
+    if max_bytes is not None and len(raw) > max_bytes:
         raise UnreadableFile(f"larger than {max_bytes} bytes")
     doc_id = path.relative_to(root).as_posix()
-    found = extract(path, doc_id)
+    found = extract(raw, path.suffix, doc_id, ReadBudget(limits) if limits else None)
     return Document(
         doc_id=doc_id,
         text=found.text,
         title=found.title or guess_title(found.text),
         date=guess_date(found.text),
-        sha256=file_sha256(path),
+        sha256=hashlib.sha256(raw).hexdigest(),  # of the bytes read, not of the name read again
         pages=found.pages,
         boxes=found.boxes,
     )
 
 
-def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = None
-                   ) -> tuple[list[Document], list[SkippedFile]]:
+def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = None, follow_symlinks: bool = False,
+                   limits: ReadLimits | None = None) -> tuple[list[Document], list[SkippedFile]]:
     """Load many files, collecting (and logging) the ones that must be skipped."""
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for path in paths:
         try:
-            documents.append(load_document(root, path, max_bytes))
+            documents.append(load_document(root, path, max_bytes, follow_symlinks, limits))
         except (UnreadableFile, OSError) as exc:
-            doc_id = path.relative_to(root).as_posix()
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            doc_id = display_name(path.relative_to(root).as_posix())
+            reason = str(exc) if isinstance(exc, OutsideCorpus) else (
+                exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
             skipped.append(SkippedFile(doc_id, reason))
-            log.warning("skipped %s: %s", literal(doc_id), reason)
+            log.warning("skipped %s: %s", literal(doc_id, lines=False), literal(reason, lines=False))
     return documents, skipped

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, RagError
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError
 from rag.ingest.index_version import (
     READABLE_FORMATS,
     IndexedDocument,
@@ -43,7 +43,9 @@ from rag.ingest.integrity import (
     LOCK,
     Damaged,
     Pointer,
+    check_folder,
     index_error,
+    is_own,
     read_pointer,
     verify_files,
     write_pointer,
@@ -56,7 +58,7 @@ from rag.types import ParagraphKey
 T = TypeVar("T")
 _WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
 
-__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "index_lock"]
+__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "check_writable", "index_lock"]
 
 
 @contextlib.contextmanager
@@ -226,16 +228,19 @@ class FaissIndex:
         return (directory / CURRENT).is_file()
 
     @classmethod
-    def load(cls, directory: Path, verify: bool = False, reuse: FaissIndex | None = None) -> FaissIndex:
+    def load(cls, directory: Path, verify: bool = False, reuse: FaissIndex | None = None,
+             checksums: bool = False) -> FaissIndex:
         """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason and fix.
 
-        Sizes are always checked; ``verify`` also checks every file's sha256 (``rag index``, ``--check``).
-        Segments already open in ``reuse`` (the writer's previous index) are not opened again.
+        Sizes are always checked; ``checksums`` also checks every file's sha256 (what a reading process does
+        once, when it opens the index: a flipped bit never changes an answer silently); ``verify`` does that
+        and checks every row's consistency (``rag index``, ``--check``). Segments already open in ``reuse``
+        (the writer's previous index) are not opened again.
         """
         for _attempt in range(3):
             pointer = read_pointer(directory)
             try:
-                return cls._load_version(directory, pointer, verify, reuse)
+                return cls._load_version(directory, pointer, verify, reuse, checksums or verify)
             except IndexCorrupt:
                 with contextlib.suppress(RagError):
                     if read_pointer(directory) != pointer:
@@ -244,7 +249,8 @@ class FaissIndex:
         raise IndexCorrupt(f"index at {directory} keeps changing while it is read; try again")
 
     @classmethod
-    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool, reuse: FaissIndex | None) -> FaissIndex:
+    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool, reuse: FaissIndex | None,
+                      checksums: bool) -> FaissIndex:
         version = directory / pointer.version
         corpus_root: str | None = None
         try:
@@ -255,7 +261,7 @@ class FaissIndex:
                     f"index format {manifest.format_version} at {directory} is not supported "
                     f"(this program reads formats {', '.join(map(str, READABLE_FORMATS))}); re-index with `rag index`")
             if manifest.format_version < 3:
-                verify_files(version, manifest.files, checksums=verify)
+                verify_files(version, manifest.files, checksums=checksums)
                 return cls(manifest, segments=[read_legacy_segment(version, manifest)])
             opened = {s.name: s for s in reuse.segments} if reuse is not None else {}
             segments = []
@@ -263,7 +269,8 @@ class FaissIndex:
                 same = opened.get(record.name)
                 segment = (same.with_record(record, manifest.titles()) if same is not None and same.record.files == record.files else
                            open_segment(directory, record, manifest.titles(), verify,
-                                        lambda damage: index_error(directory, damage, manifest.corpus_root)))
+                                        lambda damage: index_error(directory, damage, manifest.corpus_root),
+                                        checksums=checksums))
                 if verify:
                     deleted = set(record.deleted)
                     counts = segment.records.doc_counts()
@@ -307,8 +314,8 @@ def publish(directory: Path, manifest: Manifest, replaced: list[SegmentRecord] |
             os.fsync(handle.fileno())
         version = directory / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
         tmp.rename(version)
-        if (directory / CURRENT).is_dir():  # only reached with --force: a folder where the pointer belongs
-            shutil.rmtree(directory / CURRENT)
+        if (directory / CURRENT).is_dir():  # only reached with --force: an empty folder where the pointer belongs
+            (directory / CURRENT).rmdir()  # (one with files in it is refused before any work: check_writable)
         os.replace(write_pointer(directory, version, token), directory / CURRENT)  # the atomic switch
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -346,13 +353,28 @@ def remove_stale_rows(directory: Path, live: list[SegmentRecord], replaced: list
 def remove_stale(directory: Path, live_segments: set[str]) -> None:
     """Delete versions other than the live one, segments it does not name, and leftovers of crashed writes.
 
-    A reader that opened an older version just before the switch retries (see ``FaissIndex.load``);
-    one that already holds a segment keeps reading it (open files outlive their names on POSIX).
+    Only what the index wrote (``is_own``: its names, holding only its files) is ever deleted; the caller
+    holds the writer lock. A reader that opened an older version just before the switch retries (see
+    ``FaissIndex.load``); one that already holds a segment keeps reading it (open files outlive their names
+    on POSIX).
     """
     keep = {read_pointer(directory).version} | live_segments
     for path in directory.iterdir():
-        if path.name not in keep and path.name.startswith(("v-", "s-", ".tmp-", f".{CURRENT}.")):
+        if path.name not in keep and is_own(path):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)  # a pointer staged by a writer that died before the switch
+
+
+def check_writable(directory: Path, force: bool) -> None:
+    """Refuse, before the lock file or any work, a folder the index may not write into: a file, one that holds
+    files but no valid index (unless ``force``), or one whose ``CURRENT`` is a folder with something in it."""
+    check_folder(directory)
+    pointer = directory / CURRENT
+    if pointer.is_dir() and not pointer.is_symlink() and any(pointer.iterdir()):
+        raise IndexCorrupt(f"{pointer} is a folder with files in it, where the index keeps its pointer; "
+                           "move it elsewhere, then run `rag index` again")
+    if not force and not (directory / LOCK).exists():  # a lock file: an index writer has worked here before
+        with contextlib.suppress(IndexNotFound):
+            read_pointer(directory)  # IndexCorrupt: files but no valid index, refused with the --force hint

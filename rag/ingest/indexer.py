@@ -22,9 +22,10 @@ from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFoun
 from rag.ingest.compaction import update_segments
 from rag.ingest.corpus import SkippedFile, scan_corpus
 from rag.ingest.documents import Document, file_sha256, load_documents, reader_version
-from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, index_lock, publish
+from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, check_writable, index_lock, publish, remove_stale
 from rag.ingest.index_version import FORMAT_VERSION
 from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
+from rag.ingest.limits import ReadLimits
 from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.ingest.segment import MILVUS
 from rag.settings import IndexSettings
@@ -121,6 +122,7 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
     corpus_dir = corpus_dir.expanduser().resolve()
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
+    check_writable(index_dir, force)  # a refused folder gets no lock file either
     with index_lock(index_dir):
         return _update(corpus_dir, index_dir, embedder, settings, progress, force, compact)
 
@@ -184,7 +186,8 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
         else:
             to_read.append(path)
 
-    documents, unreadable = load_documents(corpus_dir, to_read, settings.max_file_bytes)
+    documents, unreadable = load_documents(corpus_dir, to_read, settings.max_file_bytes, settings.follow_symlinks,
+                                           ReadLimits.of(settings))
     report.skipped = scan.skipped + unreadable
     report.updated = [d.doc_id for d in documents if d.doc_id in known]
     report.added = [d.doc_id for d in documents if d.doc_id not in known]
@@ -203,7 +206,8 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     segments, written = update_segments(index_dir, manifest, previous, (new_paragraphs, new_chunks, new_vectors),
                                         {d.doc_id for d in documents}, settings, compact or start.retype)
     if previous is not None and not report.changed and not written and previous.manifest.format_version == FORMAT_VERSION:
-        index = previous  # nothing to write
+        index = previous  # nothing to write; what a killed writer left (a temporary folder, the replaced version)
+        remove_stale(index_dir, {s.name for s in index.segments})  # goes all the same, under the lock
     else:
         manifest.segments = [segment.record for segment in segments]
         publish(index_dir, manifest, previous.manifest.segments if previous is not None else None)

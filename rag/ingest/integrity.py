@@ -29,6 +29,13 @@ CURRENT = "CURRENT"
 LOCK = ".lock"
 T = TypeVar("T")
 VERSION_NAME = re.compile(r"v-[0-9T]+-[0-9a-f]{8}")
+# The names this index writes in its folder, and the files it writes inside its own folders. Cleanup deletes
+# only what matches both (``is_own``): a user's ``s-budget.xlsx``, ``v-2024-plan.txt`` or ``s-archive/`` is kept.
+_OWN_FOLDER = re.compile(r"[vs]-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}|\.tmp-[0-9a-f]{8}")
+_STAGED_POINTER = re.compile(rf"\.{CURRENT}\.[0-9a-f]{{8}}")
+_OWN_FILE = re.compile(r"manifest\.json|vectors\.npy|index\.faiss|records\.sqlite(-journal|-wal|-shm)?"
+                       r"|chunks\.jsonl|paragraphs\.jsonl|[a-z_]+(\.[a-z]+)?\.index\.(json|npy)")
+_POINTER_TEXT = re.compile(r"v-[0-9T]+-[0-9a-f]{8}( [0-9a-f]{64})?\n?")
 
 
 def file_records(version: Path) -> dict[str, dict[str, int | str]]:
@@ -79,10 +86,39 @@ def read_file(folder: Path, name: str, reader: Callable[[Path], T], label: str =
 LITE = "milvus.db"  # Milvus Lite's folder (rag.ingest.milvus_store): rows, but never an index without CURRENT
 
 
+def is_own(path: Path) -> bool:
+    """Whether the index wrote ``path``, so that cleanup may delete it: its name is one the index gives, and
+    a folder holds nothing but files the index writes (a staged pointer holds a pointer). Links never are."""
+    try:
+        if path.is_symlink():
+            return False
+        if _STAGED_POINTER.fullmatch(path.name):
+            return (path.is_file() and path.stat().st_size < 200
+                    and _POINTER_TEXT.fullmatch(path.read_text(encoding="utf-8")) is not None)
+        if not (_OWN_FOLDER.fullmatch(path.name) and path.is_dir()):
+            return False
+        return all(_OWN_FILE.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink()
+                   for entry in path.iterdir())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _leftover(path: Path) -> bool:
+    """What a writer killed before its first switch leaves: no version, so no index yet (the next writer drops it)."""
+    return path.name in (LOCK, LITE) or (not path.name.startswith("v-") and is_own(path))
+
+
+def check_folder(directory: Path) -> None:
+    """An index folder that is a file is one line, before anything opens or creates a file under it."""
+    if directory.exists() and not directory.is_dir():
+        raise IndexNotFound(f"{directory} is a file, not an index folder; pass a folder to --index-dir")
+
+
 def is_empty(directory: Path) -> bool:
-    """No index and nothing of the user's: at most the writers' lock and Milvus Lite rows no version names
-    (a first ``rag index`` killed before its switch; the next one drops them)."""
-    return not directory.exists() or all(p.name in (LOCK, LITE) for p in directory.iterdir())
+    """No index and nothing of the user's: at most the writers' lock, Milvus Lite rows no version names and
+    segments or temporary folders of a first ``rag index`` killed before its switch (the next one drops them)."""
+    check_folder(directory)
+    return not directory.exists() or all(_leftover(p) for p in directory.iterdir())
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import literal, one_line
-from rag.ingest.documents import UnreadableFile
 from rag.ingest.hyphenation import HYPHEN, Hyphenation
+from rag.ingest.limits import ReadBudget, UnreadableFile
 from rag.ingest.pdf_layout import Char, Line, blocks, drop_furniture, lines, paragraphs, segments
 from rag.types import Box
 
@@ -36,29 +36,30 @@ OCR_TIMEOUT = 120.0  # seconds for one page
 _UPRIGHT = 0.02  # radians: characters turned further (diagonal watermarks) are left out
 
 
-def read_pdf(path: Path, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
+def read_pdf(raw: bytes, name: str, budget: ReadBudget | None = None) -> list[tuple[int, str, tuple[Box, ...]]]:
     """(page the paragraph starts on, its text, where it is drawn) in reading order; ``name`` names the file in
-    warnings."""
+    warnings; ``budget`` bounds its pages, time and text (checked before the first page and after each)."""
     import pypdfium2 as pdfium
 
     with PDFIUM:
         try:
-            pdf = pdfium.PdfDocument(str(path))
+            pdf = pdfium.PdfDocument(raw)
         except pdfium.PdfiumError as exc:
             password = "password" in str(exc).lower()
             raise UnreadableFile("encrypted PDF" if password else f"unreadable PDF ({one_line(exc)})") from None
     try:
-        return _read(pdf, name)
+        return _read(pdf, name, budget or ReadBudget())
     finally:
         with PDFIUM:
             pdf.close()
 
 
-def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
+def _read(pdf: Any, name: str, budget: ReadBudget) -> list[tuple[int, str, tuple[Box, ...]]]:
     pages, heights = [], []
     scanned: dict[int, list[str]] = {}  # page index -> OCR lines of a page without a text layer
     with PDFIUM:
         count = len(pdf)
+    budget.pages(count)
     for index in range(count):
         with PDFIUM:  # one page at a time: a page image for the UI may be drawn in between
             page = pdf[index]
@@ -71,6 +72,7 @@ def _read(pdf: Any, name: str) -> list[tuple[int, str, tuple[Box, ...]]]:
                 page.close()
         if blank:
             scanned[index] = _ocr_or_warn(scan, name, index + 1)
+        budget.add(len(chars) + sum(len(line) for line in scanned.get(index, ())))
         pages.append(segments(chars))
     in_order: list[list[Line]] = []
     for index, page_segments in enumerate(drop_furniture(pages, heights)):
@@ -135,7 +137,7 @@ def _ocr_or_warn(image: Any | None, name: str, number: int) -> list[str]:
     tesseract = shutil.which("tesseract")
     if tesseract is None:
         log.warning("%s: page %d has no text layer (scanned?); skipped — install tesseract-ocr to read it",
-                    literal(name), number)
+                    literal(name, lines=False), number)
         return []
     try:
         if image is None:
@@ -149,11 +151,11 @@ def _ocr_or_warn(image: Any | None, name: str, number: int) -> list[str]:
             said = " ".join(done.stderr.decode("utf-8", "replace").split())[-200:]
             raise RuntimeError(said or f"exit {done.returncode}")
     except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-        log.warning("%s: page %d has no text layer and OCR failed (%s); skipped", literal(name), number,
+        log.warning("%s: page %d has no text layer and OCR failed (%s); skipped", literal(name, lines=False), number,
                     one_line(exc))
         return []
     text = done.stdout.decode("utf-8", "replace")
-    log.info("%s: page %d has no text layer; read by tesseract", literal(name), number)
+    log.info("%s: page %d has no text layer; read by tesseract", literal(name, lines=False), number)
     return [re.sub(r"[\x00-\x08\x0b-\x1f]", "", line).strip() for line in text.splitlines()]
 
 

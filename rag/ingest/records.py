@@ -20,6 +20,8 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Protocol
 
+from rag.errors import IndexCorrupt, one_line
+from rag.ingest.integrity import repair_command
 from rag.ingest.paragraphs import Chunk, Paragraph
 from rag.types import ParagraphKey
 
@@ -140,19 +142,25 @@ class SqliteRecords:
     """Records in a segment's SQLite file, opened read-only; one connection shared under a lock."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                    check_same_thread=False)
         self._lock = threading.Lock()
-        try:
-            self.paragraph_count = self._one("SELECT count(*) FROM paragraphs")[0]
-            self.chunk_count = self._one("SELECT count(*) FROM chunks")[0]
+        try:  # a file that is no database fails here, as sqlite3's error (rag.ingest.integrity.read_file names it)
+            self.paragraph_count = self._db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
+            self.chunk_count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         except sqlite3.DatabaseError:
             self._db.close()
             raise
 
     def _all(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:  # damaged after it was opened: the user's one line, never "unexpected"
+            index_dir = self.path.parent.parent
+            raise IndexCorrupt(f"index at {index_dir} is damaged: {self.path.parent.name}/{self.path.name} cannot "
+                               f"be read ({one_line(exc)}); {repair_command(index_dir, None)} repairs it") from None
 
     def _one(self, sql: str, args: Sequence[object] = ()) -> tuple:
         rows = self._all(sql, args)

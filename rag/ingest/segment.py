@@ -284,10 +284,10 @@ def _read_faiss(path: Path) -> Any:
 
 
 def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
-                 on_damage: Callable[[Damaged], Exception] | None = None) -> Segment:
+                 on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> Segment:
     """Open a segment folder; any damage raises ``Damaged`` naming ``<segment>/<file>``.
 
-    Sizes are always checked; ``verify`` also checks every file's sha256. The FAISS index and the
+    Sizes are always checked; ``checksums`` or ``verify`` also checks every file's sha256. The FAISS index and the
     BM25 model are read on first use; damage found then raises ``on_damage(damage)`` (the caller's
     one-line IndexCorrupt). A segment stored in Milvus is opened by ``rag.ingest.milvus_segment``
     (its row counts are checked instead).
@@ -297,7 +297,7 @@ def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str],
 
         return open_milvus_segment(directory, record, titles, verify)
     folder, label = directory / record.name, f"{record.name}/"
-    verify_files(folder, record.files, checksums=verify, label=label)
+    verify_files(folder, record.files, checksums=verify or checksums, label=label)
     vectors = read_file(folder, "vectors.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False), label)
     records = read_file(folder, RECORDS, SqliteRecords, label)
     if vectors.ndim != 2 or len(vectors) != record.chunks:

@@ -66,6 +66,15 @@ class IndexSettings(Section):
         0.25, ge=0.0, le=1.0, description="A segment whose deleted share of paragraphs passes this is rewritten.")
     extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
+    max_read_seconds: float = Field(
+        300.0, gt=0, description="Reading one file (a PDF's pages, a Word file's parts) may take this long; a file "
+        "that takes longer is skipped with a warning, so one crafted file cannot hold the indexer.")
+    max_pdf_pages: int = Field(5_000, ge=1, description="PDFs with more pages are skipped before any page is read.")
+    max_unpacked_bytes: int = Field(
+        200_000_000, ge=1, description="Word files whose parts unpack to more than this are skipped before parsing.")
+    max_compression_ratio: float = Field(
+        100.0, gt=1, description="A Word file part (over 1 MiB) that unpacks to more than this many times its packed "
+        "size is a zip bomb: the file is skipped before parsing (Apache POI refuses the same ratio).")
     follow_symlinks: bool = Field(
         False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
     embedder: str = Field(
@@ -229,8 +238,15 @@ class UISettings(Section):
     max_upload_text_bytes: int = Field(
         650_000, ge=1, description="Uploads whose text is larger are refused: about a minute of indexing on 2 cores "
         "(measured: 920 KB of report text indexed in 85 s). `rag index` has no such limit.")
+    max_upload_read_seconds: float = Field(
+        20.0, gt=0, description="Reading one upload (parsing a PDF or Word file) may take this long before it is "
+        "refused; `rag index` allows index.max_read_seconds.")
     allow_uploads: bool | None = Field(
         None, description="Let the web UI add files to the corpus (unset: on for a loopback host or with a login).")
+    temp_dir: Path = Field(
+        default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "gradio",
+        description="Gradio's working folder (GRADIO_TEMP_DIR): uploads wait here until they are checked, and files "
+        "the page is sent are cached here; ours, so the UI writes nothing in the system's temporary folder.")
     workspace_corpus_dir: Path = Field(
         default_factory=lambda: xdg("XDG_DATA_HOME", ".local/share") / "rag" / "corpus",
         description="Writable copy of the bundled reports that uploads go to when the corpus is the bundled sample.",
