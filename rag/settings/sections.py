@@ -67,7 +67,8 @@ class IndexSettings(Section):
         8, ge=1, description="More live segments than this after `rag index`: all but the largest are merged.")
     max_deleted_fraction: float = Field(
         0.25, ge=0.0, le=1.0, description="A segment whose deleted share of paragraphs passes this is rewritten.")
-    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+    extensions: tuple[str, ...] = Field(
+        (".txt", ".md", ".html", ".htm", ".pdf", ".docx"), description="File types indexed, by extension.")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
     follow_symlinks: bool = Field(
         False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
@@ -142,9 +143,9 @@ class LLMSettings(Section):
                                                                   "and pass its self-check.")
     embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
                                                                   "model's worker is declared hung and restarted.")
-    max_answer_tokens: int = Field(512, ge=16)
-    temperature: float = Field(0.0, ge=0.0)
-    seed: int = 42
+    max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature (0: greedy, the same answer every time).")
+    seed: int = Field(42, description="Sampling seed.")
 
     @field_validator("backend")
     @classmethod
