@@ -136,9 +136,10 @@ class LLMSettings(Section):
     n_batch: int = Field(512, ge=1, description="Prompt tokens the embedded model takes per decode call.")
     n_ubatch: int = Field(512, ge=1, description="Physical batch of the embedded model (at most n_batch).")
     flash_attn: bool = Field(False, description="Flash attention in the embedded model.")
+    # The AMX segfault is llama.cpp issue 20824; the description is user-facing (docs/configuration.md).
     extra_buffers: bool = Field(
         False, description="Let llama.cpp repack weights into extra CPU buffer types (AMX, CPU_REPACK). Off by "
-        "default: on AMX CPUs (Sapphire Rapids) the AMX path segfaults (llama.cpp #20824).")
+        "default: on AMX CPUs (Sapphire Rapids) llama.cpp's AMX path segfaults.")
     embedded_start_timeout: float = Field(180.0, gt=0, description="Seconds the embedded model may take to load "
                                                                   "and pass its self-check.")
     embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
