@@ -1,6 +1,6 @@
 """mkdocs hook: the configuration reference, rendered from the settings models at build time.
 
-A page that holds the line ``<!-- settings-reference -->`` gets one table per settings section
+A page that holds the line ``<!-- settings-reference -->`` gets one part per settings section
 (``rag.settings.core.Settings``: its fields whose type is a section model), and ``<!-- presets-reference -->``
 a table of the bundled presets (``rag/presets/*.json``). Each setting shows its name, its environment
 variable (``env_prefix`` + SECTION + ``env_nested_delimiter`` + FIELD, read from ``Settings.model_config``),
@@ -122,34 +122,34 @@ def _sections() -> tuple[type[BaseModel], dict[str, type[BaseModel]], dict[str, 
     return Settings, sections, top
 
 
-def _table(rows: list[tuple[str, str, FieldInfo]]) -> list[str]:
-    lines = ["| Setting | Environment variable | Type | Default | What it does |", "|---|---|---|---|---|"]
+def _entries(rows: list[tuple[str, str, FieldInfo]]) -> list[str]:
+    """One small block per setting: a heading (a link target), what it does, then variable, type and default."""
+    lines: list[str] = []
     for setting, env, field in rows:
         description = field.description or ""
         if not description:
             log.warning("setting %s has no description: add one to its Field() in rag/settings", setting)
         bounds = _bounds(field)
         kind = _type_name(field.annotation) + (f" ({bounds})" if bounds else "")
-        lines.append(f"| `{setting}` | `{env}` | {_cell(kind)} | {_cell(_default(field))} | {_cell(description)} |")
+        lines += [f"#### `{setting}`", "", _cell(description), "",
+                  f"`{env}` · {_cell(kind)} · default {_cell(_default(field))}", ""]
     return lines
 
 
 def settings_markdown() -> str:
-    """One table per section, in the order ``Settings`` declares them."""
+    """One part per section, in the order ``Settings`` declares them; one block per setting."""
     settings, sections, top = _sections()
     prefix = str(settings.model_config.get("env_prefix") or "")
     delimiter = str(settings.model_config.get("env_nested_delimiter") or "__")
     out: list[str] = []
     if top:
         out += ["### Top level", ""]
-        out += _table([(name, f"{prefix}{name}".upper(), field) for name, field in top.items()])
-        out.append("")
+        out += _entries([(name, f"{prefix}{name}".upper(), field) for name, field in top.items()])
     for section, model in sections.items():
         summary = (model.__doc__ or "").strip().split("\n\n")[0]
         out += [f"### `{section}`", "", " ".join(summary.replace("``", "`").split()), ""]
-        out += _table([(f"{section}.{name}", f"{prefix}{section}{delimiter}{name}".upper(), field)
-                       for name, field in model.model_fields.items()])
-        out.append("")
+        out += _entries([(f"{section}.{name}", f"{prefix}{section}{delimiter}{name}".upper(), field)
+                         for name, field in model.model_fields.items()])
     return "\n".join(out)
 
 
