@@ -1,10 +1,11 @@
 # Set-up and checks. Everything lands in ./.venv; nothing is installed system-wide.
 #   make demo    install, then answer a question about the bundled reports (embedded LLM, no Ollama needed)
-#   make test    install with test extras, lint, then run the whole test suite (what CI runs; about 20 min)
+#   make test    install with test extras, lint, build the docs, then run the whole test suite (what CI runs; about 20 min)
 #   make test-fast  the tests that load no real model and start no process (fakes; well under a minute)
 #   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
 #   make bench   print speed and memory figures (bench/run.py)
 #   make eval    score answers, citations and refusals on both bundled eval sets (writes eval-results/)
+#   make docs    build the documentation site from docs/ (mkdocs --strict) into build/site/
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +17,7 @@ QUESTION ?= What did Operation Sentinel seize?
 # arguments for that step, e.g. TORCH_PIP_ARGS="--index-url <your mirror of the CPU index>".
 TORCH_PIP_ARGS ?=
 
-.PHONY: demo test test-fast lint bench serve install install-test clean-venv
+.PHONY: demo test test-fast lint docs bench serve install install-test clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +39,7 @@ demo: install
 serve: install
 	$(VENV)/bin/rag serve
 
-test: lint
+test: lint docs
 	$(PY) -m pytest
 
 # `slow` is assigned in tests/conftest.py: the `llm` tests, the real embedder and indexes, processes, servers, browsers.
@@ -48,6 +49,10 @@ test-fast: install-test
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy rag ui eval embeddings
+
+# --strict: a broken link or anchor, or a setting without a description (docs/hooks/settings_reference.py), fails.
+docs: install-test
+	PYTHONPATH=$(CURDIR) NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(CURDIR)/build/site
 
 bench: install-test
 	$(PY) bench/run.py

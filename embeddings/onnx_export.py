@@ -12,7 +12,7 @@ or recipe is rebuilt.
 fixed, so a text's vector does not depend on the texts batched with it. Its weights are 7-bit (nncf's
 overflow fix), so CPUs without VNNI cannot saturate their 16-bit sums: every x86-64 CPU computes the
 same vectors. ``@onnx-int8`` quantises each batch's activations with one scale (dynamic): a vector moves
-by up to 1.4% (cosine) with its batch neighbours. Figures: README "Benchmarks", bench/embed_throughput.py.
+by up to 1.4% (cosine) with its batch neighbours. Figures: docs/benchmarks.md, bench/embed_throughput.py.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"
 # What every real answer to it holds. Whether the 1.5B model also writes "160 kg" depends on the weaker
 # sources shown beside the paragraph (with torch fp32 vectors it did, with int8 ones it does not); the eval,
-# not one answer, scores completeness (README "Evaluation").
+# not one answer, scores completeness (docs/evaluation.md).
 SENTINEL_ANSWER_TERMS = ("100", "drug")
 
 # Fixtures that load the real embedding model (or build a real index with it) or assemble the packaged GGUF.

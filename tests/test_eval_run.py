@@ -1,6 +1,6 @@
 """`rag eval` as CI runs it: the bundled set, real index, real model; thresholds just under what was measured.
 
-Measured values and the command that measured them are in README.md ("Evaluation").
+Measured values and the command that measured them are in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
 # The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what it measured with the
 # default abstention and the default int8 embedder (recall@5 0.86, facts 0.54, citation precision 0.81, refusals
 # 0.88, false refusals 0.12, invented markers 0). On torch fp32 vectors it had facts 0.58 (one question more) and
-# citation precision 0.77; on all 89 questions facts are 0.736 with either (README "Evaluation").
+# citation precision 0.77; on all 89 questions facts are 0.736 with either (docs/evaluation.md).
 CI_SUBSET = ["--per-category", "4"]
 ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.78",
                      "--min-refusal-accuracy", "0.75", "--max-false-refusal-rate", "0.20",
@@ -30,7 +30,7 @@ ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52",
 # harder than the article as a whole (recall@5 0.69 against 0.95), so the thresholds sit just under what this
 # subset measured with the default abstention and embedder: facts 0.31, refusals 0.06 (1 of 16), false refusals
 # 0.31, no invented markers. On torch fp32 vectors: facts 0.25, refusals 0.12 (2 of 16), false refusals 0.38; on
-# all 112 false-premise questions refusals are 0.15 against 0.18 (README "Evaluation"). Each threshold moved to
+# all 112 false-premise questions refusals are 0.15 against 0.18 (docs/evaluation.md). Each threshold moved to
 # just under the new figure, up (facts, false refusals, citation precision) or down (refusals, one question).
 SQUAD_PER_KIND = 16
 SQUAD_QUESTIONS = 2 * SQUAD_PER_KIND
@@ -61,7 +61,7 @@ def test_retrieval_eval_meets_its_thresholds(bundled_index_dir: Path, tmp_path: 
 
 
 # The same questions over the reports as PDFs (eval/pdf_corpus.py): just under the measured recall@5 0.870, MRR
-# 0.718, and never more than 0.02 below the .txt set (README "Evaluation").
+# 0.718, and never more than 0.02 below the .txt set (docs/evaluation.md).
 PDF_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-mrr", "0.69"]
 
 

@@ -2,7 +2,7 @@
 
 Runs ``bench/load.py`` (which starts `rag serve` as its own process) with one question per
 user, so CI stays within its budget; the benchmark's default of three questions per user
-gives the figures in the README.
+gives the figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ def chunk_paragraph(
 
     With ``window_sentences`` > 0, a paragraph of more sentences also gets one chunk per
     run of that many sentences: a many-topic paragraph is then found by any one of its
-    claims instead of by its diluted average (measured: see README, "Retrieval").
+    claims instead of by its diluted average (measured: docs/benchmarks.md, "Sentence windows").
     """
 
     def embed_text(piece: str) -> str:

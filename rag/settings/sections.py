@@ -64,7 +64,8 @@ class IndexSettings(Section):
         8, ge=1, description="More live segments than this after `rag index`: all but the largest are merged.")
     max_deleted_fraction: float = Field(
         0.25, ge=0.0, le=1.0, description="A segment whose deleted share of paragraphs passes this is rewritten.")
-    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+    extensions: tuple[str, ...] = Field(
+        (".txt", ".md", ".html", ".htm", ".pdf", ".docx"), description="File types indexed, by extension.")
     max_file_bytes: int = Field(50_000_000, description="Larger files are skipped when indexing.")
     max_read_seconds: float = Field(
         300.0, gt=0, description="Reading one file (a PDF's pages, a Word file's parts) may take this long; a file "
@@ -143,16 +144,17 @@ class LLMSettings(Section):
     n_batch: int = Field(512, ge=1, description="Prompt tokens the embedded model takes per decode call.")
     n_ubatch: int = Field(512, ge=1, description="Physical batch of the embedded model (at most n_batch).")
     flash_attn: bool = Field(False, description="Flash attention in the embedded model.")
+    # The AMX segfault is llama.cpp issue 20824; the description is user-facing (docs/configuration.md).
     extra_buffers: bool = Field(
         False, description="Let llama.cpp repack weights into extra CPU buffer types (AMX, CPU_REPACK). Off by "
-        "default: on AMX CPUs (Sapphire Rapids) the AMX path segfaults (llama.cpp #20824).")
+        "default: on AMX CPUs (Sapphire Rapids) llama.cpp's AMX path segfaults.")
     embedded_start_timeout: float = Field(180.0, gt=0, description="Seconds the embedded model may take to load "
                                                                   "and pass its self-check.")
     embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
                                                                   "model's worker is declared hung and restarted.")
-    max_answer_tokens: int = Field(512, ge=16)
-    temperature: float = Field(0.0, ge=0.0)
-    seed: int = 42
+    max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature (0: greedy, the same answer every time).")
+    seed: int = Field(42, description="Sampling seed.")
 
     @field_validator("backend")
     @classmethod
