@@ -229,6 +229,8 @@ def test_usage_errors_are_one_line_with_exit_2_and_version_works(tmp_path: Path)
         ("eval", "--limit", "0"): "Invalid value for '--limit'",
         ("serve", "--port", "abc"): "Invalid value for '--port'",
         ("nope",): "No such command 'nope'",
+        **{(command, "--no-such-option"): "No such option: --no-such-option"
+           for command in ("index", "search", "ask", "serve", "eval")},
     }
     for args, message in cases.items():
         result = rag(*args)

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from embeddings import Embedder
 from rag.answer.claims import parse_claims, render
+from rag.answer.injection import mask_instructions
 from rag.answer.terms import content_stems, content_words
 from rag.ingest.paragraphs import split_sentences
 from rag.types import MARKER, NUMBERED, Citation, Claim
@@ -92,8 +93,10 @@ def numbers(text: str) -> set[str]:
 
 
 def is_grounded(sentence: str, cited: Sequence[str], question: str = "") -> bool:
-    """A cited sentence may only state numbers found in its sources (or in the question)."""
-    allowed = numbers(question).union(*(numbers(text) for text in cited))
+    """A cited sentence may only state numbers found in its sources (or in the question), outside the sentences
+    that tell an answer's writer what to write: a figure that only such a sentence gives is an injected one,
+    whatever its wording made the model do (``rag.answer.injection``)."""
+    allowed = numbers(question).union(*(numbers(mask_instructions(text)) for text in cited))
     return numbers(sentence) <= allowed
 
 

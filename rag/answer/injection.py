@@ -63,9 +63,45 @@ _WEAK = re.compile(r"\b(question|answer|reply|respond|tell|instead|from now on|i
                    r"antworte)\b", re.IGNORECASE)
 
 
+# A sentence that tells whoever writes an answer from this text what to write: a directive (a modal of
+# obligation, an imperative of writing, a condition on being asked) together with a reference to the answer,
+# its writer or reader, or this text as a source. Grammatical classes, not phrasings: what an injection must
+# say, whatever its words. Report sentences have directives ("travellers must declare cash") and talk of
+# answers ("the agency's answer"), rarely both about writing an answer from this very text.
+_DIRECTIVE = re.compile(
+    r"\b(must|shall|should|ought\s+to|(is|are)\s+to\s+be|(has|have|need|needs)\s+to|(is|are)\s+(required|"
+    r"obliged|expected|asked|requested|instructed|kindly\s+asked)\s+to|please|kindly|be\s+sure\s+to|make\s+sure|"
+    r"(if|when|whenever|once)\s+(you\s+are\s+|one\s+is\s+|it\s+is\s+|this\s+is\s+)?(asked|queried|questioned)|"
+    r"for\s+the\s+purposes?\s+of|regardless\s+of|irrespective\s+of|"
+    r"doi[st]|doivent|devez|devra|il\s+faut|veuillez|muss|müssen|soll(en|te)?|bitte|debe[ns]?|deber[áa]n?|"
+    r"ha\s+de|hay\s+que|deve|devono|dovr[àa]|devem|dever[áa]|musi|należy|powin\w+|proszę|должн\w*|следует|"
+    r"нужно|необходимо|просьба|moet(en)?|dien(t|en)|gelieve)\b"
+    r"|必须|务必|应当|应该|请|なければ|ください|べき", re.IGNORECASE)
+_ANSWER_REF = re.compile(
+    r"\b((any|every|each|an|the|your|its|their|all)\s+(answers?|repl(y|ies)|summar(y|ies)|briefings?|abstracts?)|"
+    r"in\s+(any|every|each|your|the)\s+(responses?|output)|"
+    r"whoever|anyone\s+(who|reading|using|quoting|summari[sz]ing|answering|compiling)|those\s+(who|preparing|"
+    r"compiling|writing|summari[sz]ing|quoting|answering)|readers?\s+of\s+this|"
+    r"(answer(s|ing)?|summari[sz](e|es|ing)|compil(e|es|ing)|quot(e|es|ing)|cit(e|es|ing)|relay(s|ing)?|"
+    r"report(s|ing)?\s+on|writ(e|es|ing)\s+(up|about)|brief(s|ing)?)\s+(on\s+|from\s+|about\s+)?(this|the\s+present|"
+    r"these)\s+(document|report|bulletin|text|page|passage|section|note|notice|file|figures?)|"
+    r"(derived|drawn|taken|based)\s+(from|on)\s+this\s+(document|report|bulletin|text|page|passage|section|note|"
+    r"notice|file)|"
+    r"réponses?|résumés?|synthèses?|lecteurs?|quiconque|antwort(en)?|zusammenfassung(en)?|leser|wer\s+auch\s+immer|"
+    r"respuestas?|resúmen(es)?|resumen|lectores?|quienquiera|risposte?|riassunt[oi]|sintesi|lettori?|chiunque|"
+    r"respostas?|resumos?|leitor(es)?|odpowied\w*|streszczen\w*|czytelni\w*|ktokolwiek|ответ\w*|резюме|"
+    r"читател\w*|кто\s+бы\s+ни|antwoord(en)?|samenvatting(en)?|lezers?)\b"
+    r"|回答|答复|摘要|总结|读者|要約|読者", re.IGNORECASE)
+
+
+def addresses_the_answer(sentence: str) -> bool:
+    """True for a sentence that tells whoever answers from this text what to write (see ``_DIRECTIVE``)."""
+    return bool(_DIRECTIVE.search(sentence) and _ANSWER_REF.search(sentence))
+
+
 def is_instruction(sentence: str) -> bool:
     """True for a sentence that gives the model orders (a strong cue), whatever passage it is in."""
-    return bool(_STRONG.search(sentence.strip()) or _ROLE_HEADER.search(sentence))
+    return bool(_STRONG.search(sentence.strip()) or _ROLE_HEADER.search(sentence) or addresses_the_answer(sentence))
 
 
 _MARKUP_START = re.compile(r"(?<=[.!?])\s+(?=[#<{\[\"'(])")  # a sentence may open with markup, not a capital
