@@ -3,8 +3,10 @@
 A private tool connects only to servers the user configured. Some dependencies report their use unless told
 not to: ``import openvino`` makes a DNS query for Google Analytics and writes ``~/intel/openvino_ga_cid``
 (through ``openvino_telemetry``, which it imports when it can); nncf does the same; Hugging Face libraries
-and Gradio have their own switches. ``keep_private`` is called when ``embeddings`` or ``rag`` is imported,
-so it runs before any of them in every process (``tests/test_privacy.py`` checks with strace).
+and Gradio have their own switches. ``keep_private`` is called when ``embeddings`` is imported, which
+``rag.settings`` does: so it runs before any of them in every process that reads settings (``rag/__init__.py``
+itself imports nothing, so that ``python -m rag.torch_cpu`` runs before the dependencies are installed).
+``tests/test_privacy.py`` checks with strace.
 
 Example::
 

@@ -14,10 +14,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from embeddings.privacy import keep_private
-
-keep_private()  # every process of ours, the LLM worker too: no dependency reports its use
-
 if TYPE_CHECKING:
     from rag.api import ask, default_pipeline
     from rag.errors import RagError

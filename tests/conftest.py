@@ -45,6 +45,7 @@ SLOW_BY_NAME = (
     "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
     "test_embeddings.py",  # the real embedder with its own batch size
     "test_privacy.py",  # every command under strace
+    "test_torch_cpu.py::test_it_runs_before_any_dependency_is_installed",  # a bare interpreter
     "test_onnx_embedder.py::test_the_export_is_reused_on_the_second_load",  # exports the real model to ONNX
     "test_onnx_embedder.py::test_vectors_are_unit_float32_and_close_to_torch",
     "test_onnx_embedder.py::test_building_the_int8_export_sends_no_telemetry",  # imports nncf in a subprocess

@@ -102,3 +102,17 @@ def test_nothing_is_installed_when_no_cpu_build_resolves(capsys: pytest.CaptureF
 
 def test_the_version_is_the_one_constraints_txt_pins() -> None:
     assert torch_pin() == "torch==2.13.0"
+
+
+def test_it_runs_before_any_dependency_is_installed() -> None:
+    """`make` runs `python -m rag.torch_cpu` in a fresh venv: `rag` must import nothing outside the standard library
+    (an import of `embeddings` from `rag/__init__.py` once needed numpy there)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
+                           "import rag.torch_cpu; print(sorted(m for m in ('numpy', 'embeddings') if m in sys.modules))"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
