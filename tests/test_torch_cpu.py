@@ -112,7 +112,7 @@ def test_it_runs_before_any_dependency_is_installed() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
-                           "import rag.torch_cpu; print(sorted(m for m in ('numpy', 'embeddings') if m in sys.modules))"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    code = (f"import sys; sys.path.insert(0, {str(root)!r}); import rag.torch_cpu; "
+            "print(sorted(m for m in ('numpy', 'embeddings') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
