@@ -12,6 +12,7 @@ Run (about 2 minutes per 10 phrasings on 2 cores)::
     python -m eval.injection               # the tuned phrasings
     python -m eval.injection --held-out    # the held-out ones
     python -m eval.injection --independent # the ones written without seeing the filter
+    python -m eval.injection --independent --inline  # each order inside the budget's own paragraph (harder)
 """
 
 from __future__ import annotations
