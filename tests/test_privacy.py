@@ -46,7 +46,8 @@ def _strace() -> str:
 
 
 def _environment(home: Path, cache: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("RAG_", "HF_", "XDG_"))}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("RAG_", "HF_", "XDG_", "GRADIO_"))}  # this process's own settings stay here
     env.pop("OLLAMA_HOST", None)
     # the model cache as every run has it (the GGUF is 1 GB): its folder is one the program may write to
     return {**env, "HOME": str(home), "RAG_LLM__MODEL_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1",

@@ -19,4 +19,4 @@ from rag.settings import Settings
 
 # Gradio reads its working folder once, when it is imported: ours (ui.temp_dir), set before any module of
 # this package imports it, so uploads and cached files stay in a folder of this program's.
-os.environ.setdefault("GRADIO_TEMP_DIR", str(Settings().ui.temp_dir.expanduser()))
+os.environ["GRADIO_TEMP_DIR"] = str(Settings().ui.temp_dir.expanduser())  # one spelling: RAG_UI__TEMP_DIR
