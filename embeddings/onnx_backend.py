@@ -13,7 +13,6 @@ neither torch nor sentence-transformers. Measured on 2 EPYC cores (bench/embed_t
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,8 +59,6 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
     key = (str(cache_dir), cache_name(model, recipe.backend))
     with _lock:
         if key not in _loaded:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")  # the export's first build reads the model
             needed = ["openvino"] if recipe.runtime == "openvino" else ["onnxruntime"]
             missing = [name for name in needed if importlib.util.find_spec(name) is None]
             if missing:

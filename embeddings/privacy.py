@@ -23,6 +23,7 @@ import sys
 # for a model at run time (the packaged models are on disk).
 QUIET_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",

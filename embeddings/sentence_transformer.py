@@ -6,7 +6,6 @@ pipelines ask for it.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -39,9 +38,7 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
     """Load (once per process) a model by packaged name, local path or cached hub name."""
     with _lock:
         if name not in _models:
-            # A private tool makes no network calls: models come from disk only.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # A private tool makes no network calls: models come from disk only (embeddings.privacy, at import).
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
