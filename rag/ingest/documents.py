@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import literal
-from rag.ingest.corpus import OutsideCorpus, SkippedFile, display_name, read_inside, scan_corpus
+from rag.ingest.corpus import SkippedFile, display_name, read_inside, scan_corpus
 from rag.ingest.dates import find_date
 from rag.ingest.limits import ReadBudget, ReadLimits, UnreadableFile
 from rag.types import Box
@@ -202,8 +202,7 @@ def load_documents(root: Path, paths: Iterable[Path], max_bytes: int | None = No
             documents.append(load_document(root, path, max_bytes, follow_symlinks, limits))
         except (UnreadableFile, OSError) as exc:
             doc_id = display_name(path.relative_to(root).as_posix())
-            reason = str(exc) if isinstance(exc, OutsideCorpus) else (
-                exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             skipped.append(SkippedFile(doc_id, reason))
             log.warning("skipped %s: %s", literal(doc_id, lines=False), literal(reason, lines=False))
     return documents, skipped

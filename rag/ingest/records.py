@@ -20,8 +20,8 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Protocol
 
-from rag.errors import IndexCorrupt, one_line
-from rag.ingest.integrity import repair_command
+from rag.errors import one_line
+from rag.ingest.integrity import Damaged, index_error
 from rag.ingest.paragraphs import Chunk, Paragraph
 from rag.types import ParagraphKey
 
@@ -158,9 +158,8 @@ class SqliteRecords:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:  # damaged after it was opened: the user's one line, never "unexpected"
-            index_dir = self.path.parent.parent
-            raise IndexCorrupt(f"index at {index_dir} is damaged: {self.path.parent.name}/{self.path.name} cannot "
-                               f"be read ({one_line(exc)}); {repair_command(index_dir, None)} repairs it") from None
+            damage = Damaged(f"{self.path.parent.name}/{self.path.name}", f"cannot be read ({one_line(exc)})")
+            raise index_error(self.path.parent.parent, damage, None) from None
 
     def _one(self, sql: str, args: Sequence[object] = ()) -> tuple:
         rows = self._all(sql, args)
