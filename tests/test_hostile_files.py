@@ -8,6 +8,7 @@ took 25.6 s before it was refused; a folder path longer than 4,096 bytes stopped
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import os
@@ -138,7 +139,7 @@ def test_a_word_file_that_takes_too_long_is_skipped_at_its_time_limit(tmp_path: 
     from rag.ingest.word import read_docx
 
     raw = _docx_bomb(25_000)  # under the ratio's size floor (1 MiB of XML): only the clock stops it
-    limits = ReadLimits.of(Settings().index, seconds=0.05)
+    limits = dataclasses.replace(ReadLimits.of(Settings().index), seconds=0.05)
     started = time.monotonic()
     with pytest.raises(UnreadableFile, match="longer than 0.05 s"):
         read_docx(raw, ReadBudget(limits))

@@ -71,12 +71,13 @@ class PageGate:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        logged_in = self._logged_in(scope)
         if scope["method"] in SAFE_METHODS:
-            if PAGE_IMAGE.search(path) and not (self._logged_in(scope) and self._from_page(scope)):
-                reason = NOT_FROM_PAGE if self._logged_in(scope) else LOGIN_FIRST
+            if PAGE_IMAGE.search(path) and not (logged_in and self._from_page(scope)):
+                reason = NOT_FROM_PAGE if logged_in else LOGIN_FIRST
                 await _refuse(reason, scope, receive, send)  # a cited page is the corpus: the page's only
                 return
-            await self.app(scope, receive, self._setting_cookie(send) if self._logged_in(scope) else send)
+            await self.app(scope, receive, self._setting_cookie(send) if logged_in else send)
             return
         if LOGIN.search(path):
             await self.app(scope, receive, send)
@@ -95,7 +96,7 @@ class PageGate:
                     return
                 await self.app(scope, receive, send)
                 return
-        if self._from_page(scope) and self._logged_in(scope):
+        if logged_in and self._from_page(scope):
             await self.app(scope, receive, send)
             return
         await _refuse(NOT_FROM_PAGE, scope, receive, send)

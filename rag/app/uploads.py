@@ -216,15 +216,14 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
         raise UploadRejected(f"{shown}: not added, {exc.strerror}") from None
     if len(raw) > settings.ui.max_upload_bytes or not raw:
         raise UploadRejected(f"{shown}: not added, the file changed while it was read (upload it again)")
-    limits = ReadLimits.of(settings.index, seconds=settings.ui.max_upload_read_seconds,
-                           text_bytes=settings.ui.max_upload_text_bytes)
-    try:
-        text_bytes = len(extract(raw, suffix, shown, ReadBudget(limits)).text.encode("utf-8"))  # warnings name the upload
+    try:  # reading stops as soon as the text passes the limit (TextTooLarge), not after a full parse
+        text = extract(raw, suffix, shown, ReadBudget(ReadLimits.upload(settings))).text  # warnings name the upload
+        too_large = len(text.encode("utf-8")) > settings.ui.max_upload_text_bytes
     except TextTooLarge:
-        text_bytes = settings.ui.max_upload_text_bytes + 1
+        too_large = True
     except UnreadableFile as exc:
         raise UploadRejected(f"{shown}: not added, {exc}") from None
-    if text_bytes > settings.ui.max_upload_text_bytes:
+    if too_large:
         raise UploadRejected(f"{shown}: its text is more than {human_size(settings.ui.max_upload_text_bytes)}; an "
                              f"upload may hold {human_size(settings.ui.max_upload_text_bytes)} of text, about a minute "
                              "of indexing (RAG_UI__MAX_UPLOAD_TEXT_BYTES); index larger files with `rag index`")

@@ -18,7 +18,7 @@ import time
 import zipfile
 from dataclasses import dataclass, replace
 
-from rag.settings import IndexSettings
+from rag.settings import IndexSettings, Settings
 
 # Parts smaller than this are not judged by their ratio: a tiny run of spaces compresses a hundredfold too.
 RATIO_FROM_BYTES = 1 << 20
@@ -43,12 +43,18 @@ class ReadLimits:
     unpacked_bytes: int
     compression_ratio: float
     text_bytes: int | None = None  # uploads: stop as soon as the text is larger
+    seconds_setting: str = "index.max_read_seconds"  # named when the time runs out
 
     @classmethod
-    def of(cls, settings: IndexSettings, seconds: float | None = None, text_bytes: int | None = None) -> ReadLimits:
-        limits = cls(settings.max_read_seconds, settings.max_pdf_pages, settings.max_unpacked_bytes,
-                     settings.max_compression_ratio)
-        return replace(limits, seconds=seconds or limits.seconds, text_bytes=text_bytes)
+    def of(cls, settings: IndexSettings) -> ReadLimits:
+        return cls(settings.max_read_seconds, settings.max_pdf_pages, settings.max_unpacked_bytes,
+                   settings.max_compression_ratio)
+
+    @classmethod
+    def upload(cls, settings: Settings) -> ReadLimits:
+        """The indexer's limits, with an upload's own time and text limits."""
+        return replace(cls.of(settings.index), seconds=settings.ui.max_upload_read_seconds,
+                       text_bytes=settings.ui.max_upload_text_bytes, seconds_setting="ui.max_upload_read_seconds")
 
 
 class ReadBudget:
@@ -66,7 +72,7 @@ class ReadBudget:
         if self.limits.text_bytes is not None and self.text > self.limits.text_bytes:
             raise TextTooLarge(self.limits.text_bytes)
         if time.monotonic() > self.deadline:
-            raise UnreadableFile(f"reading it took longer than {self.limits.seconds:g} s (index.max_read_seconds)")
+            raise UnreadableFile(f"reading it took longer than {self.limits.seconds:g} s ({self.limits.seconds_setting})")
 
     def pages(self, count: int) -> None:
         if count > self.limits.pdf_pages:
