@@ -132,9 +132,10 @@ def test_a_first_build_killed_before_its_switch_needs_no_force(tmp_path: Path) -
     (index_dir / LOCK).touch()
     with pytest.raises(IndexNotFound):
         FaissIndex.load(index_dir)
-    _index(corpus, index_dir)
-    assert not (index_dir / segment.name).exists() or segment.name in {
-        s.name for s in FaissIndex.read_manifest(index_dir).segments}
+    _index(corpus, index_dir)  # no --force needed: nothing there is the user's
+    live = {s.name for s in FaissIndex.read_manifest(index_dir).segments}
+    assert segment.name not in live and not (index_dir / segment.name).exists()  # the orphan went
+    assert len(FaissIndex.load(index_dir, verify=True).paragraphs) == 4
 
 
 def test_serve_with_a_mistyped_index_folder_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
