@@ -168,3 +168,28 @@ def test_the_check_itself_sees_a_dns_query_and_a_stray_write(tmp_path: Path) -> 
     assert any("stray.txt" in line for line in found)
     if Path("/etc/resolv.conf").is_file() and "nameserver" in Path("/etc/resolv.conf").read_text():
         assert any(line.startswith("DNS query") for line in found)
+
+
+def test_gradio_writes_no_type_stub_beside_a_component(tmp_path: Path) -> None:
+    """Gradio writes a ``.pyi`` beside every component class whose stub is missing, its own included (a fresh
+    install wrote ``gradio/components/api_component.pyi`` on first start): after ``import embeddings`` none."""
+    (tmp_path / "my_component.py").write_text(
+        "from gradio.components.base import Component\n\n\n"
+        "class MyComponent(Component):\n    EVENTS = ['change']\n\n"
+        "    def preprocess(self, payload):\n        return payload\n\n"
+        "    def postprocess(self, value):\n        return value\n\n"
+        "    def api_info(self):\n        return {}\n\n"
+        "    def example_payload(self):\n        return None\n\n"
+        "    def example_value(self):\n        return None\n", encoding="utf-8")
+    code = "import embeddings, sys\nsys.path.insert(0, sys.argv[1])\nimport my_component\n"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_component.py"]
+    # and the check is real: without the switch, Gradio writes the stub
+    plain = "import sys\nsys.path.insert(0, sys.argv[1])\nimport my_component\n"
+    done = subprocess.run([sys.executable, "-c", plain, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "my_component.pyi").exists()
