@@ -20,14 +20,14 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from replay_citations import RecordedRun  # bench/ is on the path when a bench script runs
+from replay_citations import RecordedRun, resolve  # bench/ is on the path when a bench script runs
 from rich.console import Console
 from rich.table import Table
 
 from eval.matching import forbidden_found, missing_fact_groups
 from rag import Settings
 from rag.answer.abstention import Abstainer, Evidence, assess, embedding_similarity
-from rag.answer.citations import embedding_attributor, resolve_citations
+from rag.answer.citations import embedding_attributor
 from rag.pipeline import Pipeline
 
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],
@@ -59,9 +59,7 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
         question, recorded = run.questions[record["id"]], record["answer"]
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
-        resolved = resolve_citations(recorded["raw_text"], sources, attributor,
-                                     s.citations.attribution_min_similarity, asked, s.citations.min_support,
-                                     refusal=s.prompts.refusal)
+        resolved = resolve(recorded, sources, asked, s, attributor)
         probability = (recorded.get("abstention") or {}).get("refusal_probability")  # recorded: it needs the LLM
         evidence = {} if resolved.refused else {
             level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstention.window_sentences,

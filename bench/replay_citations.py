@@ -24,6 +24,8 @@ from eval import EvalQuestion, load_eval_set, resolve_set, select, summarise
 from eval.report import summary_table
 from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
+from rag.answer.citations import Attributor, Resolved, resolve_citations
+from rag.answer.extraction import Sentence, choice_text, ground
 from rag.ingest.index import FaissIndex
 from rag.types import Answer, Citation
 
@@ -52,6 +54,24 @@ class RecordedRun:
                          page=paragraph(doc, n).page) for doc, n in recorded["sources"]]
 
 
+def resolve(recorded: dict[str, Any], sources: list[Citation], question: str, settings: Settings,
+            attributor: Attributor | None) -> Resolved:
+    """The recorded answer through today's checks: a recorded choice (extract mode) is grounded in its chosen
+    sentences, as ``Pipeline._extract`` does; a written answer (write-first) goes through its markers."""
+    raw = recorded["raw_text"]
+    if raw == choice_text([]):  # the model chose no sentence
+        return Resolved(settings.prompts.refusal, [], True, 0, 0)
+    if recorded.get("chosen"):
+        keys = [(s.doc_id, s.paragraph) for s in sources]
+        chosen = [Sentence(f"{keys.index((c['doc_id'], c['paragraph'])) + 1}.{i}",
+                           keys.index((c["doc_id"], c["paragraph"])) + 1, c["quote"])
+                  for i, c in enumerate(recorded["chosen"], 1)]
+        return ground(raw.split("\n", 1)[1] if "\n" in raw else "", chosen, sources, question,
+                      refusal=settings.prompts.refusal, min_support=settings.citations.min_support)
+    return resolve_citations(raw, sources, attributor, settings.citations.attribution_min_similarity, question,
+                             settings.citations.min_support, refusal=settings.prompts.refusal)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
@@ -67,7 +87,8 @@ def main() -> None:
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         probability = (recorded.get("abstention") or {}).get("refusal_probability")
-        resolved, _ = pipeline.verifier.run(pipeline.resolver.run(recorded["raw_text"], sources, asked),
+        resolved, _ = pipeline.verifier.run(resolve(recorded, sources, asked, pipeline.settings,
+                                                    pipeline.resolver.attributor),
                                             asked, sources, lambda: probability)  # noqa: B023 (called at once)
         answer = Answer(record["question"], resolved.text, resolved.refused, resolved.citations,
                         raw_text=recorded["raw_text"], dropped_markers=resolved.dropped_markers,

@@ -114,6 +114,7 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
                        "attributed": c.attributed}
                       for c in answer.citations],
         "sources": [[s.doc_id, s.paragraph] for s in answer.sources],
+        "chosen": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "quote": c.quote} for c in answer.chosen],
         "dropped_markers": answer.dropped_markers, "unsupported_sentences": answer.unsupported_sentences,
         "claims": [asdict(c) for c in answer.claims],
         "abstention": answer.abstention,  # empty when the answer was refused before the evidence check

@@ -2,6 +2,10 @@
 
     rewriter -> retriever -> prompt builder -> generator -> citation resolver -> verifier
 
+In the ``extract`` mode (``citations.mode``, the default) the generator first chooses the sentences
+that answer, under a grammar, and then writes from them; ``rag.answer.extraction`` ties the answer to
+them instead of the citation resolver (``_extract``).
+
 Each stage is a component with a ``run()`` and a ``warm_up()`` in its own module (``rag.query``,
 ``rag.answer``), built from its settings. This class only wires them over the heavy parts
 (``rag.resources``) and collects the timings in one dict.
@@ -21,19 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import cache, cached_property
 
-from rag.answer.abstention import embedding_similarity
-from rag.answer.generation import AnswerGenerator
-from rag.answer.prompt import PromptBuilder
+from rag.answer.abstention import embedding_similarity, states_answer_type
+from rag.answer.citations import Resolved
+from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground
+from rag.answer.generation import AnswerGenerator, Generation
+from rag.answer.prompt import Prompt, PromptBuilder
 from rag.answer.verification import AnswerVerifier, CitationResolver
 from rag.llm import TextStream, Usage
 from rag.query.retrieval import Hit, Retriever
 from rag.query.rewrite import QuestionRewriter
 from rag.resources import Resources
-from rag.types import Answer, Message
+from rag.types import Answer, Citation, Message
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,7 @@ class Pipeline(Resources):
 
     @cached_property
     def prompt_builder(self) -> PromptBuilder:
-        return PromptBuilder.from_settings(self.settings.retrieval, self.settings.prompts)
+        return PromptBuilder.from_settings(self.settings.retrieval, self.settings.prompts, self.settings.citations.mode)
 
     @cached_property
     def generator(self) -> AnswerGenerator:
@@ -103,10 +109,14 @@ class Pipeline(Resources):
                          rewritten_question=rewritten.rewritten, search_question=rewritten.translated)
         if not prompt.hits:
             return refused
-        generated = yield from self.generator.run(prompt.messages, timings)
-        resolved, evidence = self.verifier.run(
-            self.resolver.run(generated.raw, prompt.sources, searched), searched, prompt.sources,
-            lambda: self.generator.refusal_probability(prompt.messages, generated.raw))
+        if prompt.sentences:
+            generated, resolved, chosen = yield from self._extract(searched, prompt, timings)
+            refusal_probability: Callable[[], float | None] = lambda: None
+        else:
+            generated = yield from self.generator.run(prompt.messages, timings)
+            resolved, chosen = self.resolver.run(generated.raw, prompt.sources, searched), []
+            refusal_probability = lambda: self.generator.refusal_probability(prompt.messages, generated.raw)
+        resolved, evidence = self.verifier.run(resolved, searched, prompt.sources, refusal_probability)
         timings["total"] = time.perf_counter() - started
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", generated.backend,
                  generated.model, timings["total"], timings.get("llm_first_token", 0.0), len(resolved.citations),
@@ -117,4 +127,30 @@ class Pipeline(Resources):
                        dropped_markers=resolved.dropped_markers, attributed_sentences=resolved.attributed_sentences,
                        unsupported_sentences=resolved.unsupported_sentences, claims=resolved.claims,
                        abstention=evidence.signals() if evidence else {}, prompt_tokens=usage.prompt_tokens,
-                       completion_tokens=usage.completion_tokens)
+                       completion_tokens=usage.completion_tokens, chosen=chosen)
+
+    def _extract(self, question: str, prompt: Prompt, timings: dict[str, float]
+                 ) -> Generator[str, None, tuple[Generation, Resolved, list[Citation]]]:
+        """Choose the evidence, show it, then write from it; the answer, and the chosen sentences as quotes.
+        The raw text is the choice, then what the model wrote."""
+        by_id = {s.id: s for s in prompt.sentences}
+        s = self.settings
+        # A "how many" is answered by a sentence with a number, a "when" by one with a date: only those may be
+        # chosen, when there are any (the evidence check judges the rest).
+        typed = [i for i, sentence in by_id.items() if states_answer_type(question, sentence.text)]
+        options = typed if s.citations.typed_choice and typed else list(by_id)
+        chosen = [by_id[i] for i in self.generator.choose(prompt.messages, options,
+                                                          s.citations.max_evidence_sentences, timings)]
+        choice = choice_text(chosen)
+        log.info("evidence chosen: %s", choice)
+        if not chosen:
+            llm = self.generator.llm()
+            return Generation(choice, None, llm.backend, llm.model), Resolved(s.prompts.refusal, [], True, 0, 0), []
+        yield "".join(f"> {c.text} [{c.id}]\n" for c in chosen) + "\n"  # the evidence first, as it streams
+        follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice},
+                  {"role": "user", "content": s.prompts.extract_write.format(evidence=evidence_text(chosen))}]
+        generated = yield from self.generator.run(follow, timings)
+        resolved = ground(generated.raw, chosen, prompt.sources, question, refusal=s.prompts.refusal,
+                          min_support=s.citations.min_support)
+        return (replace(generated, raw=f"{choice}\n{generated.raw}"), resolved,
+                evidence_citations(chosen, prompt.sources))

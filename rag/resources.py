@@ -58,7 +58,8 @@ class Resources:
     def llm(self) -> LLMChoice:
         with self._lock:
             if self._llm is None:
-                self._llm = make_llm(self.settings.llm, self.progress, warm_up_messages(self.settings.prompts))
+                self._llm = make_llm(self.settings.llm, self.progress, warm_up_messages(self.settings.prompts,
+                                                                                      self.settings.citations.mode))
             return self._llm
 
     def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:

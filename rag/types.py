@@ -119,6 +119,12 @@ class Answer:
     search_question: str | None = None  # the English translation retrieval used, when the question was not English
     claims: list[Claim] = field(default_factory=list)  # the text sentence by sentence, each verified or flagged
     abstention: dict[str, float] = field(default_factory=dict)  # the evidence signals behind refused (see rag.answer.abstention)
+    chosen: list[Citation] = field(default_factory=list)  # extract mode: the sentences the model chose (as quotes)
+
+    @property
+    def evidence_first(self) -> bool:
+        """Extract mode, answered: the citations' quotes are the evidence, shown before the text."""
+        return bool(self.chosen) and not self.refused
 
     def to_dict(self, with_sources: bool = False) -> dict:
         data = {
@@ -128,6 +134,8 @@ class Answer:
             "claims": [asdict(c) for c in self.claims if c.kind != "filler"],
             "backend": self.backend,
             "model": self.model,
+            "evidence": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "page": c.page, "quote": c.quote}
+                         for c in self.citations] if self.evidence_first else [],
         }
         if with_sources:
             data["sources"] = [asdict(c) for c in self.sources]

@@ -38,7 +38,8 @@ from rag.types import Message
 # The default prompts (``settings.prompts`` without a preset that changes them), as the pipeline sends them.
 PROMPTS = PromptSettings()
 REFUSAL = PROMPTS.refusal
-SYSTEM_PROMPT = system_prompt(PROMPTS)
+SYSTEM_PROMPT = system_prompt(PROMPTS)  # the write-first mode's
+EXTRACT_SYSTEM = system_prompt(PROMPTS, "extract")
 REWRITE_SYSTEM_PROMPT = PROMPTS.rewrite_system
 TRANSLATE_SYSTEM_PROMPT = PROMPTS.translate_system
 
@@ -155,6 +156,29 @@ def prompt_sources(user_message: str) -> dict[int, str]:
     return {int(number): text.strip() for number, text in _SOURCE.findall(body)}
 
 
+_NUMBERED_SENTENCE = re.compile(r"^\[(\d+\.\d+)\] (.*)$", re.MULTILINE)
+
+
+def best_sentence(user_message: str, options: Sequence[str]) -> list[str]:
+    """What a dutiful model chooses: the shown sentence sharing most words with the question (the first on a tie),
+    or none when no sentence shares a word with it."""
+    question = user_message.rsplit("Question:", 1)[-1]
+    asked = {w.lower() for w in _WORD.findall(question) if len(w) > 3}
+    scored = [(len(asked & {w.lower() for w in _WORD.findall(text)}), -i, number)
+              for i, (number, text) in enumerate(_NUMBERED_SENTENCE.findall(user_message)) if number in options]
+    best = max(scored, default=(0, 0, ""))
+    return [best[2]] if best[0] > 0 else []
+
+
+def chosen_sentences(user_message: str, prompts: PromptSettings = PROMPTS) -> list[str]:
+    """The sentences an extract-mode writing step repeats (``prompts.extract_write``), without their ids."""
+    lead = prompts.extract_write.partition("{evidence}")[0]
+    if not lead or not user_message.startswith(lead):
+        return []
+    block = user_message[len(lead):].split("\n\n", 1)[0]
+    return [re.sub(r"^\[[\d.]+\]\s*", "", line) for line in block.splitlines() if line.strip()]
+
+
 def first_sentence(excerpt: str) -> str:
     """The first whole sentence of a prompt excerpt, without the "…" that marks text left out."""
     text = excerpt.strip().removeprefix("…").strip()
@@ -171,6 +195,10 @@ class FakeLLM:
     them apart by their system messages, ``prompts`` (the pipeline's ``settings.prompts``; default: the defaults).
     Replies stream word by word and stop after ``max_tokens`` words, as a capped completion does.
 
+    ``choose`` (the extract mode's evidence step) takes ``choices`` in call order (each a list of sentence ids,
+    [] for none) or, unscripted, the shown sentence sharing most words with the question (none with ``refuse=True``, or
+    when no sentence shares a word); its writing step then gets that sentence copied. Choices are recorded in ``choose_calls``.
+
     ``prefer`` returns ``preference`` (None: "cannot say", as Ollama), or raises it when it is an
     ``LLMUnavailable``. ``unavailable`` (a one-line message) makes ``check``, ``stream`` and ``prefer`` raise
     ``LLMUnavailable`` as a backend that is down does: ``stream`` on first iteration, like the real generators.
@@ -180,7 +208,8 @@ class FakeLLM:
     def __init__(self, script: Script | None = None, *, refuse: bool = False,
                  preference: float | LLMUnavailable | None = None,
                  unavailable: str | None = None, backend: str = "fake", model: str = "fake-llm",
-                 max_tokens: int = 512, prompts: PromptSettings = PROMPTS) -> None:
+                 max_tokens: int = 512, prompts: PromptSettings = PROMPTS,
+                 choices: Sequence[Sequence[str]] | None = None) -> None:
         self._script = script
         self._replies = list(script) if script is not None and not callable(script) else None
         self.refuse = refuse
@@ -193,6 +222,8 @@ class FakeLLM:
         self.started = False
         self.calls: list[Call] = []
         self.prefer_calls: list[PreferCall] = []
+        self._choices = [list(c) for c in choices] if choices is not None else None
+        self.choose_calls: list[tuple[list[Message], list[str], int]] = []
         self._lock = threading.Lock()
 
     @property
@@ -232,6 +263,21 @@ class FakeLLM:
         yield from deltas
         return Usage(sum(len(m["content"].split()) for m in messages), len(deltas))
 
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+        with self._lock:
+            self.choose_calls.append((_copy(messages), list(options), max_choices))
+            if self.unavailable is not None:
+                raise LLMUnavailable(self.unavailable)
+            if self._choices is not None:
+                if not self._choices:
+                    raise AssertionError("FakeLLM ran out of scripted choices")
+                return [c for c in self._choices.pop(0) if c in options][:max_choices]
+        if self.refuse:
+            return []
+        if hasattr(self._script, "choose"):
+            return list(self._script.choose(messages, options))
+        return best_sentence(Call(messages, None).user, options)
+
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         with self._lock:
             self.prefer_calls.append(PreferCall(_copy(messages), first, second))
@@ -261,21 +307,35 @@ class FakeLLM:
             return match.group(1).strip() if match else call.user
         if call.system == self.prompts.translate_system:
             return call.user
+        chosen = chosen_sentences(call.user, self.prompts)
+        if chosen:  # the extract mode's writing step: copy the first chosen sentence
+            return chosen[0]
         sources = prompt_sources(call.user)
         if self.refuse or 1 not in sources:
             return self.prompts.refusal
         return f"{first_sentence(sources[1]).rstrip('.!?')} [1]."
 
 
-def answer_citing(fragment: str, claim: str) -> Callable[[list[Message]], str | None]:
+class answer_citing:
     """A script for ``FakeLLM``: ``claim`` cited as the shown source whose text holds ``fragment``, as a model
-    that read the sources would, or the refusal when none does; rewrites and translations get the default."""
+    that read the sources would, or the refusal when none does; rewrites and translations get the default.
 
-    def reply(messages: list[Message]) -> str | None:
-        sources = prompt_sources(Call(messages, None).user)
+    In the extract mode it chooses the shown sentence that holds ``fragment`` (none when no sentence does) and
+    then writes ``claim``."""
+
+    def __init__(self, fragment: str, claim: str) -> None:
+        self.fragment, self.claim = fragment, claim
+
+    def __call__(self, messages: list[Message]) -> str | None:
+        user = Call(messages, None).user
+        if chosen_sentences(user):
+            return f"{self.claim}."
+        sources = prompt_sources(user)
         if not sources:
             return None
-        number = next((n for n, text in sources.items() if fragment in text), None)
-        return REFUSAL if number is None else f"{claim} [{number}]."
+        number = next((n for n, text in sources.items() if self.fragment in text), None)
+        return REFUSAL if number is None else f"{self.claim} [{number}]."
 
-    return reply
+    def choose(self, messages: list[Message], options: Sequence[str]) -> list[str]:
+        shown = _NUMBERED_SENTENCE.findall(Call(messages, None).user)
+        return [number for number, text in shown if self.fragment in text and number in options][:1]

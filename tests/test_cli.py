@@ -95,7 +95,7 @@ def test_an_unknown_variable_names_the_right_spelling(bundled_index_dir: Path) -
 
 def test_unknown_preset_lists_the_presets(bundled_index_dir: Path) -> None:
     result = rag("ask", "x", "--index-dir", str(bundled_index_dir), "--preset", "turbo")
-    _one_line_error(result, "invalid setting preset", "unknown preset 'turbo'", "default, fast, lenient, thorough")
+    _one_line_error(result, "invalid setting preset", "unknown preset 'turbo'", "default, fast, lenient, thorough, write-first")
 
 
 def test_the_environment_reaches_the_cli(bundled_index_dir: Path) -> None:

@@ -45,8 +45,13 @@ def paragraph(doc_id: str, number: int) -> str:
 
 
 def fake_pipeline(index_dir: Path, llm: FakeLLM, corpus: Path = BUNDLED_CORPUS, **sections: Any) -> Pipeline:
-    """The pipeline over fakes; ``sections`` as ``Settings`` takes them (``questions={"followup_turns": 0}``)."""
-    settings = Settings(**sections_over({"index": {"corpus_dir": corpus, "index_dir": index_dir}}, sections))
+    """The pipeline over fakes; ``sections`` as ``Settings`` takes them (``questions={"followup_turns": 0}``).
+
+    This file pins the write-first path (the model writes [n] markers, which are then checked), which the
+    ``write-first`` preset keeps; ``tests/test_extract_pipeline.py`` covers the default extract path.
+    """
+    base = {"index": {"corpus_dir": corpus, "index_dir": index_dir}, "citations": {"mode": "write-first"}}
+    settings = Settings(**sections_over(base, sections))
     return Pipeline(settings, embedder=FakeEmbedder(), llm=llm)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +16,7 @@ from rag.pipeline import Pipeline
 from rag.settings import BUNDLED_CORPUS, Settings
 from rag.types import Message
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
-from tests.fakes import REWRITE_SYSTEM_PROMPT, SYSTEM_PROMPT, FakeEmbedder, FakeLLM, answer_citing
+from tests.fakes import EXTRACT_SYSTEM, REWRITE_SYSTEM_PROMPT, FakeEmbedder, FakeLLM, answer_citing
 from ui.app import ChatApp
 from ui.indexing import BackgroundIndexer
 
@@ -27,13 +27,23 @@ REWRITTEN = "When did Operation Sentinel take place?"
 DOWN = "Ollama is not reachable at http://127.0.0.1:9; start it with `ollama serve`"
 
 
-def conversation(messages: list[Message]) -> str | None:
-    """A model that rewrites the follow-up and cites the Sentinel paragraph for both questions."""
-    if messages[0]["content"] == REWRITE_SYSTEM_PROMPT:
-        return REWRITTEN
-    if messages[-1]["content"].endswith(f"Question: {REWRITTEN}"):
-        return answer_citing("August and September 2009", "It took place in August and September 2009")(messages)
-    return answer_citing("over 100 seizures", CLAIM)(messages)
+class Conversation:
+    """A model that rewrites the follow-up and cites the Sentinel paragraph for both questions (in the extract
+    mode it chooses the sentence that holds the answer, then writes the claim)."""
+
+    def _script(self, messages: list[Message]) -> answer_citing:
+        if any(m["content"].endswith(f"Question: {REWRITTEN}") for m in messages if m["role"] == "user"):
+            return answer_citing("August and September 2009", "It took place in August and September 2009")
+        return answer_citing("over 100 seizures", CLAIM)
+
+    def __call__(self, messages: list[Message]) -> str | None:
+        return REWRITTEN if messages[0]["content"] == REWRITE_SYSTEM_PROMPT else self._script(messages)(messages)
+
+    def choose(self, messages: list[Message], options: Sequence[str]) -> list[str]:
+        return self._script(messages).choose(messages, options)
+
+
+conversation = Conversation()
 
 
 def seen(updates: Iterator[tuple[list[dict[str, str]], list[dict], object]]) -> list[tuple]:
@@ -77,15 +87,18 @@ def test_the_chat_shows_an_unavailable_model_in_one_line_and_answers_once_it_is_
     llm.unavailable = None
     *_, (shown, turns, _) = seen(chat.respond(SENTINEL_QUESTION, 5, turns))
     assert SENTINEL_LABEL in shown[-1]["content"] and [t["answer"] for t in turns] == [None, f"{CLAIM} [1]."]
-    assert [c.system for c in llm.calls[1:]] == [SYSTEM_PROMPT]  # the failed turn was not sent as history
+    # the failed turn was not sent as history: no rewrite, the question went straight to the evidence step
+    assert [c.system for c in llm.calls] == [EXTRACT_SYSTEM] and len(llm.choose_calls) == 2
 
 
 def test_the_ask_endpoint_returns_markdown_or_one_line_errors(fake_index_dir: Path, tmp_path: Path) -> None:
     llm = FakeLLM(conversation)
     chat = chat_over(fake_index_dir, llm, tmp_path)
     markdown = chat.ask_markdown(SENTINEL_QUESTION)
-    assert markdown.startswith(f"{CLAIM} [1].\n\n**Sources**\n\n[1] **{SENTINEL_LABEL}**")
-    assert "**Operation Sentinel resulted in" not in markdown and "over 100 seizures" in markdown
+    quote = "The Operation resulted in over 100 seizures of drugs; more than 160 kg ranging from heroin to opium"
+    assert markdown.startswith(f"> “{quote}, and from cannabis to marijuana.” [1]\n\n{CLAIM} [1].\n\n**Sources**"
+                               f"\n\n[1] **{SENTINEL_LABEL}**")  # the evidence first, then the answer
+    assert "> Whilst in Russia" in markdown and f"**{quote}" in markdown
 
     with pytest.raises(gr.Error) as empty:
         chat.ask_markdown("  ")
@@ -115,5 +128,6 @@ def test_an_upload_is_indexed_in_the_background_then_answered(tmp_path: Path) ->
         html, listed, pending, _ = chat.index_progress(pending)
     assert "harbour.md" in html and "Harbour inspection in Port Aldeney" in listed
     markdown = chat.ask_markdown("How much saffron was found in Port Aldeney?")
-    assert markdown.startswith("The inspection found 740 kg of undeclared saffron in Port Aldeney [1].")
+    assert markdown.startswith("> “The inspection found 740 kg of undeclared saffron in Port Aldeney.” [1]\n\n"
+                               "The inspection found 740 kg of undeclared saffron in Port Aldeney [1].")
     assert "[1] **harbour.md ¶2**" in markdown

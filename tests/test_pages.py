@@ -144,7 +144,8 @@ def test_rag_ask_prints_the_page_and_json_carries_it(pdf_index: Path, monkeypatc
     shown = runner.invoke(cli.app, ["ask", QUESTION, "--index-dir", str(pdf_index)])
     assert shown.exit_code == 0, shown.output
     assert f"{CLAIM} [1]." in shown.output
-    assert '[1] report.pdf p. 1 ¶6: "' in shown.output and "118 trucks" in shown.output
+    assert "(report.pdf p. 1 ¶6)" in shown.output and "118 trucks" in shown.output  # the evidence, quoted first
+    assert shown.output.index("118 trucks") < shown.output.index(f"{CLAIM} [1].")
 
     as_json = runner.invoke(cli.app, ["ask", "--json", QUESTION, "--index-dir", str(pdf_index)])
     assert as_json.exit_code == 0, as_json.output

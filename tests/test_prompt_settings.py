@@ -43,7 +43,7 @@ def test_the_defaults_are_the_measured_texts() -> None:
 
 def test_a_preset_changes_what_the_llm_receives_and_the_refusal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                                fake_index_dir: Path) -> None:
-    _preset(monkeypatch, tmp_path, {"description": "Terse.", "prompts": TERSE})
+    _preset(monkeypatch, tmp_path, {"description": "Terse.", "prompts": TERSE, "citations": {"mode": "write-first"}})
     llm = FakeLLM()
     pipeline = _pipeline(fake_index_dir, llm, preset="terse")
     pipeline.ask(SENTINEL_QUESTION)
@@ -64,6 +64,7 @@ def test_a_preset_changes_what_the_llm_receives_and_the_refusal(monkeypatch: pyt
 
 def test_variables_change_the_rewrite_and_the_user_message(monkeypatch: pytest.MonkeyPatch,
                                                            fake_index_dir: Path) -> None:
+    monkeypatch.setenv("RAG_CITATIONS__MODE", "write-first")
     monkeypatch.setenv("RAG_PROMPTS__REWRITE_SYSTEM", "Make the last question stand alone.")
     monkeypatch.setenv("RAG_PROMPTS__ANSWER_USER", "Question: {question}\n\nNumbered reports:\n\n{sources}")
     llm = FakeLLM(lambda messages: SENTINEL_QUESTION if messages[0]["content"].startswith("Make") else None)
@@ -76,6 +77,25 @@ def test_variables_change_the_rewrite_and_the_user_message(monkeypatch: pytest.M
     assert answering.system == SYSTEM_PROMPT
     assert answering.user.startswith(f"Question: {SENTINEL_QUESTION}\n\nNumbered reports:\n\n[1] (from ")
     assert pipeline.prompt_builder.warm_up()[1]["content"] == "Question:"  # what every answer's prompt starts with
+
+
+def test_the_extract_prompts_are_what_the_model_receives_in_both_steps(monkeypatch: pytest.MonkeyPatch,
+                                                                       fake_index_dir: Path) -> None:
+    monkeypatch.setenv("RAG_PROMPTS__EXTRACT_SYSTEM", "Pick the sentences that answer.")
+    monkeypatch.setenv("RAG_PROMPTS__EXTRACT_WRITE", "You picked:\n{evidence}\n\nNow answer briefly.")
+    llm = FakeLLM(prompts=PromptSettings(extract_write="You picked:\n{evidence}\n\nNow answer briefly."))  # copies
+    pipeline = _pipeline(fake_index_dir, llm)
+    answer = pipeline.ask(SENTINEL_QUESTION)
+    [(choosing, options, most)] = llm.choose_calls
+    assert choosing[0]["content"] == "Pick the sentences that answer." and most == 3
+    assert pipeline.prompt_builder.warm_up()[0]["content"] == "Pick the sentences that answer."
+    [writing] = llm.calls
+    chosen = writing.messages[2]["content"]  # the model's choice, as the writing step sees it
+    assert writing.messages[:2] == choosing and chosen.startswith("[") and chosen.strip("[]") in options
+    assert writing.user.startswith(f"You picked:\n{chosen} ") and writing.user.endswith("Now answer briefly.")
+    quote = answer.citations[0].quote
+    assert not answer.refused and answer.text.startswith(f"{quote.rstrip('.')} [1]") and answer.evidence_first
+    assert writing.user == f"You picked:\n{chosen} {quote}\n\nNow answer briefly."
 
 
 def test_the_configured_refusal_is_recognised_in_any_language() -> None:

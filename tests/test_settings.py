@@ -44,6 +44,9 @@ class EchoLLM:
             return Usage()
         return TextStream(generate())
 
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+        return list(options[:1])
+
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         return None
 
@@ -222,7 +225,7 @@ def test_an_unknown_preset_is_one_line_listing_the_names(monkeypatch: pytest.Mon
     _user_preset(monkeypatch, tmp_path, "mine", {})
     with pytest.raises(ValidationError) as error:
         Settings(preset="turbo")
-    assert _one_line_message(error) == "unknown preset 'turbo'; choose one of: default, fast, lenient, mine, thorough"
+    assert _one_line_message(error) == "unknown preset 'turbo'; choose one of: default, fast, lenient, mine, thorough, write-first"
     with pytest.raises(ValidationError, match="unknown preset 'turbo'"):
         Settings.from_name("turbo")
     monkeypatch.setenv("RAG_PRESET", "turbo")

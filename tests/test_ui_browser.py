@@ -1,7 +1,7 @@
 """The web UI in a real browser (Debian's chromium via Playwright) with the real embedded LLM.
 
-Four answers in all: the Sentinel example (each sentence verified), a follow-up, a
-false-premise question (refused, naming the paragraph it rests on), and a question only
+Four answers in all: the Sentinel example (its evidence quoted first, then each sentence verified), a
+follow-up, a false-premise question (refused, naming the paragraph it rests on), and a question only
 an uploaded report answers. Screenshots and timings go to tests/artifacts/.
 """
 
@@ -64,6 +64,14 @@ def test_sentinel_example_streams_a_cited_answer_then_a_follow_up_is_understood(
     assert len(first["partials"]) >= 3, first["partials"]  # streamed in pieces, not one block
     assert all(term in first["text"].lower() for term in SENTINEL_ANSWER_TERMS), first["text"]
     assert "[1]" in first["text"]  # markers stay visible
+    # The evidence first: the exact sentence, quoted with its place, streamed before the model writes a word.
+    message = page.locator("#rag-chat .rag-answer").last
+    quote = message.locator(".rag-evidence .rag-quote").first
+    assert "100 seizures" in quote.inner_text() and "160 kg" in quote.inner_text(), quote.inner_text()
+    assert SENTINEL_LABEL in quote.locator(".rag-quote-loc").inner_text()
+    assert message.evaluate("m => m.querySelector('.rag-evidence').compareDocumentPosition("
+                            "m.querySelector('.rag-answer-text')) & Node.DOCUMENT_POSITION_FOLLOWING")
+    assert "160 kg" in first["partials"][0], first["partials"]  # the first text streamed is the quote
     card = page.locator("#rag-chat .rag-card", has_text=SENTINEL_LABEL).last
     assert card.is_visible()
     assert "160 kg" in card.locator("mark").inner_text()  # the supporting sentence is highlighted
@@ -94,6 +102,8 @@ def test_a_false_premise_question_is_refused_naming_the_related_paragraph(app: t
     assert '"arrested"' in answer["text"], answer["text"]  # says what the reports do not mention
     refusal = page.locator("#rag-chat .rag-refusal").last
     assert refusal.locator(".rag-card", has_text=SENTINEL_LABEL).count() == 1  # and what they do say, cited
+    assert refusal.locator(".rag-evidence").count() == 0  # no evidence is shown as if it answered
+    assert "The closest passage says" in answer["text"] and refusal.locator("mark").count() == 1
     page.screenshot(path=str(ARTIFACTS / "ui_false_premise.png"), full_page=True)
 
 

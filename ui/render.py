@@ -120,14 +120,25 @@ def sources_panel(answer: Answer, pages: PageLinks | None = None) -> str:
             f'{count} source{"s" if count != 1 else ""}</div>{_rewritten(answer)}{cards}</div>')
 
 
+def evidence_html(answer: Answer) -> str:
+    """The evidence first (extract mode): each chosen sentence as an exact quote, with its marker and place."""
+    if not answer.evidence_first or not answer.citations:
+        return ""
+    quotes = "".join(f'<blockquote class="rag-quote"><span class="rag-cite">[{n}]</span> {escape(_one_line(c.quote))}'
+                     f'<span class="rag-quote-loc">{escape(c.label())}</span></blockquote>'
+                     for n, c in enumerate(answer.citations, 1) if c.quote)
+    return f'<div class="rag-evidence"><div class="rag-sources-head">What the reports say</div>{quotes}</div>'
+
+
 def answer_html(answer: Answer, pages: PageLinks | None = None) -> str:
-    """The chat message for a finished answer: text with markers, then its sources panel (or a refusal).
+    """The chat message for a finished answer: the evidence quoted (extract mode), the text with markers, then
+    its sources panel (or a refusal).
 
     ``pages`` gives a PDF citation's page image links (``ui.page_images.PageImages.links``)."""
     if answer.refused:
         return refusal_html(answer, pages)
-    return (f'<div class="rag-answer"><div class="rag-answer-text">{claims_html(answer)}</div>'
-            f'{sources_panel(answer, pages)}{_meta(answer)}</div>')
+    return (f'<div class="rag-answer">{evidence_html(answer)}<div class="rag-answer-text">{claims_html(answer)}'
+            f'</div>{sources_panel(answer, pages)}{_meta(answer)}</div>')
 
 
 def refusal_html(answer: Answer, pages: PageLinks | None = None) -> str:
@@ -143,10 +154,18 @@ def refusal_html(answer: Answer, pages: PageLinks | None = None) -> str:
 
 
 def streaming_html(raw: str) -> str:
-    """The answer while it is generated (markers as the model writes them) with a cursor."""
+    """The answer while it is generated (markers as the model writes them) with a cursor; the evidence the
+    extract mode streams first ("> sentence [2.3]" lines) as quotes above it."""
     if not raw.strip():
         return '<div class="rag-pending">Reading the reports<span class="rag-dots"></span></div>'
-    return f'<div class="rag-answer rag-streaming">{answer_text_html(raw)}<span class="rag-cursor"></span></div>'
+    lines = raw.split("\n")
+    quoted = [line[2:] for line in lines if line.startswith("> ")]
+    text = "\n".join(line for line in lines if not line.startswith("> "))
+    evidence = "".join(f'<blockquote class="rag-quote">{answer_text_html(q)}</blockquote>' for q in quoted)
+    if evidence:
+        evidence = f'<div class="rag-evidence"><div class="rag-sources-head">What the reports say</div>{evidence}</div>'
+    return (f'<div class="rag-answer rag-streaming">{evidence}{answer_text_html(text)}'
+            '<span class="rag-cursor"></span></div>')
 
 
 def error_html(message: str) -> str:
@@ -163,8 +182,10 @@ def answer_markdown(answer: Answer) -> str:
         lines = [f"**Not found in the reports.** {answer.text}", "", "**Closest passage**", ""]
     else:
         flagged = [c.text for c in answer.claims if c.kind == "claim" and not c.supported]
-        lines = [answer.text, *([""] + [f"_Not verified: {t}_" for t in flagged] if flagged else []),
-                 "", "**Sources**", ""]
+        quotes = [f"> “{_one_line(c.quote)}” [{n}]" for n, c in enumerate(answer.citations, 1)
+                  if answer.evidence_first and c.quote]
+        lines = [*(quotes + [""] if quotes else []), answer.text,
+                 *([""] + [f"_Not verified: {t}_" for t in flagged] if flagged else []), "", "**Sources**", ""]
     for number, citation in enumerate(answer.citations, 1):
         origin = ", ".join(p for p in (citation.title, citation.date) if p)
         lines.append(f"[{number}] **{citation.label()}**" + (f" ({origin})" if origin else ""))

@@ -50,6 +50,8 @@ _TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|mo
                        re.IGNORECASE)
 _DATE = re.compile(r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|"
                    r"december|century|centuries|decade|spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
+                       r"billion|several|few)\b", re.IGNORECASE)
 _NOT_TERMS = QUESTION_STOP_WORDS | _ASKING  # never a key term of a question
 
 
@@ -148,15 +150,18 @@ def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation]
     found = found_terms(terms, _context(citations), similar, similarity)
     in_window = found_terms(terms, " ".join(windows), similar, similarity)
     anywhere = found | found_terms(terms, _context(sources), similar, similarity)
-    asked = set(_DATE.findall(question))
-    type_ok = True
+    return Evidence(len(found) / len(terms), len(in_window) / len(terms), len(anywhere) / len(terms),
+                    states_answer_type(question, answer), tuple(terms[s] for s in terms if s not in found))
+
+
+def states_answer_type(question: str, text: str) -> bool:
+    """Whether ``text`` can answer the kind of question asked: a "how many" needs a number, a "when" a date
+    the question does not already give; any other question any text."""
     if _NUMERIC.search(question):
-        type_ok = bool(re.search(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
-                                 r"million|billion|several|few)\b", answer, re.IGNORECASE))
-    elif _TEMPORAL.search(question):
-        type_ok = bool(set(_DATE.findall(answer)) - asked)
-    return Evidence(len(found) / len(terms), len(in_window) / len(terms), len(anywhere) / len(terms), type_ok,
-                    tuple(terms[s] for s in terms if s not in found))
+        return bool(_QUANTITY.search(text))
+    if _TEMPORAL.search(question):
+        return bool(set(_DATE.findall(text)) - set(_DATE.findall(question)))
+    return True
 
 
 def closest_passage(question: str, sources: Sequence[Citation], min_coverage: float,

@@ -54,6 +54,14 @@ class AnswerGenerator:
         timings["llm_total"] = time.perf_counter() - mark
         return Generation("".join(parts), stream.result, llm.backend, llm.model)
 
+    def choose(self, messages: list[Message], options: list[str], max_choices: int, timings: dict[str, float]
+               ) -> list[str]:
+        """The options the model chooses as its evidence (extract mode); adds llm_choice seconds."""
+        mark = time.perf_counter()
+        chosen = self.llm().choose(messages, options, max_choices)
+        timings["llm_choice"] = time.perf_counter() - mark
+        return chosen
+
     def refusal_probability(self, messages: list[Message], answer: str) -> float | None:
         """How likely the model was to refuse instead; None when it cannot say (the answer is kept either way)."""
         try:

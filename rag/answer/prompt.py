@@ -1,15 +1,18 @@
 """Stage 5: question + retrieved paragraphs -> chat messages with numbered sources.
 
-The texts around the sources are ``settings.prompts`` (``rag.settings.prompts``: ``answer_system``,
-``answer_user``, ``refusal``), so a preset can change them; this module numbers and shortens the sources.
+The texts around the sources are ``settings.prompts`` (``rag.settings.prompts``: ``answer_system`` or
+``extract_system``, ``answer_user``, ``refusal``), so a preset can change them; this module numbers and
+shortens the sources. In the ``extract`` mode (``citations.mode``) every sentence shown is numbered too
+(``[2.3]``), for the model to choose its evidence from (``rag.answer.extraction``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
+from rag.answer.extraction import Sentence, number_sentences, numbered_text
 from rag.answer.injection import mask_instructions
 from rag.ingest.paragraphs import sentence_spans
 from rag.query.retrieval import Hit
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from rag.settings import PromptSettings, RetrievalSettings
 
 _WORD = re.compile(r"[^\W_]+")
+Mode = Literal["extract", "write-first"]
 
 
 def _terms(text: str) -> set[str]:
@@ -80,24 +84,34 @@ def select_sources(hits: list[Hit], min_relative_score: float) -> list[Hit]:
     return [hit for hit in hits if hit.score >= floor]
 
 
+def _origin(hit: Hit) -> str:
+    return f"from \"{hit.title}\"" + (f", {hit.date}" if hit.date else "")
+
+
+def shown_text(hit: Hit, max_chars: int, question: str = "") -> str:
+    """What the model is shown of a paragraph: its best sentences, with instructions to a model masked."""
+    return mask_instructions(excerpt(hit.paragraph.text, hit.focus, max_chars, question))
+
+
 def format_source(number: int, hit: Hit, max_chars: int, question: str = "") -> str:
-    origin = f"from \"{hit.title}\"" + (f", {hit.date}" if hit.date else "")
-    return f"[{number}] ({origin})\n{mask_instructions(excerpt(hit.paragraph.text, hit.focus, max_chars, question))}"
+    return f"[{number}] ({_origin(hit)})\n{shown_text(hit, max_chars, question)}"
 
 
-def system_prompt(prompts: PromptSettings) -> str:
+def system_prompt(prompts: PromptSettings, mode: Mode = "write-first") -> str:
     """The system message of every answer, the refusal sentence in it."""
+    if mode == "extract":
+        return prompts.extract_system
     return prompts.answer_system.format(refusal=prompts.refusal)
 
 
-def warm_up_messages(prompts: PromptSettings) -> list[Message]:
+def warm_up_messages(prompts: PromptSettings, mode: Mode = "write-first") -> list[Message]:
     """The start every answer prompt shares: the embedded model's self-check runs it, leaving it in the KV cache.
 
     That is the system message and the user message up to its first filled-in part ("Sources:").
     """
     cut = "\0"  # no template holds it: where the question or the sources would start
     lead = prompts.answer_user.format(sources=cut, question=cut).partition(cut)[0].rstrip()
-    return [{"role": "system", "content": system_prompt(prompts)}, {"role": "user", "content": lead}]
+    return [{"role": "system", "content": system_prompt(prompts, mode)}, {"role": "user", "content": lead}]
 
 
 def build_messages(question: str, hits: list[Hit], max_source_chars: int, prompts: PromptSettings) -> list[Message]:
@@ -106,11 +120,22 @@ def build_messages(question: str, hits: list[Hit], max_source_chars: int, prompt
             {"role": "user", "content": prompts.answer_user.format(sources=sources, question=question)}]
 
 
+def build_extract_messages(question: str, hits: list[Hit], max_source_chars: int, prompts: PromptSettings
+                           ) -> tuple[list[Message], list[Sentence]]:
+    """Messages whose sources show every sentence after its id, and those sentences."""
+    sentences = number_sentences([shown_text(hit, max_source_chars, question) for hit in hits])
+    sources = "\n\n".join(f"Source {i} ({_origin(hit)})\n{numbered_text(sentences, i)}"
+                           for i, hit in enumerate(hits, 1))
+    return ([{"role": "system", "content": system_prompt(prompts, "extract")},
+             {"role": "user", "content": prompts.answer_user.format(sources=sources, question=question)}], sentences)
+
+
 @dataclass(frozen=True)
 class Prompt:
     hits: list[Hit]  # the paragraphs shown, in [n] order
     sources: list[Source]  # the same as the citations ``[n]`` resolves to
     messages: list[Message]
+    sentences: list[Sentence] = field(default_factory=list)  # extract mode: what the model may choose
 
 
 def as_source(hit: Hit) -> Source:
@@ -121,21 +146,28 @@ def as_source(hit: Hit) -> Source:
 class PromptBuilder:
     """The prompt component: keeps the hits worth their prompt tokens and numbers them as sources."""
 
-    def __init__(self, prompts: PromptSettings, max_source_chars: int = 1600, min_source_score_ratio: float = 0.0
-                 ) -> None:
+    def __init__(self, prompts: PromptSettings, max_source_chars: int = 1600, min_source_score_ratio: float = 0.0,
+                 mode: Mode = "write-first") -> None:
         self.prompts = prompts
         self.max_source_chars = max_source_chars
         self.min_source_score_ratio = min_source_score_ratio
+        self.mode = mode
 
     @classmethod
-    def from_settings(cls, s: RetrievalSettings, prompts: PromptSettings) -> PromptBuilder:
-        return cls(prompts, s.max_source_chars, s.min_source_score_ratio)
+    def from_settings(cls, s: RetrievalSettings, prompts: PromptSettings, mode: Mode = "write-first"
+                      ) -> PromptBuilder:
+        return cls(prompts, s.max_source_chars, s.min_source_score_ratio, mode)
 
     def warm_up(self) -> list[Message]:
         """The prompt prefix every answer shares: what the embedded model's self-check runs."""
-        return warm_up_messages(self.prompts)
+        return warm_up_messages(self.prompts, self.mode)
 
     def run(self, question: str, hits: list[Hit]) -> Prompt:
         shown = select_sources(hits, self.min_source_score_ratio)
-        return Prompt(shown, [as_source(hit) for hit in shown],
-                      build_messages(question, shown, self.max_source_chars, self.prompts) if shown else [])
+        sources = [as_source(hit) for hit in shown]
+        if not shown:
+            return Prompt(shown, sources, [])
+        if self.mode == "extract":
+            messages, sentences = build_extract_messages(question, shown, self.max_source_chars, self.prompts)
+            return Prompt(shown, sources, messages, sentences)
+        return Prompt(shown, sources, build_messages(question, shown, self.max_source_chars, self.prompts))

@@ -175,13 +175,18 @@ def ask(
             live.update(Text(literal(raw)), refresh=True)
     answer = stream.result
     assert answer is not None
+    if answer.evidence_first:  # the evidence first: the exact sentences, then the answer
+        for number, citation in enumerate(answer.citations, 1):
+            out.print(f"[{number}] \u201c{_snippet(citation.quote, 300)}\u201d ({literal(citation.label(), lines=False)})",
+                      markup=False, highlight=False)
+        out.print()
     out.print(Text(literal(answer.text)))
     if answer.refused:
         out.print("[yellow](not found in the reports)[/yellow]")
     for claim in answer.claims:
         if claim.kind == "claim" and not claim.supported:
             out.print(Text(f"⚠ not verified, no cited paragraph holds it: {literal(claim.plain)}", style="yellow"))
-    if answer.citations:
+    if answer.citations and not answer.evidence_first:
         out.print()
         for number, citation in enumerate(answer.citations, 1):
             shown = citation.quote or citation.text  # the sentence that supports the claim

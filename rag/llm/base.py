@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import re
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -18,6 +19,20 @@ class Usage:
 
 
 R = TypeVar("R")
+NONE = "none"  # the choice of no option
+_BRACKETED = re.compile(r"\[\s*([^\[\]]+?)\s*\]")
+
+
+def parse_choice(text: str, options: Sequence[str], max_choices: int) -> list[str]:
+    """The options a reply names in square brackets ("[2.3] [1.1]"), in order, each once, at most ``max_choices``;
+    [] for "[none]" or a reply that names no option. Every backend's reply is read the same way."""
+    allowed, chosen = set(options), list[str]()
+    for name in _BRACKETED.findall(text):
+        if name == NONE:
+            break
+        if name in allowed and name not in chosen:
+            chosen.append(name)
+    return chosen[:max_choices]
 
 
 class TextStream(Generic[R]):
@@ -66,6 +81,11 @@ class LLM(Protocol):
 
         ``max_tokens`` caps this one completion (default: the backend's answer cap).
         """
+
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+        """Up to ``max_choices`` of ``options`` (in the order the model names them) as the reply to ``messages``,
+        which ask for them in square brackets; [] when it chooses none. The backend restricts the reply to
+        exactly that (a grammar, a JSON schema). Raises rag.errors.LLMUnavailable like ``stream``."""
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """Probability that the reply to ``messages`` goes on as ``first`` rather than ``second``, from the token

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.errors import LLMUnavailable
-from rag.llm.base import Message, TextStream, Usage
+from rag.llm.base import Message, TextStream, Usage, parse_choice
 from rag.llm.worker_process import LlamaWorker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,15 @@ class LlamaCppLLM:
         with self._lock:
             usage = yield from self.worker.chat(request)
         return Usage(usage["prompt_tokens"], usage["completion_tokens"])
+
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+        """The model's choice under a GBNF grammar of the options (``llama_worker.choose``)."""
+        self.start()
+        request = {"messages": messages, "options": list(options), "max_choices": max_choices,
+                   "max_tokens": 8 * max_choices + 4, "seed": self.config.seed}
+        with self._lock:
+            reply = self.worker.choose(request)
+        return parse_choice(reply["text"], options, max_choices)
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """Probability that the reply to ``messages`` goes on as ``first`` rather than ``second``."""

@@ -3,8 +3,8 @@
 ``rag.llm.worker_process`` starts it as ``python -m rag.llm.llama_worker FD`` and talks to it
 over the socket ``FD`` with pickled ``(kind, payload)`` tuples:
 
-- parent -> ``("config", WorkerConfig fields)`` once, then ``("chat", request)`` or ``("stop", None)``;
-  during a chat, ``("cancel", None)`` ends it early;
+- parent -> ``("config", WorkerConfig fields)`` once, then ``("chat", request)``, ``("choose", request)``,
+  ``("prefer", request)`` or ``("stop", None)``; during a chat, ``("cancel", None)`` ends it early;
 - worker -> ``("ready", {...})`` after loading and one tiny decode (the self-check), or
   ``("failed", "one line")``; per chat, ``("delta", text)``... then ``("done", usage)`` or
   ``("error", "one line")``.
@@ -21,6 +21,7 @@ x86 and ARM CPU runs.
 from __future__ import annotations
 
 import ctypes
+import json
 import re
 import sys
 import time
@@ -86,9 +87,14 @@ def load(config: dict[str, Any]) -> Any:
     from llama_cpp import Llama
 
     set_extra_buffers(config["extra_buffers"])
+    draft = None
+    if config["prompt_lookup_tokens"] > 0:  # an answer copies from its prompt: guess the next tokens from it
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        draft = LlamaPromptLookupDecoding(num_pred_tokens=config["prompt_lookup_tokens"])
     return Llama(model_path=config["model_path"], n_ctx=config["n_ctx"], n_threads=config["n_threads"],
                  n_threads_batch=config["n_threads"], n_batch=config["n_batch"], n_ubatch=config["n_ubatch"],
-                 flash_attn=config["flash_attn"], seed=config["seed"], verbose=False)
+                 flash_attn=config["flash_attn"], seed=config["seed"], draft_model=draft, verbose=False)
 
 
 def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
@@ -112,6 +118,34 @@ def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
         return
     # After generation the context holds prompt + completion tokens.
     conn.send(("done", {"prompt_tokens": max(llama.n_tokens - completion, 0), "completion_tokens": completion,
+                        "seconds": time.perf_counter() - started}))
+
+
+def choice_grammar(options: list[str], max_choices: int) -> str:
+    """GBNF for up to ``max_choices`` of ``options``, each in square brackets ("[2.3] [1.1]"), or "[none]"."""
+    quoted = " | ".join(json.dumps(option) for option in options)
+    more = f' (" " item){{0,{max_choices - 1}}}' if max_choices > 1 else ""
+    return f'root ::= "[none]" | item{more}\nitem ::= "[" id "]"\nid ::= {quoted}\n'
+
+
+def choose(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
+    """The reply to ``messages`` under a grammar that allows only the options: the model's choice, as text.
+
+    Few tokens; the prompt stays in the KV cache, so the answer that follows it only pays for its new tokens.
+    """
+    from llama_cpp import LlamaGrammar
+
+    started = time.perf_counter()
+    try:
+        grammar = LlamaGrammar.from_string(choice_grammar(request["options"], request["max_choices"]), verbose=False)
+        reply = llama.create_chat_completion(messages=request["messages"], grammar=grammar, temperature=0.0,
+                                             max_tokens=request["max_tokens"], seed=request["seed"])
+    except ValueError as exc:  # e.g. a prompt longer than the context window
+        conn.send(("error", f"embedded model could not choose: {' '.join(str(exc).split())}"))
+        return
+    usage = reply.get("usage") or {}
+    conn.send(("done", {"text": reply["choices"][0]["message"].get("content") or "",
+                        "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
                         "seconds": time.perf_counter() - started}))
 
 
@@ -174,10 +208,14 @@ def main(fd: int) -> int:
             return 0
         if kind == "chat":
             chat(llama, conn, payload)
+        elif kind == "choose":
+            choose(llama, conn, payload)
         elif kind == "prefer":
             prefer(llama, conn, payload)
         elif kind == "stop":
             return 0
+        else:  # a parent of another version: say so instead of leaving it waiting
+            conn.send(("error", f"the embedded model's worker does not know the request {kind!r}"))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ Every failure becomes a one-line ``LLMUnavailable`` that says what to do.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 
 import httpx
 import ollama
 
 from rag.errors import LLMUnavailable, one_line
-from rag.llm.base import Message, TextStream, Usage
+from rag.llm.base import NONE, Message, TextStream, Usage, parse_choice
 
 
 class OllamaLLM:
@@ -55,22 +56,11 @@ class OllamaLLM:
             raise self._unreachable() from None
         return f"Ollama at {self.host} is up and has the model"
 
-    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
-        return TextStream(self._generate(messages, max_tokens))
-
-    def _generate(self, messages: list[Message], max_tokens: int | None) -> Generator[str, None, Usage]:
-        usage = Usage()
-        done = False
-        options = self.options if max_tokens is None else {**self.options, "num_predict": max_tokens}
+    @contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        """Every way a request can fail, as one LLMUnavailable line that says what to do."""
         try:
-            for part in self.client.chat(self.model, messages=messages, stream=True, options=options):
-                if part.message and part.message.content:
-                    yield part.message.content
-                if part.done:
-                    done = True
-                    if part.done_reason == "error":
-                        raise LLMUnavailable(f"Ollama stopped with an error while answering with {self.model!r}")
-                    usage = Usage(part.prompt_eval_count, part.eval_count)
+            yield
         except ollama.ResponseError as exc:
             raise self._response_error(exc) from None
         except (ConnectionError, httpx.ConnectError):
@@ -79,10 +69,43 @@ class OllamaLLM:
             raise LLMUnavailable(f"Ollama at {self.host} did not answer within {self.timeout:g}s "
                                  "(raise RAG_LLM__OLLAMA_TIMEOUT or use a smaller model)") from None
         except (httpx.TransportError, json.JSONDecodeError):
-            raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again") from None
+            raise LLMUnavailable(f"the {what} from Ollama at {self.host} was cut off; try again") from None
+
+    def stream(self, messages: list[Message], max_tokens: int | None = None) -> TextStream[Usage]:
+        return TextStream(self._generate(messages, max_tokens))
+
+    def _generate(self, messages: list[Message], max_tokens: int | None) -> Generator[str, None, Usage]:
+        usage = Usage()
+        done = False
+        options = self.options if max_tokens is None else {**self.options, "num_predict": max_tokens}
+        with self._failures("answer stream"):
+            for part in self.client.chat(self.model, messages=messages, stream=True, options=options):
+                if part.message and part.message.content:
+                    yield part.message.content
+                if part.done:
+                    done = True
+                    if part.done_reason == "error":
+                        raise LLMUnavailable(f"Ollama stopped with an error while answering with {self.model!r}")
+                    usage = Usage(part.prompt_eval_count, part.eval_count)
         if not done:
             raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again")
         return usage
+
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+        """The model's choice under a JSON schema (Ollama's structured outputs): ``{"chosen": [...]}``, each
+        item one of the options or "none"."""
+        schema = {"type": "object", "required": ["chosen"], "properties": {"chosen": {
+            "type": "array", "minItems": 1, "maxItems": max_choices,
+            "items": {"type": "string", "enum": [*options, NONE]}}}}
+        with self._failures("reply"):
+            reply = self.client.chat(self.model, messages=messages, format=schema,
+                                     options={**self.options, "num_predict": 16 * max_choices + 16})
+        try:
+            chosen = json.loads(reply.message.content or "{}").get("chosen", [])
+        except (json.JSONDecodeError, AttributeError):
+            chosen = []
+        names = [str(name) for name in chosen] if isinstance(chosen, list) else []
+        return parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices)
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """None: Ollama's chat API gives no probabilities for a continuation that was not generated."""

@@ -45,6 +45,7 @@ class WorkerConfig:
     flash_attn: bool
     extra_buffers: bool
     seed: int
+    prompt_lookup_tokens: int = 0  # 0: off; else tokens guessed ahead from the prompt (prompt-lookup decoding)
     check_messages: tuple[tuple[tuple[str, str], ...], ...] = field(default=())  # hashable chat messages
     start_timeout: float = 180.0  # seconds for load + self-check
     token_timeout: float = 180.0  # seconds without a token before the worker is declared hung
@@ -223,16 +224,24 @@ class LlamaWorker:
 
     def prefer(self, request: dict[str, Any]) -> float:
         """P(the reply continues as ``first`` rather than ``second``) (see ``llama_worker.prefer``)."""
+        return float(self._ask("prefer", request)["p_first"])
+
+    def choose(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The model's choice among ``options`` under a grammar, and its token counts (``llama_worker.choose``)."""
+        return self._ask("choose", request)
+
+    def _ask(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        """One request with one reply; a dead worker is restarted and the error says to ask again."""
         self.ready()
         assert self._conn is not None
         try:
-            self._conn.send(("prefer", request))
-            kind, payload = self._receive(self.config.token_timeout)
+            self._conn.send((kind, request))
+            answer, payload = self._receive(self.config.token_timeout)
         except (WorkerDied, OSError) as exc:
             raise self._restarted(exc) from None
-        if kind != "done":
+        if answer != "done":
             raise LLMUnavailable(payload)
-        return float(payload["p_first"])
+        return dict(payload)
 
     def _cancel(self) -> None:
         try:

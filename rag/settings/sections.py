@@ -152,6 +152,9 @@ class LLMSettings(Section):
                                                                   "and pass its self-check.")
     embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
                                                                   "model's worker is declared hung and restarted.")
+    prompt_lookup_tokens: int = Field(
+        0, ge=0, le=32, description="Embedded model: tokens guessed ahead from the prompt and checked in one batch "
+        "(prompt-lookup decoding; an answer copies from its sources). 0: off.")
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature (0: greedy, the same answer every time).")
     seed: int = Field(42, description="Sampling seed.")
@@ -170,7 +173,15 @@ class LLMSettings(Section):
 
 
 class CitationSettings(Section):
-    """How answer sentences are tied to their sources (``rag.answer.citations``)."""
+    """How an answer is tied to its sources (``rag.answer.extraction``, ``rag.answer.citations``)."""
+
+    mode: Literal["extract", "write-first"] = Field(
+        "extract", description="extract: the model first chooses the sentences that answer (a grammar restricts "
+        "it to their ids), then writes from them, and they are the citations; write-first: it writes with [n] "
+        "markers, which are then checked.")
+    max_evidence_sentences: int = Field(3, ge=1, le=10, description="extract: most sentences the model may choose.")
+    typed_choice: bool = Field(False, description="extract: a 'how many' question may only choose sentences with a "
+                               "number, a 'when' question sentences with a date (when any has one).")
 
     attribution: Literal["embedding", "lexical", "off"] = Field(
         "embedding", description="How sentences without a [n] marker are attributed to a source."
