@@ -27,7 +27,6 @@ from rich.table import Table
 from eval.matching import forbidden_found, missing_fact_groups
 from rag import Settings
 from rag.answer.abstention import Abstainer, Evidence, assess, embedding_similarity
-from rag.answer.citations import embedding_attributor
 from rag.pipeline import Pipeline
 
 GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],
@@ -35,7 +34,9 @@ GRID = {"min_coverage": [0.0, 0.5, 0.6, 0.75, 0.85],
         "check_type": [False, True],
         "min_source_coverage": [0.0, 0.6, 0.75, 0.85],
         "max_refusal_probability": [1.0, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005]}
-SIMILARITIES = [1.0, 0.7]  # abstain_term_similarity: 1.0 is word families only
+# (abstention.term_similarity, abstention.window_sentences): 1.0 is word families only; a window of 0 is the
+# supporting sentence alone (in the extract mode, the sentence the model chose).
+LEVELS = [(similarity, window) for similarity in (1.0, 0.7) for window in (1, 0)]
 
 
 @dataclass
@@ -46,25 +47,25 @@ class Case:
     correct: bool  # an answerable question answered with every fact (when not refused)
     trapped: bool
     question: str
-    evidence: dict[float, Evidence]  # per abstain_term_similarity; empty when refused before the check
+    evidence: dict[tuple[float, int], Evidence]  # per LEVELS; empty when refused before the check
 
 
-def replay(path: Path, pipeline: Pipeline) -> list[Case]:
+def replay(path: Path, shared: Pipeline) -> list[Case]:
     run = RecordedRun.load(path)
-    attributor = embedding_attributor(pipeline.embedder)
+    pipeline = Pipeline(shared.settings.model_copy(update={"index": shared.settings.index.model_copy(
+        update={"index_dir": Path(run.data["context"]["index"])})}), embedder=shared.embedder)  # the run's index
     similar = embedding_similarity(pipeline.embedder)
-    s = pipeline.settings
     cases = []
     for record in run.data["questions"]:
         question, recorded = run.questions[record["id"]], record["answer"]
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
-        resolved = resolve(recorded, sources, asked, s, attributor)
+        resolved = resolve(recorded, sources, asked, pipeline)
         probability = (recorded.get("abstention") or {}).get("refusal_probability")  # recorded: it needs the LLM
         evidence = {} if resolved.refused else {
-            level: replace(assess(asked, resolved.claims, resolved.citations, sources, s.abstention.window_sentences,
-                                  similar, level), refusal_probability=probability)
-            for level in SIMILARITIES}
+            level: replace(assess(asked, resolved.claims, resolved.citations, sources, level[1], similar, level[0]),
+                           refusal_probability=probability)
+            for level in LEVELS}
         correct = question.answerable and not resolved.refused and not missing_fact_groups(resolved.text,
                                                                                            question.facts)
         trapped = not question.answerable and bool(forbidden_found(resolved.text, question.forbidden))
@@ -76,12 +77,12 @@ def replay(path: Path, pipeline: Pipeline) -> list[Case]:
 @dataclass(frozen=True)
 class Choice:
     abstainer: Abstainer
-    similarity: float
+    similarity: tuple[float, int]  # a level of LEVELS: term similarity, window sentences
 
     def describe(self) -> str:
         a = self.abstainer
         return (f"{a.min_coverage:g} / {a.min_window_coverage:g} / {a.min_source_coverage:g} / {a.check_type} / "
-                f"{a.max_refusal_probability:g} / {self.similarity:g}")
+                f"{a.max_refusal_probability:g} / {self.similarity[0]:g} / {self.similarity[1]}")
 
 
 def scores(cases: list[Case], choice: Choice) -> dict[str, float]:
@@ -111,26 +112,27 @@ def objective(cases: list[Case], choice: Choice) -> float:
 
 def candidates() -> list[Choice]:
     return [Choice(Abstainer(c, w, t, src, p), level)
-            for c, w, t, src, p, level in itertools.product(*GRID.values(), SIMILARITIES)]
+            for c, w, t, src, p, level in itertools.product(*GRID.values(), LEVELS)]
 
 
 def best(cases: list[Case]) -> Choice:
     """The best objective; ties go to the gentlest thresholds and the plainest matching."""
     return max(candidates(), key=lambda ch: (round(objective(cases, ch), 6), -ch.abstainer.min_coverage,
                                              -ch.abstainer.min_window_coverage, -ch.abstainer.min_source_coverage,
-                                             ch.abstainer.max_refusal_probability, ch.similarity))
+                                             ch.abstainer.max_refusal_probability, ch.similarity[0], ch.similarity[1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+")
     parser.add_argument("--dump", action="store_true", help="also print every question's signals")
+    parser.add_argument("--preset", default="default", help="replay under this preset (e.g. write-first)")
     args = parser.parse_args()
-    pipeline = Pipeline(Settings())
+    pipeline = Pipeline(Settings(preset=args.preset))
     cases = [case for path in args.results for case in replay(path, pipeline)]
     sets = sorted({c.set_name for c in cases})
     table = Table(title="abstention, held-out", title_justify="left")
-    for column in ("fold", "cited / window / shown coverage / type / P(refusal) / similarity", "scored on", "refusal",
+    for column in ("fold", "cited / window / shown coverage / type / P(refusal) / similarity / window", "scored on", "refusal",
                    "false refusal", "facts", "utility"):
         table.add_column(column)
 
@@ -139,7 +141,7 @@ def main() -> None:
         table.add_row(fold, chosen.describe(), name, f"{got['refusal']:.2f}", f"{got['false_refusal']:.2f}",
                       f"{got['facts']:.2f}", f"{got['utility']:.2f}")
 
-    off = Choice(Abstainer(0.0, 0.0, False), 1.0)
+    off = Choice(Abstainer(0.0, 0.0, False), LEVELS[0])
     for name in sets:
         row("off (before)", off, [c for c in cases if c.set_name == name], name)
     for held in sets if len(sets) > 1 else []:  # leave one set out

@@ -24,9 +24,10 @@ from eval import EvalQuestion, load_eval_set, resolve_set, select, summarise
 from eval.report import summary_table
 from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
-from rag.answer.citations import Attributor, Resolved, resolve_citations
-from rag.answer.extraction import Sentence, choice_text, ground
+from rag.answer.citations import Resolved, resolve_citations
+from rag.answer.extraction import choice_text, ground, with_best_sentence
 from rag.ingest.index import FaissIndex
+from rag.llm.base import parse_choice
 from rag.types import Answer, Citation
 
 
@@ -54,22 +55,29 @@ class RecordedRun:
                          page=paragraph(doc, n).page) for doc, n in recorded["sources"]]
 
 
-def resolve(recorded: dict[str, Any], sources: list[Citation], question: str, settings: Settings,
-            attributor: Attributor | None) -> Resolved:
-    """The recorded answer through today's checks: a recorded choice (extract mode) is grounded in its chosen
-    sentences, as ``Pipeline._extract`` does; a written answer (write-first) goes through its markers."""
-    raw = recorded["raw_text"]
+def resolve(recorded: dict[str, Any], sources: list[Citation], question: str, pipeline: Pipeline) -> Resolved:
+    """The recorded answer through today's checks and ``pipeline.settings``.
+
+    A recorded choice (extract mode) is grounded as ``Pipeline._extract`` grounds it: the prompt's sentences
+    are numbered again (retrieval is deterministic), the model's choice is the first line of the raw text,
+    the ranker's sentence joins it when ``citations.add_best_sentence`` is on, and what the model wrote is
+    used only when ``citations.write_answer`` is (it was written from the model's choice alone). A written
+    answer (write-first) goes through its markers."""
+    settings, raw = pipeline.settings, recorded["raw_text"]
     if raw == choice_text([]):  # the model chose no sentence
         return Resolved(settings.prompts.refusal, [], True, 0, 0)
     if recorded.get("chosen"):
-        keys = [(s.doc_id, s.paragraph) for s in sources]
-        chosen = [Sentence(f"{keys.index((c['doc_id'], c['paragraph'])) + 1}.{i}",
-                           keys.index((c["doc_id"], c["paragraph"])) + 1, c["quote"])
-                  for i, c in enumerate(recorded["chosen"], 1)]
-        return ground(raw.split("\n", 1)[1] if "\n" in raw else "", chosen, sources, question,
+        prompt = pipeline.prompt_builder.run(question, pipeline.retriever.run(question, len(recorded["sources"]), {}))
+        by_id = {s.id: s for s in prompt.sentences}
+        choice, _, written = raw.partition("\n")
+        chosen = [by_id[i] for i in parse_choice(choice, list(by_id), settings.citations.max_evidence_sentences)]
+        if len(chosen) < settings.citations.max_evidence_sentences:
+            chosen = with_best_sentence(chosen, question, prompt.sentences, pipeline.embedder.encode,
+                                        settings.citations.add_best_sentence)
+        return ground(written if settings.citations.write_answer else "", chosen, prompt.sources, question,
                       refusal=settings.prompts.refusal, min_support=settings.citations.min_support)
-    return resolve_citations(raw, sources, attributor, settings.citations.attribution_min_similarity, question,
-                             settings.citations.min_support, refusal=settings.prompts.refusal)
+    return resolve_citations(raw, sources, pipeline.resolver.attributor, settings.citations.attribution_min_similarity,
+                             question, settings.citations.min_support, refusal=settings.prompts.refusal)
 
 
 def main() -> None:
@@ -87,8 +95,7 @@ def main() -> None:
         sources = run.sources(recorded)
         asked = recorded.get("search_question") or record["question"]
         probability = (recorded.get("abstention") or {}).get("refusal_probability")
-        resolved, _ = pipeline.verifier.run(resolve(recorded, sources, asked, pipeline.settings,
-                                                    pipeline.resolver.attributor),
+        resolved, _ = pipeline.verifier.run(resolve(recorded, sources, asked, pipeline),
                                             asked, sources, lambda: probability)  # noqa: B023 (called at once)
         answer = Answer(record["question"], resolved.text, resolved.refused, resolved.citations,
                         raw_text=recorded["raw_text"], dropped_markers=resolved.dropped_markers,

@@ -31,7 +31,7 @@ from functools import cache, cached_property
 
 from rag.answer.abstention import embedding_similarity, states_answer_type
 from rag.answer.citations import Resolved
-from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground
+from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground, with_best_sentence
 from rag.answer.generation import AnswerGenerator, Generation
 from rag.answer.prompt import Prompt, PromptBuilder
 from rag.answer.verification import AnswerVerifier, CitationResolver
@@ -131,25 +131,33 @@ class Pipeline(Resources):
 
     def _extract(self, question: str, prompt: Prompt, timings: dict[str, float]
                  ) -> Generator[str, None, tuple[Generation, Resolved, list[Citation]]]:
-        """Choose the evidence, show it, then write from it; the answer, and the chosen sentences as quotes.
-        The raw text is the choice, then what the model wrote."""
+        """Choose the evidence and show it, then (``citations.write_answer``) write from it; the answer, and the
+        chosen sentences as quotes. The raw text is the model's choice, then what it wrote."""
         by_id = {s.id: s for s in prompt.sentences}
         s = self.settings
         # A "how many" is answered by a sentence with a number, a "when" by one with a date: only those may be
         # chosen, when there are any (the evidence check judges the rest).
         typed = [i for i, sentence in by_id.items() if states_answer_type(question, sentence.text)]
         options = typed if s.citations.typed_choice and typed else list(by_id)
-        chosen = [by_id[i] for i in self.generator.choose(prompt.messages, options,
-                                                          s.citations.max_evidence_sentences, timings)]
+        most = s.citations.max_evidence_sentences
+        chosen = [by_id[i] for i in self.generator.choose(prompt.messages, options, most, timings)]
         choice = choice_text(chosen)
-        log.info("evidence chosen: %s", choice)
+        llm = self.generator.llm()
         if not chosen:
-            llm = self.generator.llm()
+            log.info("evidence chosen: none")
             return Generation(choice, None, llm.backend, llm.model), Resolved(s.prompts.refusal, [], True, 0, 0), []
+        if len(chosen) < most:
+            chosen = with_best_sentence(chosen, question, [by_id[i] for i in options], self.embedder.encode,
+                                        s.citations.add_best_sentence)
+        log.info("evidence chosen: %s (model), %s", choice, choice_text(chosen))
+        timings["llm_first_token"] = timings["llm_choice"]  # what the reader sees first: the evidence
         yield "".join(f"> {c.text} [{c.id}]\n" for c in chosen) + "\n"  # the evidence first, as it streams
-        follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice},
-                  {"role": "user", "content": s.prompts.extract_write.format(evidence=evidence_text(chosen))}]
-        generated = yield from self.generator.run(follow, timings)
+        generated = Generation("", None, llm.backend, llm.model)
+        if s.citations.write_answer:
+            follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice}, {
+                "role": "user", "content": s.prompts.extract_write.format(evidence=evidence_text(chosen))}]
+            generated = yield from self.generator.run(follow, timings)
+            timings["llm_first_token"] = timings["llm_choice"]
         resolved = ground(generated.raw, chosen, prompt.sources, question, refusal=s.prompts.refusal,
                           min_support=s.citations.min_support)
         return (replace(generated, raw=f"{choice}\n{generated.raw}"), resolved,

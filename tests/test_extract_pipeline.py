@@ -20,6 +20,7 @@ from tests.fakes import EXTRACT_SYSTEM, REFUSAL, FakeEmbedder, FakeLLM, answer_c
 SEIZURES = "over 100 seizures"
 CLAIM = "Operation Sentinel resulted in over 100 seizures of drugs"
 IDS = re.compile(r"^\[(\d+\.\d+)\] ", re.MULTILINE)
+IDS_AND_TEXT = re.compile(r"^\[(\d+\.\d+)\] (.*)$", re.MULTILINE)
 
 
 def pipeline_over(index_dir: Path, llm: FakeLLM, **sections: Any) -> Pipeline:
@@ -28,9 +29,41 @@ def pipeline_over(index_dir: Path, llm: FakeLLM, **sections: Any) -> Pipeline:
     return Pipeline(settings, embedder=FakeEmbedder(), llm=llm)
 
 
+def test_the_chosen_sentences_are_the_answer_each_citing_itself(fake_index_dir: Path) -> None:
+    llm = FakeLLM(choices=[["3.1", "1.1"]])  # the model's choice, best first
+    pipeline = pipeline_over(fake_index_dir, llm, citations={"add_best_sentence": "off"})
+    stream = pipeline.stream(SENTINEL_QUESTION)
+    deltas = list(stream)
+    answer = stream.result
+    assert answer is not None and llm.calls == []  # nothing is written: the evidence is the answer
+    [(choosing, options, most)] = llm.choose_calls
+    sentences = dict(IDS_AND_TEXT.findall(choosing[1]["content"]))
+    quotes = [c.quote for c in answer.citations]
+    assert quotes == [sentences["3.1"], sentences["1.1"]]
+    assert deltas == [f"> {sentences['3.1']} [3.1]\n> {sentences['1.1']} [1.1]\n\n"]  # the evidence, streamed first
+    assert answer.text == " ".join(c.text for c in answer.claims)
+    assert all(c.supported and c.quote == quotes[n] and c.text.startswith(quotes[n].rstrip("."))
+               and c.markers == (n + 1,) for n, c in enumerate(answer.claims))
+    assert answer.raw_text == "[3.1] [1.1]\n" and answer.evidence_first and not answer.refused
+
+
+def test_the_ranker_adds_the_sentence_closest_to_the_question(fake_index_dir: Path) -> None:
+    probe = FakeLLM(choices=[["1.1"]])
+    pipeline_over(fake_index_dir, probe, citations={"add_best_sentence": "off"}).ask(SENTINEL_QUESTION)
+    sentences = dict(IDS_AND_TEXT.findall(probe.choose_calls[0][0][1]["content"]))
+    unrelated = next(i for i, text in sentences.items() if "Operation" not in text)  # a choice the ranker would not make
+    llm = FakeLLM(choices=[[unrelated]])
+    answer = pipeline_over(fake_index_dir, llm).ask(SENTINEL_QUESTION)
+    assert [c.quote for c in answer.chosen][0] == sentences[unrelated] and len(answer.chosen) == 2
+    assert "Operation" in answer.chosen[1].quote  # the closest sentence under the (fake) embedder and key terms
+    only = pipeline_over(fake_index_dir, FakeLLM(choices=[[unrelated]]), citations={"add_best_sentence": "off"})
+    assert len(only.ask(SENTINEL_QUESTION).chosen) == 1
+
+
 def test_the_model_chooses_numbered_sentences_then_writes_from_them(fake_index_dir: Path) -> None:
     llm = FakeLLM(answer_citing(SEIZURES, CLAIM))
-    stream = pipeline_over(fake_index_dir, llm).stream(SENTINEL_QUESTION)
+    stream = pipeline_over(fake_index_dir, llm, citations={"write_answer": True, "add_best_sentence": "off"}).stream(
+        SENTINEL_QUESTION)
     deltas = list(stream)
     answer = stream.result
     assert answer is not None
@@ -72,14 +105,16 @@ def test_an_answer_that_adds_a_number_is_replaced_by_the_exact_quote(fake_index_
         return "Operation Sentinel seized 900 kg of heroin." if messages[-1]["role"] == "user" else None
 
     llm = FakeLLM(writer, choices=[["2.3", "1.1"]])
-    answer = pipeline_over(fake_index_dir, llm).ask(SENTINEL_QUESTION)
-    assert "900" not in answer.text and answer.text.endswith("[1].")
-    assert answer.text.removesuffix(" [1].") == answer.citations[0].quote.rstrip(".")
-    assert len(answer.citations) == 1  # only the evidence the answer rests on is cited
+    answer = pipeline_over(fake_index_dir, llm, citations={"write_answer": True, "add_best_sentence": "off"}).ask(
+        SENTINEL_QUESTION)
+    assert "900" not in answer.text and answer.unsupported_sentences == 1
+    assert answer.text == " ".join(c.text for c in answer.claims) and len(answer.claims) == len(answer.citations) == 2
+    assert all(c.text.startswith(q.quote.rstrip(".")) for c, q in zip(answer.claims, answer.citations))
 
 
 def test_the_evidence_check_refuses_a_trap_and_names_what_is_missing(fake_index_dir: Path) -> None:
-    trap = pipeline_over(fake_index_dir, FakeLLM(answer_citing(SEIZURES, CLAIM))).ask(
+    strict = {"min_window_coverage": 0.8, "window_sentences": 0}  # the chosen sentence must hold 4 terms in 5
+    trap = pipeline_over(fake_index_dir, FakeLLM(answer_citing(SEIZURES, CLAIM)), abstention=strict).ask(
         "What did Operation Sentinel seize in Japan?")
     assert trap.refused and "do not mention" in trap.text and '"Japan"' in trap.text
     assert trap.citations and trap.claims[0].kind == "refusal"

@@ -52,7 +52,9 @@ def seen(updates: Iterator[tuple[list[dict[str, str]], list[dict], object]]) -> 
 
 
 def chat_over(index_dir: Path, llm: FakeLLM, tmp_path: Path, corpus: Path = BUNDLED_CORPUS) -> ChatApp:
-    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}, ui={"workspace_corpus_dir": tmp_path / "workspace"})
+    # The model writes its answer from its choice (citations.write_answer), so the chat shows both: quote, answer.
+    settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}, ui={"workspace_corpus_dir": tmp_path / "workspace"},
+                        citations={"write_answer": True, "add_best_sentence": "off"})
     return ChatApp(Pipeline(settings, embedder=FakeEmbedder(), llm=llm))
 
 

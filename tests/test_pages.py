@@ -111,7 +111,8 @@ def pdf_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _pipeline(index_dir: Path, llm: FakeLLM) -> Pipeline:
-    return Pipeline(Settings(index={"index_dir": index_dir}), embedder=FakeEmbedder(), llm=llm)
+    return Pipeline(Settings(index={"index_dir": index_dir}, citations={"write_answer": True, "add_best_sentence": "off"}),
+                    embedder=FakeEmbedder(), llm=llm)
 
 
 def test_an_answer_from_a_pdf_cites_the_page_the_paragraph_starts_on(pdf_index: Path) -> None:
@@ -138,6 +139,8 @@ def test_rag_ask_prints_the_page_and_json_carries_it(pdf_index: Path, monkeypatc
     from rag.app import cli
 
     monkeypatch.setattr(cli, "_logging", lambda verbose: None)  # keep pytest's log capture in place
+    monkeypatch.setenv("RAG_CITATIONS__WRITE_ANSWER", "true")
+    monkeypatch.setenv("RAG_CITATIONS__ADD_BEST_SENTENCE", "off")
     monkeypatch.setattr(cli, "Pipeline", lambda settings, progress=False: Pipeline(
         settings, embedder=FakeEmbedder(), llm=FakeLLM(answer_citing("118 trucks", CLAIM))))
     runner = CliRunner()

@@ -37,7 +37,7 @@ def test_the_defaults_are_the_measured_texts() -> None:
     """The eval figures were measured with these texts: a change must be re-measured, then this hash updated."""
     prompts = PromptSettings().model_dump()
     assert hashlib.sha256(json.dumps(prompts, sort_keys=True).encode()).hexdigest() == (
-        "4d6c5c0b97a3ec4f9b78a89ed441a52bd3deb9ad48c6666909805d03e2fca2ab")
+        "5ddd2c077f7c40c603b481c76245d62dc5aa43f8b384403fef82591ffa1e3bdf")
     assert SYSTEM_PROMPT.splitlines()[3] == "If none of the sources contains the answer, reply only: " + prompts["refusal"]
 
 
@@ -84,7 +84,7 @@ def test_the_extract_prompts_are_what_the_model_receives_in_both_steps(monkeypat
     monkeypatch.setenv("RAG_PROMPTS__EXTRACT_SYSTEM", "Pick the sentences that answer.")
     monkeypatch.setenv("RAG_PROMPTS__EXTRACT_WRITE", "You picked:\n{evidence}\n\nNow answer briefly.")
     llm = FakeLLM(prompts=PromptSettings(extract_write="You picked:\n{evidence}\n\nNow answer briefly."))  # copies
-    pipeline = _pipeline(fake_index_dir, llm)
+    pipeline = _pipeline(fake_index_dir, llm, citations={"write_answer": True, "add_best_sentence": "off"})
     answer = pipeline.ask(SENTINEL_QUESTION)
     [(choosing, options, most)] = llm.choose_calls
     assert choosing[0]["content"] == "Pick the sentences that answer." and most == 3

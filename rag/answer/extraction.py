@@ -17,9 +17,12 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from rag.answer.abstention import found_terms, key_terms
 from rag.answer.citations import Resolved, is_grounded, refusal_pattern, support
 from rag.answer.claims import parse_claims, render
 from rag.answer.injection import REMOVED
@@ -78,6 +81,31 @@ def evidence_citations(chosen: Sequence[Sentence], sources: Sequence[Citation]) 
     return [replace(sources[s.source - 1], quote=s.text) for s in chosen]
 
 
+def best_sentence(question: str, sentences: Sequence[Sentence], encode: Callable[[list[str]], np.ndarray],
+                  term_weight: float = 0.5) -> Sentence | None:
+    """The shown sentence closest to the question: cosine similarity under the index's embedder plus
+    ``term_weight`` x the share of the question's key terms it holds (``rag.answer.abstention.key_terms``)."""
+    if not sentences:
+        return None
+    vectors = encode([question, *(s.text for s in sentences)])
+    terms = key_terms(question)
+    scores = [float(vectors[i + 1] @ vectors[0]) + term_weight * len(found_terms(terms, s.text)) / max(len(terms), 1)
+              for i, s in enumerate(sentences)]
+    return sentences[max(range(len(sentences)), key=scores.__getitem__)]
+
+
+def with_best_sentence(chosen: list[Sentence], question: str, options: Sequence[Sentence],
+                       encode: Callable[[list[str]], np.ndarray], where: str) -> list[Sentence]:
+    """The model's choice and, after it, the ranker's best sentence (``best_sentence``) when it is not chosen
+    yet: from any shown paragraph (``where="any"``), only from one the model chose from ("same-paragraph"),
+    or never ("off")."""
+    if where == "off" or not chosen:
+        return chosen
+    pool = [s for s in options if where == "any" or any(s.source == c.source for c in chosen)]
+    best = best_sentence(question, pool, encode)
+    return chosen if best is None or best in chosen else [*chosen, best]
+
+
 def _cited(claim: str, evidence: Sequence[Citation], question: str) -> list[int]:
     """The evidence (1-based) a claim rests on: each quote that holds a word of its own, or else the first."""
     own = content_stems(claim) - content_stems(question)
@@ -90,9 +118,9 @@ def ground(raw: str, chosen: Sequence[Sentence], sources: Sequence[Citation], qu
     """The written answer as claims, each citing the chosen sentences that hold it (``[n]`` = evidence n).
 
     A claim is dropped when it states a number no chosen sentence holds, or when less than ``min_support``
-    of its own words (not the question's) are in them. If nothing the model wrote survives, the answer is the
-    first chosen sentence itself: an exact quote is a verified answer. A refusal keeps the evidence as the
-    closest passage.
+    of its own words (not the question's) are in them. If nothing the model wrote survives (or it wrote
+    nothing: ``citations.write_answer`` off), the answer is the chosen sentences themselves: an exact quote is
+    a verified answer. A written refusal is a refusal.
     """
     evidence = evidence_citations(chosen, sources)
     text = " ".join(_ANY_MARKER.sub("", raw).split())
@@ -113,9 +141,9 @@ def ground(raw: str, chosen: Sequence[Sentence], sources: Sequence[Citation], qu
     if any(c.kind == "refusal" for c in kept) and not any(c.kind == "claim" for c in kept):
         refused = [replace(c, text=c.plain) for c in kept if c.kind == "refusal"]
         return Resolved(render(refused) or refusal, [], True, 0, 0, dropped, refused)
-    if not any(c.kind == "claim" for c in kept):
-        quote = Claim(evidence[0].quote).with_markers([1])
-        kept = [replace(quote, supported=True, quote=evidence[0].quote)]
+    if not any(c.kind == "claim" for c in kept):  # the evidence itself, each sentence citing itself
+        kept = [replace(Claim(c.quote).with_markers([n]), supported=True, quote=c.quote)
+                for n, c in enumerate(evidence, 1)]
     used = sorted({n for c in kept if c.kind == "claim" for n in c.markers})
     order = {old: new for new, old in enumerate(used, 1)}
     renumbered = [c.with_markers([order[n] for n in c.markers]) if c.kind == "claim" else c for c in kept

@@ -100,10 +100,11 @@ class OllamaLLM:
         with self._failures("reply"):
             reply = self.client.chat(self.model, messages=messages, format=schema,
                                      options={**self.options, "num_predict": 16 * max_choices + 16})
+        content = reply.message.content or ""
         try:
-            chosen = json.loads(reply.message.content or "{}").get("chosen", [])
-        except (json.JSONDecodeError, AttributeError):
-            chosen = []
+            chosen = json.loads(content).get("chosen", [])
+        except (json.JSONDecodeError, AttributeError):  # a server that ignored the schema: read the ids it wrote
+            return parse_choice(content, options, max_choices)
         names = [str(name) for name in chosen] if isinstance(chosen, list) else []
         return parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices)
 
