@@ -10,6 +10,7 @@ those failures. Every request body is recorded for assertions.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ class FakeOllama:
     cut_after_chunks: int | None = None  # close the connection mid-stream, without "done"
     stall_seconds: float = 0.0  # wait before answering (to trigger client timeouts)
     requests: list[tuple[str, dict]] = field(default_factory=list)
+    # A structured-output request (``format``, the evidence choice) gets {"chosen": [the id of the numbered
+    # sentence that holds this text]}, or {"chosen": ["none"]} when no sentence does.
+    choose_containing: str = "100 seizures"
 
     def __post_init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -40,6 +44,11 @@ class FakeOllama:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def choose(self, body: dict) -> list[str]:
+        user = next((m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), "")
+        found = re.search(rf"^\[(\d+\.\d+)\] [^\n]*{re.escape(self.choose_containing)}", user, re.MULTILINE)
+        return [found.group(1)] if found else ["none"]
 
     def chunks(self) -> list[str]:
         words = self.reply.split(" ")
@@ -88,6 +97,8 @@ class FakeOllama:
                     return self._json(200, {"modelfile": "", "parameters": "", "template": "",
                                             "details": {"family": "qwen2"}, "model_info": {}})
                 time.sleep(fake.stall_seconds)
+                if body.get("format") is not None:
+                    return self._json(200, self._final(model, json.dumps({"chosen": fake.choose(body)})))
                 if not body.get("stream", True):
                     return self._json(200, self._final(model, fake.reply))
                 self.send_response(200)

@@ -75,12 +75,20 @@ def test_ask_through_ollama_prints_answer_and_sources(bundled_index_dir: Path) -
     reply = "Operation Sentinel resulted in over 100 seizures and more than 160 kg of drugs."
     with FakeOllama(reply=reply) as server:
         result = rag("ask", SENTINEL_QUESTION, "--llm", "ollama", "--index-dir", str(bundled_index_dir),
-                     env={"OLLAMA_HOST": server.host})
+                     env={"OLLAMA_HOST": server.host, "RAG_CITATIONS__MODE": "write-first"})
+        chose = rag("ask", SENTINEL_QUESTION, "--llm", "ollama", "--index-dir", str(bundled_index_dir),
+                    env={"OLLAMA_HOST": server.host})
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\n")
     assert "160 kg" in answer and "[1]" in answer  # attributed: the reply carried no marker
     assert sources.startswith('[1] 002_50d104ffb6a67dba.txt ¶9: "')
     assert "answered by ollama model qwen2.5:3b" in result.stderr
+    # The default: the evidence chosen under a JSON schema (Ollama's structured outputs), quoted first.
+    assert chose.returncode == 0, chose.stderr
+    schema = next(body["format"] for path, body in server.requests if body.get("format"))
+    assert schema["properties"]["chosen"]["maxItems"] == 3 and "none" in schema["properties"]["chosen"]["items"]["enum"]
+    assert chose.stdout.startswith("[1] \u201cThe Operation resulted in over 100 seizures of drugs; more than 160 kg")
+    assert "(002_50d104ffb6a67dba.txt ¶9)" in chose.stdout.splitlines()[0]
 
 
 def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:

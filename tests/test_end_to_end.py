@@ -57,7 +57,8 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     assert sentinel.text.startswith("Whilst in Russia") and isinstance(sentinel.score, float)
     assert "[1]" in answer.text  # markers resolve into answer.citations
     assert answer.backend == "embedded" and answer.model.endswith(".gguf")
-    assert answer.timings["llm_first_token"] > 0 and answer.completion_tokens
+    assert answer.timings["llm_first_token"] > 0 and answer.timings["llm_choice"] > 0
+    assert answer.evidence_first and answer.raw_text.startswith("[")  # the model's choice of sentences
 
     # The same process-wide pipeline (and loaded models) serves the next question; it refuses what is not there.
     assert rag.api.default_pipeline() is rag.api._default
@@ -70,9 +71,11 @@ def test_streaming_yields_the_answer_as_it_is_generated(bundled_index_dir: Path,
                                  index={"index_dir": bundled_index_dir}))
     stream = pipeline.stream(SENTINEL_QUESTION)
     deltas = list(stream)
-    assert len(deltas) > 5  # token by token, not one block
+    assert deltas[0].startswith("> ") and "100" in deltas[0]  # the evidence arrives first, as quotes
     answer = stream.result
-    assert "100" in "".join(deltas)  # the facts arrive through the stream
+    written = Pipeline(pipeline.settings.model_copy(update={"citations": pipeline.settings.citations.model_copy(
+        update={"write_answer": True})}), embedder=pipeline.embedder).stream(SENTINEL_QUESTION)
+    assert len(list(written)) > 5  # an answer the model writes streams token by token, after the evidence
     _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
 
 
@@ -83,7 +86,8 @@ def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
          SENTINEL_QUESTION], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"text", "refused", "citations", "claims", "backend", "model"}
+    assert set(data) == {"text", "refused", "citations", "claims", "backend", "model", "evidence"}
+    assert any("160 kg" in e["quote"] and (e["doc_id"], e["paragraph"]) == SENTINEL for e in data["evidence"])
     assert set(data["citations"][0]) == {"doc_id", "paragraph", "page", "text", "score"}
     assert any(c["supported"] and "160 kg" in c["quote"] for c in data["claims"])  # verified, with its quote
     _assert_sentinel_answer(data["text"], data["refused"], [(c["doc_id"], c["paragraph"]) for c in data["citations"]])

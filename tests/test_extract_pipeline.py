@@ -36,7 +36,7 @@ def test_the_chosen_sentences_are_the_answer_each_citing_itself(fake_index_dir: 
     deltas = list(stream)
     answer = stream.result
     assert answer is not None and llm.calls == []  # nothing is written: the evidence is the answer
-    [(choosing, options, most)] = llm.choose_calls
+    [(choosing, _, _)] = llm.choose_calls
     sentences = dict(IDS_AND_TEXT.findall(choosing[1]["content"]))
     quotes = [c.quote for c in answer.citations]
     assert quotes == [sentences["3.1"], sentences["1.1"]]
@@ -54,7 +54,7 @@ def test_the_ranker_adds_the_sentence_closest_to_the_question(fake_index_dir: Pa
     unrelated = next(i for i, text in sentences.items() if "Operation" not in text)  # a choice the ranker would not make
     llm = FakeLLM(choices=[[unrelated]])
     answer = pipeline_over(fake_index_dir, llm).ask(SENTINEL_QUESTION)
-    assert [c.quote for c in answer.chosen][0] == sentences[unrelated] and len(answer.chosen) == 2
+    assert answer.chosen[0].quote == sentences[unrelated] and len(answer.chosen) == 2
     assert "Operation" in answer.chosen[1].quote  # the closest sentence under the (fake) embedder and key terms
     only = pipeline_over(fake_index_dir, FakeLLM(choices=[[unrelated]]), citations={"add_best_sentence": "off"})
     assert len(only.ask(SENTINEL_QUESTION).chosen) == 1
