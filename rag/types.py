@@ -126,6 +126,15 @@ class Answer:
         """Extract mode, answered: the citations' quotes are the evidence, shown before the text."""
         return bool(self.chosen) and not self.refused
 
+    @property
+    def quoted(self) -> bool:
+        """The answer is the evidence itself (extract mode without a written answer): every sentence of the text
+        is the exact quote of the citation it carries, so showing the quotes shows the whole answer."""
+        claims = [c for c in self.claims if c.kind != "filler"]
+        return self.evidence_first and bool(claims) and all(
+            c.kind == "claim" and len(c.markers) == 1 and c.plain.rstrip(".") == self.citations[c.markers[0] - 1].quote.rstrip(".")
+            for c in claims)
+
     def to_dict(self, with_sources: bool = False) -> dict:
         data = {
             "text": self.text,

@@ -130,6 +130,7 @@ def test_an_upload_is_indexed_in_the_background_then_answered(tmp_path: Path) ->
         html, listed, pending, _ = chat.index_progress(pending)
     assert "harbour.md" in html and "Harbour inspection in Port Aldeney" in listed
     markdown = chat.ask_markdown("How much saffron was found in Port Aldeney?")
+    # The model copied the sentence: the quote is the whole answer, shown once.
     assert markdown.startswith("> “The inspection found 740 kg of undeclared saffron in Port Aldeney.” [1]\n\n"
-                               "The inspection found 740 kg of undeclared saffron in Port Aldeney [1].")
+                               "**Sources**")
     assert "[1] **harbour.md ¶2**" in markdown

@@ -56,7 +56,8 @@ def test_the_rewritten_question_is_what_is_retrieved_and_answered(bundled_index_
     rewritten = "When did Operation Sentinel take place?"
     with FakeOllama(reply=rewritten) as ollama:
         pipeline = Pipeline(Settings(llm={"backend": "ollama", "ollama_host": ollama.host},
-                                     index={"index_dir": bundled_index_dir}, questions={"followup_max_tokens": 32}))
+                                     index={"index_dir": bundled_index_dir}, questions={"followup_max_tokens": 32},
+                                     citations={"mode": "write-first"}))  # one answer call, its cap checked
         answer = pipeline.ask(FOLLOW_UP, history=HISTORY)
         plain = pipeline.ask(SENTINEL_QUESTION)
     chats = [body for path, body in ollama.requests if path == "/api/chat"]

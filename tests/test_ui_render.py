@@ -128,3 +128,30 @@ def test_a_refusal_shows_the_closest_passage_it_names() -> None:
     assert "Not found in the reports" in html and "Closest passage" in html
     assert "002_50d104ffb6a67dba.txt ¶9" in html and '<span class="rag-cite">[1]</span>' in html
     assert "Closest passage" not in render.answer_html(_answer(refused=True, text="No.", citations=[]))
+
+
+def test_the_evidence_comes_first_and_a_quoted_answer_is_shown_once() -> None:
+    from rag.types import Claim
+
+    written = _answer(chosen=[SENTINEL], claims=[Claim("Operation Sentinel seized more than 160 kg of drugs [1].",
+                                                       supported=True, quote=QUOTE)])
+    html = render.answer_html(written)
+    assert html.index('class="rag-evidence"') < html.index('class="rag-answer-text"') < html.index('class="rag-sources"')
+    assert f"{QUOTE}<span class=\"rag-quote-loc\">002_50d104ffb6a67dba.txt ¶9</span>" in html
+    assert render.answer_markdown(written).startswith(f"> “{QUOTE}” [1]\n\nOperation Sentinel seized")
+
+    quoted = _answer(chosen=[SENTINEL], text=f"{QUOTE.rstrip('.')} [1].",
+                     claims=[Claim(f"{QUOTE.rstrip('.')} [1].", supported=True, quote=QUOTE)])
+    assert quoted.quoted and not written.quoted
+    html = render.answer_html(quoted)
+    assert 'class="rag-evidence"' in html and 'class="rag-answer-text"' not in html and html.count("160 kg") == 2
+    assert render.answer_markdown(quoted).startswith(f"> “{QUOTE}” [1]\n\n**Sources**")  # quote, then the card
+
+    refused = _answer(chosen=[SENTINEL], refused=True, text="The reports do not answer this.")
+    assert not refused.evidence_first and 'class="rag-evidence"' not in render.answer_html(refused)
+
+
+def test_the_streamed_evidence_is_quoted_above_the_text_being_written() -> None:
+    html = render.streaming_html(f"> {QUOTE} [2.3]\n\nOperation Sentinel")
+    assert html.index("<blockquote") < html.index("Operation Sentinel<span class=\"rag-cursor\">")
+    assert "What the reports say" in html and "&gt;" not in html

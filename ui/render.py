@@ -137,8 +137,8 @@ def answer_html(answer: Answer, pages: PageLinks | None = None) -> str:
     ``pages`` gives a PDF citation's page image links (``ui.page_images.PageImages.links``)."""
     if answer.refused:
         return refusal_html(answer, pages)
-    return (f'<div class="rag-answer">{evidence_html(answer)}<div class="rag-answer-text">{claims_html(answer)}'
-            f'</div>{sources_panel(answer, pages)}{_meta(answer)}</div>')
+    text = "" if answer.quoted else f'<div class="rag-answer-text">{claims_html(answer)}</div>'  # quotes: shown
+    return f'<div class="rag-answer">{evidence_html(answer)}{text}{sources_panel(answer, pages)}{_meta(answer)}</div>'
 
 
 def refusal_html(answer: Answer, pages: PageLinks | None = None) -> str:
@@ -184,8 +184,8 @@ def answer_markdown(answer: Answer) -> str:
         flagged = [c.text for c in answer.claims if c.kind == "claim" and not c.supported]
         quotes = [f"> “{_one_line(c.quote)}” [{n}]" for n, c in enumerate(answer.citations, 1)
                   if answer.evidence_first and c.quote]
-        lines = [*(quotes + [""] if quotes else []), answer.text,
-                 *([""] + [f"_Not verified: {t}_" for t in flagged] if flagged else []), "", "**Sources**", ""]
+        text = quotes if answer.quoted else [*(quotes + [""] if quotes else []), answer.text]  # quotes: the answer
+        lines = [*text, *([""] + [f"_Not verified: {t}_" for t in flagged] if flagged else []), "", "**Sources**", ""]
     for number, citation in enumerate(answer.citations, 1):
         origin = ", ".join(p for p in (citation.title, citation.date) if p)
         lines.append(f"[{number}] **{citation.label()}**" + (f" ({origin})" if origin else ""))

@@ -177,10 +177,13 @@ def ask(
     assert answer is not None
     if answer.evidence_first:  # the evidence first: the exact sentences, then the answer
         for number, citation in enumerate(answer.citations, 1):
-            out.print(f"[{number}] \u201c{_snippet(citation.quote, 300)}\u201d ({literal(citation.label(), lines=False)})",
+            quote = literal(" ".join(citation.quote.split()))  # whole: it may be all of the answer
+            out.print(f"[{number}] \u201c{quote}\u201d ({literal(citation.label(), lines=False)})",
                       markup=False, highlight=False)
-        out.print()
-    out.print(Text(literal(answer.text)))
+        if not answer.quoted:
+            out.print()
+    if not answer.quoted:  # else the quotes above are the whole answer
+        out.print(Text(literal(answer.text)))
     if answer.refused:
         out.print("[yellow](not found in the reports)[/yellow]")
     for claim in answer.claims:
