@@ -67,7 +67,7 @@ def resolve(recorded: dict[str, Any], sources: list[Citation], question: str, pi
     if raw == choice_text([]):  # the model chose no sentence
         return Resolved(settings.prompts.refusal, [], True, 0, 0)
     if recorded.get("chosen"):
-        prompt = pipeline.prompt_builder.run(question, pipeline.retriever.run(question, len(recorded["sources"]), {}))
+        prompt = pipeline.prompt_builder.run(question, pipeline.retriever.run(question, settings.retrieval.k, {}))
         by_id = {s.id: s for s in prompt.sentences}
         choice, _, written = raw.partition("\n")
         chosen = [by_id[i] for i in parse_choice(choice, list(by_id), settings.citations.max_evidence_sentences)]
