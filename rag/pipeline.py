@@ -29,7 +29,7 @@ from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import cache, cached_property
 
-from rag.answer.abstention import embedding_similarity, states_answer_type
+from rag.answer.abstention import embedding_similarity
 from rag.answer.citations import Resolved
 from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground, with_best_sentence
 from rag.answer.generation import AnswerGenerator, Generation
@@ -135,10 +135,7 @@ class Pipeline(Resources):
         chosen sentences as quotes. The raw text is the model's choice, then what it wrote."""
         by_id = {s.id: s for s in prompt.sentences}
         s = self.settings
-        # A "how many" is answered by a sentence with a number, a "when" by one with a date: only those may be
-        # chosen, when there are any (the evidence check judges the rest).
-        typed = [i for i, sentence in by_id.items() if states_answer_type(question, sentence.text)]
-        options = typed if s.citations.typed_choice and typed else list(by_id)
+        options = list(by_id)
         most = s.citations.max_evidence_sentences
         chosen = [by_id[i] for i in self.generator.choose(prompt.messages, options, most, timings)]
         choice = choice_text(chosen)

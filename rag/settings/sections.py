@@ -177,8 +177,8 @@ class CitationSettings(Section):
 
     mode: Literal["extract", "write-first"] = Field(
         "extract", description="extract: the model first chooses the sentences that answer (a grammar restricts "
-        "it to their ids), then writes from them, and they are the citations; write-first: it writes with [n] "
-        "markers, which are then checked.")
+        "it to their ids), and they are the answer and its citations; write-first: it writes with [n] markers, "
+        "which are then checked.")
     max_evidence_sentences: int = Field(3, ge=1, le=10, description="extract: most sentences the model may choose.")
     add_best_sentence: Literal["any", "same-paragraph", "off"] = Field(
         "any", description="extract: the shown sentence closest to the question (by the embedder and its key terms) "
@@ -186,8 +186,6 @@ class CitationSettings(Section):
         "chose from, or never.")
     write_answer: bool = Field(False, description="extract: after choosing, the model also writes a short answer "
                                "from its choice (checked against it); off: the chosen sentences are the answer.")
-    typed_choice: bool = Field(False, description="extract: a 'how many' question may only choose sentences with a "
-                               "number, a 'when' question sentences with a date (when any has one).")
 
     attribution: Literal["embedding", "lexical", "off"] = Field(
         "embedding", description="How sentences without a [n] marker are attributed to a source."
