@@ -57,6 +57,15 @@ def hallucinated_citation_rate(dropped_markers: int, written_markers: int) -> fl
     return dropped_markers / written_markers if written_markers else None
 
 
+# --- a careful analyst's utility ------------------------------------------------------------------
+def utility(answerable: bool, refused: bool, correct: bool) -> float:
+    """+1 for a right answer or a right refusal, 0 for a refused answerable question, -1 for a wrong answer or an
+    answered unanswerable one (what ``bench/abstention.py`` maximises); its mean weighs both kinds of error."""
+    if not answerable:
+        return 1.0 if refused else -1.0
+    return 0.0 if refused else (1.0 if correct else -1.0)
+
+
 # --- aggregation ---------------------------------------------------------------------------------
 def mean(values: Iterable[float | None]) -> tuple[float | None, int]:
     """Mean of the defined values and how many there were."""

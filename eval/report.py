@@ -35,7 +35,7 @@ SHORT_NAMES = {"recall@1": "R@1", "recall@3": "R@3", "recall@5": "R@5", "recall@
                "ndcg@10": "nDCG@10", "fact_accuracy": "facts", "citation_precision": "cite P",
                "citation_recall": "cite R", "correct_citation_share": "cite ok", "hallucinated_citation_rate": "halluc↓",
                "refusal_accuracy": "refuse", "false_refusal_rate": "false ref↓", "trap_rate": "trap↓",
-               "related_citation_share": "ref cites", "entity_in_quote": "in quote"}
+               "related_citation_share": "ref cites", "entity_in_quote": "in quote", "utility": "utility"}
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

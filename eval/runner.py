@@ -85,6 +85,7 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
     cited = {c.key for c in answer.citations}
     if not question.answerable:
         scores["refusal_accuracy"] = float(answer.refused)
+        scores["utility"] = metrics.utility(question.answerable, answer.refused, False)
         trapped = [] if answer.refused else forbidden_found(answer.text, question.forbidden)
         if question.forbidden:
             scores["trap_rate"] = float(bool(trapped))
@@ -101,6 +102,7 @@ def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, flo
         "correct_citation_share": metrics.has_correct_citation(cited, relevant),
         "false_refusal_rate": float(answer.refused),
         "entity_in_quote": entity_in_quote(answer),
+        "utility": metrics.utility(True, answer.refused, not missing and not trapped),
     })
     return scores, missing, trapped
 
@@ -156,7 +158,7 @@ def run_eval(pipeline: Pipeline, questions: list[EvalQuestion], k: int | None = 
 METRICS = [f"recall@{k}" for k in RECALL_KS] + [
     "mrr", "ndcg@10", "fact_accuracy", "citation_precision", "citation_recall", "correct_citation_share",
     "hallucinated_citation_rate", "refusal_accuracy", "false_refusal_rate", "trap_rate", "related_citation_share",
-    "entity_in_quote"]
+    "entity_in_quote", "utility"]
 
 
 def _means(results: list[QuestionResult]) -> dict[str, dict[str, float | int | None]]:

@@ -102,7 +102,7 @@ def test_false_premise_scores_count_traps_and_refusals_that_name_the_related_par
     refusal = Answer(question.question, "The reports do not say so [1].", True, [closest], raw_text="")
     scores, _, _ = answer_scores(question, refusal)
     assert scores == {"hallucinated_citation_rate": None, "refusal_accuracy": 1.0, "trap_rate": 0.0,
-                      "related_citation_share": 1.0}
+                      "related_citation_share": 1.0, "utility": 1.0}
 
 
 def test_entity_in_quote_catches_the_wrong_name_from_the_right_paragraph() -> None:
@@ -133,3 +133,10 @@ def test_the_refusal_tradeoff_moves_with_the_coverage_threshold() -> None:
     assert points[20] == (1.0, 1.0, 0.5)  # full coverage is never below the threshold; 0.6 is
     assert points[13] == (0.65, 1.0, 0.5)
     assert refusal_tradeoff(results[:2], {"min_window_coverage": 0.0, "check_type": False}, knob="min_coverage") == []
+
+
+def test_utility_rewards_right_answers_and_refusals_and_punishes_guesses() -> None:
+    from eval.metrics import utility
+
+    assert [utility(True, False, True), utility(True, True, False), utility(True, False, False)] == [1.0, 0.0, -1.0]
+    assert [utility(False, True, False), utility(False, False, False)] == [1.0, -1.0]
