@@ -57,7 +57,8 @@ for question, expected, source in [sentinel, (sys.argv[3], "Konovalenko", ("004_
                  "correct": expected in answer.text and source in [(c.doc_id, c.paragraph) for c in answer.citations]})
 # How many prompt tokens the shared start (system prompt) has: those are cached in a warm question.
 from rag.answer.prompt import warm_up_messages
-shared = pipeline.llm.llm.stream(warm_up_messages(pipeline.settings.prompts), max_tokens=1)
+shared = pipeline.llm.llm.stream(warm_up_messages(pipeline.settings.prompts, pipeline.settings.citations.mode),
+                                 max_tokens=1)
 "".join(shared)
 print(json.dumps({"import": imported, "runs": runs, "cached_tokens": shared.result.prompt_tokens}))
 """
@@ -110,7 +111,9 @@ def main() -> None:
             record("completion_tokens", warm["completion_tokens"])
             # The warm prompt's system part is cached: count only the tokens read for this question.
             record("prompt_tok_per_s", (warm["prompt_tokens"] - figures["cached_tokens"]) / warm["llm_first_token"])
-            record("gen_tok_per_s", (warm["completion_tokens"] - 1) / max(warm["llm_total"] - warm["llm_first_token"], 1e-9))
+            if "llm_total" in warm:  # the model wrote an answer (write-first, or extract with citations.write_answer)
+                record("gen_tok_per_s", (warm["completion_tokens"] - 1)
+                       / max(warm["llm_total"] - warm["llm_first_token"], 1e-9))
             record("retrieval_ms", 1000 * (warm["embed"] + warm["search"]))
             record("answers_correct", float(cold["correct"] and other["correct"] and warm["correct"]))
             record("two_question_peak_rss_mib", rss)
@@ -119,9 +122,11 @@ def main() -> None:
     ratios = {
         "ttft_share_of_warm_answer": median["warm_ttft_s"] / median["warm_total_s"],
         "cold_start_over_warm_answer": median["ask_cold_start_s"] / median["warm_total_s"],
-        "prompt_over_generation_speed": median["prompt_tok_per_s"] / median["gen_tok_per_s"],
     }
-    print(f"bench: {os.cpu_count()} cores, question {QUESTION!r}, median of {options.repeat}")
+    if "gen_tok_per_s" in median:
+        ratios["prompt_over_generation_speed"] = median["prompt_tok_per_s"] / median["gen_tok_per_s"]
+    mode = os.environ.get("RAG_PRESET") or os.environ.get("RAG_CITATIONS__MODE") or "default"
+    print(f"bench: {os.cpu_count()} cores, question {QUESTION!r}, median of {options.repeat}, settings: {mode}")
     print(f"  {'figure':<30} {'value':>10}  {'target/limit':>12}  {'ratio':>6}")
     for name, value in median.items():
         bound = TARGETS.get(name) or LIMITS.get(name)

@@ -137,19 +137,21 @@ class Pipeline(Resources):
         s = self.settings
         options = list(by_id)
         most = s.citations.max_evidence_sentences
-        chosen = [by_id[i] for i in self.generator.choose(prompt.messages, options, most, timings)]
+        selection = self.generator.choose(prompt.messages, options, most, timings)
+        chosen = [by_id[i] for i in selection.chosen]
         choice = choice_text(chosen)
         llm = self.generator.llm()
         if not chosen:
             log.info("evidence chosen: none")
-            return Generation(choice, None, llm.backend, llm.model), Resolved(s.prompts.refusal, [], True, 0, 0), []
+            refused = Resolved(s.prompts.refusal, [], True, 0, 0)
+            return Generation(choice, selection.usage, llm.backend, llm.model), refused, []
         if len(chosen) < most:
             chosen = with_best_sentence(chosen, question, [by_id[i] for i in options], self.embedder.encode,
                                         s.citations.add_best_sentence)
         log.info("evidence chosen: %s (model), %s", choice, choice_text(chosen))
         timings["llm_first_token"] = timings["llm_choice"]  # what the reader sees first: the evidence
         yield "".join(f"> {c.text} [{c.id}]\n" for c in chosen) + "\n"  # the evidence first, as it streams
-        generated = Generation("", None, llm.backend, llm.model)
+        generated = Generation("", selection.usage, llm.backend, llm.model)
         if s.citations.write_answer:
             follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice}, {
                 "role": "user", "content": s.prompts.extract_write.format(evidence=evidence_text(chosen))}]

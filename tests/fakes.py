@@ -31,7 +31,7 @@ import numpy as np
 from rag.answer.prompt import system_prompt
 from rag.errors import LLMUnavailable
 from rag.ingest.paragraphs import split_sentences
-from rag.llm.base import TextStream, Usage
+from rag.llm.base import Selection, TextStream, Usage
 from rag.settings import PromptSettings
 from rag.types import Message
 
@@ -263,7 +263,11 @@ class FakeLLM:
         yield from deltas
         return Usage(sum(len(m["content"].split()) for m in messages), len(deltas))
 
-    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
+        usage = Usage(sum(len(m["content"].split()) for m in messages), 1)
+        return Selection(self._choose(messages, options, max_choices), usage)
+
+    def _choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
         with self._lock:
             self.choose_calls.append((_copy(messages), list(options), max_choices))
             if self.unavailable is not None:

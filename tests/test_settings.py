@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from embeddings import make_embedder
-from rag.llm.base import TextStream, Usage
+from rag.llm.base import Selection, TextStream, Usage
 from rag.llm.factory import make_llm
 from rag.settings import BUNDLED_CORPUS, PROJECT_ROOT, SECTIONS, LLMSettings, Settings, env_name, setting_names
 from rag.types import Message
@@ -44,8 +44,8 @@ class EchoLLM:
             return Usage()
         return TextStream(generate())
 
-    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
-        return list(options[:1])
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
+        return Selection(list(options[:1]), Usage())
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         return None

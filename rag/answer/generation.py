@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.errors import LLMUnavailable
-from rag.llm.base import LLM, Usage
+from rag.llm.base import LLM, Selection, Usage
 from rag.types import Message
 
 if TYPE_CHECKING:
@@ -55,12 +55,12 @@ class AnswerGenerator:
         return Generation("".join(parts), stream.result, llm.backend, llm.model)
 
     def choose(self, messages: list[Message], options: list[str], max_choices: int, timings: dict[str, float]
-               ) -> list[str]:
+               ) -> Selection:
         """The options the model chooses as its evidence (extract mode); adds llm_choice seconds."""
         mark = time.perf_counter()
-        chosen = self.llm().choose(messages, options, max_choices)
+        selection = self.llm().choose(messages, options, max_choices)
         timings["llm_choice"] = time.perf_counter() - mark
-        return chosen
+        return selection
 
     def refusal_probability(self, messages: list[Message], answer: str) -> float | None:
         """How likely the model was to refuse instead; None when it cannot say (the answer is kept either way)."""

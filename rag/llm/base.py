@@ -18,6 +18,14 @@ class Usage:
     completion_tokens: int | None = None
 
 
+@dataclass
+class Selection:
+    """What ``LLM.choose`` returns: the options chosen, best first ([] for none), and what it cost."""
+
+    chosen: list[str]
+    usage: Usage
+
+
 R = TypeVar("R")
 NONE = "none"  # the choice of no option
 _BRACKETED = re.compile(r"\[\s*([^\[\]]+?)\s*\]")
@@ -82,7 +90,7 @@ class LLM(Protocol):
         ``max_tokens`` caps this one completion (default: the backend's answer cap).
         """
 
-    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
         """Up to ``max_choices`` of ``options`` (in the order the model names them) as the reply to ``messages``,
         which ask for them in square brackets; [] when it chooses none. The backend restricts the reply to
         exactly that (a grammar, a JSON schema). Raises rag.errors.LLMUnavailable like ``stream``."""

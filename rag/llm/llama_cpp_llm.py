@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LLMUnavailable
-from rag.llm.base import Message, TextStream, Usage, parse_choice
+from rag.llm.base import Message, Selection, TextStream, Usage, parse_choice
 from rag.llm.worker_process import LlamaWorker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,15 @@ class LlamaCppLLM:
             usage = yield from self.worker.chat(request)
         return Usage(usage["prompt_tokens"], usage["completion_tokens"])
 
-    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
         """The model's choice under a GBNF grammar of the options (``llama_worker.choose``)."""
         self.start()
         request = {"messages": messages, "options": list(options), "max_choices": max_choices,
                    "max_tokens": 8 * max_choices + 4, "seed": self.config.seed}
         with self._lock:
             reply = self.worker.choose(request)
-        return parse_choice(reply["text"], options, max_choices)
+        return Selection(parse_choice(reply["text"], options, max_choices),
+                      Usage(reply.get("prompt_tokens"), reply.get("completion_tokens")))
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """Probability that the reply to ``messages`` goes on as ``first`` rather than ``second``."""

@@ -13,7 +13,7 @@ import httpx
 import ollama
 
 from rag.errors import LLMUnavailable, one_line
-from rag.llm.base import NONE, Message, TextStream, Usage, parse_choice
+from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_choice
 
 
 class OllamaLLM:
@@ -91,7 +91,7 @@ class OllamaLLM:
             raise LLMUnavailable(f"the answer stream from Ollama at {self.host} was cut off; try again")
         return usage
 
-    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> list[str]:
+    def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
         """The model's choice under a JSON schema (Ollama's structured outputs): ``{"chosen": [...]}``, each
         item one of the options or "none"."""
         schema = {"type": "object", "required": ["chosen"], "properties": {"chosen": {
@@ -100,13 +100,13 @@ class OllamaLLM:
         with self._failures("reply"):
             reply = self.client.chat(self.model, messages=messages, format=schema,
                                      options={**self.options, "num_predict": 16 * max_choices + 16})
-        content = reply.message.content or ""
+        content, usage = reply.message.content or "", Usage(reply.prompt_eval_count, reply.eval_count)
         try:
             chosen = json.loads(content).get("chosen", [])
         except (json.JSONDecodeError, AttributeError):  # a server that ignored the schema: read the ids it wrote
-            return parse_choice(content, options, max_choices)
+            return Selection(parse_choice(content, options, max_choices), usage)
         names = [str(name) for name in chosen] if isinstance(chosen, list) else []
-        return parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices)
+        return Selection(parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices), usage)
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """None: Ollama's chat API gives no probabilities for a continuation that was not generated."""
