@@ -17,26 +17,23 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 # Retrieval only (2 s): just under the measured recall@5 0.884, MRR 0.715 (torch fp32: 0.889, 0.726).
 RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
-# The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what it measured with the
-# default abstention and the default int8 embedder (recall@5 0.86, facts 0.54, citation precision 0.81, refusals
-# 0.88, false refusals 0.12, invented markers 0). On torch fp32 vectors it had facts 0.58 (one question more) and
-# citation precision 0.77; on all 89 questions facts are 0.736 with either (docs/evaluation.md).
+# The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what the default (extract,
+# then answer) measured on it, replayed from the full run (recall@5 0.86, facts 0.54, citation precision 0.65,
+# refusals 0.75, false refusals 0.12, invented markers 0); on all 89 questions: facts 0.71 (docs/evaluation.md).
 CI_SUBSET = ["--per-category", "4"]
-ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.78",
-                     "--min-refusal-accuracy", "0.75", "--max-false-refusal-rate", "0.20",
+ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.62",
+                     "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.20",
                      "--max-hallucinated-citation-rate", "0.05"]
 
-# The SQuAD article's subset: the first 16 answerable and 16 false-premise questions (about 4 min). They are
+# The SQuAD article's subset: the first 16 answerable and 16 false-premise questions (about 3 min). They are
 # harder than the article as a whole (recall@5 0.69 against 0.95), so the thresholds sit just under what this
-# subset measured with the default abstention and embedder: facts 0.31, refusals 0.06 (1 of 16), false refusals
-# 0.31, no invented markers. On torch fp32 vectors: facts 0.25, refusals 0.12 (2 of 16), false refusals 0.38; on
-# all 112 false-premise questions refusals are 0.15 against 0.18 (docs/evaluation.md). Each threshold moved to
-# just under the new figure, up (facts, false refusals, citation precision) or down (refusals, one question).
+# subset measured with the defaults (extract, then answer), replayed from the full run: facts 0.38, refusals 0.12
+# (2 of 16), false refusals 0.25, no invented markers; on all 208 questions facts are 0.70 (docs/evaluation.md).
 SQUAD_PER_KIND = 16
 SQUAD_QUESTIONS = 2 * SQUAD_PER_KIND
 SQUAD_SUBSET = ["--per-category", str(SQUAD_PER_KIND)]
-SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.30", "--min-refusal-accuracy", "0.05",
-                    "--max-false-refusal-rate", "0.35", "--max-hallucinated-citation-rate", "0.05"]
+SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.35", "--min-refusal-accuracy", "0.10",
+                    "--max-false-refusal-rate", "0.30", "--max-hallucinated-citation-rate", "0.05"]
 
 
 def _written(out: Path, questions: int) -> dict:

@@ -50,8 +50,8 @@ def fake_pipeline(index_dir: Path, llm: FakeLLM, corpus: Path = BUNDLED_CORPUS, 
     This file pins the write-first path (the model writes [n] markers, which are then checked), which the
     ``write-first`` preset keeps; ``tests/test_extract_pipeline.py`` covers the default extract path.
     """
-    base = {"index": {"corpus_dir": corpus, "index_dir": index_dir}, "citations": {"mode": "write-first"}}
-    settings = Settings(**sections_over(base, sections))
+    base = {"index": {"corpus_dir": corpus, "index_dir": index_dir}}
+    settings = Settings(**sections_over(base, sections), preset="write-first")
     return Pipeline(settings, embedder=FakeEmbedder(), llm=llm)
 
 

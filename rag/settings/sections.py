@@ -201,26 +201,28 @@ class CitationSettings(Section):
 class AbstentionSettings(Section):
     """When an answer is refused because its evidence does not cover the question (``rag.answer.abstention``).
 
-    The defaults are the point bench/abstention.py chose on both bundled eval sets: the best
-    utility for a careful analyst with at most one answerable question in five refused per set.
+    The defaults are the point bench/abstention.py chose on full runs of both bundled eval sets in the
+    extract mode: the best utility for a careful analyst with at most one answerable question in five
+    refused per set. The ``write-first`` preset holds the point it chose for that path.
     """
 
     min_coverage: float = Field(
         0.0, ge=0.0, le=1.0, description="Refuse when the cited paragraphs hold less than this share of the "
         "question's key terms (0: off).")
     min_window_coverage: float = Field(
-        0.34, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
+        0.5, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
         "than this share of the question's key terms (0: off).")
     min_source_coverage: float = Field(
         0.6, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
         "share of the question's key terms (0: off).")
     max_refusal_probability: float = Field(
-        0.2, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
+        1.0, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
         "sentence instead of its answer (embedded backend; 1.0: off).")
     term_similarity: float = Field(
-        0.7, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
+        1.0, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
         "similar under the embedder (paraphrases; 1.0: same word family only).")
-    window_sentences: int = Field(1, ge=0, description="Neighbouring sentences counted around a quote.")
+    window_sentences: int = Field(0, ge=0, description="Neighbouring sentences counted around a quote (0: the "
+                                  "quoted sentence alone, in the extract mode the sentence the model chose).")
     refusal_related_min_coverage: float = Field(
         0.5, ge=0.0, le=1.0, description="A refusal cites the closest passage when it holds at least this share of "
         "the question's key terms (1.0: never).")
