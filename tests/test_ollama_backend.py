@@ -97,7 +97,7 @@ def test_pipeline_through_ollama_wire_format(bundled_index_dir: Path) -> None:
     reply = "Operation Sentinel resulted in over 100 seizures of drugs [2] and more than 160 kg [2][9]."
     with FakeOllama(reply=reply) as server:
         pipeline = Pipeline(Settings(llm={"backend": "ollama", "ollama_host": server.host},
-                                     index={"index_dir": bundled_index_dir}, retrieval={"k": 5}))
+                                     index={"index_dir": bundled_index_dir}, retrieval={"k": 5}, preset="write-first"))
         answer = pipeline.ask(SENTINEL_QUESTION)
         prompt = server.requests[-1][1]["messages"][-1]["content"]
     hits = pipeline.retrieve(SENTINEL_QUESTION)
