@@ -18,22 +18,22 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 # Retrieval only (2 s): just under the measured recall@5 0.884, MRR 0.715 (torch fp32: 0.889, 0.726).
 RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
 # The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what the default (extract,
-# then answer) measured on it, replayed from the full run (recall@5 0.86, facts 0.54, citation precision 0.65,
-# refusals 0.75, false refusals 0.12, invented markers 0); on all 89 questions: facts 0.71 (docs/evaluation.md).
+# then answer) measured on it, replayed from the full run (recall@5 0.86, facts 0.54, citation precision 0.69,
+# refusals 0.75, false refusals 0.17, invented markers 0); on all 89 questions: facts 0.69 (docs/evaluation.md).
 CI_SUBSET = ["--per-category", "4"]
-ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.62",
-                     "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.20",
+ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.66",
+                     "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.21",
                      "--max-hallucinated-citation-rate", "0.05"]
 
 # The SQuAD article's subset: the first 16 answerable and 16 false-premise questions (about 3 min). They are
 # harder than the article as a whole (recall@5 0.69 against 0.95), so the thresholds sit just under what this
-# subset measured with the defaults (extract, then answer), replayed from the full run: facts 0.38, refusals 0.12
-# (2 of 16), false refusals 0.25, no invented markers; on all 208 questions facts are 0.70 (docs/evaluation.md).
+# subset measured with the defaults (extract, then answer), replayed from the full run: facts 0.44, refusals 0.12
+# (2 of 16), false refusals 0.25, no invented markers; on all 208 questions facts are 0.68 (docs/evaluation.md).
 SQUAD_PER_KIND = 16
 SQUAD_QUESTIONS = 2 * SQUAD_PER_KIND
 SQUAD_SUBSET = ["--per-category", str(SQUAD_PER_KIND)]
-SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.35", "--min-refusal-accuracy", "0.10",
-                    "--max-false-refusal-rate", "0.30", "--max-hallucinated-citation-rate", "0.05"]
+SQUAD_THRESHOLDS = ["--min-recall-at-5", "0.65", "--min-fact-accuracy", "0.40", "--min-refusal-accuracy", "0.10",
+                    "--max-false-refusal-rate", "0.32", "--max-hallucinated-citation-rate", "0.05"]
 
 
 def _written(out: Path, questions: int) -> dict:

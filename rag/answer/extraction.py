@@ -97,11 +97,12 @@ def best_sentence(question: str, sentences: Sequence[Sentence], encode: Callable
 def with_best_sentence(chosen: list[Sentence], question: str, options: Sequence[Sentence],
                        encode: Callable[[list[str]], np.ndarray], where: str) -> list[Sentence]:
     """The model's choice and, after it, the ranker's best sentence (``best_sentence``) when it is not chosen
-    yet: from any shown paragraph (``where="any"``), only from one the model chose from ("same-paragraph"),
-    or never ("off")."""
+    yet: from any shown paragraph (``where="any"``), from one the model chose from or the best retrieved one
+    ("chosen-or-top"), only from one the model chose from ("same-paragraph"), or never ("off")."""
     if where == "off" or not chosen:
         return chosen
-    pool = [s for s in options if where == "any" or any(s.source == c.source for c in chosen)]
+    sources = {c.source for c in chosen} | ({1} if where == "chosen-or-top" else set())
+    pool = [s for s in options if where == "any" or s.source in sources]
     best = best_sentence(question, pool, encode)
     return chosen if best is None or best in chosen else [*chosen, best]
 

@@ -180,10 +180,10 @@ class CitationSettings(Section):
         "it to their ids), and they are the answer and its citations; write-first: it writes with [n] markers, "
         "which are then checked.")
     max_evidence_sentences: int = Field(3, ge=1, le=10, description="extract: most sentences the model may choose.")
-    add_best_sentence: Literal["any", "same-paragraph", "off"] = Field(
-        "any", description="extract: the shown sentence closest to the question (by the embedder and its key terms) "
-        "joins the model's choice when it is not in it: from any paragraph shown, only from a paragraph the model "
-        "chose from, or never.")
+    add_best_sentence: Literal["any", "chosen-or-top", "same-paragraph", "off"] = Field(
+        "chosen-or-top", description="extract: the shown sentence closest to the question (by the embedder and its "
+        "key terms) joins the model's choice when it is not in it: from any paragraph shown, from a paragraph the "
+        "model chose from or the best retrieved one, only from a paragraph the model chose from, or never.")
     write_answer: bool = Field(False, description="extract: after choosing, the model also writes a short answer "
                                "from its choice (checked against it); off: the chosen sentences are the answer.")
 
@@ -207,13 +207,13 @@ class AbstentionSettings(Section):
     """
 
     min_coverage: float = Field(
-        0.0, ge=0.0, le=1.0, description="Refuse when the cited paragraphs hold less than this share of the "
+        0.6, ge=0.0, le=1.0, description="Refuse when the cited paragraphs hold less than this share of the "
         "question's key terms (0: off).")
     min_window_coverage: float = Field(
-        0.5, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
+        0.0, ge=0.0, le=1.0, description="Refuse when the supporting sentences and their neighbours hold less "
         "than this share of the question's key terms (0: off).")
     min_source_coverage: float = Field(
-        0.6, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
+        0.0, ge=0.0, le=1.0, description="Refuse when all the paragraphs shown to the model hold less than this "
         "share of the question's key terms (0: off).")
     max_refusal_probability: float = Field(
         1.0, ge=0.0, le=1.0, description="Refuse when the model was at least this likely to start with the refusal "
@@ -221,7 +221,7 @@ class AbstentionSettings(Section):
     term_similarity: float = Field(
         1.0, ge=0.0, le=1.0, description="A question term also counts as found when a word of the passage is this "
         "similar under the embedder (paraphrases; 1.0: same word family only).")
-    window_sentences: int = Field(0, ge=0, description="Neighbouring sentences counted around a quote (0: the "
+    window_sentences: int = Field(1, ge=0, description="Neighbouring sentences counted around a quote (0: the "
                                   "quoted sentence alone, in the extract mode the sentence the model chose).")
     refusal_related_min_coverage: float = Field(
         0.5, ge=0.0, le=1.0, description="A refusal cites the closest passage when it holds at least this share of "
