@@ -86,3 +86,21 @@ def test_the_choice_as_text_and_the_evidence_as_citations() -> None:
     chosen = number_sentences([SENTINEL, SOURCES[1].text])
     assert choice_text([chosen[2], chosen[0]]) == "[2.1] [1.1]" and choice_text([]) == "[none]"
     assert [c.quote for c in evidence_citations(chosen[:1], SOURCES)] == [chosen[0].text]
+
+
+def test_the_ranker_adds_the_closest_sentence_from_where_it_may() -> None:
+    import numpy as np
+
+    from rag.answer.extraction import with_best_sentence
+
+    sentences = number_sentences(["Budget talks began.", "Unrelated weather news.", "Over 100 seizures of drugs."])
+
+    def encode(texts: list[str]) -> np.ndarray:  # the question is close to the seizure sentence only
+        return np.array([[1.0, 0.0] if "seiz" in t.lower() else [0.0, 1.0] for t in texts])
+
+    question, model = "What seizures were made?", [sentences[1]]  # the model chose the weather (source 2)
+    assert with_best_sentence(model, question, sentences, encode, "any") == [sentences[1], sentences[2]]
+    assert with_best_sentence(model, question, sentences, encode, "chosen-or-top") == [sentences[1], sentences[0]]
+    assert with_best_sentence(model, question, sentences, encode, "same-paragraph") == model  # its own: no other
+    assert with_best_sentence(model, question, sentences, encode, "off") == model
+    assert with_best_sentence([], question, sentences, encode, "any") == []  # a choice of none stays none
