@@ -27,6 +27,7 @@ class FakeOllama:
     # A structured-output request (``format``, the evidence choice) gets {"chosen": [the id of the numbered
     # sentence that holds this text]}, or {"chosen": ["none"]} when no sentence does.
     choose_containing: str = "100 seizures"
+    structured: bool = True  # False: refuse a ``format`` request with a 500, as a proxy without schemas does
 
     def __post_init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -97,6 +98,8 @@ class FakeOllama:
                     return self._json(200, {"modelfile": "", "parameters": "", "template": "",
                                             "details": {"family": "qwen2"}, "model_info": {}})
                 time.sleep(fake.stall_seconds)
+                if body.get("format") is not None and not fake.structured:
+                    return self._json(500, {"error": "1 validation error: response_format"})
                 if body.get("format") is not None:
                     return self._json(200, self._final(model, json.dumps({"chosen": fake.choose(body)})))
                 if not body.get("stream", True):

@@ -96,12 +96,22 @@ def test_cli_ask_json(bundled_index_dir: Path, model_cache_dir: Path) -> None:
 
 
 def test_answers_through_a_real_ollama_api_server(tmp_path: Path, gguf: Path, bundled_index_dir: Path) -> None:
-    """The unmodified `ollama` client against Ollama's HTTP API, with a real model behind it."""
+    """The unmodified `ollama` client against Ollama's HTTP API, with a real model behind it.
+
+    The server here is an Ollama-compatible proxy in front of llama.cpp's server, which refuses Ollama's JSON
+    schema (``format``): the evidence step then reads the ids the model writes unconstrained, as it would from
+    any server without structured outputs. The written path is checked for the whole Sentinel answer."""
     with ollama_api_server(gguf, tmp_path) as host:
         settings = Settings(llm={"backend": "auto", "ollama_host": host, "ollama_model": OLLAMA_MODEL},
                             index={"index_dir": bundled_index_dir})
         pipeline = Pipeline(settings)
         assert pipeline.llm.llm.backend == "ollama"  # auto picks Ollama when it answers and has the model
         answer = pipeline.ask(SENTINEL_QUESTION)
+        written = Pipeline(settings.model_copy(update={"citations": settings.citations.model_copy(
+            update={"mode": "write-first"})})).ask(SENTINEL_QUESTION)
     assert answer.backend == "ollama" and answer.model == OLLAMA_MODEL
-    _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
+    assert not answer.refused and answer.evidence_first and answer.raw_text.startswith("[")  # ids it wrote
+    assert SENTINEL in [(c.doc_id, c.paragraph) for c in answer.citations], answer.text
+    assert all(c.quote in c.text for c in answer.citations)  # each citation quotes its paragraph word for word
+    assert written.backend == "ollama"
+    _assert_sentinel_answer(written.text, written.refused, [(c.doc_id, c.paragraph) for c in written.citations])

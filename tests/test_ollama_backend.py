@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from rag.errors import LLMUnavailable
 from rag.llm.factory import make_llm, make_ollama
+from rag.llm.ollama_llm import OllamaLLM
 from rag.pipeline import Pipeline
 from rag.settings import BUNDLED_CORPUS, Settings
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
@@ -111,3 +113,19 @@ def test_pipeline_through_ollama_wire_format(bundled_index_dir: Path) -> None:
     assert [(c.doc_id, c.paragraph) for c in answer.citations] == [cited.key]
     assert answer.completion_tokens == len(reply.split()) and answer.prompt_tokens == 321
     assert set(answer.timings) >= {"embed", "search", "llm_first_token", "llm_total", "total"}
+
+
+def test_the_evidence_choice_uses_a_json_schema_or_reads_the_ids_a_plain_reply_writes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    messages = [{"role": "user", "content": "Sources:\n\n[1.1] A.\n[1.2] Over 100 seizures.\n\nQuestion: What?"}]
+    with FakeOllama() as server:
+        chosen = OllamaLLM("qwen2.5:3b", server.host).choose(messages, ["1.1", "1.2"], 3)
+    assert chosen.chosen == ["1.2"] and chosen.usage.prompt_tokens == 321
+    schema = server.requests[-1][1]["format"]["properties"]["chosen"]
+    assert schema["items"]["enum"] == ["1.1", "1.2", "none"] and schema["maxItems"] == 3
+    with FakeOllama(structured=False, reply="[1.2] [9.9]") as plain, caplog.at_level(logging.WARNING):
+        chosen = OllamaLLM("qwen2.5:3b", plain.host).choose(messages, ["1.1", "1.2"], 3)
+    assert chosen.chosen == ["1.2"] and "refused a structured-output request" in caplog.text
+    assert [bool(body.get("format")) for path, body in plain.requests if path == "/api/chat"] == [True, False]
+    with FakeOllama(models=[]) as empty, pytest.raises(LLMUnavailable, match="ollama pull"):
+        OllamaLLM("qwen2.5:3b", empty.host).choose(messages, ["1.1"], 1)  # a missing model is not retried

@@ -6,6 +6,7 @@ Every failure becomes a one-line ``LLMUnavailable`` that says what to do.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -14,6 +15,8 @@ import ollama
 
 from rag.errors import LLMUnavailable, one_line
 from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_choice
+
+log = logging.getLogger(__name__)
 
 
 class OllamaLLM:
@@ -93,20 +96,36 @@ class OllamaLLM:
 
     def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
         """The model's choice under a JSON schema (Ollama's structured outputs): ``{"chosen": [...]}``, each
-        item one of the options or "none"."""
+        item one of the options or "none". A server that cannot constrain its reply (an Ollama-compatible proxy
+        in front of another runtime) answers the same prompt unconstrained: the ids it writes are read."""
         schema = {"type": "object", "required": ["chosen"], "properties": {"chosen": {
             "type": "array", "minItems": 1, "maxItems": max_choices,
             "items": {"type": "string", "enum": [*options, NONE]}}}}
-        with self._failures("reply"):
-            reply = self.client.chat(self.model, messages=messages, format=schema,
-                                     options={**self.options, "num_predict": 16 * max_choices + 16})
+        options_ = {**self.options, "num_predict": 16 * max_choices + 16}
+        try:
+            with self._failures("reply"):
+                reply = self.client.chat(self.model, messages=messages, format=schema, options=options_)
+        except LLMUnavailable:
+            if self._missing_model():
+                raise
+            log.warning("%s at %s refused a structured-output request; reading its plain reply", self.model, self.host)
+            with self._failures("reply"):
+                reply = self.client.chat(self.model, messages=messages, options=options_)
         content, usage = reply.message.content or "", Usage(reply.prompt_eval_count, reply.eval_count)
         try:
             chosen = json.loads(content).get("chosen", [])
-        except (json.JSONDecodeError, AttributeError):  # a server that ignored the schema: read the ids it wrote
+        except (json.JSONDecodeError, AttributeError):  # a reply without the schema: read the ids it wrote
             return Selection(parse_choice(content, options, max_choices), usage)
         names = [str(name) for name in chosen] if isinstance(chosen, list) else []
         return Selection(parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices), usage)
+
+    def _missing_model(self) -> bool:
+        """True when the failure was the server being down or lacking the model (a retry cannot help)."""
+        try:
+            self.check()
+        except LLMUnavailable:
+            return True
+        return False
 
     def prefer(self, messages: list[Message], first: str, second: str) -> float | None:
         """None: Ollama's chat API gives no probabilities for a continuation that was not generated."""
