@@ -87,14 +87,9 @@ def load(config: dict[str, Any]) -> Any:
     from llama_cpp import Llama
 
     set_extra_buffers(config["extra_buffers"])
-    draft = None
-    if config["prompt_lookup_tokens"] > 0:  # an answer copies from its prompt: guess the next tokens from it
-        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-        draft = LlamaPromptLookupDecoding(num_pred_tokens=config["prompt_lookup_tokens"])
     return Llama(model_path=config["model_path"], n_ctx=config["n_ctx"], n_threads=config["n_threads"],
                  n_threads_batch=config["n_threads"], n_batch=config["n_batch"], n_ubatch=config["n_ubatch"],
-                 flash_attn=config["flash_attn"], seed=config["seed"], draft_model=draft, verbose=False)
+                 flash_attn=config["flash_attn"], seed=config["seed"], verbose=False)
 
 
 def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
