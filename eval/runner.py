@@ -80,6 +80,8 @@ def entity_in_quote(answer: Answer) -> float | None:
 def answer_scores(question: EvalQuestion, answer: Answer) -> tuple[dict[str, float | None], list[list[str]], list[str]]:
     """Fact, citation and refusal scores of one answer, plus the fact groups it missed and the traps it fell in."""
     written = len(re.findall(r"\[\d+\]", normalise_markers(answer.raw_text)))
+    if answer.chosen:  # extract mode: the ids of the model's choice are the markers it wrote (a grammar keeps them valid)
+        written += len(re.findall(r"\[\d+\.\d+\]", answer.raw_text.partition("\n")[0]))
     scores: dict[str, float | None] = {
         "hallucinated_citation_rate": metrics.hallucinated_citation_rate(answer.dropped_markers, written)}
     cited = {c.key for c in answer.citations}

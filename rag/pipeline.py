@@ -76,7 +76,8 @@ class Pipeline(Resources):
     @cached_property
     def verifier(self) -> AnswerVerifier:
         similar = cache(lambda: embedding_similarity(self.embedder))
-        return AnswerVerifier.from_settings(self.settings.abstention, similar, self.settings.prompts)
+        return AnswerVerifier.from_settings(self.settings.abstention, similar, self.settings.prompts,
+                                            cite_refused_claim=self.settings.citations.mode == "write-first")
 
     def warm_up(self) -> None:
         """Load the index, the embedder and the LLM now instead of on the first question."""

@@ -106,9 +106,11 @@ def test_answer_eval_on_the_embedded_model_meets_its_thresholds(bundled_index_di
     results = _written(out, 32)
     assert results["context"]["llm"].startswith("embedded / qwen2.5-coder-1.5b")
     sentinel = next(q for q in results["questions"] if q["id"] == "sentinel-seized")
-    # Answered and cited to ¶9 only; whether it also says "160 kg" is the model's choice (tests/conftest.py).
-    assert sentinel["scores"]["false_refusal_rate"] == 0.0 and sentinel["scores"]["citation_precision"] == 1.0
-    assert ["002_50d104ffb6a67dba.txt", 9] in [[c["doc_id"], c["paragraph"]] for c in sentinel["answer"]["citations"]]
+    # Answered, ¶9 quoted first with every fact; the ranker's sentence (from the best retrieved paragraph, ¶12 here)
+    # joins it, so the citation precision of this answer is 0.5.
+    assert sentinel["scores"]["false_refusal_rate"] == 0.0 and sentinel["scores"]["fact_accuracy"] == 1.0
+    first = sentinel["answer"]["citations"][0]
+    assert [first["doc_id"], first["paragraph"]] == ["002_50d104ffb6a67dba.txt", 9] and "160 kg" in first["quote"]
 
 
 @pytest.mark.llm

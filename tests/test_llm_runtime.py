@@ -39,9 +39,13 @@ def _embedded(model_cache_dir: Path, **llm: object) -> LlamaCppLLM:
 
 
 def _pipeline(bundled_index_dir: Path, model_cache_dir: Path, **llm: object) -> Pipeline:
-    """The pipeline over the bundled index, the embedded backend with these fields of the llm section."""
+    """The pipeline over the bundled index, the embedded backend with these fields of the llm section.
+
+    The model also writes its answer (``citations.write_answer``), so that text streams from the worker after the
+    evidence: a crash or a hang can then strike mid-stream, which is what these tests provoke."""
     return Pipeline(Settings(llm={"backend": "embedded", "model_cache_dir": model_cache_dir, **llm},
-                             index={"index_dir": bundled_index_dir, "corpus_dir": BUNDLED_CORPUS}))
+                             index={"index_dir": bundled_index_dir, "corpus_dir": BUNDLED_CORPUS},
+                             citations={"write_answer": True}))
 
 
 def _sentinel_ok(pipeline: Pipeline) -> None:

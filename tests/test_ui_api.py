@@ -72,7 +72,8 @@ def test_ask_is_the_one_public_endpoint_and_errors_are_one_line(tmp_path: Path, 
         ollama.models.append(MODEL)  # the same app answers once the model is there
         ollama.reply = f"{REPLY} [{_marker_for_sentinel(bundled_index_dir)}]."
         markdown = client.predict(SENTINEL_QUESTION, api_name="/ask")
-    assert markdown.startswith(f"{REPLY} [1].")
+    # The fake chose the Sentinel sentence under the JSON schema: quoted first, as the answer.
+    assert markdown.startswith("> “The Operation resulted in over 100 seizures of drugs; more than 160 kg")
     assert f"[1] **{SENTINEL_LABEL}**" in markdown
 
 

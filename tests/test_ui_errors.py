@@ -64,7 +64,8 @@ def test_the_app_keeps_working_once_the_model_is_there(page: Any, ollama: FakeOl
     ollama.reply = f"Operation Sentinel resulted in over 100 seizures of drugs [{shown.index(SENTINEL) + 1}]."
     answer = ask(page, SENTINEL_QUESTION)
     assert "over 100 seizures of drugs" in answer["text"] and "[1]" in answer["text"]
-    assert page.locator("#rag-chat .rag-card").last.locator(".rag-loc").inner_text() == f"{SENTINEL[0]} ¶{SENTINEL[1]}"
+    message = page.locator("#rag-chat .rag-answer").last  # the chosen sentence is quoted first, as [1]
+    assert message.locator(".rag-card").first.locator(".rag-loc").inner_text() == f"{SENTINEL[0]} ¶{SENTINEL[1]}"
     page.wait_for_selector("#rag-llm .rag-dot-ok", timeout=30_000)  # health is checked again after each answer
 
 

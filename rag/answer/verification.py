@@ -57,19 +57,23 @@ class CitationResolver:
 
 class AnswerVerifier:
     def __init__(self, abstainer: Abstainer, similar: Callable[[], Similar], prompts: PromptSettings,
-                 window_sentences: int = 1, term_similarity: float = 1.0, related_min_coverage: float = 0.5) -> None:
+                 window_sentences: int = 1, term_similarity: float = 1.0, related_min_coverage: float = 0.5,
+                 cite_refused_claim: bool = True) -> None:
         """``similar`` gives the word similarity for paraphrased question terms; used when ``term_similarity`` < 1.
-        ``prompts`` holds the refusal texts."""
+        ``prompts`` holds the refusal texts. ``cite_refused_claim``: when no passage is close to the question, a
+        refusal cites what the refused claim rested on (write-first; in the extract mode that is only the model's
+        choice, which is no closer, so nothing is cited)."""
         self.abstainer, self.similar, self.prompts = abstainer, similar, prompts
         self.window_sentences, self.term_similarity = window_sentences, term_similarity
-        self.related_min_coverage = related_min_coverage
+        self.related_min_coverage, self.cite_refused_claim = related_min_coverage, cite_refused_claim
 
     @classmethod
-    def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar], prompts: PromptSettings
-                      ) -> AnswerVerifier:
+    def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar], prompts: PromptSettings,
+                      cite_refused_claim: bool = True) -> AnswerVerifier:
         abstainer = Abstainer(s.min_coverage, s.min_window_coverage, s.check_answer_type, s.min_source_coverage,
                               s.max_refusal_probability)
-        return cls(abstainer, similar, prompts, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage)
+        return cls(abstainer, similar, prompts, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage,
+                   cite_refused_claim)
 
     def _similar(self) -> Similar | None:
         return self.similar() if self.term_similarity < 1.0 else None
@@ -95,9 +99,11 @@ class AnswerVerifier:
             return resolved, evidence
         # Point to the passage closest to the question, not to what backed the refused claim: that may be
         # an order hidden in a report, or the wrong entity (measured in eval.injection).
-        closest = closest_passage(question, sources, self.related_min_coverage, resolved.citations) or next(
-            (replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
-             if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
+        # Ties go to what the refused answer cited first (the model's own choice, not a sentence added beside it).
+        closest = closest_passage(question, sources, self.related_min_coverage, resolved.citations[:1])
+        if closest is None and self.cite_refused_claim:
+            closest = next((replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
+                            if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
         text = refusal_text(evidence, closest.quote if closest else "", self.prompts)
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
         return replace(resolved, text=text, refused=True, citations=[closest] if closest else [],
