@@ -227,7 +227,8 @@ class LlamaWorker:
 
     def choose(self, request: dict[str, Any]) -> dict[str, Any]:
         """The model's choice among ``options`` under a grammar, and its token counts (``llama_worker.choose``)."""
-        log.info("the embedded model is answering (worker pid %s): choosing its evidence", self.pid)
+        self.ready()  # a worker still starting is waited for (and restarted) before the question is counted as sent
+        log.info("the embedded model is answering (worker pid %s)", self.pid)
         return self._ask("choose", request)
 
     def _ask(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
