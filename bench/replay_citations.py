@@ -71,9 +71,8 @@ def resolve(recorded: dict[str, Any], sources: list[Citation], question: str, pi
         by_id = {s.id: s for s in prompt.sentences}
         choice, _, written = raw.partition("\n")
         chosen = [by_id[i] for i in parse_choice(choice, list(by_id), settings.citations.max_evidence_sentences)]
-        if len(chosen) < settings.citations.max_evidence_sentences:
-            chosen = with_best_sentence(chosen, question, prompt.sentences, pipeline.embedder.encode,
-                                        settings.citations.add_best_sentence)
+        chosen = with_best_sentence(chosen, question, prompt.sentences, pipeline.embedder.encode,
+                                    settings.citations.add_best_sentence, settings.citations.max_evidence_sentences)
         return ground(written if settings.citations.write_answer else "", chosen, prompt.sources, question,
                       refusal=settings.prompts.refusal, min_support=settings.citations.min_support)
     return resolve_citations(raw, sources, pipeline.resolver.attributor, settings.citations.attribution_min_similarity,

@@ -136,9 +136,8 @@ class Pipeline(Resources):
         chosen sentences as quotes. The raw text is the model's choice, then what it wrote."""
         by_id = {s.id: s for s in prompt.sentences}
         s = self.settings
-        options = list(by_id)
         most = s.citations.max_evidence_sentences
-        selection = self.generator.choose(prompt.messages, options, most, timings)
+        selection = self.generator.choose(prompt.messages, list(by_id), most, timings)
         chosen = [by_id[i] for i in selection.chosen]
         choice = choice_text(chosen)
         llm = self.generator.llm()
@@ -146,9 +145,8 @@ class Pipeline(Resources):
             log.info("evidence chosen: none")
             refused = Resolved(s.prompts.refusal, [], True, 0, 0)
             return Generation(choice, selection.usage, llm.backend, llm.model), refused, []
-        if len(chosen) < most:
-            chosen = with_best_sentence(chosen, question, [by_id[i] for i in options], self.embedder.encode,
-                                        s.citations.add_best_sentence)
+        chosen = with_best_sentence(chosen, question, prompt.sentences, self.embedder.encode,
+                                    s.citations.add_best_sentence, most)
         log.info("evidence chosen: %s (model), %s", choice, choice_text(chosen))
         timings["llm_first_token"] = timings["llm_choice"]  # what the reader sees first: the evidence
         yield "".join(f"> {c.text} [{c.id}]\n" for c in chosen) + "\n"  # the evidence first, as it streams

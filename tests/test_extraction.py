@@ -99,8 +99,9 @@ def test_the_ranker_adds_the_closest_sentence_from_where_it_may() -> None:
         return np.array([[1.0, 0.0] if "seiz" in t.lower() else [0.0, 1.0] for t in texts])
 
     question, model = "What seizures were made?", [sentences[1]]  # the model chose the weather (source 2)
-    assert with_best_sentence(model, question, sentences, encode, "any") == [sentences[1], sentences[2]]
-    assert with_best_sentence(model, question, sentences, encode, "chosen-or-top") == [sentences[1], sentences[0]]
-    assert with_best_sentence(model, question, sentences, encode, "same-paragraph") == model  # its own: no other
-    assert with_best_sentence(model, question, sentences, encode, "off") == model
-    assert with_best_sentence([], question, sentences, encode, "any") == []  # a choice of none stays none
+    assert with_best_sentence(model, question, sentences, encode, "any", 3) == [sentences[1], sentences[2]]
+    assert with_best_sentence(model, question, sentences, encode, "chosen-or-top", 3) == [sentences[1], sentences[0]]
+    assert with_best_sentence(model, question, sentences, encode, "same-paragraph", 3) == model  # its own: no other
+    assert with_best_sentence(model, question, sentences, encode, "off", 3) == model
+    assert with_best_sentence([], question, sentences, encode, "any", 3) == []  # a choice of none stays none
+    assert with_best_sentence(model, question, sentences, encode, "any", 1) == model  # no room left beside it

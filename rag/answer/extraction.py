@@ -2,10 +2,11 @@
 
 A 1.5B model copies and chooses far better than it composes. So every sentence shown is numbered
 (``[2.3]`` = source 2, sentence 3), and the model's first reply is a choice restricted to those ids or
-``[none]`` (a grammar on the embedded model, a JSON schema on Ollama: ``LLM.choose``). It then writes a
-short answer from the chosen sentences, in the same KV cache. The chosen sentences are the citations by
-construction, each with its document, paragraph and page, and its quote is exact: ``ground`` ties every
-sentence of the answer to the chosen sentences that hold it, and drops one whose numbers they do not hold.
+``[none]`` (a grammar on the embedded model, a JSON schema on Ollama: ``LLM.choose``); the ranker's closest
+sentence may join it (``with_best_sentence``). The chosen sentences are the answer and its citations by
+construction, each with its document, paragraph and page, and its quote is exact. With
+``citations.write_answer`` the model also writes a short answer from them in the same KV cache: ``ground``
+ties each written sentence to the chosen sentences that hold it, and drops one whose numbers they do not hold.
 
 Example::
 
@@ -61,14 +62,14 @@ def number_sentences(shown: Sequence[str]) -> list[Sentence]:
     return numbered
 
 
-def numbered_text(sentences: Sequence[Sentence], source: int) -> str:
-    """A source's sentences, one per line, each after its id: what the model chooses from."""
-    return "\n".join(f"[{s.id}] {s.text}" for s in sentences if s.source == source)
-
-
 def evidence_text(chosen: Sequence[Sentence]) -> str:
-    """The chosen sentences, one per line, as the writing step repeats them."""
+    """Sentences one per line, each after its id: what the model chooses from, and what the writing step repeats."""
     return "\n".join(f"[{s.id}] {s.text}" for s in chosen)
+
+
+def numbered_text(sentences: Sequence[Sentence], source: int) -> str:
+    """One source's sentences as the model chooses from them."""
+    return evidence_text([s for s in sentences if s.source == source])
 
 
 def choice_text(chosen: Sequence[Sentence]) -> str:
@@ -95,11 +96,12 @@ def best_sentence(question: str, sentences: Sequence[Sentence], encode: Callable
 
 
 def with_best_sentence(chosen: list[Sentence], question: str, options: Sequence[Sentence],
-                       encode: Callable[[list[str]], np.ndarray], where: str) -> list[Sentence]:
+                       encode: Callable[[list[str]], np.ndarray], where: str, most: int) -> list[Sentence]:
     """The model's choice and, after it, the ranker's best sentence (``best_sentence``) when it is not chosen
-    yet: from any shown paragraph (``where="any"``), from one the model chose from or the best retrieved one
-    ("chosen-or-top"), only from one the model chose from ("same-paragraph"), or never ("off")."""
-    if where == "off" or not chosen:
+    yet and there is room (``most``): from any shown paragraph (``where="any"``), from one the model chose
+    from or the best retrieved one ("chosen-or-top"), only from one the model chose from ("same-paragraph"),
+    or never ("off")."""
+    if where == "off" or not chosen or len(chosen) >= most:
         return chosen
     sources = {c.source for c in chosen} | ({1} if where == "chosen-or-top" else set())
     pool = [s for s in options if where == "any" or s.source in sources]
