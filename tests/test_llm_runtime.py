@@ -136,6 +136,13 @@ def test_repeated_crashes_while_starting_give_one_line_with_what_to_try(model_ca
                     pass
             time.sleep(0.005)
 
+    llm.start()  # the first worker dies before anyone waits for it: that still counts as a failed start
+    first = llm.worker.pid
+    assert first is not None
+    os.kill(first, signal.SIGSEGV)
+    killed.append(first)
+    while llm.worker.alive():
+        time.sleep(0.005)
     watcher = threading.Thread(target=kill_each_new_worker, daemon=True)
     watcher.start()
     try:

@@ -58,8 +58,7 @@ class LlamaCppLLM:
         if not self.model_path.is_file():
             raise LLMUnavailable(f"GGUF model not found: {self.model_path}")
         with self._lock:
-            if not self.worker.alive():
-                self.worker.start()
+            self.worker.ensure_started()
 
     def warm_up(self) -> dict[str, Any]:
         """Load the model and run the self-check (one tiny decode); the worker's ready report."""

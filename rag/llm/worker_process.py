@@ -109,6 +109,14 @@ class LlamaWorker:
         except OSError:
             pass  # the worker died at once; the next _receive reports how it ended
 
+    def ensure_started(self) -> None:
+        """Spawn a worker unless one is loading or ready.
+
+        A worker that died after being ready is simply replaced. One that died before it was ready is left for
+        ``ready`` to report, so that it counts as a failed start and the count in the error is the true one."""
+        if self._process is None or self._conn is None or (self.info is not None and not self.alive()):
+            self.start()
+
     @staticmethod
     def _drain(process: subprocess.Popen[bytes], tail: deque[str]) -> None:
         assert process.stderr is not None
@@ -139,8 +147,7 @@ class LlamaWorker:
             return self.info
         last = ""
         for _ in range(self.config.start_attempts):
-            if not self.alive() or self._conn is None:
-                self.start()
+            self.ensure_started()
             try:
                 kind, payload = self._receive(self.config.start_timeout)
             except WorkerDied as exc:
