@@ -9,7 +9,7 @@ The vectors are the clustered synthetic ones of bench/scale.py (1,000 centres); 
 stored vector plus noise, so its exact neighbours are a tight group, as a real question's are.
 ``index.large_index_type`` (used by ``index.index_type = auto`` above ``flat_max_vectors``) is
 chosen from this table: the type that keeps recall@10 at or above 0.95 with the least memory and
-build time (``{nlist}`` is filled in as ``rag.ingest.segment.inverted_lists`` does).
+build time (``{nlist}`` is filled in as ``rag.store.faiss_files.inverted_lists`` does).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.ingest.segment import build_faiss, choose_index_type
+from rag.store.faiss_files import build_faiss, choose_index_type
 
 DIM = 384
 

@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python bench/chunk_identity.py --compare /tmp/chunks-before.json # after it: exit 1 on any difference
 
 Existing indexes keep their chunks (unchanged files are never re-chunked), so a change to
-``rag.ingest.paragraphs`` must give every bundled report the same chunks, or retrieval silently
+``rag.documents.paragraphs`` must give every bundled report the same chunks, or retrieval silently
 differs between old and new files. The chunks of ``data/reports`` and ``data/squad2-normans``
 are taken with the real tokenizer at the default settings and at smaller windows and other
 overlaps, which exercise the sentence and word packing that the default window rarely needs.
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embeddings import make_embedder
-from rag.ingest.documents import list_files, load_documents
-from rag.ingest.paragraphs import chunk_documents
+from rag.documents.paragraphs import chunk_documents
+from rag.documents.readers import list_files, load_documents
 
 CORPORA = [ROOT / "data" / "reports", ROOT / "data" / "squad2-normans"]
 # (max_tokens, overlap_sentences, window_sentences); the first is what `rag index` uses.

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embeddings import make_embedder
-from rag.ingest.documents import Document
-from rag.ingest.paragraphs import chunk_documents
+from rag.documents.paragraphs import chunk_documents
+from rag.documents.readers import Document
 
 WORDS = ["customs", "officers", "seized", "goods", "at", "the", "border", "after", "a", "long", "cross-check",
          "of", "declarations", "Vladivostok", "narcotics", "2019", "kg"]

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.ingest.indexer import update_index
+from rag.indexing import update_index
 from rag.settings import Settings
 
 TARGET = 150.0  # paragraphs/s (issue 10)

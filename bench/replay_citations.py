@@ -26,8 +26,8 @@ from eval.runner import QuestionResult, answer_scores
 from rag import Pipeline, Settings
 from rag.answer.citations import Resolved, resolve_citations
 from rag.answer.extraction import choice_text, ground, with_best_sentence
-from rag.ingest.index import FaissIndex
 from rag.llm.base import parse_choice
+from rag.store.index import FaissIndex
 from rag.types import Answer, Citation
 
 

@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.ingest.indexer import update_index
+from rag.indexing import update_index
 from rag.settings import Settings
 
 DIM = 384
@@ -119,8 +119,8 @@ def question(text: str) -> str:
 
 def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str, float]:
     """In a fresh process: open the index, then time planted queries end to end."""
-    from rag.ingest.index import FaissIndex
     from rag.query.retrieval import Retriever
+    from rag.store.index import FaissIndex
 
     base = rss_mb()
     load, index = timed(FaissIndex.load, index_dir)
@@ -175,7 +175,7 @@ def run_size(paragraphs: int, work: Path, queries: int, index_type: str, reuse: 
                               "build s" if len(index.segments) == 1 and not reuse else "sync s": build}
     del index
     if index_type == "milvus":  # Milvus Lite: one process at a time, and the probe opens it in its own
-        from rag.ingest.milvus_store import release_all
+        from rag.store.milvus_client import release_all
 
         release_all()
 

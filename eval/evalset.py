@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from eval.matching import contains, normalise
 from eval.squad import from_squad, is_squad_row
 from rag.errors import RagError
-from rag.ingest.index import FaissIndex
+from rag.store.index import FaissIndex
 from rag.types import ParagraphKey
 
 _SETS = Path(__file__).resolve().parent / "sets"

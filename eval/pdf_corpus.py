@@ -31,8 +31,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from eval.evalset import EvalSetError
-from rag.ingest.documents import Document, list_files, load_document
-from rag.ingest.paragraphs import split_paragraphs
+from rag.documents.paragraphs import split_paragraphs
+from rag.documents.readers import Document, list_files, load_document
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 They load lazily, once per process and under one lock, because each costs seconds to minutes
 (a model load, an index read, a GGUF assembly) and the UI serves many users from one process.
-Reads only open an index; ``reindex`` is the one writer (see ``rag.ingest.indexer``).
+Reads only open an index; ``reindex`` is the one writer (see ``rag.indexing``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from embeddings import Embedder
 from rag.answer.prompt import warm_up_messages
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import IndexReport, update_index
-from rag.ingest.integrity import is_empty
+from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
 from rag.settings import Settings
+from rag.store.index import FaissIndex
+from rag.store.integrity import is_empty
 
 log = logging.getLogger(__name__)
 

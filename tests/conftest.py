@@ -21,9 +21,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings import Embedder, make_embedder
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import update_index
+from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, IndexSettings, Settings
+from rag.store.index import FaissIndex
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"
@@ -117,7 +117,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """
     yield request.param
     if request.param == "milvus":
-        from rag.ingest.milvus_store import release_all
+        from rag.store.milvus_client import release_all
 
         release_all()
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer.prompt import system_prompt
+from rag.documents.paragraphs import split_sentences
 from rag.errors import LLMUnavailable
-from rag.ingest.paragraphs import split_sentences
 from rag.llm.base import Selection, TextStream, Usage
 from rag.settings import PromptSettings
 from rag.types import Message

@@ -11,8 +11,8 @@ import pytest
 
 from bench.chunk_scale import one_line  # the benchmark's own generator: one definition of the input
 from embeddings import Embedder
-from rag.ingest.documents import Document, list_files, load_documents
-from rag.ingest.paragraphs import _last_fitting, _pack, chunk_documents
+from rag.documents.paragraphs import _last_fitting, _pack, chunk_documents
+from rag.documents.readers import Document, list_files, load_documents
 from rag.settings import BUNDLED_CORPUS
 
 # sha256 (first 16 hex) of the chunks the chunker gave before its window search (commit f12b77d), as

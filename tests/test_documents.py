@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.documents import UnreadableFile, list_files, load_document, load_documents
-from rag.ingest.paragraphs import split_paragraphs
+from rag.documents.paragraphs import split_paragraphs
+from rag.documents.readers import UnreadableFile, list_files, load_document, load_documents
 from rag.settings import BUNDLED_CORPUS, Settings
 from tests.pdf_fixture import write_text_pdf
 

@@ -15,9 +15,9 @@ import pytest
 
 import rag.api
 from rag import Settings, ask
-from rag.ingest.index import FaissIndex
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
 from rag.pipeline import Pipeline
+from rag.store.index import FaissIndex
 from tests.conftest import SENTINEL, SENTINEL_ANSWER_TERMS, SENTINEL_QUESTION
 from tests.ollama_stack import OLLAMA_MODEL, ollama_api_server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval.evalset import BUNDLED_SET, EvalQuestion, EvalSetError, load_eval_set, missing_evidence, unsupported_facts
-from rag.ingest.index import FaissIndex
+from rag.store.index import FaissIndex
 
 MINIMUM_PER_CATEGORY = {"paraphrase": 8, "across documents": 5, "other language": 3, "unanswerable": 10,
                         "out of scope": 3, "single fact": 1, "several facts": 1, "numbers and dates": 1}

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from rag.answer.generation import AnswerGenerator
 from rag.answer.prompt import PromptBuilder
-from rag.ingest.index import FaissIndex
 from rag.pipeline import Pipeline
 from rag.query.retrieval import DenseRanker, KeywordRanker, RankFusion, Retriever
 from rag.query.rewrite import QuestionRewriter
 from rag.settings import Settings
+from rag.store.index import FaissIndex
 from rag.types import ParagraphKey
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fakes import PROMPTS, REFUSAL, FakeEmbedder, FakeLLM

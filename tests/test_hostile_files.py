@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.documents.corpus import OutsideCorpus, read_inside, scan_corpus
+from rag.documents.limits import ReadBudget, ReadLimits, UnreadableFile
+from rag.documents.readers import load_documents
 from rag.errors import UploadRejected
-from rag.ingest.corpus import OutsideCorpus, read_inside, scan_corpus
-from rag.ingest.documents import load_documents
-from rag.ingest.indexer import update_index
-from rag.ingest.limits import ReadBudget, ReadLimits, UnreadableFile
+from rag.indexing import update_index
 from rag.settings import Settings
 from tests.fakes import FakeEmbedder
 
@@ -136,7 +136,7 @@ def test_a_word_zip_bomb_is_skipped_before_parsing(tmp_path: Path) -> None:
 
 
 def test_a_word_file_that_takes_too_long_is_skipped_at_its_time_limit(tmp_path: Path) -> None:
-    from rag.ingest.word import read_docx
+    from rag.documents.word import read_docx
 
     raw = _docx_bomb(25_000)  # under the ratio's size floor (1 MiB of XML): only the clock stops it
     limits = dataclasses.replace(ReadLimits.of(Settings().index), seconds=0.05)

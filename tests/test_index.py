@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from embeddings import Embedder
+from rag.documents.paragraphs import Paragraph, chunk_paragraph
 from rag.errors import CorpusNotFound, IndexMismatch
-from rag.ingest.index import CURRENT, FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.paragraphs import Paragraph, chunk_paragraph
+from rag.indexing import update_index
+from rag.store.index import CURRENT, FaissIndex
 from tests.conftest import BACKENDS, SENTINEL, settings_for
 
 
@@ -119,7 +119,7 @@ def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_
     (corpus / "extra.txt").write_text("Extra\n\nA new paragraph.\n", encoding="utf-8")
     import faiss
 
-    from rag.ingest import milvus_segment
+    from rag.store import milvus as milvus_segment
 
     def crash(*args):
         if backend == "milvus" and args[1].endswith("_paragraphs"):
@@ -135,7 +135,7 @@ def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_
     loaded = FaissIndex.load(index_dir)
     assert "extra.txt" not in loaded.manifest.documents and len(loaded.manifest.documents) == 5
     if backend == "milvus":  # the new segment's partial rows were dropped on the error
-        from rag.ingest.milvus_store import client, collection_prefix, resolve_uri
+        from rag.store.milvus_client import client, collection_prefix, resolve_uri
 
         milvus = client(resolve_uri(index_dir, ""))
         assert milvus.list_partitions(f"{collection_prefix(index_dir, '')}_paragraphs") == [
@@ -234,7 +234,7 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
     """One writer at a time per index folder: a second one waits (no time limit) rather than failing."""
     import threading
 
-    from rag.ingest.index import index_lock
+    from rag.store.index import index_lock
 
     order: list[str] = []
     first_in, release = threading.Event(), threading.Event()

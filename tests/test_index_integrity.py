@@ -20,9 +20,9 @@ import pytest
 
 from embeddings import Embedder
 from rag.errors import IndexCorrupt
-from rag.ingest.index import CURRENT, FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.integrity import read_pointer
+from rag.indexing import update_index
+from rag.store.index import CURRENT, FaissIndex
+from rag.store.integrity import read_pointer
 from tests.conftest import segment_dir, settings_for
 from tests.test_index import CountingEmbedder
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexCorrupt, IndexNotFound
-from rag.ingest.index import CURRENT, FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.integrity import LOCK, is_own, read_pointer
+from rag.indexing import update_index
 from rag.settings import Settings
+from rag.store.index import CURRENT, FaissIndex
+from rag.store.integrity import LOCK, is_own, read_pointer
 from tests.fakes import FakeEmbedder
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexCorrupt, RagError
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.milvus_store import MilvusUnavailable, client, collection_prefix, release_all, resolve_uri
+from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, Settings
+from rag.store.index import FaissIndex
+from rag.store.milvus_client import MilvusUnavailable, client, collection_prefix, release_all, resolve_uri
 from tests.fakes import FakeEmbedder
 
 MILVUS = {"index_type": "milvus"}
@@ -136,7 +136,7 @@ def test_a_first_build_killed_before_its_switch_is_finished_by_the_next_rag_inde
     from tests.test_segments import KILLED_WRITER, _stored
 
     index_dir = tmp_path / "index"
-    script = KILLED_WRITER.format(root=str(Path(__file__).parent.parent), module="indexer", function="publish",
+    script = KILLED_WRITER.format(root=str(Path(__file__).parent.parent), module="rag.indexing", function="publish",
                                   before="pass", settings=MILVUS)
     result = subprocess.run([sys.executable, "-c", script, str(BUNDLED_CORPUS), str(index_dir)], capture_output=True,
                             timeout=120, check=False)

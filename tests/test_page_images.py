@@ -21,7 +21,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from rag.app.page_image import cited_page_png, cited_region_png
-from rag.ingest.pdf import read_pdf
+from rag.documents.pdf import read_pdf
 from rag.types import Box, Citation
 from tests.pdf_reports import write_report_pdf
 from ui.gate import PageGate
@@ -37,7 +37,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     corpus.mkdir()
     write_report_pdf(corpus / "report.pdf")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
+        patch.setattr("rag.documents.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
         yield corpus, read_pdf((corpus / "report.pdf").read_bytes(), "report.pdf")
 
 
@@ -177,14 +177,14 @@ def test_reading_a_pdf_lets_go_of_pdfium_between_pages_and_while_tesseract_reads
     import subprocess
 
     lock = _CountingLock()
-    monkeypatch.setattr("rag.ingest.pdf.PDFIUM", lock)
-    monkeypatch.setattr("rag.ingest.pdf.shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr("rag.documents.pdf.PDFIUM", lock)
+    monkeypatch.setattr("rag.documents.pdf.shutil.which", lambda name: f"/usr/bin/{name}")
 
     def tesseract(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
         assert not lock.locked(), "tesseract runs while PDFium is held"
         return subprocess.CompletedProcess(command, 0, b"Annex: the cigarettes were destroyed.\n", b"")
 
-    monkeypatch.setattr("rag.ingest.pdf.subprocess.run", tesseract)
+    monkeypatch.setattr("rag.documents.pdf.subprocess.run", tesseract)
     write_report_pdf(tmp_path / "report.pdf")
     found = read_pdf((tmp_path / "report.pdf").read_bytes(), "report.pdf")
     assert (3, "Annex: the cigarettes were destroyed.") in [(page, text) for page, text, _ in found]
@@ -196,7 +196,7 @@ def test_a_drawing_waits_for_pdfium_only_so_long(report: Any, monkeypatch: pytes
 
     corpus, paragraphs = report
     lock = _CountingLock()
-    monkeypatch.setattr("rag.ingest.pdf.PDFIUM", lock)
+    monkeypatch.setattr("rag.documents.pdf.PDFIUM", lock)
     with lock:  # an upload being read, say
         started = time.monotonic()
         assert cited_region_png(corpus / "report.pdf", 2, paragraphs[NARVA][2], width=321, wait=0.3) is None

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.ingest.documents import Document
-from rag.ingest.index import CURRENT, FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.integrity import file_records, read_pointer, write_pointer
-from rag.ingest.paragraphs import split_paragraphs
+from rag.documents.paragraphs import split_paragraphs
+from rag.documents.readers import Document
+from rag.indexing import update_index
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.store.index import CURRENT, FaissIndex
+from rag.store.integrity import file_records, read_pointer, write_pointer
 from rag.types import Answer, Citation
 from tests.fakes import FakeEmbedder, FakeLLM, answer_citing
 from tests.pdf_fixture import write_text_pdf
@@ -105,7 +105,7 @@ def pdf_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     write_report_pdf(corpus / "report.pdf")
     (corpus / "notes.txt").write_text("Notes\n\nThe Narva crossing opened a second lane in 2011.\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
+        patch.setattr("rag.documents.pdf.shutil.which", lambda name: None)  # the scanned page is skipped
         update_index(corpus, index_dir, FakeEmbedder(), Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index)
     yield index_dir
 

@@ -13,11 +13,11 @@ import pytest
 
 from eval.evalset import BUNDLED_SET, load_eval_set, missing_evidence, resolve_set, unsupported_facts
 from eval.pdf_corpus import FOOTER, UnmappedEvidence, build, paragraph_map
-from rag.ingest.documents import Document, load_document
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.paragraphs import split_paragraphs
+from rag.documents.paragraphs import split_paragraphs
+from rag.documents.readers import Document, load_document
+from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, Settings
+from rag.store.index import FaissIndex
 from tests.fakes import FakeEmbedder
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.documents import Document, load_documents
-from rag.ingest.paragraphs import Paragraph, split_paragraphs
+from rag.documents.paragraphs import Paragraph, split_paragraphs
+from rag.documents.readers import Document, load_documents
 from tests.pdf_reports import EXPECTED, FOOTER, HEADER, SCANNED_PAGE, SCANNED_TEXT, write_report_pdf
 
 SKIPPED = (f"report.pdf: page {SCANNED_PAGE} has no text layer (scanned?); skipped — install tesseract-ocr to "
@@ -32,7 +32,7 @@ def _load(corpus: Path) -> tuple[Document, list[Paragraph]]:
 
 
 def _no_tesseract(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)
+    monkeypatch.setattr("rag.documents.pdf.shutil.which", lambda name: None)
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -129,7 +129,7 @@ def test_a_failing_tesseract_is_one_warning_not_a_crash(corpus: Path, tmp_path: 
 
 def test_margins_lose_page_numbers_and_repeated_lines_but_keep_words() -> None:
     """Roman page numbers go, a margin word that only looks like one ("civil") stays, as does a line seen once."""
-    from rag.ingest.pdf_layout import Segment, drop_furniture
+    from rag.documents.pdf_layout import Segment, drop_furniture
 
     def page(number: str, *extra: Segment) -> list[Segment]:
         return [Segment("Body text of the page.", 72, 400, 400, 10), Segment(number, 290, 300, 30, 9),
@@ -175,7 +175,7 @@ def test_where_each_paragraph_is_drawn_is_kept_and_its_region_can_be_highlighted
 
 def test_ragged_right_text_goes_on_across_a_page_when_the_next_word_would_not_have_fitted() -> None:
     """'... consolidation of' at a page's foot, 'Customs-Business partnership ...' at the next page's head."""
-    from rag.ingest.pdf_layout import Line, _starts_new
+    from rag.documents.pdf_layout import Line, _starts_new
 
     def foot(x1: float) -> Line:
         return Line("through consolidation of", 100, 10, 1, x0=40, left=40, x1=x1, right=380)

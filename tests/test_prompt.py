@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer.prompt import build_messages, excerpt
-from rag.ingest.paragraphs import Paragraph
+from rag.documents.paragraphs import Paragraph
 from rag.query.retrieval import Hit
 from tests.fakes import PROMPTS, REFUSAL
 

@@ -14,7 +14,7 @@ import pytest
 
 from eval.injection import TUNED, check, injected_pipeline
 from rag.answer.injection import REMOVED, is_instruction, mask_instructions
-from rag.ingest.paragraphs import split_sentences
+from rag.documents.paragraphs import split_sentences
 from rag.settings import BUNDLED_CORPUS
 
 

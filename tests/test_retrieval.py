@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from embeddings import Embedder
-from rag.ingest.index import FaissIndex
 from rag.query.retrieval import Retriever
+from rag.store.index import FaissIndex
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.ingest.index import FaissIndex, IndexedDocument, Manifest
-from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.query.retrieval import Retriever
+from rag.store.index import FaissIndex, IndexedDocument, Manifest
 
 DIM = 16
 

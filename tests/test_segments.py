@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import update_index
-from rag.ingest.integrity import read_pointer
-from rag.ingest.segment import Segment
+from rag.indexing import update_index
 from rag.settings import Settings
+from rag.store.faiss_files import Segment
+from rag.store.index import FaissIndex
+from rag.store.integrity import read_pointer
 from rag.types import ParagraphKey
 from tests.conftest import BACKENDS
 from tests.fakes import FakeEmbedder
@@ -58,7 +58,7 @@ def _stored(index_dir: Path, backend: str) -> set[str]:
     """The segments whose rows are stored: folders (also one still being written), or Milvus partitions."""
     if backend == "faiss":
         return {p.name for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(("s-", ".tmp-"))}
-    from rag.ingest.milvus_store import client, collection_prefix, resolve_uri
+    from rag.store.milvus_client import client, collection_prefix, resolve_uri
 
     milvus = client(resolve_uri(index_dir, ""))
     prefix = collection_prefix(index_dir, "")
@@ -196,8 +196,8 @@ KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-import rag.ingest.{module} as target
-from rag.ingest.indexer import update_index
+import {module} as target
+from rag.indexing import update_index
 from rag.settings import Settings
 from tests.fakes import FakeEmbedder
 
@@ -212,13 +212,13 @@ update_index(corpus, index_dir, FakeEmbedder(),
 """
 
 KILL_POINTS = {  # where `rag index` dies: (module, function patched, what runs first), per backend
-    "while writing the new segment": {"faiss": ("segment", "write_records", "real(*args, **kwargs)"),
+    "while writing the new segment": {"faiss": ("rag.store.faiss_files", "write_records", "real(*args, **kwargs)"),
                                       # Milvus: the paragraphs are in (not flushed), the chunks not yet
-                                      "milvus": ("milvus_segment", "insert_rows", "real(*args, **kwargs)")},
-    "after the segment, before the manifest": {"faiss": ("indexer", "publish", "pass"),
-                                               "milvus": ("indexer", "publish", "pass")},
-    "just before CURRENT switches": {"faiss": ("index", "write_pointer", "real(*args, **kwargs)"),
-                                     "milvus": ("index", "write_pointer", "real(*args, **kwargs)")},
+                                      "milvus": ("rag.store.milvus", "insert_rows", "real(*args, **kwargs)")},
+    "after the segment, before the manifest": {"faiss": ("rag.indexing", "publish", "pass"),
+                                               "milvus": ("rag.indexing", "publish", "pass")},
+    "just before CURRENT switches": {"faiss": ("rag.store.index", "write_pointer", "real(*args, **kwargs)"),
+                                     "milvus": ("rag.store.index", "write_pointer", "real(*args, **kwargs)")},
 }
 
 
@@ -234,7 +234,7 @@ def test_kill_9_during_rag_index_leaves_the_previous_version_live_and_the_next_r
     script = KILLED_WRITER.format(root=str(Path(__file__).parent.parent), module=module, function=function,
                                   before=first, settings={**KEEP_TOMBSTONES, **BACKENDS[backend]})
     if backend == "milvus":  # Milvus Lite: one process at a time
-        from rag.ingest.milvus_store import release_all
+        from rag.store.milvus_client import release_all
 
         release_all()
     result = subprocess.run([sys.executable, "-c", script, str(corpus), str(index_dir)], capture_output=True,
@@ -261,7 +261,7 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path:
         os.utime(corpus / f"r{number}.txt", ns=(1_600_000_000_000_000_000,) * 2)  # written long ago
     _update(corpus, index_dir)
     _write(corpus, 1, "heroin in lorry tyres")  # changed now: its mtime is too recent to trust later
-    from rag.ingest import indexer
+    from rag import indexing as indexer
 
     hashed: list[str] = []
     real = indexer.file_sha256
@@ -275,8 +275,8 @@ def test_a_file_whose_size_and_mtime_are_unchanged_is_not_hashed_again(tmp_path:
 
 def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
     """SQLite limits bound variables (999 in older builds): large reads go in parts, in the order asked."""
-    from rag.ingest.paragraphs import Chunk, Paragraph
-    from rag.ingest.records import SqliteRecords, write_records
+    from rag.documents.paragraphs import Chunk, Paragraph
+    from rag.store.records import SqliteRecords, write_records
 
     paragraphs = [Paragraph(f"d{n // 10:04d}.txt", n % 10 + 1, f"text {n}", n, n + 1) for n in range(3000)]
     chunks = [Chunk(p.doc_id, p.paragraph, p.start, p.end, p.text) for p in paragraphs]
@@ -289,7 +289,7 @@ def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
 
 def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> None:
     """The default approximate type: IVF with ~4·√n lists (at least 39 training points each), SQ8 codes."""
-    from rag.ingest.segment import choose_index_type, inverted_lists
+    from rag.store.faiss_files import choose_index_type, inverted_lists
 
     assert [inverted_lists(n) for n in (9, 100_000, 1_000_000)] == [1, 1024, 4096]
     assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexCorrupt
-from rag.ingest.index import FaissIndex
-from rag.ingest.indexer import update_index
+from rag.indexing import update_index
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.store.index import FaissIndex
 from tests.conftest import segment_dir
 from tests.fakes import FakeEmbedder, FakeLLM
 

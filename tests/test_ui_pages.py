@@ -43,7 +43,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     write_report_pdf(settings.index.corpus_dir / "report.pdf")
     pipeline = Pipeline(settings, embedder=FakeEmbedder(), llm=FakeLLM(_script))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("rag.ingest.pdf.shutil.which", lambda name: None)  # its scanned page is skipped
+        patch.setattr("rag.documents.pdf.shutil.which", lambda name: None)  # its scanned page is skipped
         with running_app(pipeline) as url:
             yield url
 

@@ -18,7 +18,7 @@ from rag.app.uploads import (
     writable_corpus,
 )
 from rag.errors import UploadRejected
-from rag.ingest.indexer import update_index
+from rag.indexing import update_index
 from rag.query.retrieval import Retriever
 from rag.settings import BUNDLED_CORPUS, Settings
 from tests.conftest import settings_for

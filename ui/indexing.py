@@ -26,7 +26,7 @@ import numpy as np
 
 from embeddings import Embedder, EmbedderUnavailable
 from rag.errors import RagError, one_line
-from rag.ingest.indexer import IndexReport, update_index
+from rag.indexing import IndexReport, update_index
 from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)

@@ -83,7 +83,7 @@ class PageImages:
         path = self.corpus / doc_id
         if not path.resolve().is_relative_to(self.corpus) or path.suffix.lower() != ".pdf" or not path.is_file():
             return None
-        return path  # as named: drawing reads it without following a link (rag.ingest.corpus.read_inside)
+        return path  # as named: drawing reads it without following a link (rag.documents.corpus.read_inside)
 
     def png(self, region: Region, whole: bool = False) -> bytes | None:
         """The region (or its whole page) drawn with the paragraph highlighted; None when it cannot be drawn."""

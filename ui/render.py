@@ -15,7 +15,7 @@ from html import escape
 
 from rag.app.status import CorpusStatus, LLMStatus
 from rag.app.uploads import SavedUpload
-from rag.ingest.indexer import IndexReport
+from rag.indexing import IndexReport
 from rag.types import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")

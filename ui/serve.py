@@ -20,10 +20,10 @@ from starlette.middleware import Middleware
 from rag.app.status import llm_status
 from rag.app.uploads import is_bundled, is_loopback, uploads_allowed, with_writable_corpus
 from rag.errors import RagError
-from rag.ingest.index import FaissIndex
-from rag.ingest.integrity import read_pointer
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.store.index import FaissIndex
+from rag.store.integrity import read_pointer
 from ui.app import build_app
 from ui.gate import PageGate
 from ui.page_images import PageImageRoute, attached

@@ -30,7 +30,7 @@ import numpy as np
 from embeddings import Embedder
 from rag.answer.injection import is_instruction, mask_instructions
 from rag.answer.terms import QUESTION_STOP_WORDS, TOKEN, bare, is_content, stem, stems
-from rag.ingest.paragraphs import split_sentences
+from rag.documents.paragraphs import split_sentences
 from rag.types import Citation, Claim
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from embeddings import Embedder
 from rag.answer.claims import parse_claims, render
 from rag.answer.injection import mask_instructions
 from rag.answer.terms import content_stems, content_words
-from rag.ingest.paragraphs import split_sentences
+from rag.documents.paragraphs import split_sentences
 from rag.types import MARKER, NUMBERED, Citation, Claim
 
 # Given answer sentences and source texts, the best source index and its similarity per sentence.

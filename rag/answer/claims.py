@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.terms import FUNCTION_WORDS, words
-from rag.ingest.paragraphs import split_sentences
+from rag.documents.paragraphs import split_sentences
 from rag.types import NUMBERED, Claim
 
 # A sentence that only points at a source ("This is supported by source [1].") states nothing:

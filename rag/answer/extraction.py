@@ -28,7 +28,7 @@ from rag.answer.citations import Resolved, is_grounded, refusal_pattern, support
 from rag.answer.claims import parse_claims, render
 from rag.answer.injection import REMOVED
 from rag.answer.terms import content_stems
-from rag.ingest.paragraphs import sentence_spans
+from rag.documents.paragraphs import sentence_spans
 from rag.types import Citation, Claim
 
 _ANY_MARKER = re.compile(r"\s*\[[^\[\]]{0,12}\]")  # "[1]", "[2.3]", "[none]": the writer's own markers go

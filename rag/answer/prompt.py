@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rag.answer.extraction import Sentence, number_sentences, numbered_text
 from rag.answer.injection import mask_instructions
-from rag.ingest.paragraphs import sentence_spans
+from rag.documents.paragraphs import sentence_spans
 from rag.query.retrieval import Hit
 from rag.types import Message, Source
 

@@ -29,9 +29,9 @@ from rich.text import Text
 
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, literal
-from rag.ingest.index import FaissIndex
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.store.index import FaissIndex
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions about a folder of reports; every answer cites its paragraphs.")
@@ -79,7 +79,7 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(levelname)s] %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:  # still say what long work is happening, which backend answered and why
-        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.ingest.indexer",
+        for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
                      "embeddings.onnx_backend"):
             logging.getLogger(name).setLevel(logging.INFO)
 

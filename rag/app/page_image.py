@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.ingest.corpus import read_inside
+from rag.documents.corpus import read_inside
 from rag.types import Box
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _rendered(path: Path, page: int, width: int, wait: float, root: Path) -> tup
     is not drawn."""
     import pypdfium2 as pdfium
 
-    from rag.ingest.pdf import PDFIUM
+    from rag.documents.pdf import PDFIUM
 
     try:
         stat = path.stat()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, one_line
-from rag.ingest.index import IndexedDocument
 from rag.pipeline import Pipeline
+from rag.store.index import IndexedDocument
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.documents.corpus import OutsideCorpus, read_inside
+from rag.documents.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
+from rag.documents.readers import extract, file_sha256, list_files
 from rag.errors import RagError, UploadRejected
-from rag.ingest.corpus import OutsideCorpus, read_inside
-from rag.ingest.documents import extract, file_sha256, list_files
-from rag.ingest.index import FaissIndex
-from rag.ingest.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
 from rag.settings import BUNDLED_CORPUS, Settings, UISettings
+from rag.store.index import FaissIndex
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
 MAX_NAME_BYTES = 200  # file systems allow 255 bytes, not characters: room for a " (2)" rename and the staging name

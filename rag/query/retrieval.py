@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from embeddings import Embedder
-from rag.ingest.index import FaissIndex
-from rag.ingest.paragraphs import Paragraph
+from rag.documents.paragraphs import Paragraph
+from rag.store.index import FaissIndex
 from rag.types import ParagraphKey, paragraph_label
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class DenseRanker:
 class KeywordRanker:
     """BM25 over title + paragraph text: names, numbers and words the small embedder misses.
 
-    Each index segment saves its bm25s model, so no question ever rebuilds one (rag.ingest.segment).
+    Each index segment saves its bm25s model, so no question ever rebuilds one (rag.store.faiss_files).
     """
 
     def __init__(self, index: FaissIndex, depth: int = 50) -> None:

@@ -4,14 +4,14 @@ Layout of an index directory::
 
     CURRENT                 name of the live version and its manifest's sha256 (replaced atomically)
     v-<time>-<id>/          one version: manifest.json alone (segments, tombstones, documents, checksums)
-    s-<time>-<id>/          one immutable segment (rag.ingest.segment): vectors, FAISS, SQLite records, BM25
+    s-<time>-<id>/          one immutable segment (rag.store.faiss_files): vectors, FAISS, SQLite records, BM25
     milvus.db/              index_type "milvus" with Milvus Lite: segments are partitions there, not folders
-                            (rag.ingest.milvus_segment); with a Milvus server, in its collections
+                            (rag.store.milvus); with a Milvus server, in its collections
 
 Adding a report writes one small segment and a new manifest; deleting or changing one writes
 only a manifest whose segment entry lists it as deleted. Every change ends with the switch of
 ``CURRENT``: a crash at any point leaves the previous version live, and the next writer removes
-what no live manifest names. Damaged files are found and named by ``rag.ingest.integrity``.
+what no live manifest names. Damaged files are found and named by ``rag.store.integrity``.
 """
 
 from __future__ import annotations
@@ -28,17 +28,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError
-from rag.ingest.index_version import (
-    READABLE_FORMATS,
-    IndexedDocument,
-    Manifest,
-    check_documents,
-    package_versions,
-    read_legacy_segment,
-    read_manifest,
-)
-from rag.ingest.integrity import (
+from rag.settings import IndexSettings
+from rag.store.faiss_files import MILVUS, Segment, SegmentRecord, open_segment
+from rag.store.integrity import (
     CURRENT,
     LOCK,
     Damaged,
@@ -50,9 +44,15 @@ from rag.ingest.integrity import (
     verify_files,
     write_pointer,
 )
-from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.segment import MILVUS, Segment, SegmentRecord, open_segment
-from rag.settings import IndexSettings
+from rag.store.manifest import (
+    READABLE_FORMATS,
+    IndexedDocument,
+    Manifest,
+    check_documents,
+    package_versions,
+    read_legacy_segment,
+    read_manifest,
+)
 from rag.types import ParagraphKey
 
 T = TypeVar("T")
@@ -200,7 +200,7 @@ class FaissIndex:
     # --- persistence ----------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
         """Write this (in-memory) index as one new segment and make it current; returns the version folder."""
-        from rag.ingest.segment import write_segment
+        from rag.store.faiss_files import write_segment
 
         manifest = copy.deepcopy(self.manifest)
         paragraphs, rows = self.paragraphs, self.rows()
@@ -344,7 +344,7 @@ def remove_stale_rows(directory: Path, live: list[SegmentRecord], replaced: list
     keep = {s.name for s in live + replaced}
     stores = {(s.uri, s.collection) for s in live + replaced if s.store == MILVUS}
     if stores:
-        from rag.ingest.milvus_store import drop_unlisted
+        from rag.store.milvus_client import drop_unlisted
 
         for uri, collection in sorted(stores):
             drop_unlisted(directory, uri, collection, keep)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.ingest.index import FaissIndex, Manifest, live_rows
-from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.segment import Segment, choose_index_type, open_segment, write_segment
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.settings import IndexSettings
+from rag.store.faiss_files import Segment, choose_index_type, open_segment, write_segment
+from rag.store.index import FaissIndex, Manifest, live_rows
 
 log = logging.getLogger(__name__)
 

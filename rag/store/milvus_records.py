@@ -1,7 +1,7 @@
 """The ``Records`` of a Milvus segment: paragraphs and chunks fetched by row (the id) or by key.
 
 A row's id is ``segment key << 32 | row`` (rows in (doc_id, paragraph, start) order, as in
-``rag.ingest.records``), so ``get`` by id reads a record; a paragraph key is one filtered query.
+``rag.store.records``), so ``get`` by id reads a record; a paragraph key is one filtered query.
 Segments never change, so what was read is kept (a bounded cache): a question's second look at a
 paragraph (its best chunk, then its text) costs no round trip, and the rows a search returns
 arrive with their records. Only ``paragraphs()`` / ``chunks()`` / ``doc_counts()`` read all rows,
@@ -16,7 +16,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.types import ParagraphKey
 
 ROW_BITS = 32

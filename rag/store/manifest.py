@@ -2,7 +2,7 @@
 
 A version (format 3) is a folder holding only ``manifest.json``: the live segments with their
 files' sizes and sha256, their deleted documents, and every document with the segment that holds
-it. ``rag.ingest.index`` writes and opens versions. A version of format 1-2 held its records
+it. ``rag.store.index`` writes and opens versions. A version of format 1-2 held its records
 itself (JSONL beside the vectors); ``read_legacy_segment`` still opens one as a single segment.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.errors import one_line
-from rag.ingest.integrity import Damaged, read_file
-from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.segment import BM25_PARAMS, Segment, SegmentRecord
+from rag.store.faiss_files import BM25_PARAMS, Segment, SegmentRecord
+from rag.store.integrity import Damaged, read_file
 
 # 2: paragraph records carry ``page`` and documents their ``reader``. 3: segments, records in SQLite,
 # tombstones. An older program refuses a newer index by its format number instead of calling it damaged.
@@ -36,7 +36,7 @@ class IndexedDocument:
     date: str | None
     sha256: str
     paragraphs: int
-    reader: str = ""  # the reader version that made its paragraphs (rag.ingest.documents.reader_version)
+    reader: str = ""  # the reader version that made its paragraphs (rag.documents.readers.reader_version)
     segment: str = ""  # the segment that holds its records (empty in formats 1-2: the version itself)
     bytes: int = 0  # size and modification time when read: a file whose stat still matches is not hashed again
     mtime_ns: int = 0  # (0: unknown, or modified too close to its reading to be trusted; see indexer._unchanged)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rag.ingest.hyphenation import HYPHEN, WORD_END, Hyphenation
+from rag.documents.hyphenation import HYPHEN, WORD_END, Hyphenation
 from rag.types import Box
 
 MARGIN = 0.15  # the top and bottom bands of a page where running headers, footers and page numbers sit

@@ -1,9 +1,9 @@
 """A segment whose rows live in Milvus: the ``Segment`` interface over one partition of two collections.
 
 ``index.index_type = "milvus"`` keeps the project's design (manifest, atomic ``CURRENT``, immutable
-segments, tombstones, compaction; ``rag.ingest.index``) and moves only the rows: a segment is a
-partition of ``<prefix>_paragraphs`` and ``<prefix>_chunks<dim>`` (``rag.ingest.milvus_store``),
-its records are read by ``rag.ingest.milvus_records``. Dense search (HNSW, inner product) and BM25
+segments, tombstones, compaction; ``rag.store.index``) and moves only the rows: a segment is a
+partition of ``<prefix>_paragraphs`` and ``<prefix>_chunks<dim>`` (``rag.store.milvus_client``),
+its records are read by ``rag.store.milvus_records``. Dense search (HNSW, inner product) and BM25
 both run in the engine; rank fusion stays in ``rag.query.retrieval.RankFusion`` over the same two
 rankings as the FAISS backend (chunks by vector, paragraphs by BM25), so both backends rank alike.
 (Milvus' own hybrid_search would fuse chunks with paragraphs, or need both in one collection.)
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.ingest.integrity import Damaged
-from rag.ingest.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecords, filter_in, parts
-from rag.ingest.milvus_schema import MAX_WORDS, ensure_collections, insert_rows
-from rag.ingest.milvus_store import (
+from rag.documents.paragraphs import Chunk, Paragraph
+from rag.store.faiss_files import MILVUS, Segment, SegmentRecord
+from rag.store.integrity import Damaged
+from rag.store.milvus_client import (
     chunk_collections,
     client,
     collection_prefix,
@@ -41,9 +41,9 @@ from rag.ingest.milvus_store import (
     record_uri,
     resolve_uri,
 )
-from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.records import _chunk_ranges, sort_records
-from rag.ingest.segment import MILVUS, Segment, SegmentRecord
+from rag.store.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecords, filter_in, parts
+from rag.store.milvus_schema import MAX_WORDS, ensure_collections, insert_rows
+from rag.store.records import _chunk_ranges, sort_records
 
 MAX_LIMIT = 16_384  # Milvus' largest topk
 
@@ -74,7 +74,7 @@ def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunk
     """Insert a new segment's rows as a new partition and flush; on an error the partition is dropped.
 
     No manifest names the partition until ``publish`` switches ``CURRENT``: a writer killed before
-    leaves rows that the next writer drops (``rag.ingest.index.remove_stale_rows``).
+    leaves rows that the next writer drops (``rag.store.index.remove_stale_rows``).
     """
     ordered, order = sort_records(paragraphs, chunks)
     chunks = [chunks[i] for i in order]

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from rag.documents.readers import file_sha256
 from rag.errors import IndexCorrupt, IndexNotFound, literal, one_line
-from rag.ingest.documents import file_sha256
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -83,7 +83,7 @@ def read_file(folder: Path, name: str, reader: Callable[[Path], T], label: str =
         raise Damaged(f"{label}{name}", f"cannot be read ({one_line(exc)})") from None
 
 
-LITE = "milvus.db"  # Milvus Lite's folder (rag.ingest.milvus_store): rows, but never an index without CURRENT
+LITE = "milvus.db"  # Milvus Lite's folder (rag.store.milvus_client): rows, but never an index without CURRENT
 
 
 def is_own(path: Path) -> bool:

@@ -2,7 +2,7 @@
 
 Example::
 
-    from rag.ingest.indexer import update_index
+    from rag.indexing import update_index
     index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings.index)
     print(report.summary())
 """
@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Embedder
+from rag.documents.corpus import SkippedFile, scan_corpus
+from rag.documents.limits import ReadLimits
+from rag.documents.paragraphs import Chunk, Paragraph, chunk_documents
+from rag.documents.readers import Document, file_sha256, load_documents, reader_version
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.ingest.compaction import update_segments
-from rag.ingest.corpus import SkippedFile, scan_corpus
-from rag.ingest.documents import Document, file_sha256, load_documents, reader_version
-from rag.ingest.index import FaissIndex, IndexedDocument, Manifest, check_writable, index_lock, publish, remove_stale
-from rag.ingest.index_version import FORMAT_VERSION
-from rag.ingest.integrity import newest_version, read_pointer, salvage_vectors
-from rag.ingest.limits import ReadLimits
-from rag.ingest.paragraphs import Chunk, Paragraph, chunk_documents
-from rag.ingest.segment import MILVUS
 from rag.settings import IndexSettings
+from rag.store.compaction import update_segments
+from rag.store.faiss_files import MILVUS
+from rag.store.index import FaissIndex, IndexedDocument, Manifest, check_writable, index_lock, publish, remove_stale
+from rag.store.integrity import newest_version, read_pointer, salvage_vectors
+from rag.store.manifest import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _moved(previous: FaissIndex, settings: IndexSettings, index_dir: Path) -> bo
     """Milvus segments stored elsewhere than ``index.uri`` / ``index.collection`` now say: all are rewritten there."""
     if settings.index_type != MILVUS:
         return False
-    from rag.ingest.milvus_store import collection_prefix, record_uri
+    from rag.store.milvus_client import collection_prefix, record_uri
 
     where = (record_uri(index_dir, settings.uri), collection_prefix(index_dir, settings.collection))
     return any((s.record.uri, s.record.collection) != where for s in previous.segments if s.record.store == MILVUS)

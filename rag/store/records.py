@@ -20,9 +20,9 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Protocol
 
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.errors import one_line
-from rag.ingest.integrity import Damaged, index_error
-from rag.ingest.paragraphs import Chunk, Paragraph
+from rag.store.integrity import Damaged, index_error
 from rag.types import ParagraphKey
 
 RECORDS = "records.sqlite"
@@ -146,7 +146,7 @@ class SqliteRecords:
         self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                    check_same_thread=False)
         self._lock = threading.Lock()
-        try:  # a file that is no database fails here, as sqlite3's error (rag.ingest.integrity.read_file names it)
+        try:  # a file that is no database fails here, as sqlite3's error (rag.store.integrity.read_file names it)
             self.paragraph_count = self._db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
             self.chunk_count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         except sqlite3.DatabaseError:

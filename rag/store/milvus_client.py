@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError, one_line
-from rag.ingest.integrity import LITE
+from rag.store.integrity import LITE
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """One immutable index segment: the vectors, FAISS index, records and BM25 postings of some documents.
 
-An index is a list of segments (see ``rag.ingest.index``). Adding a report writes one small
+An index is a list of segments (see ``rag.store.index``). Adding a report writes one small
 segment; deleting or changing one only marks its documents deleted ("tombstones") in the
 manifest, and searches skip their rows; compaction later merges segments into one. A segment is
 written once, in a temporary folder that is renamed into place, and never changed afterwards.
@@ -9,7 +9,7 @@ Files of a segment folder::
 
     vectors.npy       chunk vectors (read by memory map: a search reads only the rows it scores)
     index.faiss       the FAISS index over them (type chosen by ``choose_index_type``)
-    records.sqlite    paragraph and chunk records (``rag.ingest.records``)
+    records.sqlite    paragraph and chunk records (``rag.store.records``)
     *.index.*         the bm25s keyword model over title + paragraph text
 """
 
@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from rag.documents.paragraphs import Chunk, Paragraph
 from rag.errors import RagError, one_line
-from rag.ingest.integrity import Damaged, file_records, read_file, verify_files
-from rag.ingest.paragraphs import Chunk, Paragraph
-from rag.ingest.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
 from rag.settings import IndexSettings
+from rag.store.integrity import Damaged, file_records, read_file, verify_files
+from rag.store.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SegmentRecord:
     paragraphs: int
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)  # doc_ids whose rows searches skip (tombstones)
-    store: str = "files"  # "files": a folder of this name; "milvus": rows in Milvus (rag.ingest.milvus_segment)
+    store: str = "files"  # "files": a folder of this name; "milvus": rows in Milvus (rag.store.milvus)
     uri: str = ""  # store "milvus": the server, or a Milvus Lite path ("": milvus.db in the index folder)
     collection: str = ""  # store "milvus": the prefix of its collections
 
@@ -117,7 +117,7 @@ def write_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequ
     import faiss
 
     if index_type == MILVUS:
-        from rag.ingest.milvus_segment import write_milvus_segment
+        from rag.store.milvus import write_milvus_segment
 
         return write_milvus_segment(directory, paragraphs, chunks, vectors, titles, uri, collection)
     ordered, order = sort_records(paragraphs, chunks)
@@ -289,11 +289,11 @@ def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str],
 
     Sizes are always checked; ``checksums`` or ``verify`` also checks every file's sha256. The FAISS index and the
     BM25 model are read on first use; damage found then raises ``on_damage(damage)`` (the caller's
-    one-line IndexCorrupt). A segment stored in Milvus is opened by ``rag.ingest.milvus_segment``
+    one-line IndexCorrupt). A segment stored in Milvus is opened by ``rag.store.milvus``
     (its row counts are checked instead).
     """
     if record.store == MILVUS:
-        from rag.ingest.milvus_segment import open_milvus_segment
+        from rag.store.milvus import open_milvus_segment
 
         return open_milvus_segment(directory, record, titles, verify)
     folder, label = directory / record.name, f"{record.name}/"

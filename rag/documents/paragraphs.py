@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rag.ingest.documents import BLOCK_SEP, Document
+from rag.documents.readers import BLOCK_SEP, Document
 from rag.types import Box, ParagraphKey
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")

@@ -13,8 +13,8 @@ import re
 import zipfile
 from typing import Any
 
+from rag.documents.limits import ReadBudget, UnreadableFile
 from rag.errors import one_line
-from rag.ingest.limits import ReadBudget, UnreadableFile
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

@@ -9,7 +9,7 @@ one-line reason that names it; ``follow_symlinks`` lets links out for users who 
 
 Example::
 
-    from rag.ingest.corpus import scan_corpus
+    from rag.documents.corpus import scan_corpus
     found = scan_corpus(Path("~/reports").expanduser(), [".txt", ".pdf"])
     found.files      # [Path(".../a.txt"), ...] in a stable order
     found.skipped    # [SkippedFile("passwd.txt", "link to a file outside the corpus folder ...")]

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.documents.corpus import SkippedFile, display_name, read_inside, scan_corpus
+from rag.documents.dates import find_date
+from rag.documents.limits import ReadBudget, ReadLimits, UnreadableFile
 from rag.errors import literal
-from rag.ingest.corpus import SkippedFile, display_name, read_inside, scan_corpus
-from rag.ingest.dates import find_date
-from rag.ingest.limits import ReadBudget, ReadLimits, UnreadableFile
 from rag.types import Box
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 BLOCK_SEP = re.compile(r"\n[ \t]*\n")
 # (offset in Document.text, 1-based page number) where each page's text begins, in text order; () when unpaged.
 Pages = tuple[tuple[int, int], ...]
-# Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.ingest.indexer).
+# Which reader made a format's paragraphs: an index re-reads a file whose reader changed since (rag.indexing).
 READER_VERSIONS = {".pdf": "pdfium-layout-3", ".docx": "python-docx-1"}
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre",
                "blockquote", "section", "article", "header", "footer", "dd", "dt", "title")
@@ -52,7 +52,7 @@ def file_sha256(path: Path) -> str:
 
 
 def list_files(root: Path, extensions: Iterable[str], follow_symlinks: bool = False) -> list[Path]:
-    """Every indexable file under ``root``, in a stable order (see ``rag.ingest.corpus`` for what is left out)."""
+    """Every indexable file under ``root``, in a stable order (see ``rag.documents.corpus`` for what is left out)."""
     return scan_corpus(root, extensions, follow_symlinks).files
 
 
@@ -123,11 +123,11 @@ def extract(raw: bytes, suffix: str, name: str, budget: ReadBudget | None = None
     budget = budget or ReadBudget()
     suffix = suffix.lower()
     if suffix == ".pdf":
-        from rag.ingest.pdf import read_pdf  # loaded only when such a file is read
+        from rag.documents.pdf import read_pdf  # loaded only when such a file is read
 
         found = paged_text(read_pdf(raw, name, budget))  # no carriage returns: offsets stay valid
     elif suffix == ".docx":
-        from rag.ingest.word import read_docx
+        from rag.documents.word import read_docx
 
         paragraphs, title = read_docx(raw, budget)
         found = Extracted("\n\n".join(paragraphs), title=title)

@@ -1,7 +1,7 @@
 """Read a PDF with PDFium (pypdfium2): every character with its position, then paragraphs with their pages.
 
 pypdf gave each page's text without positions, so running headers, page numbers and the
-two columns of a page ran into the paragraphs; ``rag.ingest.pdf_layout`` rebuilds them from
+two columns of a page ran into the paragraphs; ``rag.documents.pdf_layout`` rebuilds them from
 positions instead. A page without a text layer (a scan) is read by ``tesseract`` when it is
 installed, from an image PDFium renders; otherwise it is skipped with one warning naming the
 file and the page. PDFium is not thread-safe and the UI reads an upload while it draws cited pages,
@@ -22,10 +22,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rag.documents.hyphenation import HYPHEN, Hyphenation
+from rag.documents.limits import ReadBudget, UnreadableFile
+from rag.documents.pdf_layout import Char, Line, blocks, drop_furniture, lines, paragraphs, segments
 from rag.errors import literal, one_line
-from rag.ingest.hyphenation import HYPHEN, Hyphenation
-from rag.ingest.limits import ReadBudget, UnreadableFile
-from rag.ingest.pdf_layout import Char, Line, blocks, drop_furniture, lines, paragraphs, segments
 from rag.types import Box
 
 log = logging.getLogger(__name__)
