@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.store.faiss_files import build_faiss, choose_index_type
+from rag.store.faiss_types import build_faiss, choose_index_type
 
 DIM = 384
 

@@ -25,10 +25,11 @@ from rag.documents.readers import Document, file_sha256, load_documents, reader_
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.settings import IndexSettings
 from rag.store.compaction import update_segments
-from rag.store.faiss_files import MILVUS
-from rag.store.index import FaissIndex, IndexedDocument, Manifest, check_writable, index_lock, publish, remove_stale
+from rag.store.factory import store_for
+from rag.store.index import FaissIndex, IndexedDocument, Manifest
 from rag.store.integrity import newest_version, read_pointer, salvage_vectors
 from rag.store.manifest import FORMAT_VERSION
+from rag.store.versions import check_writable, index_lock, publish, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,11 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: I
 
 
 def _moved(previous: FaissIndex, settings: IndexSettings, index_dir: Path) -> bool:
-    """Milvus segments stored elsewhere than ``index.uri`` / ``index.collection`` now say: all are rewritten there."""
-    if settings.index_type != MILVUS:
-        return False
-    from rag.store.milvus_client import collection_prefix, record_uri
-
-    where = (record_uri(index_dir, settings.uri), collection_prefix(index_dir, settings.collection))
-    return any((s.record.uri, s.record.collection) != where for s in previous.segments if s.record.store == MILVUS)
+    """Database segments (Milvus) stored elsewhere than ``index.uri`` / ``index.collection`` now say: all are
+    rewritten there."""
+    store = store_for(settings.index_type)
+    where = store.location(index_dir, settings)
+    return any((s.record.uri, s.record.collection) != where for s in previous.segments if s.record.store == store.name)
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,

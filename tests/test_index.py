@@ -234,7 +234,7 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
     """One writer at a time per index folder: a second one waits (no time limit) rather than failing."""
     import threading
 
-    from rag.store.index import index_lock
+    from rag.store.versions import index_lock
 
     order: list[str] = []
     first_in, release = threading.Event(), threading.Event()

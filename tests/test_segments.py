@@ -17,7 +17,7 @@ import pytest
 
 from rag.indexing import update_index
 from rag.settings import Settings
-from rag.store.faiss_files import Segment
+from rag.store.faiss_files import FaissSegment
 from rag.store.index import FaissIndex
 from rag.store.integrity import read_pointer
 from rag.types import ParagraphKey
@@ -66,7 +66,7 @@ def _stored(index_dir: Path, backend: str) -> set[str]:
     return {p.replace("_", "-") for p in partitions - {"_default"}}
 
 
-def _fingerprint(index_dir: Path, segment: Segment) -> object:
+def _fingerprint(index_dir: Path, segment: FaissSegment) -> object:
     """What changes if a segment is rewritten: its files' inodes and times, or its Milvus rows."""
     if segment.record.store == "files":
         return _files(index_dir / segment.name)
@@ -217,8 +217,8 @@ KILL_POINTS = {  # where `rag index` dies: (module, function patched, what runs 
                                       "milvus": ("rag.store.milvus", "insert_rows", "real(*args, **kwargs)")},
     "after the segment, before the manifest": {"faiss": ("rag.indexing", "publish", "pass"),
                                                "milvus": ("rag.indexing", "publish", "pass")},
-    "just before CURRENT switches": {"faiss": ("rag.store.index", "write_pointer", "real(*args, **kwargs)"),
-                                     "milvus": ("rag.store.index", "write_pointer", "real(*args, **kwargs)")},
+    "just before CURRENT switches": {"faiss": ("rag.store.versions", "write_pointer", "real(*args, **kwargs)"),
+                                     "milvus": ("rag.store.versions", "write_pointer", "real(*args, **kwargs)")},
 }
 
 
@@ -289,7 +289,7 @@ def test_records_read_thousands_of_rows_at_once(tmp_path: Path) -> None:
 
 def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> None:
     """The default approximate type: IVF with ~4·√n lists (at least 39 training points each), SQ8 codes."""
-    from rag.store.faiss_files import choose_index_type, inverted_lists
+    from rag.store.faiss_types import choose_index_type, inverted_lists
 
     assert [inverted_lists(n) for n in (9, 100_000, 1_000_000)] == [1, 1024, 4096]
     assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"

@@ -22,7 +22,9 @@ import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
 from rag.settings import IndexSettings
-from rag.store.faiss_files import Segment, choose_index_type, open_segment, write_segment
+from rag.store.base import FILES, Segment
+from rag.store.factory import store_for, store_of
+from rag.store.faiss_types import choose_index_type
 from rag.store.index import FaissIndex, Manifest, live_rows
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def plan(segments: list[Segment], policy: CompactionPolicy, everything: bool = F
 
 def _legacy(segment: Segment) -> bool:
     """A segment of a format 1-2 index: no files of its own (a Milvus segment has none either, but rows)."""
-    return segment.record.store == "files" and not segment.record.files
+    return segment.record.store == FILES and not segment.record.files
 
 
 
@@ -68,9 +70,9 @@ def index_type_for(settings: IndexSettings, vectors: int) -> str:
 
 def _write(directory: Path, rows: Rows, titles: dict[str, str], settings: IndexSettings) -> Segment:
     """A new segment of ``rows``, of the type the settings choose for its size (in Milvus: at ``index.uri``)."""
-    record = write_segment(directory, *rows, titles, index_type_for(settings, len(rows[1])), settings.uri,
-                           settings.collection)
-    return open_segment(directory, record, titles, verify=False)
+    index_type = index_type_for(settings, len(rows[1]))
+    record = store_for(index_type).write(directory, *rows, titles, index_type, settings.uri, settings.collection)
+    return store_of(record).open(directory, record, titles, verify=False)
 
 
 def update_segments(directory: Path, manifest: Manifest, previous: FaissIndex | None, new: Rows, fresh: set[str],

@@ -18,79 +18,24 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
-from rag.errors import RagError, one_line
 from rag.settings import IndexSettings
+from rag.store.base import FILES, Segment, SegmentRecord
+from rag.store.faiss_types import build_faiss, choose_index_type
 from rag.store.integrity import Damaged, file_records, read_file, verify_files
 from rag.store.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
-MILVUS = "milvus"  # index_type of segments whose rows live in Milvus, not in a folder
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
-
-
-@dataclass
-class SegmentRecord:
-    """What the manifest knows of one segment: its files (sizes, sha256), counts and deleted documents."""
-
-    name: str
-    index_type: str
-    chunks: int
-    paragraphs: int
-    files: dict[str, dict[str, int | str]] = field(default_factory=dict)
-    deleted: list[str] = field(default_factory=list)  # doc_ids whose rows searches skip (tombstones)
-    store: str = "files"  # "files": a folder of this name; "milvus": rows in Milvus (rag.store.milvus)
-    uri: str = ""  # store "milvus": the server, or a Milvus Lite path ("": milvus.db in the index folder)
-    collection: str = ""  # store "milvus": the prefix of its collections
-
-
-def inverted_lists(vectors: int) -> int:
-    """IVF list count for ``vectors`` rows: the power of two nearest 4·√n (FAISS' guidance), at most
-    n / 39 so that k-means has the 39 training points per list FAISS asks for (100k: 1024; 1M: 4096)."""
-    return int(max(1, min(65536, 2 ** round(np.log2(4 * max(vectors, 1) ** 0.5)), vectors // 39)))
-
-
-def choose_index_type(setting: str, vectors: int, flat_max: int, large: str) -> str:
-    """The FAISS factory string for a segment of ``vectors`` rows.
-
-    ``setting`` other than "auto" is used as is. "auto" is exact search (Flat) up to ``flat_max``
-    vectors, where a query costs at most ~10 ms, and ``large`` (an approximate index) above, whose
-    ``{nlist}`` becomes ``inverted_lists(vectors)``. bench/ann_types.py measures the candidates:
-    at 1M vectors IVF4096,SQ8 builds in 56 s with recall@10 0.97, HNSW32 in ~600 s with 0.80.
-    """
-    if setting != AUTO:
-        return setting.replace("{nlist}", str(inverted_lists(vectors)))
-    return "Flat" if vectors <= flat_max else large.replace("{nlist}", str(inverted_lists(vectors)))
-
-
-def build_faiss(index_type: str, vectors: np.ndarray) -> Any:
-    """Any faiss.index_factory index over normalised vectors (inner product = cosine)."""
-    import faiss
-
-    try:
-        index = faiss.index_factory(vectors.shape[1], index_type, faiss.METRIC_INNER_PRODUCT)
-        if not index.is_trained:
-            sample = vectors if len(vectors) <= 200_000 else vectors[
-                np.random.default_rng(0).choice(len(vectors), 200_000, replace=False)]
-            index.train(np.ascontiguousarray(sample))
-    except RuntimeError as exc:
-        raise RagError(f"cannot build FAISS index type {index_type!r} over {len(vectors)} vectors: "
-                       f"{one_line(exc, last=True)}") from None
-    for start in range(0, len(vectors), 100_000):
-        index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
-    return index
 
 
 def _tokenize(texts: list[str]) -> Any:
@@ -109,17 +54,10 @@ def build_bm25(paragraphs: Sequence[Paragraph], titles: dict[str, str]) -> Any:
 
 
 def write_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
-                  titles: dict[str, str], index_type: str, uri: str = "", collection: str = "") -> SegmentRecord:
-    """Write a new segment folder under ``directory`` atomically (temp folder, fsync, rename).
-
-    ``index_type`` "milvus" writes the rows into Milvus at ``uri`` / ``collection`` instead.
-    """
+                  titles: dict[str, str], index_type: str) -> SegmentRecord:
+    """Write a new segment folder under ``directory`` atomically (temp folder, fsync, rename)."""
     import faiss
 
-    if index_type == MILVUS:
-        from rag.store.milvus import write_milvus_segment
-
-        return write_milvus_segment(directory, paragraphs, chunks, vectors, titles, uri, collection)
     ordered, order = sort_records(paragraphs, chunks)
     chunks = [chunks[i] for i in order]
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
@@ -144,39 +82,32 @@ def write_segment(directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequ
     return record
 
 
-class Segment:
-    """An open segment: searches by vector and by keywords, skipping the rows of deleted documents."""
+class FaissSegment(Segment):
+    """A segment folder: FAISS searches its vectors, bm25s its paragraphs, skipping the rows of deleted documents."""
 
     def __init__(self, record: SegmentRecord, records: Records, vectors: np.ndarray, faiss_index: Any,
                  bm25: Any = None, titles: dict[str, str] | None = None,
                  loaders: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> None:
         """``loaders`` read the FAISS index and the BM25 model on first use: `rag index` adding one report
         to a 1M-paragraph archive never reads the archive's 1.5 GB HNSW graph, and a question reads it once."""
-        self.record, self.records, self.vectors = record, records, vectors
-        self._faiss, self._bm25, self._titles, self._loaders = faiss_index, bm25, titles or {}, loaders
-        self._lock = threading.Lock()
-        deleted = set(record.deleted)
-        self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
-        self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
+        super().__init__(record, records, titles)
+        self.vectors, self._faiss, self._bm25, self._loaders = vectors, faiss_index, bm25, loaders
 
     @classmethod
     def in_memory(cls, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
-                  index_type: str, titles: dict[str, str], name: str = "memory") -> Segment:
-        """A segment that exists only in memory (tests, benchmarks), or one read from JSONL (formats 1-2)."""
+                  index_type: str, titles: dict[str, str], name: str = "memory") -> FaissSegment:
+        """A segment that exists only in memory (tests, benchmarks), or one read from JSONL (formats 1-2);
+        ``index_type`` is a FAISS type or "auto" (``rag.store.factory.faiss_type``)."""
         ordered, order = sort_records(paragraphs, chunks)
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
-        if index_type == MILVUS:  # in memory there is no Milvus to ask
-            index_type = "Flat"
         defaults = IndexSettings()
         index_type = choose_index_type(index_type, len(vectors), defaults.flat_max_vectors, defaults.large_index_type)
         record = SegmentRecord(name, index_type, len(chunks), len(ordered))
         faiss_index = build_faiss(index_type, vectors) if len(vectors) else None
         return cls(record, MemoryRecords(ordered, [chunks[i] for i in order]), vectors, faiss_index, None, titles)
 
-    def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> Segment:
-        """The same open files under a new manifest entry (new tombstones), without reading anything again."""
-        segment = Segment(record, self.records, self.vectors, self._faiss, self._bm25, titles, self._loaders)
-        return segment
+    def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> FaissSegment:
+        return FaissSegment(record, self.records, self.vectors, self._faiss, self._bm25, titles, self._loaders)
 
     @property
     def faiss(self) -> Any:
@@ -190,21 +121,9 @@ class Segment:
     def faiss(self, index: Any) -> None:
         self._faiss = index
 
-    @property
-    def name(self) -> str:
-        return self.record.name
-
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
-        """The vectors of some chunk rows, as float32 (a memory-mapped read of just those rows)."""
+        """A memory-mapped read of just those rows."""
         return np.asarray(self.vectors[list(rows)], dtype=np.float32).reshape(len(rows), -1)
-
-    @property
-    def live_chunks(self) -> int:
-        return self.records.chunk_count - len(self.deleted_chunks)
-
-    @property
-    def live_paragraphs(self) -> int:
-        return self.records.paragraph_count - len(self.deleted_paragraphs)
 
     @property
     def bm25(self) -> Any:
@@ -233,7 +152,6 @@ class Segment:
         return params
 
     def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
-        """(chunk row, cosine) of the nearest live chunks, best first."""
         limit = min(limit, self.live_chunks)
         if self.faiss is None or limit <= 0:
             return []
@@ -242,9 +160,7 @@ class Segment:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
-        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first.
-
-        bm25s scores every paragraph, then its ``retrieve`` partitions all of them; at 1M paragraphs
+        """bm25s scores every paragraph, then its ``retrieve`` partitions all of them; at 1M paragraphs
         that partition was 12 of a question's 18 ms, so only the paragraphs that hold a question word
         (a non-zero score) are ranked here: the same order, at the cost of the posting lists.
         """
@@ -265,11 +181,6 @@ class Segment:
         found = found[np.lexsort((found, -scores[found]))]  # best first; ties by row, so the order is stable
         return [(int(r), float(scores[r])) for r in found]
 
-    def close(self) -> None:
-        close = getattr(self.records, "close", None)
-        if close is not None:
-            close()
-
 
 def _load_bm25(folder: Path) -> Any:
     import bm25s
@@ -284,18 +195,13 @@ def _read_faiss(path: Path) -> Any:
 
 
 def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
-                 on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> Segment:
+                 on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> FaissSegment:
     """Open a segment folder; any damage raises ``Damaged`` naming ``<segment>/<file>``.
 
     Sizes are always checked; ``checksums`` or ``verify`` also checks every file's sha256. The FAISS index and the
     BM25 model are read on first use; damage found then raises ``on_damage(damage)`` (the caller's
-    one-line IndexCorrupt). A segment stored in Milvus is opened by ``rag.store.milvus``
-    (its row counts are checked instead).
+    one-line IndexCorrupt).
     """
-    if record.store == MILVUS:
-        from rag.store.milvus import open_milvus_segment
-
-        return open_milvus_segment(directory, record, titles, verify)
     folder, label = directory / record.name, f"{record.name}/"
     verify_files(folder, record.files, checksums=verify or checksums, label=label)
     vectors = read_file(folder, "vectors.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False), label)
@@ -327,4 +233,25 @@ def open_segment(directory: Path, record: SegmentRecord, titles: dict[str, str],
         return index
 
     loaders = (damaged(read_faiss), damaged(lambda: read_file(folder, BM25_PARAMS, lambda _: _load_bm25(folder), label)))
-    return Segment(record, records, vectors, None, None, titles, loaders)
+    return FaissSegment(record, records, vectors, None, None, titles, loaders)
+
+
+class FilesStore:
+    """The default backend: each segment a folder in the index directory (``SegmentStore``)."""
+
+    name, label = FILES, "files"
+
+    def location(self, directory: Path, settings: IndexSettings) -> tuple[str, str]:
+        return "", ""
+
+    def write(self, directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
+              titles: dict[str, str], index_type: str, uri: str = "", collection: str = "") -> SegmentRecord:
+        return write_segment(directory, paragraphs, chunks, vectors, titles, index_type)
+
+    def open(self, directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
+             on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> FaissSegment:
+        return open_segment(directory, record, titles, verify, on_damage, checksums)
+
+    def drop_unlisted(self, directory: Path, uri: str, collection: str, keep: set[str]) -> None:
+        """Nothing: unlisted folders go with the versions that named them (``rag.store.versions.remove_stale``)."""
+

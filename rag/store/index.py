@@ -5,7 +5,7 @@ Layout of an index directory::
     CURRENT                 name of the live version and its manifest's sha256 (replaced atomically)
     v-<time>-<id>/          one version: manifest.json alone (segments, tombstones, documents, checksums)
     s-<time>-<id>/          one immutable segment (rag.store.faiss_files): vectors, FAISS, SQLite records, BM25
-    milvus.db/              index_type "milvus" with Milvus Lite: segments are partitions there, not folders
+    milvus.db/              index_type milvus with Milvus Lite: segments are partitions there, not folders
                             (rag.store.milvus); with a Milvus server, in its collections
 
 Adding a report writes one small segment and a new manifest; deleting or changing one writes
@@ -18,61 +18,41 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
-import shutil
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError
+from rag.errors import IndexCorrupt, IndexMismatch, RagError
 from rag.settings import IndexSettings
-from rag.store.faiss_files import MILVUS, Segment, SegmentRecord, open_segment
+from rag.store.base import Segment
+from rag.store.factory import faiss_type, store_for, store_of
+from rag.store.faiss_files import FaissSegment
 from rag.store.integrity import (
     CURRENT,
-    LOCK,
     Damaged,
     Pointer,
-    check_folder,
     index_error,
-    is_own,
     read_pointer,
     verify_files,
-    write_pointer,
 )
 from rag.store.manifest import (
     READABLE_FORMATS,
     IndexedDocument,
     Manifest,
     check_documents,
-    package_versions,
     read_legacy_segment,
     read_manifest,
 )
+from rag.store.versions import publish
 from rag.types import ParagraphKey
 
 T = TypeVar("T")
 _WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
 
-__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest", "check_writable", "index_lock"]
-
-
-@contextlib.contextmanager
-def index_lock(directory: Path) -> Iterator[None]:
-    """One writer at a time per index directory: a second one waits, without a time limit, until the first is done.
-
-    Readers never wait (versions and segments are immutable). filelock takes ``flock`` on Unix and
-    ``LockFileEx`` on Windows, where ``fcntl`` does not exist.
-    """
-    from filelock import FileLock  # only writers lock; readers need not import it
-
-    directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(directory / LOCK):
-        yield
+__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest"]
 
 
 class FaissIndex:
@@ -90,7 +70,8 @@ class FaissIndex:
             vectors = vectors if vectors is not None else np.zeros((0, manifest.dim), np.float32)
             if len(chunks) != len(vectors):
                 raise IndexCorrupt(f"{len(chunks)} chunk records but {len(vectors)} vectors")
-            segments = [Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles())]
+            segments = [FaissSegment.in_memory(paragraphs, chunks, vectors, faiss_type(manifest.index_type),
+                                                  manifest.titles())]
         self.segments = segments
         self._by_name = {s.name: s for s in segments}
         # approximate index types: how widely a search looks (rag.resources sets the configured widths)
@@ -194,21 +175,19 @@ class FaissIndex:
 
     @property
     def faiss(self) -> Any:
-        """The FAISS index of the largest segment (what ``rag status`` reports as the index type)."""
-        return max(self.segments, key=lambda s: s.records.chunk_count).faiss if self.segments else None
+        """The FAISS index of the largest segment (None when its rows are in a database)."""
+        return getattr(max(self.segments, key=lambda s: s.records.chunk_count), "faiss", None) if self.segments else None
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
         """Write this (in-memory) index as one new segment and make it current; returns the version folder."""
-        from rag.store.faiss_files import write_segment
-
         manifest = copy.deepcopy(self.manifest)
         paragraphs, rows = self.paragraphs, self.rows()
         vectors = np.vstack([v for _, v in rows]) if rows else np.zeros((0, manifest.dim), np.float32)
         first = self.segments[0].record if self.segments else None
-        record = write_segment(directory, paragraphs, [c for c, _ in rows], vectors, manifest.titles(),
-                               first.index_type if first else manifest.index_type,
-                               first.uri if first else "", first.collection if first else "")
+        index_type = first.index_type if first else manifest.index_type
+        record = store_for(index_type).write(directory, paragraphs, [c for c, _ in rows], vectors, manifest.titles(),
+                                             index_type, first.uri if first else "", first.collection if first else "")
         manifest.segments = [record]
         for doc_id, document in manifest.documents.items():
             manifest.documents[doc_id] = IndexedDocument(**{**document.__dict__, "segment": record.name})
@@ -268,9 +247,9 @@ class FaissIndex:
             for record in manifest.segments:
                 same = opened.get(record.name)
                 segment = (same.with_record(record, manifest.titles()) if same is not None and same.record.files == record.files else
-                           open_segment(directory, record, manifest.titles(), verify,
-                                        lambda damage: index_error(directory, damage, manifest.corpus_root),
-                                        checksums=checksums))
+                           store_of(record).open(directory, record, manifest.titles(), verify,
+                                                 lambda damage: index_error(directory, damage, manifest.corpus_root),
+                                                 checksums=checksums))
                 if verify:
                     deleted = set(record.deleted)
                     counts = segment.records.doc_counts()
@@ -291,90 +270,3 @@ def live_rows(manifest: Manifest, segment: Segment) -> tuple[list[Paragraph], li
     paragraphs = [p for p in segment.records.paragraphs() if manifest.lives_in(p.doc_id, segment.record)]
     rows = [(row, c) for row, c in enumerate(segment.records.chunks()) if manifest.lives_in(c.doc_id, segment.record)]
     return paragraphs, [c for _, c in rows], segment.vectors_at([row for row, _ in rows])
-
-
-def publish(directory: Path, manifest: Manifest, replaced: list[SegmentRecord] | None = None) -> Path:
-    """Write ``manifest`` as a new version and switch ``CURRENT`` to it atomically; returns the version folder.
-
-    Its segments must already be in place. Versions and segments no live manifest names are removed after;
-    Milvus segments of the version it replaces (``replaced``, else read from disk) stay one version longer
-    (see ``remove_stale_rows``).
-    """
-    replaced = _current_segments(directory) if replaced is None else replaced
-    token = uuid.uuid4().hex[:8]
-    tmp = directory / f".tmp-{token}"
-    tmp.mkdir(parents=True)
-    try:
-        manifest.versions = package_versions()
-        manifest.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        manifest.files = {}
-        path = tmp / "manifest.json"
-        path.write_text(manifest.to_json(), encoding="utf-8")
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-        version = directory / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{token}"
-        tmp.rename(version)
-        if (directory / CURRENT).is_dir():  # only reached with --force: an empty folder where the pointer belongs
-            (directory / CURRENT).rmdir()  # (one with files in it is refused before any work: check_writable)
-        os.replace(write_pointer(directory, version, token), directory / CURRENT)  # the atomic switch
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    remove_stale(directory, {s.name for s in manifest.segments})
-    remove_stale_rows(directory, manifest.segments, replaced)
-    return version
-
-
-def _current_segments(directory: Path) -> list[SegmentRecord]:
-    """The segments of the live version, if there is a readable one (before a switch)."""
-    try:
-        pointer = read_pointer(directory)
-        return read_manifest(directory / pointer.version, pointer.manifest_sha256).segments
-    except (RagError, Damaged):
-        return []
-
-
-def remove_stale_rows(directory: Path, live: list[SegmentRecord], replaced: list[SegmentRecord]) -> None:
-    """Drop the Milvus rows of segments neither the live version nor the one it replaced names.
-
-    Rows a killed writer left, and those of segments merged away one version ago, go. Those of the
-    replaced version stay until the next write: unlike an open file, rows vanish under a reader (another
-    process on a Milvus server) that still searches that version.
-    """
-    keep = {s.name for s in live + replaced}
-    stores = {(s.uri, s.collection) for s in live + replaced if s.store == MILVUS}
-    if stores:
-        from rag.store.milvus_client import drop_unlisted
-
-        for uri, collection in sorted(stores):
-            drop_unlisted(directory, uri, collection, keep)
-
-
-def remove_stale(directory: Path, live_segments: set[str]) -> None:
-    """Delete versions other than the live one, segments it does not name, and leftovers of crashed writes.
-
-    Only what the index wrote (``is_own``: its names, holding only its files) is ever deleted; the caller
-    holds the writer lock. A reader that opened an older version just before the switch retries (see
-    ``FaissIndex.load``); one that already holds a segment keeps reading it (open files outlive their names
-    on POSIX).
-    """
-    keep = {read_pointer(directory).version} | live_segments
-    for path in directory.iterdir():
-        if path.name not in keep and is_own(path):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)  # a pointer staged by a writer that died before the switch
-
-
-def check_writable(directory: Path, force: bool) -> None:
-    """Refuse, before the lock file or any work, a folder the index may not write into: a file, one that holds
-    files but no valid index (unless ``force``), or one whose ``CURRENT`` is a folder with something in it."""
-    check_folder(directory)
-    pointer = directory / CURRENT
-    if pointer.is_dir() and not pointer.is_symlink() and any(pointer.iterdir()):
-        raise IndexCorrupt(f"{pointer} is a folder with files in it, where the index keeps its pointer; "
-                           "move it elsewhere, then run `rag index` again")
-    if not force and not (directory / LOCK).exists():  # a lock file: an index writer has worked here before
-        with contextlib.suppress(IndexNotFound):
-            read_pointer(directory)  # IndexCorrupt: files but no valid index, refused with the --force hint

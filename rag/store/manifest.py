@@ -19,7 +19,8 @@ import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
 from rag.errors import one_line
-from rag.store.faiss_files import BM25_PARAMS, Segment, SegmentRecord
+from rag.store.base import Segment, SegmentRecord
+from rag.store.faiss_files import BM25_PARAMS, FaissSegment
 from rag.store.integrity import Damaged, read_file
 
 # 2: paragraph records carry ``page`` and documents their ``reader``. 3: segments, records in SQLite,
@@ -119,7 +120,7 @@ def read_legacy_segment(version: Path, manifest: Manifest) -> Segment:
     check_legacy(manifest, vectors, chunks, paragraphs, faiss_index)
     bm25 = (read_file(version, BM25_PARAMS, lambda _: bm25s.BM25.load(str(version)))
             if (version / BM25_PARAMS).is_file() else None)
-    segment = Segment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles(), version.name)
+    segment = FaissSegment.in_memory(paragraphs, chunks, vectors, manifest.index_type, manifest.titles(), version.name)
     if faiss_index is not None:
         segment.faiss = faiss_index
     if bm25 is not None and bm25.scores.get("num_docs") == len(paragraphs):

@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
-from rag.store.faiss_files import MILVUS, Segment, SegmentRecord
+from rag.settings import IndexSettings
+from rag.store.base import Segment, SegmentRecord
 from rag.store.integrity import Damaged
 from rag.store.milvus_client import (
     chunk_collections,
     client,
     collection_prefix,
     drop_partition,
+    drop_unlisted,
     ensure_loaded,
     names,
     partition,
@@ -45,6 +46,7 @@ from rag.store.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecor
 from rag.store.milvus_schema import MAX_WORDS, ensure_collections, insert_rows
 from rag.store.records import _chunk_ranges, sort_records
 
+MILVUS = "milvus"  # this backend's name in settings (index.index_type) and in segment records
 MAX_LIMIT = 16_384  # Milvus' largest topk
 
 
@@ -117,12 +119,8 @@ class MilvusSegment(Segment):
     """An open Milvus segment: searches its partition, skipping deleted documents with a filter."""
 
     def __init__(self, record: SegmentRecord, records: MilvusRecords, titles: dict[str, str] | None = None) -> None:
-        self.record, self.records, self._titles = record, records, titles or {}
-        self._faiss, self._bm25, self._loaders, self._lock = None, None, None, threading.Lock()  # (FAISS's)
+        super().__init__(record, records, titles)
         self.rows, self.milvus = records, records.milvus
-        deleted = set(record.deleted)
-        self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
-        self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
         self._filter = filter_in("doc_id", record.deleted, negate=True) if record.deleted else ""
 
     def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> MilvusSegment:
@@ -160,7 +158,7 @@ class MilvusSegment(Segment):
         return sorted(((row, score) for row, score in scored if score > 0), key=lambda hit: (-hit[1], hit[0]))
 
     def close(self) -> None:
-        """Nothing to close: the connection is the process's (``milvus_store.release_all``)."""
+        """Nothing to close: the connection is the process's (``milvus_client.release_all``)."""
 
 
 def open_milvus_segment(directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool) -> Segment:
@@ -188,3 +186,23 @@ def open_milvus_segment(directory: Path, record: SegmentRecord, titles: dict[str
                       f"chunks of segment {record.name}, the manifest says {record.paragraphs} and {record.chunks}")
     rows = MilvusRecords(milvus, paragraphs, chunks, part, key_of(record.name), (counts[0], counts[1]))
     return MilvusSegment(record, rows, titles)
+
+
+class MilvusStore:
+    """Segments as partitions of two Milvus collections (``SegmentStore``; ``index.index_type = "milvus"``)."""
+
+    name, label = MILVUS, "Milvus"
+
+    def location(self, directory: Path, settings: IndexSettings) -> tuple[str, str]:
+        return record_uri(directory, settings.uri), collection_prefix(directory, settings.collection)
+
+    def write(self, directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
+              titles: dict[str, str], index_type: str, uri: str = "", collection: str = "") -> SegmentRecord:
+        return write_milvus_segment(directory, paragraphs, chunks, vectors, titles, uri, collection)
+
+    def open(self, directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
+             on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> Segment:
+        return open_milvus_segment(directory, record, titles, verify)
+
+    def drop_unlisted(self, directory: Path, uri: str, collection: str, keep: set[str]) -> None:
+        drop_unlisted(directory, uri, collection, keep)

@@ -1,0 +1,139 @@
+"""What every store backend provides, and what the rest of the program may ask of an index.
+
+An index is a manifest over immutable *segments* (``rag.store.index``). Where a segment's rows live is the
+backend's business, one module each, picked by ``rag.store.factory`` from the ``index.index_type`` setting
+(or from a segment's recorded ``store``):
+
+* ``rag.store.faiss_files``: a folder of files (vectors, FAISS, SQLite records, bm25s), the default;
+* ``rag.store.milvus``: a partition of two Milvus collections (``index_type = milvus``).
+
+Versions, the manifest, integrity checks and compaction sit beside them and work the same for both: a backend
+only writes, opens and drops segments (``SegmentStore``), and an open segment searches itself (``Segment``).
+Retrieval sees the whole index through ``IndexStore``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.documents.paragraphs import Chunk, Paragraph
+from rag.settings import IndexSettings
+from rag.store.integrity import Damaged
+from rag.store.records import Records
+from rag.types import ParagraphKey
+
+FILES = "files"  # the default backend's name: a segment is a folder of files in the index directory
+
+
+@dataclass
+class SegmentRecord:
+    """What the manifest knows of one segment: its files (sizes, sha256), counts and deleted documents."""
+
+    name: str
+    index_type: str
+    chunks: int
+    paragraphs: int
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # doc_ids whose rows searches skip (tombstones)
+    store: str = FILES  # the backend that holds its rows (rag.store.factory)
+    uri: str = ""  # a database backend: the server, or an embedded database's path ("": in the index folder)
+    collection: str = ""  # a database backend: the prefix of its collections
+
+
+class Segment:
+    """An open segment: its records, and searches by vector and by keywords that skip deleted documents.
+
+    Backends subclass it (``FaissSegment``, ``MilvusSegment``); this base keeps what they share, the
+    tombstoned rows and the live counts."""
+
+    def __init__(self, record: SegmentRecord, records: Records, titles: dict[str, str] | None = None) -> None:
+        self.record, self.records, self._titles = record, records, titles or {}
+        self._lock = threading.Lock()
+        deleted = set(record.deleted)
+        self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
+        self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def live_chunks(self) -> int:
+        return self.records.chunk_count - len(self.deleted_chunks)
+
+    @property
+    def live_paragraphs(self) -> int:
+        return self.records.paragraph_count - len(self.deleted_paragraphs)
+
+    def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> Segment:
+        """The same open rows under a new manifest entry (new tombstones), without reading anything again."""
+        raise NotImplementedError
+
+    def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        """The vectors of some chunk rows, as float32."""
+        raise NotImplementedError
+
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the nearest live chunks, best first."""
+        raise NotImplementedError
+
+    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
+        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        close = getattr(self.records, "close", None)
+        if close is not None:
+            close()
+
+
+class SegmentStore(Protocol):
+    """One backend: where segments' rows live. ``rag.store.factory`` picks it; tests share one suite over both."""
+
+    name: str  # what ``SegmentRecord.store`` records
+    label: str  # for people: "files", "Milvus"
+
+    def location(self, directory: Path, settings: IndexSettings) -> tuple[str, str]:
+        """(uri, collection) that new segments of this index get; ("", "") for files in the index folder."""
+        ...
+
+    def write(self, directory: Path, paragraphs: Sequence[Paragraph], chunks: Sequence[Chunk], vectors: np.ndarray,
+              titles: dict[str, str], index_type: str, uri: str = "", collection: str = "") -> SegmentRecord:
+        """Store a new segment; nothing names it until a manifest does, so a crash leaves only litter."""
+        ...
+
+    def open(self, directory: Path, record: SegmentRecord, titles: dict[str, str], verify: bool,
+             on_damage: Callable[[Damaged], Exception] | None = None, checksums: bool = False) -> Segment:
+        """Open a stored segment; damage raises ``Damaged`` naming what is damaged."""
+        ...
+
+    def drop_unlisted(self, directory: Path, uri: str, collection: str, keep: set[str]) -> None:
+        """Remove the rows of segments not in ``keep`` (a killed writer's, or merged away)."""
+        ...
+
+
+class IndexStore(Protocol):
+    """What retrieval and answers ask of an index, whatever its backend (``rag.store.index.SegmentedIndex``)."""
+
+    def __len__(self) -> int: ...
+
+    @property
+    def paragraph_count(self) -> int: ...
+
+    def paragraph(self, doc_id: str, number: int) -> Paragraph: ...
+
+    def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]: ...
+
+    def keyword_search(self, question: str, limit: int) -> list[ParagraphKey]: ...
+
+    def best_chunk(self, key: ParagraphKey, vector: np.ndarray,
+                   paragraph: Paragraph | None = None) -> tuple[float, tuple[int, int]]: ...
+
+    def check_embedder(self, name: str, dim: int) -> None: ...
+
