@@ -8,7 +8,7 @@ against torch on a few texts, then renamed into place, under a file lock so two 
 build it. ``export.json`` is written last and names what the export was made from, so a changed model
 or recipe is rebuilt.
 
-``@openvino-int8`` is quantised statically (nncf, SmoothQuant) on ``calibration_texts()``: its scales are
+``@openvino-int8`` is quantised statically (nncf, SmoothQuant) on ``openvino_convert.calibration_texts``: its scales are
 fixed, so a text's vector does not depend on the texts batched with it. Its weights are 7-bit (nncf's
 overflow fix), so CPUs without VNNI cannot saturate their 16-bit sums: every x86-64 CPU computes the
 same vectors. ``@onnx-int8`` quantises each batch's activations with one scale (dynamic): a vector moves
@@ -21,7 +21,7 @@ cannot even be loaded. Its loaded model also imports torch and transformers at q
 and 770 MB resident, against 475 and 240 MB here), where this export runs on openvino and tokenizers alone. Its
 static int8 export calibrates on a Hub dataset (GLUE SST-2) unless told otherwise, which fails offline; a local
 folder of texts can be named instead, but its defaults keep 8-bit weights (no overflow fix: vectors then depend on
-VNNI) and compile in bf16 where the CPU has it. Set to this recipe (overflow fix, ``calibration_texts()``, f32), in a
+VNNI) and compile in bf16 where the CPU has it. Set to this recipe (overflow fix, ``calibration_texts``, f32), in a
 separate environment with transformers 5.5.4, it gives the same vectors and retrieval as this export (mean cosine to
 torch 0.9939 against 0.9941; customs R@5 0.882 and MRR 0.713 against 0.884 and 0.715; SQuAD 0.948 and 0.839 against
 0.948 and 0.838), so it would add dependencies and torch at question time for no gain.
@@ -36,19 +36,13 @@ import logging
 import os
 import shutil
 import sys
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from embeddings.base import EmbedderUnavailable
 from embeddings.onnx_runtime import WordPieces, make_runner, run_batch
-from embeddings.privacy import keep_private
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+from embeddings.openvino_convert import calibration_texts, quiet_export, quiet_logger, to_openvino
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +85,7 @@ RECIPES: dict[str, Recipe] = {
     # Faster where the CPU has VNNI, less exact where it has not (AVX2 only); measured, not the default.
     "onnx-int8-s8": Recipe("onnx-int8-s8", quantise=True, signed_weights=True),
     "openvino": Recipe("openvino", runtime="openvino"),
-    # Static int8 (nncf, SmoothQuant), calibrated once on calibration_texts(): no per-batch scales, so a
+    # Static int8 (nncf, SmoothQuant), calibrated once on calibration_texts: no per-batch scales, so a
     # text's vector does not depend on the texts batched with it; 7-bit weights, so not on the CPU either.
     "openvino-int8": Recipe("openvino-int8", quantise=True, runtime="openvino", overflow_fix=True),
 }
@@ -121,7 +115,7 @@ def _source_fingerprint(location: str, recipe: Recipe, cache_dir: Path) -> dict[
     """What the export was made from: the model files' names and contents, and the recipe. By content, not
     by path or time, so two venvs (each with its own copy of the packaged model) share one export."""
     files = sorted(p for p in Path(location).rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json"})
-    calibration = hashlib.sha256("\n".join(calibration_texts()).encode()).hexdigest()[:16] if recipe.runtime == \
+    calibration = hashlib.sha256("\n".join(calibration_texts(CHECK_TEXTS)).encode()).hexdigest()[:16] if recipe.runtime == \
         "openvino" and recipe.quantise else None
     return {"export_version": EXPORT_VERSION, "recipe": asdict(recipe), "calibration": calibration,
             "files": [[str(p.relative_to(location)), p.stat().st_size, digest]
@@ -242,7 +236,7 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
         if len(inputs) != 3:
             raise EmbedderUnavailable(f"cannot export {model!r} to ONNX: its tokenizer gives only {inputs}")
         fp32 = out / ("model.onnx" if recipe.model_file == "model.onnx" and not recipe.quantise else "model_fp32.onnx")
-        with torch.no_grad(), _quiet_export():
+        with torch.no_grad(), quiet_export():
             torch.onnx.export(
                 Wrapped().eval(), tuple(sample[name] for name in inputs), str(fp32), dynamo=False,
                 input_names=inputs, output_names=["sentence_embedding"], opset_version=17,
@@ -250,12 +244,13 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
                               "sentence_embedding": {0: "batch"}})
         step(steps[1])
         if recipe.runtime == "openvino":
-            _to_openvino(fp32, out / recipe.model_file, tokenizer, max_seq_length, recipe, step)
+            to_openvino(fp32, out / recipe.model_file, tokenizer, max_seq_length,
+                        calibration_texts(CHECK_TEXTS) if recipe.quantise else None, recipe.overflow_fix, step)
             fp32.unlink()
         elif recipe.quantise:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            with _quiet_logger(""):  # the quantiser logs every tensor it skips to the root logger
+            with quiet_logger(""):  # the quantiser logs every tensor it skips to the root logger
                 quantize_dynamic(fp32, out / recipe.model_file, per_channel=True, reduce_range=False,
                                  op_types_to_quantize=list(recipe.op_types),
                                  weight_type=QuantType.QInt8 if recipe.signed_weights else QuantType.QUInt8,
@@ -276,74 +271,3 @@ def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: di
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     log.info("%s embedder for %r ready (cosine to torch on check texts >= %.4f)", recipe.backend, model,
              cosines.min())
-
-
-@contextmanager
-def _quiet_export() -> Iterator[None]:
-    """The legacy exporter's tracer and deprecation warnings are expected: the export is checked afterwards."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@contextmanager
-def _quiet_logger(name: str) -> Iterator[None]:
-    """Only errors from ``name`` ("" is the root logger) meanwhile: the quantisers log every tensor they skip."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-
-def _to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBase, max_seq_length: int,
-                 recipe: Recipe, step: Callable[[str], None]) -> None:
-    """The ONNX export as OpenVINO IR (fp32 weights); with ``quantise``, static int8 by nncf (SmoothQuant)."""
-    try:
-        import openvino
-    except ImportError as exc:
-        raise EmbedderUnavailable("the openvino embedder backends need openvino: pip install openvino") from exc
-    model = openvino.Core().read_model(str(onnx_path))
-    step("converting to OpenVINO")
-    if recipe.quantise:
-        try:
-            keep_private()  # nncf reports its use through openvino_telemetry unless it cannot import it
-            import nncf
-            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-        except ImportError as exc:
-            raise EmbedderUnavailable("building the openvino-int8 embedder needs nncf: pip install nncf") from exc
-        texts = calibration_texts()
-        items = [dict(tokenizer(texts[i:i + 8], padding=True, truncation=True, max_length=max_seq_length,
-                                return_tensors="np")) for i in range(0, len(texts), 8)]
-        with _quiet_logger(""), _quiet_logger("nncf"):
-            fix = OverflowFix.ENABLE if recipe.overflow_fix else None  # None: nncf's default (first layer)
-            model = nncf.quantize(model, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER,
-                                  subset_size=len(items),
-                                  advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix))
-        step("quantising to int8")
-    openvino.save_model(model, str(target), compress_to_fp16=False)
-
-
-def calibration_texts() -> list[str]:
-    """Texts that set the static int8 ranges: the prose paragraphs of Python's own help topics (``pydoc_data``,
-    in every CPython), plus a few report-like sentences. Not the bundled eval corpora, so the eval stays fair.
-    """
-    texts = list(CHECK_TEXTS) + [
-        "The committee approved the annual budget after a long debate about transport and housing costs.",
-        "Heavy rain flooded the northern districts on Tuesday, and several roads remain closed.",
-        "The study followed 2,400 patients for five years and found no difference between the two treatments.",
-        "Exports rose by 4.2 per cent in the third quarter, driven mainly by machinery and chemicals.",
-    ]
-    try:
-        from pydoc_data.topics import topics
-    except ImportError:  # a Python without its help topics: the sentences above still calibrate
-        return texts
-    for name in sorted(topics):
-        for block in topics[name].split("\n\n"):
-            flat = " ".join(block.split())
-            if len(flat) > 300 and flat[0].isupper() and ">>>" not in flat and "::" not in flat:
-                texts.append(flat[:1500])
-    return texts[:300]

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eval.errors import EvalSetError
 from eval.matching import contains, normalise
 from eval.squad import from_squad, is_squad_row
-from rag.errors import RagError
 from rag.store.index import FaissIndex
 from rag.types import ParagraphKey
 
@@ -45,10 +45,6 @@ BUNDLED_SETS: dict[str, tuple[Path, Path]] = {
 }
 
 GENERATED_SET = "customs-pdf"  # the customs reports as PDFs, same questions (eval.pdf_corpus)
-
-
-class EvalSetError(RagError):
-    """The eval set cannot be read, or does not fit the corpus it is run against."""
 
 
 class Evidence(BaseModel):

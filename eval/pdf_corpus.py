@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from eval.evalset import EvalSetError
+from eval.errors import EvalSetError
 from rag.documents.paragraphs import split_paragraphs
 from rag.documents.readers import Document, list_files, load_document
 
