@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,25 +116,40 @@ class Extracted:
     boxes: tuple[tuple[int, tuple[Box, ...]], ...] = ()
 
 
+def _pdf(raw: bytes, name: str, budget: ReadBudget) -> Extracted:
+    from rag.documents.pdf import read_pdf  # pypdfium2 is loaded only when a PDF is read
+
+    return paged_text(read_pdf(raw, name, budget))  # no carriage returns: offsets stay valid
+
+
+def _docx(raw: bytes, name: str, budget: ReadBudget) -> Extracted:
+    from rag.documents.word import read_docx  # python-docx is loaded only when a Word file is read
+
+    paragraphs, title = read_docx(raw, budget)
+    return Extracted("\n\n".join(paragraphs), title=title)
+
+
+def _text(raw: bytes, name: str, budget: ReadBudget, html: bool = False) -> Extracted:
+    text = _read_html(raw) if html else _decode(raw)
+    budget.add(len(text))
+    return Extracted(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _html(raw: bytes, name: str, budget: ReadBudget) -> Extracted:
+    return _text(raw, name, budget, html=True)
+
+
+# suffix -> reader of a file's bytes; any other suffix the settings allow is read as plain text
+READERS: dict[str, Callable[[bytes, str, ReadBudget], Extracted]] = {
+    ".pdf": _pdf, ".docx": _docx, ".html": _html, ".htm": _html}
+
+
 def extract(raw: bytes, suffix: str, name: str, budget: ReadBudget | None = None) -> Extracted:
     """The plain text of one file's bytes, paragraphs separated by blank lines, with its pages and title where
-    known. ``suffix`` picks the reader; ``name`` names the file in warnings about a part of it (a PDF page
-    without text); ``budget`` bounds what reading it may cost (default: the indexer's limits)."""
+    known. ``suffix`` picks the reader (``READERS``); ``name`` names the file in warnings about a part of it (a
+    PDF page without text); ``budget`` bounds what reading it may cost (default: the indexer's limits)."""
     budget = budget or ReadBudget()
-    suffix = suffix.lower()
-    if suffix == ".pdf":
-        from rag.documents.pdf import read_pdf  # loaded only when such a file is read
-
-        found = paged_text(read_pdf(raw, name, budget))  # no carriage returns: offsets stay valid
-    elif suffix == ".docx":
-        from rag.documents.word import read_docx
-
-        paragraphs, title = read_docx(raw, budget)
-        found = Extracted("\n\n".join(paragraphs), title=title)
-    else:
-        text = _read_html(raw) if suffix in (".html", ".htm") else _decode(raw)
-        budget.add(len(text))
-        found = Extracted(text.replace("\r\n", "\n").replace("\r", "\n"))
+    found = READERS.get(suffix.lower(), _text)(raw, name, budget)
     if not found.text.strip():
         raise UnreadableFile("no text")
     return found
