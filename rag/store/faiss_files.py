@@ -33,6 +33,7 @@ from rag.errors import RagError, one_line
 from rag.settings import IndexSettings
 from rag.store.integrity import Damaged, file_records, read_file, verify_files
 from rag.store.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
+from rag.text import search_tokens
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +94,11 @@ def build_faiss(index_type: str, vectors: np.ndarray) -> Any:
     return index
 
 
-def _tokenize(texts: list[str]) -> Any:
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
-
-
 def build_bm25(paragraphs: Sequence[Paragraph], titles: dict[str, str]) -> Any:
     import bm25s
 
     model = bm25s.BM25()
-    model.index(_tokenize([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in paragraphs]), show_progress=False)
+    model.index(search_tokens([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in paragraphs]), show_progress=False)
     return model
 
 
@@ -248,7 +242,7 @@ class Segment:
         that partition was 12 of a question's 18 ms, so only the paragraphs that hold a question word
         (a non-zero score) are ranked here: the same order, at the cost of the posting lists.
         """
-        tokens = _tokenize([question])
+        tokens = search_tokens([question])
         limit = min(limit, self.live_paragraphs)
         if limit <= 0 or not tokens.vocab:
             return []
