@@ -6,10 +6,11 @@ Usage::
     .venv/bin/python bench/chunk_identity.py --compare /tmp/chunks-before.json # after it: exit 1 on any difference
 
 Existing indexes keep their chunks (unchanged files are never re-chunked), so a change to
-``rag.documents.paragraphs`` must give every bundled report the same chunks, or retrieval silently
-differs between old and new files. The chunks of ``data/reports`` and ``data/squad2-normans``
-are taken with the real tokenizer at the default settings and at smaller windows and other
-overlaps, which exercise the sentence and word packing that the default window rarely needs.
+``rag.documents.paragraphs`` (or to the sentence splitter in ``rag.text``) must give every bundled
+report the same chunks, or retrieval silently differs between old and new files. The chunks of
+``data/reports`` and ``data/squad2-normans`` are taken with the real tokenizer at the default settings
+and at smaller windows and other overlaps, which exercise the sentence and word packing that the
+default window rarely needs.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from embeddings import make_embedder
 from embeddings.onnx_export import RECIPES, ensure_export
 from embeddings.onnx_runtime import cpu_threads
 from embeddings.sentence_transformer import PACKAGED_MODEL, model_location
-from rag.documents.paragraphs import split_sentences
+from rag.text import split_sentences
 
 CORPORA = [ROOT / "data" / "reports", ROOT / "data" / "squad2-normans"]
 Encode = Callable[[Sequence[str]], np.ndarray]

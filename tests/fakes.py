@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer.prompt import system_prompt
-from rag.documents.paragraphs import split_sentences
 from rag.errors import LLMUnavailable
 from rag.llm.base import Selection, TextStream, Usage
 from rag.settings import PromptSettings
+from rag.text import WORD, search_stop_words, split_sentences
 from rag.types import Message
 
 # The default prompts (``settings.prompts`` without a preset that changes them), as the pipeline sends them.
@@ -42,14 +42,6 @@ SYSTEM_PROMPT = system_prompt(PROMPTS)  # the write-first mode's
 EXTRACT_SYSTEM = system_prompt(PROMPTS, "extract")
 REWRITE_SYSTEM_PROMPT = PROMPTS.rewrite_system
 TRANSLATE_SYSTEM_PROMPT = PROMPTS.translate_system
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _stop_words() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN  # the list the prompt's excerpting already uses
-
-    return frozenset(STOPWORDS_EN)
 
 
 class FakeEmbedder:
@@ -68,7 +60,7 @@ class FakeEmbedder:
         self._dim = dim
         self._max_tokens = max_tokens
         self._stemmer = Stemmer.Stemmer("english")
-        self._stop = _stop_words()
+        self._stop = search_stop_words()  # the list the prompt's excerpting already uses
 
     @property
     def name(self) -> str:
@@ -85,14 +77,14 @@ class FakeEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Words, plus the two special tokens a sentence-transformers model adds."""
-        return len(_WORD.findall(text)) + 2
+        return len(WORD.findall(text)) + 2
 
     def _feature(self, word: str) -> str:
         """A word family: the Snowball stem cut to 4 letters ("seize" and "seizures" both give "seiz")."""
         return word if word.isdigit() else self._stemmer.stemWord(word)[:4]
 
     def _features(self, text: str) -> Counter[str]:
-        words = [w.lower() for w in _WORD.findall(text)][: self._max_tokens - 2]
+        words = [w.lower() for w in WORD.findall(text)][: self._max_tokens - 2]
         return Counter(self._feature(w) for w in words if w not in self._stop)
 
     def _vector(self, text: str) -> np.ndarray:
@@ -163,8 +155,8 @@ def best_sentence(user_message: str, options: Sequence[str]) -> list[str]:
     """What a dutiful model chooses: the shown sentence sharing most words with the question (the first on a tie),
     or none when no sentence shares a word with it."""
     question = user_message.rsplit("Question:", 1)[-1]
-    asked = {w.lower() for w in _WORD.findall(question) if len(w) > 3}
-    scored = [(len(asked & {w.lower() for w in _WORD.findall(text)}), -i, number)
+    asked = {w.lower() for w in WORD.findall(question) if len(w) > 3}
+    scored = [(len(asked & {w.lower() for w in WORD.findall(text)}), -i, number)
               for i, (number, text) in enumerate(_NUMBERED_SENTENCE.findall(user_message)) if number in options]
     best = max(scored, default=(0, 0, ""))
     return [best[2]] if best[0] > 0 else []

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer.citations import fits_question, resolve_citations
 from rag.answer.claims import is_filler
-from rag.documents.paragraphs import split_sentences
+from rag.text import split_sentences
 from rag.types import Citation, Claim
 from tests.fakes import REFUSAL
 

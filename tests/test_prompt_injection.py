@@ -14,8 +14,8 @@ import pytest
 
 from eval.injection import TUNED, check, injected_pipeline
 from rag.answer.injection import REMOVED, is_instruction, mask_instructions
-from rag.documents.paragraphs import split_sentences
 from rag.settings import BUNDLED_CORPUS
+from rag.text import split_sentences
 
 
 @pytest.mark.llm

@@ -29,8 +29,7 @@ import numpy as np
 
 from embeddings import Embedder
 from rag.answer.injection import is_instruction, mask_instructions
-from rag.answer.terms import QUESTION_STOP_WORDS, TOKEN, bare, is_content, stem, stems
-from rag.documents.paragraphs import split_sentences
+from rag.text import ASKING_WORDS, QUESTION_STOP_WORDS, TOKEN, bare, is_content, split_sentences, stem, stems
 from rag.types import Citation, Claim
 
 if TYPE_CHECKING:
@@ -38,12 +37,6 @@ if TYPE_CHECKING:
 
 # Given words and candidate words: each word's best similarity to any candidate.
 Similar = Callable[[list[str], list[str]], list[float]]
-# Words that ask rather than say: they are never looked for in the sources.
-_ASKING = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
-being has have had the a an of in on at to for by with from as and or not no that this these those there their
-its it he she they his her them name named called kind type long often far old also other another one any some
-according report reports source sources say said says mention mentioned tell give list date dates day days year
-years month months time times""".split())  # noqa: SIM905 (a word list reads best as text)
 _NUMERIC = re.compile(r"\b(?:how (?:many|much|long|old|far|large|big|often)|what (?:number|percentage|amount|share))\b",
                       re.IGNORECASE)
 _TEMPORAL = re.compile(r"^\s*when\b|\b(?:what|which|in what) (?:year|date|day|month|century|decade|time)\b",
@@ -52,7 +45,7 @@ _DATE = re.compile(r"\d|\b(?:january|february|march|april|may|june|july|august|s
                    r"december|century|centuries|decade|spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
 _QUANTITY = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
                        r"billion|several|few)\b", re.IGNORECASE)
-_NOT_TERMS = QUESTION_STOP_WORDS | _ASKING  # never a key term of a question
+_NOT_TERMS = QUESTION_STOP_WORDS | ASKING_WORDS  # never a key term of a question
 
 
 def key_terms(question: str) -> dict[str, str]:
@@ -109,7 +102,7 @@ def found_terms(terms: dict[str, str], text: str, similar: Similar | None = None
     found = {t for t in terms if any(_same_word(t, s) for s in text_stems)}
     missing = [t for t in terms if t not in found]
     if similar is not None and missing and similarity < 1.0:
-        words = sorted({w.lower() for w in TOKEN.findall(text)} - _ASKING)
+        words = sorted({w.lower() for w in TOKEN.findall(text)} - ASKING_WORDS)
         if words:
             found |= {t for t, best in zip(missing, similar([terms[t] for t in missing], words)) if best >= similarity}
     return found

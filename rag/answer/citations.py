@@ -26,8 +26,7 @@ from functools import lru_cache
 from embeddings import Embedder
 from rag.answer.claims import parse_claims, render
 from rag.answer.injection import mask_instructions
-from rag.answer.terms import content_stems, content_words
-from rag.documents.paragraphs import split_sentences
+from rag.text import WORD, content_stems, content_words, split_sentences
 from rag.types import MARKER, NUMBERED, Citation, Claim
 
 # Given answer sentences and source texts, the best source index and its similarity per sentence.
@@ -50,7 +49,6 @@ _REFUSAL = re.compile(
     rf"|\bnot (?:mentioned|specified|stated|provided|found|available|given|covered) in (?:the |any of the )?{_SOURCES}",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MIN_ATTRIBUTABLE_WORDS = 4  # shorter fragments ("Yes.") carry no checkable claim
 _TRAILING = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
@@ -212,7 +210,7 @@ def resolve_citations(raw: str, sources: Sequence[Citation], attributor: Attribu
     attributed = 0
     if attributor is not None and sources:
         unmarked = [i for i, c in enumerate(claims) if c.kind == "claim" and not c.markers
-                    and len(_WORD.findall(c.text)) >= MIN_ATTRIBUTABLE_WORDS]
+                    and len(WORD.findall(c.text)) >= MIN_ATTRIBUTABLE_WORDS]
         if unmarked:
             found = attributor([claims[i].plain for i in unmarked], [c.text for c in sources])
             for i, (best, similarity) in zip(unmarked, found):

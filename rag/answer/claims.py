@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.terms import FUNCTION_WORDS, words
-from rag.documents.paragraphs import split_sentences
+from rag.text import FUNCTION_WORDS, split_sentences, words
 from rag.types import NUMBERED, Claim
 
 # A sentence that only points at a source ("This is supported by source [1].") states nothing:

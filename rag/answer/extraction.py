@@ -27,8 +27,7 @@ from rag.answer.abstention import found_terms, key_terms
 from rag.answer.citations import Resolved, is_grounded, refusal_pattern, support
 from rag.answer.claims import parse_claims, render
 from rag.answer.injection import REMOVED
-from rag.answer.terms import content_stems
-from rag.documents.paragraphs import sentence_spans
+from rag.text import content_stems, sentence_spans
 from rag.types import Citation, Claim
 
 _ANY_MARKER = re.compile(r"\s*\[[^\[\]]{0,12}\]")  # "[1]", "[2.3]", "[none]": the writer's own markers go

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from rag.documents.paragraphs import sentence_spans
+from rag.text import sentence_spans
 
 REMOVED = "[instruction removed]"
 

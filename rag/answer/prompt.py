@@ -8,28 +8,19 @@ shortens the sources. In the ``extract`` mode (``citations.mode``) every sentenc
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from rag.answer.extraction import Sentence, number_sentences, numbered_text
 from rag.answer.injection import mask_instructions
-from rag.documents.paragraphs import sentence_spans
 from rag.query.retrieval import Hit
+from rag.text import excerpt_terms, sentence_spans
 from rag.types import Message, Source
 
 if TYPE_CHECKING:
     from rag.settings import PromptSettings, RetrievalSettings
 
-_WORD = re.compile(r"[^\W_]+")
 Mode = Literal["extract", "write-first"]
-
-
-def _terms(text: str) -> set[str]:
-    """Content words cut to 4 characters (a crude stem), so "seize" meets "seizures" and "Customs" "customs"."""
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return {w.lower()[:4] for w in _WORD.findall(text) if w.lower() not in STOPWORDS_EN and (len(w) > 2 or w.isdigit())}
 
 
 def excerpt(text: str, focus: tuple[int, int] | None, max_chars: int, question: str = "") -> str:
@@ -44,12 +35,12 @@ def excerpt(text: str, focus: tuple[int, int] | None, max_chars: int, question: 
     if len(text) <= max_chars:
         return text
     spans = sentence_spans(text) or [(0, len(text))]
-    wanted = _terms(question)
+    wanted = excerpt_terms(question)
     a, b = focus or (0, 0)
 
     def rank(i: int) -> tuple[int, bool, int]:
         s, e = spans[i]
-        return len(wanted & _terms(text[s:e])), s < b and e > a, -i
+        return len(wanted & excerpt_terms(text[s:e])), s < b and e > a, -i
 
     chosen: list[int] = []
     used = 0

@@ -19,15 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rag.documents.readers import BLOCK_SEP, Document
+from rag.text import sentence_spans
 from rag.types import Box, ParagraphKey
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
-# A full stop after these does not end a sentence: titles, "No. 5", months, "e.g.", initials
-# ("J. Smith"), dotted abbreviations ("U.S.", "U.N.") and Russian "г." / "им.".
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Capt|Sgt|Gov|Sen|Rep|Pres|Rev|Hon|Messrs|No|Nos|Nr|Art|"
-    r"Fig|Vol|pp|vs|approx|ca|cf|Inc|Ltd|Co|Corp|Dept|Univ|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
-    r"e\.g|i\.e|г|гг|им|ул|т\.е)|(?<![^\W\d_])[A-ZА-ЯЁ](?:\.[A-ZА-ЯЁ])*)\.$")
 
 
 @dataclass(frozen=True)
@@ -84,34 +77,6 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
                       drawn.get(start, ()))
         )
     return paragraphs
-
-
-def sentence_spans(text: str, abbreviations: bool = True) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``: a rule list of abbreviations, not a model (fast).
-
-    ``abbreviations=False`` is the plain split that chunking has always used: existing indexes keep
-    their chunks (unchanged files are never re-chunked), so retrieval stays what was measured.
-    """
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for boundary in [*_SENTENCE_END.finditer(text), None]:
-        # With abbreviations, a closing quote or bracket stays with its sentence.
-        end = (boundary.end() if abbreviations else boundary.start()) if boundary else len(text)
-        piece = text[position:end]
-        if piece.strip():
-            start = position + len(piece) - len(piece.lstrip())
-            stop = position + len(piece.rstrip())
-            if abbreviations and spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
-                spans[-1] = (spans[-1][0], stop)  # "Mr." + "Sergey Glazyev ..." is one sentence
-            else:
-                spans.append((start, stop))
-        position = boundary.end() if boundary else len(text)
-    return spans
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text``, stripped (see ``sentence_spans``)."""
-    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

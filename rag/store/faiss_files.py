@@ -32,24 +32,18 @@ from rag.store.base import FILES, Segment, SegmentRecord
 from rag.store.faiss_types import build_faiss, choose_index_type
 from rag.store.integrity import Damaged, file_records, read_file, verify_files
 from rag.store.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
+from rag.text import search_tokens
 
 log = logging.getLogger(__name__)
 
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
 
 
-def _tokenize(texts: list[str]) -> Any:
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
-
-
 def build_bm25(paragraphs: Sequence[Paragraph], titles: dict[str, str]) -> Any:
     import bm25s
 
     model = bm25s.BM25()
-    model.index(_tokenize([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in paragraphs]), show_progress=False)
+    model.index(search_tokens([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in paragraphs]), show_progress=False)
     return model
 
 
@@ -164,7 +158,7 @@ class FaissSegment(Segment):
         that partition was 12 of a question's 18 ms, so only the paragraphs that hold a question word
         (a non-zero score) are ranked here: the same order, at the cost of the posting lists.
         """
-        tokens = _tokenize([question])
+        tokens = search_tokens([question])
         limit = min(limit, self.live_paragraphs)
         if limit <= 0 or not tokens.vocab:
             return []

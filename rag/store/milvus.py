@@ -8,8 +8,8 @@ both run in the engine; rank fusion stays in ``rag.query.retrieval.RankFusion`` 
 rankings as the FAISS backend (chunks by vector, paragraphs by BM25), so both backends rank alike.
 (Milvus' own hybrid_search would fuse chunks with paragraphs, or need both in one collection.)
 
-BM25 sees exactly the tokens bm25s would (lower-cased ``\\w\\w+`` runs minus bm25s' English stop
-words, no stemming): we tokenize with bm25s and store the tokens space-joined in the analysed field,
+BM25 sees exactly the tokens bm25s would (``rag.text.search_tokens``: lower-cased ``\\w\\w+`` runs minus bm25s'
+English stop words, no stemming): we tokenize with bm25s and store the tokens space-joined in the analysed field,
 and do the same to a question. Milvus' BM25 (k1 1.5, b 0.75, the same IDF) differs from bm25s'
 "lucene" variant only by the constant factor k1 + 1, so the rankings agree. A deleted document is
 a filter, ``doc_id not in [...]``, on the segment's searches.
@@ -45,23 +45,16 @@ from rag.store.milvus_client import (
 from rag.store.milvus_records import CHUNK_FIELDS, PARAGRAPH_FIELDS, MilvusRecords, filter_in, parts
 from rag.store.milvus_schema import MAX_WORDS, ensure_collections, insert_rows
 from rag.store.records import _chunk_ranges, sort_records
+from rag.text import search_stop_words, search_words
 
 MILVUS = "milvus"  # this backend's name in settings (index.index_type) and in segment records
 MAX_LIMIT = 16_384  # Milvus' largest topk
 
 
-def stop_words() -> list[str]:
-    from bm25s.stopwords import STOPWORDS_EN  # what bm25s.tokenize(stopwords="en") removes
-
-    return sorted(STOPWORDS_EN)
-
-
 def words(texts: list[str]) -> list[str]:
     """bm25s' tokens of each text, space-joined (what Milvus' standard tokenizer splits back identically);
     beyond ``MAX_WORDS`` bytes a paragraph's tokens are not searched (its text is kept whole)."""
-    import bm25s
-
-    joined = [" ".join(t) for t in bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)]
+    joined = [" ".join(t) for t in search_words(texts)]
     return [j if len(j.encode()) <= MAX_WORDS else j.encode()[:MAX_WORDS].decode(errors="ignore").rsplit(" ", 1)[0]
             for j in joined]
 
@@ -85,7 +78,7 @@ def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunk
     ranges = _chunk_ranges(ordered, chunks)
     recorded, prefix = record_uri(directory, uri), collection_prefix(directory, collection)
     milvus = client(resolve_uri(directory, recorded))
-    paragraph_collection, chunk_collection = ensure_collections(milvus, prefix, dim, stop_words())
+    paragraph_collection, chunk_collection = ensure_collections(milvus, prefix, dim, sorted(search_stop_words()))
     taken = {key_of(p) for p in milvus.list_partitions(paragraph_collection) if p != "_default"}
     name = ""
     while not name or key_of(name) in taken:

@@ -1,4 +1,4 @@
-"""What counts as a word, a content word and a word family, for every check on an answer.
+"""What counts as a word, a stop word, a word family and a sentence, for every check and for search.
 
 The citation checks (``rag.answer.citations``: does the cited source hold the claim's words), the filler
 test (``rag.answer.claims``: a sentence that only points at a source) and the abstention
@@ -23,20 +23,41 @@ the SQuAD run gains one citation: "The Norman religion was Christian [4]" keeps 
 "Christianity" (the suffix stripper missed that and re-pointed it to a paragraph about "Christian piety"):
 citation precision, recall and "cite ok" 0.82 -> 0.83, "in quote" 0.86 -> 0.87.
 
+Named variants, each kept because what was built or measured with it would move otherwise:
+
+- ``ASKING_WORDS``: the words that ask ("how", "many", "report"), on top of ``QUESTION_STOP_WORDS``
+  for a question's key terms; the abstention thresholds were tuned with them.
+- ``search_tokens`` / ``search_stop_words``: bm25s' own tokens (lower-cased ``\\w\\w+`` runs minus bm25s'
+  English list, no stemming), because the BM25 models on disk and Milvus' analysed fields were built with them.
+- ``excerpt_terms``: bm25s' stop list and a 4-letter prefix as the stem, for the sentences a long
+  paragraph shows in the prompt; the prompt budget was measured with it (``bench/prompt_budget.py``).
+
+Sentences come from a rule list of abbreviations, not a model (``sentence_spans``), for every check and
+for chunking (which keeps the plain split its indexes were built with).
+
 Example::
 
-    from rag.answer.terms import content_words, stem
+    from rag.text import content_words, search_words, split_sentences, stem
     content_words("The Operation resulted in 100 seizures.")  # {"operation", "resulted", "100", "seizures"}
     stem("seizures")                                           # "seizur"
+    split_sentences("Mr. Smith came. He left.")                # ["Mr. Smith came.", "He left."]
+    search_words(["The Customs of Russia"])                    # [["customs", "russia"]]
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from bm25s.tokenization import Tokenized
+
+# A run of letters or digits: the word every check counts.
+WORD = re.compile(r"[^\W_]+")
 # A word as written; a possessive stays on its word ("Russia's", "1000's") so it can be taken off.
-TOKEN = re.compile(r"[^\W_]+(?:['’]s)?", re.UNICODE)
+TOKEN = re.compile(WORD.pattern + r"(?:['’]s)?")
 _POSSESSIVE = re.compile(r"['’]s$")
 # Words every English sentence needs, whatever it says: a source need not hold them to support a claim.
 FUNCTION_WORDS = frozenset("""the a an of and or in on at to for by with from as is was were be been are it its this
@@ -69,6 +90,12 @@ thereupon these they thick thin third this those though three through throughout
 toward towards twelve twenty two un under until up upon us very via was we well were what whatever when whence
 whenever where whereafter whereas whereby wherein whereupon wherever whether which while whither who whoever whole
 whom whose why will with within without would yet you your yours yourself yourselves""".split())  # noqa: SIM905
+# Words that ask rather than say, never looked for in the sources (the abstention thresholds were tuned with them).
+ASKING_WORDS = frozenset("""what which who whom whose when where why how many much did does do was were is are be been
+being has have had the a an of in on at to for by with from as and or not no that this these those there their
+its it he she they his her them name named called kind type long often far old also other another one any some
+according report reports source sources say said says mention mentioned tell give list date dates day days year
+years month months time times""".split())  # noqa: SIM905 (a word list reads best as text)
 
 
 def bare(word: str) -> str:
@@ -105,3 +132,77 @@ def stems(text: str) -> set[str]:
 def content_stems(text: str) -> set[str]:
     """The word families of the content words of ``text``."""
     return {stem(w) for w in content_words(text)}
+
+
+# --- Search (BM25): bm25s' tokens, the ones every index on disk and every Milvus analysed field holds.
+
+@lru_cache(maxsize=1)
+def search_stop_words() -> frozenset[str]:
+    """bm25s' English list (33 words): what ``search_tokens`` removes, and Milvus' analyser removes too."""
+    from bm25s.stopwords import STOPWORDS_EN  # loaded on first use: bm25s brings numpy and more
+
+    return frozenset(STOPWORDS_EN)
+
+
+def search_tokens(texts: list[str]) -> Tokenized:
+    """bm25s' tokens of each text (ids and vocabulary): lower-cased ``\\w\\w+`` runs minus ``search_stop_words``."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+
+
+def search_words(texts: list[str]) -> list[list[str]]:
+    """``search_tokens`` as words, in order (what ``bm25s.tokenize(..., return_ids=False)`` gives)."""
+    tokens = search_tokens(texts)
+    vocab = {index: word for word, index in tokens.vocab.items()}
+    return [[vocab[i] for i in ids] for ids in tokens.ids]
+
+
+def excerpt_terms(text: str) -> set[str]:
+    """Content words cut to 4 characters (a crude stem), so "seize" meets "seizures" and "Customs" "customs".
+
+    The prompt's excerpts rank sentences with it (``rag.answer.prompt.excerpt``); the prompt budget was
+    measured with it (``bench/prompt_budget.py``), so it keeps bm25s' stop list and this stem.
+    """
+    stop = search_stop_words()
+    return {w.lower()[:4] for w in WORD.findall(text) if w.lower() not in stop and (len(w) > 2 or w.isdigit())}
+
+
+# --- Sentences
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-ZА-ЯЁ0-9])")
+# A full stop after these does not end a sentence: titles, "No. 5", months, "e.g.", initials
+# ("J. Smith"), dotted abbreviations ("U.S.", "U.N.") and Russian "г." / "им.".
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Capt|Sgt|Gov|Sen|Rep|Pres|Rev|Hon|Messrs|No|Nos|Nr|Art|"
+    r"Fig|Vol|pp|vs|approx|ca|cf|Inc|Ltd|Co|Corp|Dept|Univ|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
+    r"e\.g|i\.e|г|гг|им|ул|т\.е)|(?<![^\W\d_])[A-ZА-ЯЁ](?:\.[A-ZА-ЯЁ])*)\.$")
+
+
+def sentence_spans(text: str, abbreviations: bool = True) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``: a rule list of abbreviations, not a model (fast).
+
+    ``abbreviations=False`` is the plain split that chunking has always used: existing indexes keep
+    their chunks (unchanged files are never re-chunked), so retrieval stays what was measured.
+    """
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        # With abbreviations, a closing quote or bracket stays with its sentence.
+        end = (boundary.end() if abbreviations else boundary.start()) if boundary else len(text)
+        piece = text[position:end]
+        if piece.strip():
+            start = position + len(piece) - len(piece.lstrip())
+            stop = position + len(piece.rstrip())
+            if abbreviations and spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
+                spans[-1] = (spans[-1][0], stop)  # "Mr." + "Sergey Glazyev ..." is one sentence
+            else:
+                spans.append((start, stop))
+        position = boundary.end() if boundary else len(text)
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``, stripped (see ``sentence_spans``)."""
+    return [text[start:end] for start, end in sentence_spans(text)]
