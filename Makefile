@@ -1,7 +1,8 @@
 # Set-up and checks. Everything lands in ./.venv; nothing is installed system-wide.
 #   make demo    install, then answer a question about the bundled reports (embedded LLM, no Ollama needed)
-#   make test    install with test extras, lint, build the docs, then run the whole test suite (what CI runs; about 20 min)
-#   make test-fast  the tests that load no real model and start no process (fakes; well under a minute)
+#   make test    install with test extras, lint, build the docs, then run the whole test suite (what CI runs; about 20 min):
+#                tests/unit first (stops at the first failure), then tests/integration and tests/e2e
+#   make test-fast  tests/unit: the tests that load no real model and start no process (fakes; well under a minute)
 #   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
 #   make bench   print speed and memory figures (bench/run.py)
 #   make eval    score answers, citations and refusals on both bundled eval sets (writes eval-results/)
@@ -39,12 +40,15 @@ demo: install
 serve: install
 	$(VENV)/bin/rag serve
 
+# The folder is the tier (tests/conftest.py): tests/unit has fakes only; tests/integration the real embedder, models
+# and indexes, the embedded LLM and CLI subprocesses; tests/e2e servers on loopback and the browser. The unit tier
+# runs first and stops at its first failure, before the slow tiers start.
 test: lint docs
-	$(PY) -m pytest
+	$(PY) -m pytest -x tests/unit
+	$(PY) -m pytest tests/integration tests/e2e
 
-# `slow` is assigned in tests/conftest.py: the `llm` tests, the real embedder and indexes, processes, servers, browsers.
 test-fast: install-test
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest tests/unit
 
 lint: install-test
 	$(VENV)/bin/ruff check .

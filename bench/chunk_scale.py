@@ -9,7 +9,7 @@ A one-line file is one paragraph: it is cut into sentences, an over-long sentenc
 windows, and every candidate window is measured with the embedder's own ``count_tokens``.
 For each size, with and without full stops, prints the seconds, the tokenizer calls and the
 characters tokenized per input character (the work: it must stay flat as the size doubles),
-and the time ratio to the previous size (2.0 when linear). tests/test_chunking.py asserts the
+and the time ratio to the previous size (2.0 when linear). tests/unit/test_chunking.py asserts the
 same on work counts, without a clock.
 """
 

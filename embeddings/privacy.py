@@ -9,7 +9,7 @@ itself imports nothing, so that ``python -m rag.torch_cpu`` runs before the depe
 Gradio also writes into its own install folder: when a component class is defined, it writes a type-stub
 (``.pyi``) beside it if its wheel lacks one (6.x ships without ``components/api_component.pyi``). A run writes
 nothing outside our folders, so that writer is switched off as soon as its module loads (``_quiet_gradio``).
-``tests/test_privacy.py`` checks with strace.
+``tests/e2e/test_privacy.py`` checks with strace.
 
 Example::
 

@@ -16,7 +16,7 @@ English from PyStemmer, which replaced the citation check's suffix stripper) and
   its broader list is what the abstention thresholds were tuned with (bm25s' list would change the key
   terms of 96 of the 297 recorded questions: "part", "between", "would"; none of bm25s' lists is this one).
   Copied, not imported: scikit-learn was a dependency for this one constant, and importing it pulled
-  in 127 of its modules and 490 of SciPy's on every answer (tests/test_terms.py checks the copy).
+  in 127 of its modules and 490 of SciPy's on every answer (tests/unit/test_terms.py checks the copy).
 
 Replayed over the recorded eval runs (``bench/replay_citations.py``), the customs run is unchanged and
 the SQuAD run gains one citation: "The Norman religion was Christian [4]" keeps its source, which says

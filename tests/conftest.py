@@ -1,10 +1,12 @@
 """Shared fixtures (the real embedding model and a real on-disk index, built once per session; the same index
-built with ``tests.fakes.FakeEmbedder``), and the split into a fast tier and the ``slow`` tests.
+built with ``tests.fakes.FakeEmbedder``), and the tiers.
 
-``slow`` is assigned here, not by hand: a test is slow when it is marked ``llm``, uses a fixture that loads
-a real model (``REAL_MODEL_FIXTURES``), or is listed in ``SLOW_BY_NAME`` (it starts a subprocess, a server
-or a browser, or loads a model itself). ``pytest -m "not slow"`` runs the rest in well under a minute; a
-test outside ``slow`` that loads a real model anyway fails and says so (``_fast_tests_load_no_model``).
+The folder is the tier: ``tests/unit`` (fakes only: no real model, no subprocess, no server; runs first),
+``tests/integration`` (the real embedder and models, real indexes on disk, the embedded LLM, CLI subprocesses,
+Milvus Lite) and ``tests/e2e`` (servers on loopback, the browser, ``rag serve`` under strace). Everything outside
+``tests/unit`` is marked ``slow`` here, so ``pytest -m "not slow"`` is the unit tier too. A test in ``tests/unit``
+that is marked ``llm``, asks for a fixture that loads a real model (``REAL_MODEL_FIXTURES``), loads the embedder or
+starts the embedded LLM fails and says to move it to ``tests/integration``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +26,9 @@ from embeddings import Embedder, make_embedder
 from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, IndexSettings, Settings
 from rag.store.index import FaissIndex
+
+if TYPE_CHECKING:
+    from eval.evalset import EvalQuestion
 
 SENTINEL = ("002_50d104ffb6a67dba.txt", 9)
 SENTINEL_QUESTION = "What did Operation Sentinel seize?"
@@ -35,45 +40,40 @@ SENTINEL_ANSWER_TERMS = ("100", "drug")
 # Fixtures that load the real embedding model (or build a real index with it) or assemble the packaged GGUF.
 REAL_MODEL_FIXTURES = frozenset({"embedder", "bundled_index_dir", "bundled_index", "squad_index_dir",
                                  "model_cache_dir"})
-# Slow tests that no fixture gives away: they start a subprocess, a server or a browser, or load a model
-# themselves. A file, or file::test (without parameters).
-SLOW_BY_NAME = (
-    "test_cli.py", "test_eval_run.py",  # every test runs `python -m rag.app.cli`
-    "test_end_to_end.py", "test_llm_runtime.py",  # the embedded model, the CLI, the llama.cpp + proxy Ollama stack
-    "test_ui_browser.py", "test_ui_errors.py", "test_ui_background.py", "test_ui_pages.py",  # chromium, a served app
-    "test_ui_gate.py", "test_ui_load.py",  # a served app (and `python -m ui`, bench/load.py)
-    "test_ui_api.py::test_serve_refuses_bad_options_in_one_line_before_any_work",  # `rag serve` in a subprocess
-    "test_embeddings.py",  # the real embedder with its own batch size
-    "test_privacy.py",  # every command under strace
-    "test_torch_cpu.py::test_it_runs_before_any_dependency_is_installed",  # a bare interpreter
-    "test_onnx_embedder.py::test_the_export_is_reused_on_the_second_load",  # exports the real model to ONNX
-    "test_onnx_embedder.py::test_vectors_are_unit_float32_and_close_to_torch",
-    "test_onnx_embedder.py::test_building_the_int8_export_sends_no_telemetry",  # imports nncf in a subprocess
-)
+UNIT = Path(__file__).resolve().parent / "unit"
+MOVE = "move it to tests/integration (or use tests.fakes)"
 
 
-def is_slow(item: pytest.Item) -> bool:
-    """Uses a real model or starts a process: minutes for the suite, so kept out of ``-m "not slow"``."""
-    if item.get_closest_marker("llm") is not None:
-        return True
-    if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return True
-    file = item.path.name
-    test = f"{file}::{getattr(item, 'originalname', item.name)}"
-    return file in SLOW_BY_NAME or test in SLOW_BY_NAME
+def in_unit_tier(item: pytest.Item) -> bool:
+    """Whether the test lives in tests/unit: fakes only, so not ``slow``."""
+    return UNIT in Path(item.path).resolve().parents
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if is_slow(item):
+        if not in_unit_tier(item):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture is set up (a session fixture would load the model before ``_unit_tests_load_no_model``
+    could stop it): a unit test marked ``llm`` or asking for a real model's fixture fails."""
+    if not in_unit_tier(item):
+        return
+    if item.get_closest_marker("llm") is not None:
+        pytest.fail(f"{item.nodeid} is marked llm (the real LLM) but is in tests/unit: {MOVE}", pytrace=False)
+    real = sorted(REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if real:
+        pytest.fail(f"{item.nodeid} uses the real model's fixture {', '.join(real)} but is in tests/unit: {MOVE}",
+                    pytrace=False)
+
+
 @pytest.fixture(autouse=True)
-def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A test outside ``slow`` that loads the real embedder or starts the embedded LLM fails, naming the cause:
-    otherwise one such test would quietly cost the fast tier half a minute."""
-    if request.node.get_closest_marker("slow") is not None:
+def _unit_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test in tests/unit that loads the real embedder or starts the embedded LLM fails, naming the cause:
+    otherwise one such test would quietly cost the unit tier half a minute."""
+    if not in_unit_tier(request.node):
         yield
         return
     loaded: list[str] = []
@@ -82,8 +82,7 @@ def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytes
         def refused(*args: object, **kwargs: object) -> None:
             if threading.current_thread() is not threading.main_thread():
                 loaded.append(what)  # a worker thread may swallow the failure: reported at teardown
-            pytest.fail(f"{request.node.nodeid} loads {what} but is not marked slow: use tests.fakes, or make it "
-                        "slow in tests/conftest.py", pytrace=False)
+            pytest.fail(f"{request.node.nodeid} loads {what} but is in tests/unit: {MOVE}", pytrace=False)
         return refused
 
     monkeypatch.setattr("embeddings.sentence_transformer.load_sentence_transformer", refuse("the embedding model"))
@@ -91,7 +90,7 @@ def _fast_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytes
     monkeypatch.setattr("rag.llm.worker_process.LlamaWorker.start", refuse("the embedded LLM"))
     yield
     if loaded:
-        pytest.fail(f"{request.node.nodeid} loads {loaded[0]} but is not marked slow", pytrace=False)
+        pytest.fail(f"{request.node.nodeid} loads {loaded[0]} but is in tests/unit: {MOVE}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
@@ -195,3 +194,11 @@ def squad_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
     directory = tmp_path_factory.mktemp("squad-index")
     update_index(corpus, directory, embedder, settings_for(corpus, directory).index)
     return directory
+
+
+@pytest.fixture(scope="module")
+def questions() -> list[EvalQuestion]:
+    """The bundled eval set's questions (tests/unit and tests/integration test_eval_set.py)."""
+    from eval.evalset import BUNDLED_SET, load_eval_set
+
+    return load_eval_set(BUNDLED_SET)
