@@ -80,7 +80,7 @@ def _logging(verbose: bool) -> None:
                         stream=sys.stderr, force=True)
     if not verbose:  # still say what long work is happening, which backend answered and why
         for name in ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
-                     "embeddings.onnx_backend"):
+                     "rag.background", "embeddings.onnx_backend"):
             logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -142,6 +142,7 @@ def search(
     """Show the paragraphs that best match QUERY, without calling an LLM."""
     _logging(verbose)
     pipeline = Pipeline(_settings(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
+    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first; any other missing index: one line
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
         out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label(), lines=False)}: "
                   f"\"{_snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
@@ -164,6 +165,7 @@ def ask(
     settings = _settings(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
                          index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
+    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first; any other missing index: one line
     if as_json:
         print(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
         return
@@ -293,6 +295,8 @@ def eval_(
     pipeline = Pipeline(settings, progress=True)
     if corpus is not None:  # a named corpus is indexed first (only what changed); otherwise the index is only read
         pipeline.reindex()
+    else:  # (a fresh checkout indexes its bundled sample first)
+        pipeline.ensure_index()
     given = {"recall@5": min_recall_at_5, "mrr": min_mrr, "fact_accuracy": min_fact_accuracy,
              "citation_precision": min_citation_precision, "citation_recall": min_citation_recall,
              "refusal_accuracy": min_refusal_accuracy}
