@@ -1,9 +1,12 @@
 """The core owns who writes the index and when: a read never writes, the first-run build and the background
-update of uploads are explicit calls of ``Resources``."""
+update of uploads are explicit calls of ``Resources``, and ``rag`` imports neither ``ui`` nor ``eval``."""
 
 from __future__ import annotations
 
+import ast
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +22,7 @@ from rag.resources import Resources, check_index_target
 from rag.settings import BUNDLED_CORPUS, Settings
 from tests.fakes import FakeEmbedder, FakeLLM
 
+RAG = Path(__file__).resolve().parents[1] / "rag"
 REPORT = ("Harbour inspection in Port Aldeney\n\n"
           "The inspection found 740 kg of undeclared saffron in Port Aldeney.\n")
 
@@ -149,3 +153,22 @@ def test_serve_may_not_create_an_index_at_a_mistyped_folder(tmp_path: Path) -> N
         check_index_target(Settings(index={"index_dir": typo}))
     check_index_target(Settings(index={"index_dir": typo, "corpus_dir": tmp_path}))  # a corpus the user named
     assert not typo.exists()
+
+
+def test_rag_names_neither_ui_nor_eval_in_an_import() -> None:
+    found = []
+    for path in RAG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            found += [f"{path.relative_to(RAG.parent)}: {n}" for n in names if n.split(".")[0] in ("ui", "eval")]
+    assert found == []
+
+
+def test_importing_the_cli_loads_no_ui_or_eval_module() -> None:
+    script = ("import sys, rag, rag.api, rag.app.cli, rag.app.status, rag.app.uploads\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ui', 'eval')))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            check=False, cwd=RAG.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
