@@ -48,6 +48,7 @@ QUESTIONS: list[tuple[str, tuple[str, int]]] = [
 
 def main() -> None:
     pipeline = Pipeline(Settings(llm={"backend": "embedded"}, citations={"attribution": "off"}))
+    pipeline.ensure_index()  # the bundled sample, indexed on its first run
     embedding = embedding_attributor(pipeline.embedder)
     strategies = {
         "model": (False, None),

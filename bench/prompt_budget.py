@@ -43,6 +43,7 @@ def main() -> None:
     vocab = Llama(model_path=str(assemble_packaged_model(settings.llm.model_cache_dir, progress=False)),
                   vocab_only=True, verbose=False)
     pipeline = Pipeline(settings)
+    pipeline.ensure_index()  # the default: the bundled sample, indexed on its first run
     questions = [q for q in load_eval_set(options.set) if q.answerable]
     retrieved = [(q, pipeline.retrieve(q.question, options.k)) for q in questions]
     print(f"prompt budget: {len(questions)} answerable questions of {options.set.name}, k={options.k}")

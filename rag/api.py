@@ -20,7 +20,7 @@ def default_pipeline() -> Pipeline:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Pipeline(progress=True)  # first use may index and assemble the model: show it
+            _default = Pipeline(progress=True)  # first use may index (ask) and assemble the model: show it
         return _default
 
 
@@ -35,4 +35,6 @@ def ask(question: str) -> Answer:
         a.refused     # False
         a.citations   # [Citation(doc_id="002_50d104ffb6a67dba.txt", paragraph=9, text=..., score=...)]
     """
-    return default_pipeline().ask(question)
+    pipeline = default_pipeline()
+    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first (with progress), then answers
+    return pipeline.ask(question)

@@ -7,8 +7,9 @@ that answer, under a grammar, and then writes from them; ``rag.answer.extraction
 them instead of the citation resolver (``_extract``).
 
 Each stage is a component with a ``run()`` and a ``warm_up()`` in its own module (``rag.query``,
-``rag.answer``), built from its settings. This class only wires them over the heavy parts
-(``rag.resources``) and collects the timings in one dict.
+``rag.answer``), built from its settings. This class only wires them over the heavy parts it holds
+(``pipeline.resources``, a ``rag.resources.Resources``) and collects the timings in one dict. It
+answers; it never writes an index (``resources.reindex`` and ``ensure_index`` do, when called).
 
 Example::
 
@@ -24,36 +25,78 @@ Example::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import cache, cached_property
+from pathlib import Path
 
+from embeddings import Embedder
 from rag.answer.abstention import embedding_similarity
 from rag.answer.citations import Resolved
 from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground, with_best_sentence
 from rag.answer.generation import AnswerGenerator, Generation
 from rag.answer.prompt import Prompt, PromptBuilder
 from rag.answer.verification import AnswerVerifier, CitationResolver
-from rag.llm import TextStream, Usage
+from rag.indexing import IndexReport
+from rag.llm import LLM, LLMChoice, TextStream, Usage
 from rag.query.retrieval import Hit, Retriever
 from rag.query.rewrite import QuestionRewriter
 from rag.resources import Resources
+from rag.settings import Settings
+from rag.store.index import FaissIndex
 from rag.types import Answer, Citation, Message
 
 log = logging.getLogger(__name__)
 
 
-class Pipeline(Resources):
-    """The stages wired over the heavy parts that ``Resources`` loads (``index``, ``embedder``, ``llm``)."""
+class Pipeline:
+    """The stages wired over the heavy parts that ``resources`` loads (``index``, ``embedder``, ``llm``).
 
-    _retriever: Retriever | None = None
+    Held, not inherited: the stages only read the heavy parts, so the pipeline exposes those reads (and
+    ``reindex`` / ``ensure_index``, which callers of ``Pipeline`` use) and leaves the rest to ``resources``.
+    """
+
+    def __init__(self, settings: Settings | None = None, progress: bool = False, *,
+                 embedder: Embedder | None = None, llm: LLM | None = None) -> None:
+        """``progress``: show progress bars for indexing and model assembly; ``embedder`` and ``llm`` replace
+        the configured ones (a test's fakes, or an LLM built elsewhere)."""
+        self.resources = Resources(settings, progress, embedder=embedder, llm=llm)
+        self._lock = threading.Lock()  # the retriever follows the index; one rebuild at a time
+        self._retriever: Retriever | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.resources.settings
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.resources.embedder
+
+    @property
+    def index(self) -> FaissIndex:
+        """Opened read-only, never built (see ``Resources.index``)."""
+        return self.resources.index
+
+    @property
+    def llm(self) -> LLMChoice:
+        return self.resources.llm
+
+    def ensure_index(self) -> FaissIndex:
+        """The index, building the bundled sample on its first run (see ``Resources.ensure_index``)."""
+        return self.resources.ensure_index()
+
+    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:
+        """Update the index from ``corpus_dir`` and answer from the result (see ``Resources.reindex``)."""
+        return self.resources.reindex(corpus_dir, force, compact)
 
     @property
     def retriever(self) -> Retriever:
         with self._lock:
-            if self._retriever is None or self._retriever.index is not self.index:
-                self._retriever = Retriever.from_settings(self.settings.retrieval, self.index, self.embedder)
+            index = self.index
+            if self._retriever is None or self._retriever.index is not index:
+                self._retriever = Retriever.from_settings(self.settings.retrieval, index, self.embedder)
             return self._retriever
 
     @cached_property

@@ -1,23 +1,27 @@
-"""The heavy parts one process answers with: the embedder, the index and the LLM.
+"""The heavy parts one process answers with: the embedder, the index and the LLM, and who may write the index.
 
 They load lazily, once per process and under one lock, because each costs seconds to minutes
 (a model load, an index read, a GGUF assembly) and the UI serves many users from one process.
-Reads only open an index; ``reindex`` is the one writer (see ``rag.indexing``).
+Reading ``index`` only opens an index; writing is explicit: ``reindex`` (under the lock),
+``reindex_aside`` and ``background_indexer`` (outside it, for uploads) and ``ensure_index`` (the
+bundled sample on its first run). ``check_index_target`` says where an update may create an index.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import Embedder
 from rag.answer.prompt import warm_up_messages
+from rag.background import BackgroundIndexer
 from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
-from rag.settings import Settings
+from rag.settings import BUNDLED_CORPUS, Settings
 from rag.store.index import FaissIndex
-from rag.store.integrity import is_empty
+from rag.store.integrity import is_empty, read_pointer
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +46,23 @@ class Resources:
 
     @property
     def index(self) -> FaissIndex:
-        """The index, opened read-only: a missing or damaged one is a one-line error, never rebuilt
-        (except on the first run of the bundled sample in the default location)."""
+        """The index, opened read-only: a missing or damaged one is a one-line error, never built or rebuilt
+        (a read must not write behind the user's back; ``ensure_index`` is the one exception, made explicitly)."""
         with self._lock:
             if self._index is None:
-                if self.settings.is_first_run_default() and is_empty(self.settings.resolved_index_dir()):
-                    log.info("first run: indexing the bundled sample reports")
-                    self.reindex()
-                else:
-                    self.adopt(FaissIndex.load(self.settings.resolved_index_dir(), checksums=True))
+                self.adopt(FaissIndex.load(self.settings.resolved_index_dir(), checksums=True))
             assert self._index is not None
             return self._index
+
+    def ensure_index(self) -> FaissIndex:
+        """The index, built first on the first run of the bundled sample in the default location, so that a
+        fresh checkout answers at once; any other missing index is the one-line error of ``index``."""
+        with self._lock:
+            if self._index is None and self.settings.is_first_run_default() \
+                    and is_empty(self.settings.resolved_index_dir()):
+                log.info("first run: indexing the bundled sample reports")
+                self.reindex()
+            return self.index
 
     @property
     def llm(self) -> LLMChoice:
@@ -65,7 +75,7 @@ class Resources:
     def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:
         """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result;
         ``force`` builds into a folder that holds files but no valid index, ``compact`` merges its
-        segments into one (see ``update_index``)."""
+        segments into one (see ``update_index``). Questions wait meanwhile: they take the same lock."""
         with self._lock:
             index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
                                          self.settings.resolved_index_dir(), self.embedder,
@@ -73,9 +83,35 @@ class Resources:
             self.adopt(index)
             return report
 
+    def reindex_aside(self, corpus_dir: Path, embedder: Embedder) -> IndexReport:
+        """``reindex`` without holding the lock while embedding, then switch to the result (the lock is held
+        for a moment): questions are answered from the current index meanwhile, where a 10 MB upload is
+        minutes of embedding on a small CPU. ``embedder`` must not be ``self.embedder``: one model's tokenizer
+        must not serve two threads at once (Hugging Face tokenizers fail with "Already borrowed"). Two
+        writers are kept apart by the index's own file lock (``update_index``)."""
+        index, report = update_index(corpus_dir, self.settings.resolved_index_dir(), embedder, self.settings.index)
+        self.adopt(index)  # the index just saved: no second scan, hash or checksum pass
+        return report
+
+    def background_indexer(self, corpus_dir: Path, make: Callable[[], Embedder] | None = None) -> BackgroundIndexer:
+        """A worker that runs ``reindex_aside(corpus_dir, ...)`` on request, with an embedder from ``make``
+        (default: a second copy of the configured one, loaded in the worker on its first run)."""
+        return BackgroundIndexer(lambda embedder: self.reindex_aside(corpus_dir, embedder),
+                                 make or self.settings.make_embedder)
+
     def adopt(self, index: FaissIndex) -> None:
         """Answer from ``index`` (one this process opened, or another writer has just saved here)."""
         index.check_embedder(self.embedder.name, self.embedder.dim)
         index.efsearch, index.nprobe = self.settings.index.hnsw_ef_search, self.settings.index.ivf_nprobe
         with self._lock:
             self._index = index
+
+
+def check_index_target(settings: Settings) -> None:
+    """An update (``rag serve``) builds a new index only for a corpus the user named, or for the bundled sample in
+    the default location. A mistyped ``--index-dir`` is one line, and nothing is created anywhere."""
+    index_dir = settings.resolved_index_dir()
+    if FaissIndex.exists(index_dir) or settings.is_first_run_default() \
+            or settings.resolved_corpus_dir() != BUNDLED_CORPUS.resolve():
+        return
+    read_pointer(index_dir)  # IndexNotFound: "no index at X; build one with ..."; IndexCorrupt: damaged, with the fix

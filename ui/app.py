@@ -2,7 +2,8 @@
 
 The app only presents: every answer comes from ``pipeline.stream`` (the same object
 ``ask()`` and the CLI use), the follow-up rewrite happens in the pipeline, upload
-checks in ``rag.app.uploads``, their indexing in ``ui.indexing`` (in the background) and
+checks in ``rag.app.uploads``, their indexing in the background in the core
+(``Resources.background_indexer``; ``ui.indexing`` shows its progress) and
 status in ``rag.app.status``. Rendering is ``ui.render``; who may call what, ``ui.gate``.
 
 Example::
@@ -33,7 +34,7 @@ from rag.pipeline import Pipeline
 from rag.types import Message
 from ui import render
 from ui.gate import UPLOADS_OFF
-from ui.indexing import BackgroundIndexer
+from ui.indexing import Pending, upload_progress
 from ui.page_images import PageImages, attach
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ K_MAX = 15  # slider range for "sources per answer"
 
 Turn = dict[str, Any]  # {"question": str, "answer": str | None (None: an error), "html": str}
 ChatOutput = tuple[list[dict[str, str]], list[Turn], Any]  # chat, history, input box (text or gr.skip())
-Pending = dict[str, Any]  # an upload being indexed: {"ticket": int, "saved": [SavedUpload], "rejected": [str]}
 UploadOutput = tuple[str, Any, None, Pending | None, Any]  # status, corpus list, file box, pending, timer
 
 
@@ -88,7 +88,7 @@ class ChatApp:
         self.settings = pipeline.settings
         self.upload_dir: Path = writable_corpus(pipeline.settings)
         self.uploads = uploads_allowed(pipeline.settings.ui)  # off: the control is hidden and this handler refuses
-        self.indexer = BackgroundIndexer(pipeline, self.upload_dir)
+        self.indexer = pipeline.resources.background_indexer(self.upload_dir)
         self.pages = PageImages(self.upload_dir)  # a PDF card's page image, from the folder the indexer reads
 
     def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
@@ -151,7 +151,7 @@ class ChatApp:
         """Save each file (or say why not), then index the new ones in the background and start polling.
 
         Returns at once: a large upload takes minutes to embed, and the page and the other
-        users' questions must not wait for it (``ui.indexing``).
+        users' questions must not wait for it (``Resources.background_indexer``).
         """
         if not self.uploads:
             return render.upload_report_html([], [UPLOADS_OFF], None), gr.skip(), None, None, gr.Timer(active=False)
@@ -177,15 +177,10 @@ class ChatApp:
         """What the page shows while its upload is indexed (polled by a timer); the corpus list once it is done."""
         if not pending:
             return gr.skip(), gr.skip(), None, gr.Timer(active=False)
-        status = self.indexer.status()
-        saved, rejected = pending["saved"], pending["rejected"]
-        if status.finished < pending["ticket"]:
-            return (render.upload_report_html(saved, rejected, None, indexed=False)
-                    + render.indexing_html(status.embedded, status.total, status.seconds),
-                    gr.skip(), pending, gr.Timer(active=True))
-        failed = [f"indexing failed: {status.error}"] if status.error else []
-        return (render.upload_report_html(saved, rejected + failed, status.report, indexed=not failed),
-                self.corpus_panel(), None, gr.Timer(active=False))
+        html, done = upload_progress(self.indexer.status(), pending)
+        if not done:
+            return html, gr.skip(), pending, gr.Timer(active=True)
+        return html, self.corpus_panel(), None, gr.Timer(active=False)
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:

@@ -1,140 +1,30 @@
-"""Indexing uploads in the background, so that a large upload holds up neither the page nor the questions.
+"""What the page shows of an upload while it is indexed in the background, and once it is done.
 
-Why not just ``pipeline.reindex``: it holds the pipeline's lock for the whole update (a 10 MB
-upload is minutes of embedding on a small CPU), and every question takes that lock to reach
-the index. Here the update runs in one worker thread on its own embedder, outside that lock;
-then ``pipeline.adopt`` switches to the index it saved (the lock is held for a moment). Its own embedder, because one model's tokenizer must not
-serve two threads at once (Hugging Face tokenizers fail with "Already borrowed").
+The indexing itself, its worker thread and its locking are the core's (``rag.background``, started by
+``Resources.background_indexer``); this module only turns its status into the upload's messages.
 
 Example::
 
-    indexer = BackgroundIndexer(pipeline, corpus_dir)
-    ticket = indexer.submit()            # after saving files into corpus_dir; returns at once
-    indexer.status().finished >= ticket  # True once those files are searchable
+    pending = {"ticket": indexer.submit(), "saved": saved, "rejected": rejected}
+    html, done = upload_progress(indexer.status(), pending)   # polled until done
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import Any
 
-import numpy as np
+from rag.background import IndexingStatus
+from ui import render
 
-from embeddings import Embedder, EmbedderUnavailable
-from rag.errors import RagError, one_line
-from rag.indexing import IndexReport, update_index
-from rag.pipeline import Pipeline
-
-log = logging.getLogger(__name__)
-
-STEP = 256  # passages embedded between two progress reports
+Pending = dict[str, Any]  # an upload being indexed: {"ticket": int, "saved": [SavedUpload], "rejected": [str]}
 
 
-@dataclass(frozen=True)
-class IndexingStatus:
-    """A snapshot for the page: what the worker is doing and what the last run did."""
-
-    running: bool = False
-    embedded: int = 0  # passages embedded so far in the current run
-    total: int = 0  # passages the current run embeds (0: still reading and splitting the files)
-    seconds: float = 0.0  # since the current run started
-    finished: int = 0  # the last ticket whose files are indexed (or whose indexing failed)
-    report: IndexReport | None = None  # the last finished run
-    error: str | None = None  # why the last finished run failed
-
-
-class _Counting:
-    """An embedder that reports how many passages it has embedded (``update_index`` takes any Embedder)."""
-
-    def __init__(self, inner: Embedder, report: Callable[[int, int], None]) -> None:
-        self.inner, self.report = inner, report
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        texts = list(texts)
-        parts = [np.zeros((0, self.dim), dtype=np.float32)]
-        self.report(0, len(texts))
-        for start in range(0, len(texts), STEP):
-            parts.append(self.inner.encode(texts[start:start + STEP]))
-            self.report(min(start + STEP, len(texts)), len(texts))
-        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
-
-
-class BackgroundIndexer:
-    """One worker thread that brings the index in line with ``corpus_dir`` whenever files were added."""
-
-    def __init__(self, pipeline: Pipeline, corpus_dir: Path,
-                 make: Callable[[], Embedder] | None = None) -> None:
-        self.pipeline, self.corpus_dir = pipeline, corpus_dir
-        settings = pipeline.settings
-        self._make = make or (lambda: settings.make_embedder())
-        self._embedder: Embedder | None = None
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._wanted = 0
-        self._status = IndexingStatus()
-        self._started = 0.0
-
-    def submit(self) -> int:
-        """Index what is in the corpus folder now; returns a ticket to compare with ``status().finished``."""
-        with self._lock:
-            self._wanted += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="upload-indexer", daemon=True)
-                self._thread.start()
-            return self._wanted
-
-    def status(self) -> IndexingStatus:
-        with self._lock:
-            status = self._status
-        return status if not status.running else replace(status, seconds=time.monotonic() - self._started)
-
-    def _progress(self, embedded: int, total: int) -> None:
-        with self._lock:
-            self._status = replace(self._status, embedded=embedded, total=total)
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                if self._status.finished >= self._wanted:
-                    self._thread = None
-                    return
-                target, self._started = self._wanted, time.monotonic()
-                self._status = replace(self._status, running=True, embedded=0, total=0)
-            report, error = self._index()
-            with self._lock:
-                self._status = replace(self._status, running=False, finished=target, report=report, error=error)
-
-    def _index(self) -> tuple[IndexReport | None, str | None]:
-        settings = self.pipeline.settings
-        try:
-            if self._embedder is None:
-                self._embedder = self._make()
-            index, report = update_index(self.corpus_dir, settings.resolved_index_dir(),
-                                         _Counting(self._embedder, self._progress), settings.index)
-            self.pipeline.adopt(index)  # the index just saved: no second scan, hash or checksum pass
-            log.info("uploads indexed: %s", report.summary())
-            return report, None
-        except (RagError, EmbedderUnavailable) as exc:
-            return None, one_line(exc)
-        except Exception as exc:  # the worker must report, never die silently
-            log.exception("indexing the uploads failed")
-            return None, f"unexpected {type(exc).__name__}: {one_line(exc)}"
+def upload_progress(status: IndexingStatus, pending: Pending) -> tuple[str, bool]:
+    """The upload's report with the indexing's progress line, or its outcome; and whether it is done
+    (indexed, or failed: a failure is named on the page, never left as a spinner)."""
+    saved, rejected = pending["saved"], pending["rejected"]
+    if status.finished < pending["ticket"]:
+        return (render.upload_report_html(saved, rejected, None, indexed=False)
+                + render.indexing_html(status.embedded, status.total, status.seconds)), False
+    failed = [f"indexing failed: {status.error}"] if status.error else []
+    return render.upload_report_html(saved, rejected + failed, status.report, indexed=not failed), True

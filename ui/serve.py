@@ -18,12 +18,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.app.status import llm_status
-from rag.app.uploads import is_bundled, is_loopback, uploads_allowed, with_writable_corpus
+from rag.app.uploads import is_loopback, uploads_allowed, with_writable_corpus
 from rag.errors import RagError
 from rag.pipeline import Pipeline
+from rag.resources import check_index_target
 from rag.settings import Settings
-from rag.store.index import FaissIndex
-from rag.store.integrity import read_pointer
 from ui.app import build_app
 from ui.gate import PageGate
 from ui.page_images import PageImageRoute, attached
@@ -117,15 +116,6 @@ def _warm_up(pipeline: Pipeline) -> None:
              status.detail)
 
 
-def check_index_target(settings: Settings) -> None:
-    """``rag serve`` updates an index; it builds a new one only for a corpus the user named, or for the bundled
-    sample in the default location. A mistyped ``--index-dir`` is one line, and nothing is created anywhere."""
-    index_dir = settings.resolved_index_dir()
-    if FaissIndex.exists(index_dir) or settings.is_first_run_default() or not is_bundled(settings.resolved_corpus_dir()):
-        return
-    read_pointer(index_dir)  # IndexNotFound: "no index at X; build one with ..."; IndexCorrupt: damaged, with the fix
-
-
 def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """Bring the index in line with the corpus (incremental), then launch the app.
 
@@ -134,10 +124,10 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """
     check_address(settings.ui.host, settings.ui.port)
     parse_auth(settings.ui.auth)  # a malformed --auth fails before any work
-    check_index_target(settings)
+    check_index_target(settings)  # the core's policy: where an update may create an index
     settings = with_writable_corpus(settings)
     pipeline = Pipeline(settings, progress=True)
-    pipeline.reindex()  # logs what changed; builds the index on the first run
+    pipeline.reindex()  # logs what changed; builds the index on the first run (the UI's explicit write)
     log.info("serving the reports in %s (index %s)", settings.index.corpus_dir, settings.resolved_index_dir())
     threading.Thread(target=_warm_up, args=(pipeline,), name="llm-warm-up", daemon=True).start()
     demo = build_app(pipeline)

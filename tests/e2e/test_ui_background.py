@@ -17,7 +17,6 @@ from tests.conftest import SENTINEL_QUESTION
 from tests.fake_ollama import FakeOllama
 from tests.ui_harness import chromium, open_app, running_app, ui_settings
 from ui.app import ChatApp
-from ui.indexing import BackgroundIndexer
 
 REPORT = """Harbour inspection in Port Aldeney
 
@@ -58,7 +57,7 @@ def test_an_upload_returns_at_once_and_is_indexed_in_the_background_while_questi
     pipeline.reindex()  # what `rag serve` does first
     release = threading.Event()
     chat = ChatApp(pipeline)
-    chat.indexer = BackgroundIndexer(pipeline, chat.upload_dir, make=lambda: Held(embedder, release))  # type: ignore
+    chat.indexer = pipeline.resources.background_indexer(chat.upload_dir, make=lambda: Held(embedder, release))  # type: ignore
     report = tmp_path / "harbour.md"
     report.write_text(REPORT)
 
@@ -93,7 +92,7 @@ def test_a_failed_background_indexing_is_reported_on_the_page(tmp_path: Path) ->
     def broken() -> Embedder:
         raise RuntimeError("no memory left for the model")
 
-    chat.indexer = BackgroundIndexer(pipeline, chat.upload_dir, make=broken)
+    chat.indexer = pipeline.resources.background_indexer(chat.upload_dir, make=broken)
     report = tmp_path / "harbour.md"
     report.write_text(REPORT)
     _, _, _, pending, _ = chat.upload([str(report)])

@@ -81,7 +81,7 @@ def test_the_generator_streams_and_says_which_model_answered() -> None:
 def test_warm_up_loads_every_heavy_part_before_the_first_question(fake_index_dir: Path) -> None:
     llm = FakeLLM()
     pipeline = Pipeline(Settings(index={"index_dir": fake_index_dir}), embedder=FakeEmbedder(), llm=llm)
-    assert pipeline._index is None and not llm.started
+    assert pipeline.resources._index is None and not llm.started
     pipeline.warm_up()
-    assert pipeline._index is not None and llm.started
+    assert pipeline.resources._index is not None and llm.started
     assert llm.calls == []  # ready without spending an answer

@@ -18,7 +18,6 @@ from rag.types import Message
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fakes import EXTRACT_SYSTEM, REWRITE_SYSTEM_PROMPT, FakeEmbedder, FakeLLM, answer_citing
 from ui.app import ChatApp
-from ui.indexing import BackgroundIndexer
 
 SENTINEL_LABEL = f"{SENTINEL[0]} ¶{SENTINEL[1]}"
 CLAIM = "Operation Sentinel resulted in over 100 seizures of drugs"
@@ -116,7 +115,7 @@ def test_an_upload_is_indexed_in_the_background_then_answered(tmp_path: Path) ->
     shutil.copytree(BUNDLED_CORPUS, corpus)
     chat = chat_over(tmp_path / "index", FakeLLM(), tmp_path, corpus)
     chat.pipeline.reindex()
-    chat.indexer = BackgroundIndexer(chat.pipeline, chat.upload_dir, make=FakeEmbedder)
+    chat.indexer = chat.pipeline.resources.background_indexer(chat.upload_dir, make=FakeEmbedder)
     report = tmp_path / "harbour.md"
     report.write_text("Harbour inspection in Port Aldeney\n\n"
                       "The inspection found 740 kg of undeclared saffron in Port Aldeney.\n")

@@ -301,5 +301,5 @@ def test_questions_are_validated_before_anything_loads(tmp_path: Path) -> None:
         pipeline.ask("why " * 20)
     with pytest.raises(InvalidQuestion, match="empty"):
         pipeline.stream(" \n\t ")
-    assert pipeline._index is None and pipeline._llm is None  # nothing was loaded or built
+    assert pipeline.resources._index is None and pipeline.resources._llm is None  # nothing was loaded or built
     assert not (tmp_path / "never-built").exists()

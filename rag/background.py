@@ -1,0 +1,133 @@
+"""Indexing in a worker thread, so that a large upload holds up neither the page nor the questions.
+
+The update itself is ``Resources.reindex_aside`` (outside the lock questions take, on an embedder of its
+own); this module only queues the requests, runs them one at a time and keeps a status to poll.
+``Resources.background_indexer`` builds one.
+
+Example::
+
+    indexer = pipeline.resources.background_indexer(corpus_dir)
+    ticket = indexer.submit()            # after saving files into corpus_dir; returns at once
+    indexer.status().finished >= ticket  # True once those files are searchable
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from embeddings import Embedder, EmbedderUnavailable
+from rag.errors import RagError, one_line
+from rag.indexing import IndexReport
+
+log = logging.getLogger(__name__)
+
+STEP = 256  # passages embedded between two progress reports
+
+
+@dataclass(frozen=True)
+class IndexingStatus:
+    """A snapshot for the page: what the worker is doing and what the last run did."""
+
+    running: bool = False
+    embedded: int = 0  # passages embedded so far in the current run
+    total: int = 0  # passages the current run embeds (0: still reading and splitting the files)
+    seconds: float = 0.0  # since the current run started
+    finished: int = 0  # the last ticket whose files are indexed (or whose indexing failed)
+    report: IndexReport | None = None  # the last finished run
+    error: str | None = None  # why the last finished run failed
+
+
+class _Counting:
+    """An embedder that reports how many passages it has embedded (``update_index`` takes any Embedder)."""
+
+    def __init__(self, inner: Embedder, report: Callable[[int, int], None]) -> None:
+        self.inner, self.report = inner, report
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        parts = [np.zeros((0, self.dim), dtype=np.float32)]
+        self.report(0, len(texts))
+        for start in range(0, len(texts), STEP):
+            parts.append(self.inner.encode(texts[start:start + STEP]))
+            self.report(min(start + STEP, len(texts)), len(texts))
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
+class BackgroundIndexer:
+    """One worker thread that runs ``update`` (with an embedder from ``make``) whenever files were added.
+
+    ``make`` is called once, in the worker, so a slow model load does not hold up the caller either.
+    """
+
+    def __init__(self, update: Callable[[Embedder], IndexReport], make: Callable[[], Embedder]) -> None:
+        self._update, self._make = update, make
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wanted = 0
+        self._status = IndexingStatus()
+        self._started = 0.0
+
+    def submit(self) -> int:
+        """Index what is in the corpus folder now; returns a ticket to compare with ``status().finished``."""
+        with self._lock:
+            self._wanted += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="upload-indexer", daemon=True)
+                self._thread.start()
+            return self._wanted
+
+    def status(self) -> IndexingStatus:
+        with self._lock:
+            status = self._status
+        return status if not status.running else replace(status, seconds=time.monotonic() - self._started)
+
+    def _progress(self, embedded: int, total: int) -> None:
+        with self._lock:
+            self._status = replace(self._status, embedded=embedded, total=total)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self._status.finished >= self._wanted:
+                    self._thread = None
+                    return
+                target, self._started = self._wanted, time.monotonic()
+                self._status = replace(self._status, running=True, embedded=0, total=0)
+            report, error = self._index()
+            with self._lock:
+                self._status = replace(self._status, running=False, finished=target, report=report, error=error)
+
+    def _index(self) -> tuple[IndexReport | None, str | None]:
+        try:
+            if self._embedder is None:
+                self._embedder = self._make()
+            report = self._update(_Counting(self._embedder, self._progress))
+            log.info("uploads indexed: %s", report.summary())
+            return report, None
+        except (RagError, EmbedderUnavailable) as exc:
+            return None, one_line(exc)
+        except Exception as exc:  # the worker must report, never die silently
+            log.exception("indexing the uploads failed")
+            return None, f"unexpected {type(exc).__name__}: {one_line(exc)}"
