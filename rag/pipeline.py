@@ -9,7 +9,7 @@ them instead of the citation resolver (``_extract``).
 Each stage is a component with a ``run()`` and a ``warm_up()`` in its own module (``rag.query``,
 ``rag.answer``), built from its settings. This class only wires them over the heavy parts it holds
 (``pipeline.resources``, a ``rag.resources.Resources``) and collects the timings in one dict. It
-answers; it never writes an index (``resources.reindex`` and ``ensure_index`` do, when called).
+answers; only a first question on a fresh checkout writes an index, the bundled sample's (``ensure_index``).
 
 Example::
 
@@ -93,8 +93,10 @@ class Pipeline:
 
     @property
     def retriever(self) -> Retriever:
+        """Over the current index. Answering is what builds the bundled sample on its first run (explicitly,
+        here), so ``Pipeline().ask(...)`` answers on a fresh checkout as ``rag ask`` does; ``index`` never builds."""
         with self._lock:
-            index = self.index
+            index = self.resources.ensure_index()
             if self._retriever is None or self._retriever.index is not index:
                 self._retriever = Retriever.from_settings(self.settings.retrieval, index, self.embedder)
             return self._retriever

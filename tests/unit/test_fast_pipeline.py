@@ -234,19 +234,17 @@ def test_reads_never_build_or_rewrite_an_index(fake_index_dir: Path, tmp_path: P
     assert "\n" not in str(missing.value) and list(empty.iterdir()) == [] and llm.calls == []
 
 
-def test_only_the_first_run_of_the_bundled_sample_is_indexed_by_ensure_index(
+def test_only_the_first_run_of_the_bundled_sample_is_indexed_by_its_first_question(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     default = Settings()
     assert default.is_first_run_default()
     first = Pipeline(default, embedder=FakeEmbedder(), llm=FakeLLM(answer_citing(SEIZURES, CLAIM)))
-    first.ensure_index()  # what `rag ask` and `rag.ask` do first
-    assert first.ask(SENTINEL_QUESTION).citations[0].key == SENTINEL  # built it, then answered
+    assert first.ask(SENTINEL_QUESTION).citations[0].key == SENTINEL  # built it (ensure_index), then answered
     built = files(default.resolved_index_dir())
     assert built
 
     again = Pipeline(Settings(), embedder=FakeEmbedder(), llm=FakeLLM())
-    again.ensure_index()
     again.ask(SENTINEL_QUESTION)
     assert files(default.resolved_index_dir()) == built  # the second run reads what the first built
 
