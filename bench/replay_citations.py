@@ -27,7 +27,7 @@ from rag import Pipeline, Settings
 from rag.answer.citations import Resolved, resolve_citations
 from rag.answer.extraction import choice_text, ground, with_best_sentence
 from rag.llm.base import parse_choice
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.types import Answer, Citation
 
 
@@ -38,14 +38,14 @@ class RecordedRun:
     data: dict[str, Any]
     set_path: Path
     questions: dict[str, EvalQuestion]
-    index: FaissIndex
+    index: SegmentedIndex
 
     @classmethod
     def load(cls, path: Path) -> RecordedRun:
         data = json.loads(path.read_text(encoding="utf-8"))
         set_path, _ = resolve_set(data["context"]["eval_set"])
         return cls(data, set_path, {q.id: q for q in load_eval_set(set_path)},
-                   FaissIndex.load(Path(data["context"]["index"])))
+                   SegmentedIndex.load(Path(data["context"]["index"])))
 
     def sources(self, recorded: dict[str, Any]) -> list[Citation]:
         """The paragraphs shown to the model, with title and date as the pipeline's citations carry them."""

@@ -17,7 +17,7 @@ four rarest words for BM25 and its vector plus noise for FAISS.
 Reported per size (a fresh process opens the index, as ``rag ask`` would):
 
 - ``build``: ``rag index`` of the whole corpus (chunking, synthetic vectors, FAISS, SQLite, BM25);
-- ``load`` and ``RSS``: ``FaissIndex.load`` and the process's resident memory after it; ``first
+- ``load`` and ``RSS``: ``SegmentedIndex.load`` and the process's resident memory after it; ``first
   query``: the first search, which reads the FAISS index and BM25 model; ``RSS index``: resident
   memory after it; ``RSS model``: what loading the embedding model adds; ``RSS end``: the index's
   after all queries (Milvus Lite runs in the process and grows as it is searched);
@@ -120,10 +120,10 @@ def question(text: str) -> str:
 def probe(index_dir: Path, queries: int, efsearch: int, nprobe: int) -> dict[str, float]:
     """In a fresh process: open the index, then time planted queries end to end."""
     from rag.query.retrieval import Retriever
-    from rag.store.index import FaissIndex
+    from rag.store.index import SegmentedIndex
 
     base = rss_mb()
-    load, index = timed(FaissIndex.load, index_dir)
+    load, index = timed(SegmentedIndex.load, index_dir)
     index.efsearch, index.nprobe = efsearch, nprobe
     resident = rss_mb() - base
     rng = np.random.default_rng(1)

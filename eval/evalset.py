@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from eval.errors import EvalSetError
 from eval.matching import contains, normalise
 from eval.squad import from_squad, is_squad_row
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.types import ParagraphKey
 
 _SETS = Path(__file__).resolve().parent / "sets"
@@ -148,20 +148,20 @@ def select(questions: list[EvalQuestion], categories: list[str] | None = None, p
     return chosen[:limit]
 
 
-def _paragraph_text(index: FaissIndex, evidence: Evidence) -> str | None:
+def _paragraph_text(index: SegmentedIndex, evidence: Evidence) -> str | None:
     try:
         return index.paragraph(evidence.doc_id, evidence.paragraph).text
     except KeyError:
         return None
 
 
-def missing_evidence(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:
+def missing_evidence(questions: list[EvalQuestion], index: SegmentedIndex) -> list[str]:
     """Evidence paragraphs the index does not hold: the set was written for another corpus."""
     return [f"{q.id}: {e.doc_id} ¶{e.paragraph} is not in the index"
             for q in questions for e in q.evidence + q.related if _paragraph_text(index, e) is None]
 
 
-def unsupported_facts(questions: list[EvalQuestion], index: FaissIndex) -> list[str]:
+def unsupported_facts(questions: list[EvalQuestion], index: SegmentedIndex) -> list[str]:
     """Fact groups none of whose alternatives appears in the question's evidence: a mistyped gold answer."""
     problems = []
     for q in questions:

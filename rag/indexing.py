@@ -26,7 +26,7 @@ from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFoun
 from rag.settings import IndexSettings
 from rag.store.compaction import update_segments
 from rag.store.factory import store_for
-from rag.store.index import FaissIndex, IndexedDocument, Manifest
+from rag.store.index import IndexedDocument, Manifest, SegmentedIndex
 from rag.store.integrity import newest_version, read_pointer, salvage_vectors
 from rag.store.manifest import FORMAT_VERSION
 from rag.store.versions import check_writable, index_lock, publish, remove_stale
@@ -68,7 +68,7 @@ def _chunking(settings: IndexSettings) -> str:
 class Previous:
     """What an update starts from: the index to extend (if usable), why not, and vectors a repair may reuse."""
 
-    index: FaissIndex | None = None
+    index: SegmentedIndex | None = None
     rebuilt_because: str | None = None
     salvaged: dict[str, np.ndarray] = field(default_factory=dict)
     retype: bool = False  # the index type setting changed: the vectors hold, every segment's FAISS is rebuilt
@@ -86,7 +86,7 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: I
         newest = newest_version(index_dir)
         return Previous(None, str(exc), salvage_vectors(newest, embedder.name, embedder.dim) if newest else {})
     try:
-        previous = FaissIndex.load(index_dir, verify=True)
+        previous = SegmentedIndex.load(index_dir, verify=True)
         previous.check_embedder(embedder.name, embedder.dim)
     except IndexMismatch as exc:
         return Previous(None, str(exc))
@@ -100,7 +100,7 @@ def _previous(index_dir: Path, corpus_root: str, embedder: Embedder, settings: I
                     or _moved(previous, settings, index_dir))
 
 
-def _moved(previous: FaissIndex, settings: IndexSettings, index_dir: Path) -> bool:
+def _moved(previous: SegmentedIndex, settings: IndexSettings, index_dir: Path) -> bool:
     """Database segments (Milvus) stored elsewhere than ``index.uri`` / ``index.collection`` now say: all are
     rewritten there."""
     store = store_for(settings.index_type)
@@ -109,7 +109,7 @@ def _moved(previous: FaissIndex, settings: IndexSettings, index_dir: Path) -> bo
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-                 progress: bool = False, force: bool = False, compact: bool = False) -> tuple[FaissIndex, IndexReport]:
+                 progress: bool = False, force: bool = False, compact: bool = False) -> tuple[SegmentedIndex, IndexReport]:
     """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed.
 
     ``settings`` is the ``index`` section; its own corpus and index folders are not read (the
@@ -167,7 +167,7 @@ def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarr
 
 
 def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-            progress: bool, force: bool, compact: bool) -> tuple[FaissIndex, IndexReport]:
+            progress: bool, force: bool, compact: bool) -> tuple[SegmentedIndex, IndexReport]:
     started = time.perf_counter()
     report = IndexReport(directory=index_dir)
     start = _previous(index_dir, str(corpus_dir), embedder, settings, force)
@@ -210,14 +210,14 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     else:
         manifest.segments = [segment.record for segment in segments]
         publish(index_dir, manifest, previous.manifest.segments if previous is not None else None)
-        index = FaissIndex.load(index_dir, reuse=previous)
+        index = SegmentedIndex.load(index_dir, reuse=previous)
     report.paragraphs, report.chunks, report.segments = index.paragraph_count, len(index), len(index.segments)
     report.seconds = time.perf_counter() - started
     log.info("index: %s", report.summary())
     return index, report
 
 
-def _next_manifest(previous: FaissIndex | None, embedder: Embedder, settings: IndexSettings, corpus_root: str,
+def _next_manifest(previous: SegmentedIndex | None, embedder: Embedder, settings: IndexSettings, corpus_root: str,
                    documents: list[Document], new_paragraphs: list[Paragraph], report: IndexReport) -> Manifest:
     """The previous documents minus the updated and removed ones, plus the ones read now (segment set later)."""
     manifest = Manifest(embedder.name, embedder.dim, settings.index_type, corpus_root, _chunking(settings))

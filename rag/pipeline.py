@@ -45,7 +45,7 @@ from rag.query.retrieval import Hit, Retriever
 from rag.query.rewrite import QuestionRewriter
 from rag.resources import Resources
 from rag.settings import Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.types import Answer, Citation, Message
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Pipeline:
         return self.resources.embedder
 
     @property
-    def index(self) -> FaissIndex:
+    def index(self) -> SegmentedIndex:
         """Opened read-only, never built (see ``Resources.index``)."""
         return self.resources.index
 
@@ -83,7 +83,7 @@ class Pipeline:
     def llm(self) -> LLMChoice:
         return self.resources.llm
 
-    def ensure_index(self) -> FaissIndex:
+    def ensure_index(self) -> SegmentedIndex:
         """The index, building the bundled sample on its first run (see ``Resources.ensure_index``)."""
         return self.resources.ensure_index()
 

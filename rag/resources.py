@@ -20,7 +20,7 @@ from rag.background import BackgroundIndexer
 from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
 from rag.settings import BUNDLED_CORPUS, Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.store.integrity import is_empty, read_pointer
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Resources:
         self.progress = progress  # show progress bars for indexing and model assembly
         self._lock = threading.RLock()
         self._embedder: Embedder | None = embedder
-        self._index: FaissIndex | None = None
+        self._index: SegmentedIndex | None = None
         self._llm: LLMChoice | None = LLMChoice(llm, "given to the pipeline") if llm is not None else None
 
     @property
@@ -45,16 +45,16 @@ class Resources:
             return self._embedder
 
     @property
-    def index(self) -> FaissIndex:
+    def index(self) -> SegmentedIndex:
         """The index, opened read-only: a missing or damaged one is a one-line error, never built or rebuilt
         (a read must not write behind the user's back; ``ensure_index`` is the one exception, made explicitly)."""
         with self._lock:
             if self._index is None:
-                self.adopt(FaissIndex.load(self.settings.resolved_index_dir(), checksums=True))
+                self.adopt(SegmentedIndex.load(self.settings.resolved_index_dir(), checksums=True))
             assert self._index is not None
             return self._index
 
-    def ensure_index(self) -> FaissIndex:
+    def ensure_index(self) -> SegmentedIndex:
         """The index, built first on the first run of the bundled sample in the default location, so that a
         fresh checkout answers at once; any other missing index is the one-line error of ``index``."""
         with self._lock:
@@ -99,7 +99,7 @@ class Resources:
         return BackgroundIndexer(lambda embedder: self.reindex_aside(corpus_dir, embedder),
                                  make or self.settings.make_embedder)
 
-    def adopt(self, index: FaissIndex) -> None:
+    def adopt(self, index: SegmentedIndex) -> None:
         """Answer from ``index`` (one this process opened, or another writer has just saved here)."""
         index.check_embedder(self.embedder.name, self.embedder.dim)
         index.efsearch, index.nprobe = self.settings.index.hnsw_ef_search, self.settings.index.ivf_nprobe
@@ -111,7 +111,7 @@ def check_index_target(settings: Settings) -> None:
     """An update (``rag serve``) builds a new index only for a corpus the user named, or for the bundled sample in
     the default location. A mistyped ``--index-dir`` is one line, and nothing is created anywhere."""
     index_dir = settings.resolved_index_dir()
-    if FaissIndex.exists(index_dir) or settings.is_first_run_default() \
+    if SegmentedIndex.exists(index_dir) or settings.is_first_run_default() \
             or settings.resolved_corpus_dir() != BUNDLED_CORPUS.resolve():
         return
     read_pointer(index_dir)  # IndexNotFound: "no index at X; build one with ..."; IndexCorrupt: damaged, with the fix

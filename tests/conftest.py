@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from embeddings import Embedder, make_embedder
 from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, IndexSettings, Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 
 if TYPE_CHECKING:
     from eval.evalset import EvalQuestion
@@ -158,7 +158,7 @@ def settings_for(corpus: Path, index_dir: Path, **sections: Any) -> Settings:
 
 def segment_dir(index_dir: Path) -> Path:
     """The folder of the live index's largest segment (where its vectors, FAISS and records files are)."""
-    manifest = FaissIndex.read_manifest(index_dir)
+    manifest = SegmentedIndex.read_manifest(index_dir)
     return index_dir / max(manifest.segments, key=lambda s: s.chunks).name
 
 
@@ -171,8 +171,8 @@ def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedd
 
 
 @pytest.fixture(scope="session")
-def bundled_index(bundled_index_dir: Path) -> FaissIndex:
-    return FaissIndex.load(bundled_index_dir)
+def bundled_index(bundled_index_dir: Path) -> SegmentedIndex:
+    return SegmentedIndex.load(bundled_index_dir)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from rag.errors import RagError, literal
 from rag.pipeline import Pipeline
 from rag.store.base import FILES
 from rag.store.factory import store_named
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 
 # cls: `serve` and `eval` come from their packages, through rag.app.commands (rag imports neither ui nor eval)
 app = typer.Typer(cls=CommandGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -88,7 +88,7 @@ def index(
     _logging(verbose)
     settings = settings_from_flags(index={"index_dir": index_dir, "index_type": index_type, "corpus_dir": path})
     if check:
-        checked = FaissIndex.load(settings.resolved_index_dir(), verify=True)
+        checked = SegmentedIndex.load(settings.resolved_index_dir(), verify=True)
         files = len(checked.manifest.files) + sum(len(s.files) for s in checked.manifest.segments)
         in_database = [s for s in checked.manifest.segments if s.store != FILES]
         out.print(literal(f"index at {settings.resolved_index_dir()} is intact: {len(checked.manifest.documents)} "

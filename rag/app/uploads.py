@@ -34,7 +34,7 @@ from rag.documents.limits import ReadBudget, ReadLimits, TextTooLarge, Unreadabl
 from rag.documents.readers import extract, file_sha256, list_files
 from rag.errors import RagError, UploadRejected
 from rag.settings import BUNDLED_CORPUS, Settings, UISettings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
 MAX_NAME_BYTES = 200  # file systems allow 255 bytes, not characters: room for a " (2)" rename and the staging name
@@ -89,10 +89,10 @@ def _indexed_corpus(settings: Settings) -> Path | None:
     the sample, so uploads never land in a project folder.
     """
     directory = settings.resolved_index_dir()
-    if not FaissIndex.exists(directory):
+    if not SegmentedIndex.exists(directory):
         return None
     try:
-        manifest = FaissIndex.read_manifest(directory)  # only the manifest: no vectors or records
+        manifest = SegmentedIndex.read_manifest(directory)  # only the manifest: no vectors or records
     except RagError:
         return None
     root = Path(manifest.corpus_root)

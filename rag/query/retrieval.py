@@ -17,7 +17,7 @@ import numpy as np
 
 from embeddings import Embedder
 from rag.documents.paragraphs import Paragraph
-from rag.store.index import FaissIndex
+from rag.store.interface import IndexStore
 from rag.types import ParagraphKey, paragraph_label
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Ranker(Protocol):
 class DenseRanker:
     """FAISS over the chunk vectors: meaning and paraphrase. A paragraph ranks at its best chunk's place."""
 
-    def __init__(self, index: FaissIndex) -> None:
+    def __init__(self, index: IndexStore) -> None:
         self.index = index
 
     def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
@@ -94,7 +94,7 @@ class KeywordRanker:
     Each index segment saves its bm25s model, so no question ever rebuilds one (rag.store.faiss_files).
     """
 
-    def __init__(self, index: FaissIndex, depth: int = 50) -> None:
+    def __init__(self, index: IndexStore, depth: int = 50) -> None:
         self.index = index
         self.depth = depth  # at most this many candidates, however many the dense side asks for
 
@@ -115,7 +115,7 @@ class RankFusion:
 class Retriever:
     """The retrieval component: the rankers of ``mode`` fused, then one scored ``Hit`` per paragraph."""
 
-    def __init__(self, index: FaissIndex, embedder: Embedder, mode: Literal["hybrid", "dense"] = "hybrid",
+    def __init__(self, index: IndexStore, embedder: Embedder, mode: Literal["hybrid", "dense"] = "hybrid",
                  candidates: int = 50, rrf_k: int = 60) -> None:
         self.index = index
         self.embedder = embedder
@@ -126,7 +126,7 @@ class Retriever:
         self.fusion = RankFusion(rrf_k)
 
     @classmethod
-    def from_settings(cls, s: RetrievalSettings, index: FaissIndex, embedder: Embedder) -> Retriever:
+    def from_settings(cls, s: RetrievalSettings, index: IndexStore, embedder: Embedder) -> Retriever:
         return cls(index, embedder, s.mode, s.candidates, s.rrf_k)
 
     def warm_up(self) -> None:

@@ -9,7 +9,7 @@ backend's business, one module each, picked by ``rag.store.factory`` from the ``
 
 Versions, the manifest, integrity checks and compaction sit beside them and work the same for both: a backend
 only writes, opens and drops segments (``SegmentStore``), and an open segment searches itself (``Segment``).
-Retrieval sees the whole index through ``IndexStore``.
+Retrieval sees the whole index through ``rag.store.interface.IndexStore``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from rag.documents.paragraphs import Chunk, Paragraph
 from rag.settings import IndexSettings
 from rag.store.integrity import Damaged
 from rag.store.records import Records
-from rag.types import ParagraphKey
 
 FILES = "files"  # the default backend's name: a segment is a folder of files in the index directory
 
@@ -116,24 +115,3 @@ class SegmentStore(Protocol):
     def drop_unlisted(self, directory: Path, uri: str, collection: str, keep: set[str]) -> None:
         """Remove the rows of segments not in ``keep`` (a killed writer's, or merged away)."""
         ...
-
-
-class IndexStore(Protocol):
-    """What retrieval and answers ask of an index, whatever its backend (``rag.store.index.SegmentedIndex``)."""
-
-    def __len__(self) -> int: ...
-
-    @property
-    def paragraph_count(self) -> int: ...
-
-    def paragraph(self, doc_id: str, number: int) -> Paragraph: ...
-
-    def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]: ...
-
-    def keyword_search(self, question: str, limit: int) -> list[ParagraphKey]: ...
-
-    def best_chunk(self, key: ParagraphKey, vector: np.ndarray,
-                   paragraph: Paragraph | None = None) -> tuple[float, tuple[int, int]]: ...
-
-    def check_embedder(self, name: str, dim: int) -> None: ...
-

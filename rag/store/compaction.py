@@ -25,7 +25,7 @@ from rag.settings import IndexSettings
 from rag.store.base import FILES, Segment
 from rag.store.factory import store_for, store_of
 from rag.store.faiss_types import choose_index_type
-from rag.store.index import FaissIndex, Manifest, live_rows
+from rag.store.index import Manifest, SegmentedIndex, live_rows
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _write(directory: Path, rows: Rows, titles: dict[str, str], settings: IndexS
     return store_of(record).open(directory, record, titles, verify=False)
 
 
-def update_segments(directory: Path, manifest: Manifest, previous: FaissIndex | None, new: Rows, fresh: set[str],
+def update_segments(directory: Path, manifest: Manifest, previous: SegmentedIndex | None, new: Rows, fresh: set[str],
                     settings: IndexSettings, compact: bool = False) -> tuple[list[Segment], bool]:
     """The segments of the next version: the previous ones with tombstones, a new one for ``new``, merges done.
 

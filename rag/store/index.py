@@ -52,13 +52,14 @@ from rag.types import ParagraphKey
 T = TypeVar("T")
 _WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
 
-__all__ = ["CURRENT", "FaissIndex", "IndexedDocument", "Manifest"]
+__all__ = ["CURRENT", "IndexedDocument", "Manifest", "SegmentedIndex"]
 
 
-class FaissIndex:
-    """The live documents of an index: its manifest and open segments, searched as one.
+class SegmentedIndex:
+    """The live documents of an index: its manifest and open segments of any backend, searched as one
+    (``rag.store.interface.IndexStore``).
 
-    ``FaissIndex(manifest, paragraphs, chunks, vectors)`` builds a one-segment index in memory
+    ``SegmentedIndex(manifest, paragraphs, chunks, vectors)`` builds a one-segment index in memory
     (tests, benchmarks); ``load`` opens one from disk, reading records only when asked for them.
     """
 
@@ -207,8 +208,8 @@ class FaissIndex:
         return (directory / CURRENT).is_file()
 
     @classmethod
-    def load(cls, directory: Path, verify: bool = False, reuse: FaissIndex | None = None,
-             checksums: bool = False) -> FaissIndex:
+    def load(cls, directory: Path, verify: bool = False, reuse: SegmentedIndex | None = None,
+             checksums: bool = False) -> SegmentedIndex:
         """Open the current version; raises IndexNotFound or IndexCorrupt with a one-line reason and fix.
 
         Sizes are always checked; ``checksums`` also checks every file's sha256 (what a reading process does
@@ -228,8 +229,8 @@ class FaissIndex:
         raise IndexCorrupt(f"index at {directory} keeps changing while it is read; try again")
 
     @classmethod
-    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool, reuse: FaissIndex | None,
-                      checksums: bool) -> FaissIndex:
+    def _load_version(cls, directory: Path, pointer: Pointer, verify: bool, reuse: SegmentedIndex | None,
+                      checksums: bool) -> SegmentedIndex:
         version = directory / pointer.version
         corpus_root: str | None = None
         try:

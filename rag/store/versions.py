@@ -94,7 +94,7 @@ def remove_stale(directory: Path, live_segments: set[str]) -> None:
 
     Only what the index wrote (``is_own``: its names, holding only its files) is ever deleted; the caller
     holds the writer lock. A reader that opened an older version just before the switch retries (see
-    ``FaissIndex.load``); one that already holds a segment keeps reading it (open files outlive their names
+    ``SegmentedIndex.load``); one that already holds a segment keeps reading it (open files outlive their names
     on POSIX).
     """
     keep = {read_pointer(directory).version} | live_segments

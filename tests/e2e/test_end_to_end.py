@@ -17,7 +17,7 @@ import rag.api
 from rag import Settings, ask
 from rag.llm.gguf import PACKAGED_MODEL_SHA256, assemble_packaged_model
 from rag.pipeline import Pipeline
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from tests.conftest import SENTINEL, SENTINEL_ANSWER_TERMS, SENTINEL_QUESTION
 from tests.ollama_stack import OLLAMA_MODEL, ollama_api_server
 
@@ -50,7 +50,7 @@ def test_ask_builds_the_default_index_and_answers_with_citations(
     monkeypatch.setenv("RAG_LLM__MODEL_CACHE_DIR", str(model_cache_dir))
     monkeypatch.setattr(rag.api, "_default", None)
     answer = ask(SENTINEL_QUESTION)
-    assert FaissIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
+    assert SegmentedIndex.exists(index_dir)  # the first run of the bundled sample builds its index (the one exception)
     assert isinstance(answer.text, str) and isinstance(answer.refused, bool)
     _assert_sentinel_answer(answer.text, answer.refused, [(c.doc_id, c.paragraph) for c in answer.citations])
     sentinel = next(c for c in answer.citations if (c.doc_id, c.paragraph) == SENTINEL)

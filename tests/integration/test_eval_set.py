@@ -7,18 +7,18 @@ from collections import Counter
 from pathlib import Path
 
 from eval.evalset import EvalQuestion, load_eval_set, missing_evidence, unsupported_facts
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 
 
-def test_every_evidence_paragraph_exists(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+def test_every_evidence_paragraph_exists(questions: list[EvalQuestion], bundled_index: SegmentedIndex) -> None:
     assert missing_evidence(questions, bundled_index) == []
 
 
-def test_every_fact_group_appears_in_its_evidence(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+def test_every_fact_group_appears_in_its_evidence(questions: list[EvalQuestion], bundled_index: SegmentedIndex) -> None:
     assert unsupported_facts(questions, bundled_index) == []
 
 
-def test_a_mistyped_gold_answer_is_caught(questions: list[EvalQuestion], bundled_index: FaissIndex) -> None:
+def test_a_mistyped_gold_answer_is_caught(questions: list[EvalQuestion], bundled_index: SegmentedIndex) -> None:
     sentinel = next(q for q in questions if q.id == "sentinel-seized")
     typo = sentinel.model_copy(update={"facts": [["106"], ["160 kg"]]})
     assert unsupported_facts([typo], bundled_index) == [
@@ -37,6 +37,6 @@ def test_the_squad_set_is_bundled_with_its_corpus_and_fits_it(squad_index_dir: P
     counts = Counter(q.category for q in questions)
     assert counts == {"answerable": 96, "false premise": 112}
     assert all(q.related and q.forbidden for q in questions if not q.answerable)
-    index = FaissIndex.load(squad_index_dir)
+    index = SegmentedIndex.load(squad_index_dir)
     assert missing_evidence(questions, index) == []  # SQuAD context i is paragraph i + 2
     assert unsupported_facts(questions, index) == []

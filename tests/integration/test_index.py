@@ -12,7 +12,7 @@ from embeddings import Embedder
 from rag.documents.paragraphs import Paragraph, chunk_paragraph
 from rag.errors import CorpusNotFound, IndexMismatch
 from rag.indexing import update_index
-from rag.store.index import CURRENT, FaissIndex
+from rag.store.index import CURRENT, SegmentedIndex
 from tests.conftest import BACKENDS, SENTINEL, settings_for
 
 
@@ -36,9 +36,9 @@ def _build(corpus: Path, index_dir: Path, embedder, **index):
     return update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir, index=index).index)
 
 
-def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, bundled_index: FaissIndex,
+def test_round_trip_keeps_records_vectors_and_manifest(bundled_index_dir: Path, bundled_index: SegmentedIndex,
                                                        embedder: Embedder) -> None:
-    reloaded = FaissIndex.load(bundled_index_dir)
+    reloaded = SegmentedIndex.load(bundled_index_dir)
     assert len(reloaded) == len(bundled_index) >= 59
     assert reloaded.paragraph(*SENTINEL).text.startswith("Whilst in Russia")
     np.testing.assert_array_equal(reloaded.vectors, bundled_index.vectors)
@@ -84,7 +84,7 @@ def test_incremental_update_re_embeds_only_changed_files(corpus: Path, tmp_path:
     assert report.added == ["sub/new.md"]
     assert sorted(report.unchanged) == ["000_75dd1b9587c7c497.txt", "002_50d104ffb6a67dba.txt",
                                         "003_b84c42ec5a69f457.txt"]
-    reloaded = FaissIndex.load(index_dir)
+    reloaded = SegmentedIndex.load(index_dir)
     # Only the chunks of the edited and the new file were embedded; unchanged files kept their vectors.
     changed = {"001_14bcd5b15b6cd4c8.txt", "sub/new.md"}
     assert sorted(third.texts) == sorted(c.embed_text for c in reloaded.chunks if c.doc_id in changed)
@@ -108,7 +108,7 @@ def test_crash_while_embedding_leaves_the_previous_index_usable(corpus: Path, tm
     with pytest.raises(KeyboardInterrupt):
         _build(corpus, index_dir, CountingEmbedder(embedder, fail=True), **BACKENDS[backend])
     assert sorted(p.name for p in index_dir.iterdir()) == before
-    assert "Operation Sentinel" in FaissIndex.load(index_dir).paragraph(*SENTINEL).text
+    assert "Operation Sentinel" in SegmentedIndex.load(index_dir).paragraph(*SENTINEL).text
 
 
 def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_path: Path, embedder: Embedder,
@@ -132,7 +132,7 @@ def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_
     with pytest.raises(OSError, match="disk full"):
         _build(corpus, index_dir, embedder, **BACKENDS[backend])
     assert sorted(p.name for p in index_dir.iterdir()) == before  # temporary directory removed
-    loaded = FaissIndex.load(index_dir)
+    loaded = SegmentedIndex.load(index_dir)
     assert "extra.txt" not in loaded.manifest.documents and len(loaded.manifest.documents) == 5
     if backend == "milvus":  # the new segment's partial rows were dropped on the error
         from rag.store.milvus_client import client, collection_prefix, resolve_uri
@@ -143,7 +143,7 @@ def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_
 
 
 def test_index_built_with_another_embedder_is_refused(bundled_index_dir: Path, embedder: Embedder) -> None:
-    index = FaissIndex.load(bundled_index_dir)
+    index = SegmentedIndex.load(bundled_index_dir)
     index.check_embedder(embedder.name, embedder.dim)
     with pytest.raises(IndexMismatch, match="re-index with `rag index`") as error:
         index.check_embedder("sentence-transformers/all-mpnet-base-v2", 768)
@@ -158,7 +158,7 @@ def test_mismatched_index_is_rebuilt_by_rag_index(corpus: Path, tmp_path: Path, 
     index.save(index_dir)
     _, report = _build(corpus, index_dir, embedder, **BACKENDS[backend])
     assert "some-other-model" in report.rebuilt_because and len(report.added) == 5
-    FaissIndex.load(index_dir).check_embedder(embedder.name, embedder.dim)
+    SegmentedIndex.load(index_dir).check_embedder(embedder.name, embedder.dim)
 
 
 def test_binary_file_in_corpus_is_skipped_and_index_stays_whole(corpus: Path, tmp_path: Path,
@@ -176,13 +176,13 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path, embedder: Embe
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusNotFound, match="no readable documents"):
         _build(tmp_path / "empty", tmp_path / "index", embedder)
-    assert not FaissIndex.exists(tmp_path / "index")
+    assert not SegmentedIndex.exists(tmp_path / "index")
 
 
 def test_other_faiss_index_types_by_config_string(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     index, _ = _build(corpus, tmp_path / "hnsw", embedder, index_type="HNSW32")
     query = embedder.encode(["What did Operation Sentinel seize?"])[0]
-    assert SENTINEL in [c.key for c, _ in FaissIndex.load(tmp_path / "hnsw").search(query, 3)]
+    assert SENTINEL in [c.key for c, _ in SegmentedIndex.load(tmp_path / "hnsw").search(query, 3)]
     assert "HNSW" in type(index.faiss).__name__
 
 
@@ -207,7 +207,7 @@ def test_readers_never_see_a_half_switched_index(bundled_index_dir: Path, tmp_pa
 
     index_dir = tmp_path / "index"
     shutil.copytree(bundled_index_dir, index_dir)
-    index = FaissIndex.load(index_dir)
+    index = SegmentedIndex.load(index_dir)
     errors: list[Exception] = []
     stop = threading.Event()
 
@@ -220,7 +220,7 @@ def test_readers_never_see_a_half_switched_index(bundled_index_dir: Path, tmp_pa
     try:
         for _ in range(30):
             try:
-                assert len(FaissIndex.load(index_dir)) == len(index)
+                assert len(SegmentedIndex.load(index_dir)) == len(index)
             except Exception as exc:  # noqa: BLE001 - collected for the assertion below
                 errors.append(exc)
     finally:

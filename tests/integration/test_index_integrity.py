@@ -21,7 +21,7 @@ import pytest
 from embeddings import Embedder
 from rag.errors import IndexCorrupt
 from rag.indexing import update_index
-from rag.store.index import CURRENT, FaissIndex
+from rag.store.index import CURRENT, SegmentedIndex
 from rag.store.integrity import read_pointer
 from tests.conftest import segment_dir, settings_for
 from tests.integration.test_index import CountingEmbedder
@@ -110,16 +110,16 @@ def test_damage_is_named_on_load_and_repaired_by_rag_index(pristine: tuple[Path,
     damage, culprit, needs_verify = DAMAGE[case]
     damage(index_dir, version, segment)
     if needs_verify:
-        FaissIndex.load(index_dir)  # sizes and counts agree: a plain load, as for each question, opens it
+        SegmentedIndex.load(index_dir)  # sizes and counts agree: a plain load, as for each question, opens it
     with pytest.raises(IndexCorrupt) as error:
-        FaissIndex.load(index_dir, verify=needs_verify)
+        SegmentedIndex.load(index_dir, verify=needs_verify)
     readable = case != "garbage manifest.json" and "bit" not in case  # else the corpus is not known any more
     _assert_one_line(error, culprit, f"rag index {corpus if readable else 'FOLDER'} --index-dir {index_dir}")
 
     counting = CountingEmbedder(embedder)
     _, report = update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index)
     assert report.rebuilt_because and culprit in report.rebuilt_because
-    repaired = FaissIndex.load(index_dir, verify=True)
+    repaired = SegmentedIndex.load(index_dir, verify=True)
     assert len(repaired.manifest.documents) == 3 and len(repaired.paragraphs) == 9
     if case in ("truncated index.faiss", "document missing from the manifest"):  # vectors verify: none re-embedded
         assert counting.texts == []
@@ -131,12 +131,12 @@ def test_a_flipped_bit_is_caught_by_check_and_never_reused(pristine: tuple[Path,
     corpus, index_dir, _, segment = _copy(pristine, tmp_path)
     _flip_bit(segment / name)
     with pytest.raises(IndexCorrupt) as error:
-        FaissIndex.load(index_dir, verify=True)  # what `rag index --check` and `rag index` do
+        SegmentedIndex.load(index_dir, verify=True)  # what `rag index --check` and `rag index` do
     _assert_one_line(error, name, "does not match its checksum")
 
     counting = CountingEmbedder(embedder)
     update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index)
-    FaissIndex.load(index_dir, verify=True)
+    SegmentedIndex.load(index_dir, verify=True)
     assert bool(counting.texts) == (name in ("vectors.npy", "records.sqlite"))  # damaged vectors are re-embedded
 
 
@@ -147,7 +147,7 @@ def test_a_folder_without_a_valid_current_is_never_overwritten_without_force(
     NO_POINTER[case](index_dir)
     before = sorted(p.name for p in index_dir.iterdir())
     with pytest.raises(IndexCorrupt) as error:
-        FaissIndex.load(index_dir)
+        SegmentedIndex.load(index_dir)
     _assert_one_line(error, "--force")
     with pytest.raises(IndexCorrupt):
         update_index(corpus, index_dir, embedder, settings_for(corpus, index_dir).index)
@@ -155,7 +155,7 @@ def test_a_folder_without_a_valid_current_is_never_overwritten_without_force(
 
     counting = CountingEmbedder(embedder)
     update_index(corpus, index_dir, counting, settings_for(corpus, index_dir).index, force=True)
-    assert len(FaissIndex.load(index_dir, verify=True).paragraphs) == 9
+    assert len(SegmentedIndex.load(index_dir, verify=True).paragraphs) == 9
     assert counting.texts == []  # the lost version's vectors verified and were reused
 
 
@@ -168,14 +168,14 @@ def test_foreign_files_are_kept_even_with_force(pristine: tuple[Path, Path], tmp
     with pytest.raises(IndexCorrupt, match="holds files but no index"):
         update_index(corpus, target, embedder, settings_for(corpus, target).index)
     update_index(corpus, target, embedder, settings_for(corpus, target).index, force=True)
-    assert (target / "thesis.docx").read_bytes() == b"precious" and FaissIndex.exists(target)
+    assert (target / "thesis.docx").read_bytes() == b"precious" and SegmentedIndex.exists(target)
 
 
 def test_the_manifest_alone_is_read_and_verified(pristine: tuple[Path, Path], tmp_path: Path) -> None:
     """What uploads need (the corpus an index was built from) costs one small file, still checksummed."""
     corpus, index_dir, version, segment = _copy(pristine, tmp_path)
     (segment / "vectors.npy").write_bytes(b"")  # records are not read at all
-    assert FaissIndex.read_manifest(index_dir).corpus_root == str(corpus)
+    assert SegmentedIndex.read_manifest(index_dir).corpus_root == str(corpus)
     _flip_bit(version / "manifest.json", 0.3)
     with pytest.raises(IndexCorrupt, match="manifest.json does not match its checksum"):
-        FaissIndex.read_manifest(index_dir)
+        SegmentedIndex.read_manifest(index_dir)

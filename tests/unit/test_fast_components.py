@@ -13,7 +13,7 @@ from rag.pipeline import Pipeline
 from rag.query.retrieval import DenseRanker, KeywordRanker, RankFusion, Retriever
 from rag.query.rewrite import QuestionRewriter
 from rag.settings import Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.types import ParagraphKey
 from tests.conftest import SENTINEL, SENTINEL_QUESTION
 from tests.fakes import PROMPTS, REFUSAL, FakeEmbedder, FakeLLM
@@ -26,7 +26,7 @@ def test_rank_fusion_joins_rankings_by_reciprocal_rank() -> None:
 
 
 def test_the_retriever_fuses_its_rankers_and_scores_one_hit_per_paragraph(fake_index_dir: Path) -> None:
-    index = FaissIndex.load(fake_index_dir)
+    index = SegmentedIndex.load(fake_index_dir)
     hybrid = Retriever(index, FakeEmbedder(), "hybrid")
     assert [type(r) for r in hybrid.rankers] == [DenseRanker, KeywordRanker]
     assert [type(r) for r in Retriever(index, FakeEmbedder(), "dense").rankers] == [DenseRanker]
@@ -52,7 +52,7 @@ def test_the_rewriter_calls_the_llm_only_when_it_must() -> None:
 
 
 def test_the_prompt_builder_numbers_what_it_shows(fake_index_dir: Path) -> None:
-    hits = Retriever(FaissIndex.load(fake_index_dir), FakeEmbedder()).search(SENTINEL_QUESTION, 5)
+    hits = Retriever(SegmentedIndex.load(fake_index_dir), FakeEmbedder()).search(SENTINEL_QUESTION, 5)
     prompt = PromptBuilder(PROMPTS, max_source_chars=700, min_source_score_ratio=0.0).run(SENTINEL_QUESTION, hits)
     assert [source.key for source in prompt.sources] == [hit.key for hit in hits]
     assert prompt.messages[-1]["content"].endswith(f"Question: {SENTINEL_QUESTION}")

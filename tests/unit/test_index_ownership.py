@@ -17,7 +17,7 @@ import pytest
 from rag.errors import IndexCorrupt, IndexNotFound
 from rag.indexing import update_index
 from rag.settings import Settings
-from rag.store.index import CURRENT, FaissIndex
+from rag.store.index import CURRENT, SegmentedIndex
 from rag.store.integrity import LOCK, is_own, read_pointer
 from tests.fakes import FakeEmbedder
 
@@ -31,7 +31,7 @@ def _corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-def _index(corpus: Path, index_dir: Path, force: bool = False, compact: bool = False) -> FaissIndex:
+def _index(corpus: Path, index_dir: Path, force: bool = False, compact: bool = False) -> SegmentedIndex:
     settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index
     return update_index(corpus, index_dir, FakeEmbedder(), settings, force=force, compact=compact)[0]
 
@@ -65,7 +65,7 @@ def test_force_keeps_every_file_the_index_did_not_write(tmp_path: Path) -> None:
     _index(corpus, target, force=True)
     _index(corpus, target, force=True, compact=True)  # a second version and segment: the first are cleaned up
     _still_there(target, users)
-    assert len(FaissIndex.load(target, verify=True).paragraphs) == 4
+    assert len(SegmentedIndex.load(target, verify=True).paragraphs) == 4
     own = [p.name for p in target.iterdir() if is_own(p)]
     assert len([n for n in own if n.startswith("v-")]) == 1 and len([n for n in own if n.startswith("s-")]) == 1
 
@@ -92,7 +92,7 @@ def test_a_refused_folder_gets_no_lock_file(tmp_path: Path) -> None:
 def test_an_index_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     corpus, target = _corpus(tmp_path), tmp_path / "notes.txt"
     target.write_text("notes", encoding="utf-8")
-    for attempt in (lambda: _index(corpus, target), lambda: FaissIndex.load(target), lambda: read_pointer(target)):
+    for attempt in (lambda: _index(corpus, target), lambda: SegmentedIndex.load(target), lambda: read_pointer(target)):
         with pytest.raises(IndexNotFound, match="is a file, not an index folder"):
             attempt()
     assert target.read_text(encoding="utf-8") == "notes"
@@ -120,7 +120,7 @@ def test_leftovers_of_a_killed_writer_go_with_the_next_run_even_when_nothing_cha
     names = sorted(p.name for p in index_dir.iterdir())
     assert len([n for n in names if n.startswith("s-")]) == 1 and len([n for n in names if n.startswith("v-")]) == 1
     assert not half.exists() and not pointer.exists()
-    assert len(FaissIndex.load(index_dir, verify=True).paragraphs) == 4
+    assert len(SegmentedIndex.load(index_dir, verify=True).paragraphs) == 4
 
 
 def test_a_first_build_killed_before_its_switch_needs_no_force(tmp_path: Path) -> None:
@@ -131,11 +131,11 @@ def test_a_first_build_killed_before_its_switch_needs_no_force(tmp_path: Path) -
     shutil.copytree(segment, index_dir / segment.name)  # the segment was written, the version never was
     (index_dir / LOCK).touch()
     with pytest.raises(IndexNotFound):
-        FaissIndex.load(index_dir)
+        SegmentedIndex.load(index_dir)
     _index(corpus, index_dir)  # no --force needed: nothing there is the user's
-    live = {s.name for s in FaissIndex.read_manifest(index_dir).segments}
+    live = {s.name for s in SegmentedIndex.read_manifest(index_dir).segments}
     assert segment.name not in live and not (index_dir / segment.name).exists()  # the orphan went
-    assert len(FaissIndex.load(index_dir, verify=True).paragraphs) == 4
+    assert len(SegmentedIndex.load(index_dir, verify=True).paragraphs) == 4
 
 
 def test_serve_with_a_mistyped_index_folder_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ import pytest
 from rag.errors import IndexCorrupt, RagError
 from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.store.milvus_client import MilvusUnavailable, client, collection_prefix, release_all, resolve_uri
 from tests.fakes import FakeEmbedder
 
@@ -42,7 +42,7 @@ def test_a_cold_reopen_reads_the_same_records_vectors_and_rankings_as_faiss(tmp_
     faiss, _ = _index(BUNDLED_CORPUS, tmp_path / "faiss")
     _index(BUNDLED_CORPUS, tmp_path / "milvus", **MILVUS)
     release_all()  # the next load starts Milvus Lite again and reads the collections from disk
-    milvus = FaissIndex.load(tmp_path / "milvus", verify=True)
+    milvus = SegmentedIndex.load(tmp_path / "milvus", verify=True)
     assert milvus.paragraphs == faiss.paragraphs and milvus.chunks == faiss.chunks
     assert abs(milvus.vectors - faiss.vectors).max() < 1e-6
     assert milvus.manifest.segments[0].store == "milvus" and (tmp_path / "milvus" / "milvus.db").is_dir()
@@ -87,7 +87,7 @@ def test_milvus_lite_open_in_another_process_is_one_line_naming_the_folder(tmp_p
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         with pytest.raises(MilvusUnavailable) as error:
-            FaissIndex.load(index_dir)
+            SegmentedIndex.load(index_dir)
     finally:
         holder.kill()
         holder.wait()
@@ -105,14 +105,14 @@ def test_a_missing_collection_or_missing_rows_name_the_collection_and_rag_index_
                   partition_name=segment.name.replace("-", "_"))
     with pytest.raises(IndexCorrupt, match=rf"Milvus collections '{prefix}_paragraphs'/.* hold \d+ paragraphs .*"
                                            rf"the manifest says {segment.record.paragraphs}.*`rag index .* --index-dir "):
-        FaissIndex.load(index_dir)
+        SegmentedIndex.load(index_dir)
     milvus.drop_collection(f"{prefix}_paragraphs")
     with pytest.raises(IndexCorrupt, match=rf"Milvus collection '{prefix}_paragraphs' is missing .*"
                                            rf"`rag index {BUNDLED_CORPUS} --index-dir {index_dir}` repairs it"):
-        FaissIndex.load(index_dir)
+        SegmentedIndex.load(index_dir)
     repaired, report = _index(BUNDLED_CORPUS, index_dir, **MILVUS)
     assert "is missing" in (report.rebuilt_because or "") and repaired.paragraph_count == index.paragraph_count
-    assert FaissIndex.load(index_dir, verify=True).paragraph_count == index.paragraph_count
+    assert SegmentedIndex.load(index_dir, verify=True).paragraph_count == index.paragraph_count
 
 
 def test_changing_backend_or_embedder_moves_every_row(tmp_path: Path) -> None:
@@ -141,6 +141,6 @@ def test_a_first_build_killed_before_its_switch_is_finished_by_the_next_rag_inde
     result = subprocess.run([sys.executable, "-c", script, str(BUNDLED_CORPUS), str(index_dir)], capture_output=True,
                             timeout=120, check=False)
     assert result.returncode == -9, result.stderr.decode()
-    assert len(_stored(index_dir, "milvus")) == 1 and not FaissIndex.exists(index_dir)  # rows, but no version
+    assert len(_stored(index_dir, "milvus")) == 1 and not SegmentedIndex.exists(index_dir)  # rows, but no version
     index, report = _index(BUNDLED_CORPUS, index_dir, **MILVUS)  # no --force needed: the rows were ours
     assert len(report.added) == 5 and _stored(index_dir, "milvus") == {index.segments[0].name}

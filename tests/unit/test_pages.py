@@ -20,7 +20,7 @@ from rag.documents.readers import Document
 from rag.indexing import update_index
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.store.index import CURRENT, FaissIndex
+from rag.store.index import CURRENT, SegmentedIndex
 from rag.store.integrity import file_records, read_pointer, write_pointer
 from rag.types import Answer, Citation
 from tests.fakes import FakeEmbedder, FakeLLM, answer_citing
@@ -57,7 +57,7 @@ def _downgrade_to_format_1(index_dir: Path) -> None:
     import faiss
     import numpy as np
 
-    index = FaissIndex.load(index_dir)
+    index = SegmentedIndex.load(index_dir)
     version = index_dir / "v-20200101T000000-0000f0f1"
     version.mkdir()
     np.save(version / "vectors.npy", index.vectors)
@@ -82,18 +82,18 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
     write_text_pdf(corpus / "b.pdf", ["Pdf report title", "", "The Tallinn office seized 42 kg of tobacco."])
     settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index
     index, _ = update_index(corpus, index_dir, FakeEmbedder(), settings)
-    assert {(p.doc_id, p.page) for p in FaissIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
+    assert {(p.doc_id, p.page) for p in SegmentedIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
     assert index.manifest.format_version == 3 and index.document("b.pdf").reader
 
     _downgrade_to_format_1(index_dir)
-    old = FaissIndex.load(index_dir, verify=True)  # loads: a missing page reads as None
+    old = SegmentedIndex.load(index_dir, verify=True)  # loads: a missing page reads as None
     assert old.manifest.format_version == 1 and {p.page for p in old.paragraphs} == {None}
 
     index, report = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert report.unchanged == ["a.txt"] and report.updated == ["b.pdf"]  # only the PDF is read again
     assert index.manifest.format_version == 3 and len(index.segments) == 1  # upgraded: one segment, no JSONL
     assert not list(index_dir.glob("*/*.jsonl"))
-    assert {(p.doc_id, p.page) for p in FaissIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
+    assert {(p.doc_id, p.page) for p in SegmentedIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
 
 
 @pytest.fixture(scope="module")

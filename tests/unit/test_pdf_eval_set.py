@@ -17,7 +17,7 @@ from rag.documents.paragraphs import split_paragraphs
 from rag.documents.readers import Document, load_document
 from rag.indexing import update_index
 from rag.settings import BUNDLED_CORPUS, Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from tests.fakes import FakeEmbedder
 
 
@@ -43,7 +43,7 @@ def test_the_pdf_set_asks_the_same_questions_with_its_evidence_on_the_same_text(
     assert not [d.doc_id for d in documents if FOOTER in d.text or "Page 1 of" in d.text]  # furniture is gone
     index_dir = tmp_path / "index"
     update_index(corpus, index_dir, FakeEmbedder(), Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index)
-    index = FaissIndex.load(index_dir)
+    index = SegmentedIndex.load(index_dir)
     assert missing_evidence(pdf, index) == [] and unsupported_facts(pdf, index) == []  # what `rag eval` checks
 
     written = set_path.stat().st_mtime_ns

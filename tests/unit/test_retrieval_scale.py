@@ -15,7 +15,7 @@ import pytest
 
 from rag.documents.paragraphs import Chunk, Paragraph
 from rag.query.retrieval import Retriever
-from rag.store.index import FaissIndex, IndexedDocument, Manifest
+from rag.store.index import IndexedDocument, Manifest, SegmentedIndex
 
 DIM = 16
 
@@ -87,9 +87,9 @@ def _records(paragraphs: int) -> tuple[Manifest, list[Paragraph], list[Chunk], n
     return manifest, records, chunks, vectors
 
 
-def _saved(paragraphs: int, directory: Path) -> FaissIndex:
-    FaissIndex(*_records(paragraphs)).save(directory)
-    return FaissIndex.load(directory, verify=True)
+def _saved(paragraphs: int, directory: Path) -> SegmentedIndex:
+    SegmentedIndex(*_records(paragraphs)).save(directory)
+    return SegmentedIndex.load(directory, verify=True)
 
 
 def _records_read_by_one_search(paragraphs: int, directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
@@ -123,14 +123,14 @@ def test_a_saved_index_brings_its_bm25_and_ranks_as_a_fresh_build(tmp_path: Path
     """The segment's saved bm25s model is loaded, never rebuilt, and ranks exactly as one built in memory."""
     import bm25s
 
-    built = FaissIndex(*_records(800))
+    built = SegmentedIndex(*_records(800))
     built.save(tmp_path / "index")
     questions = ["term1 term2", "term250", "term7 term8 term9 term10", "nothing here"]
     expected = [built.keyword_search(question, 20) for question in questions]
     assert expected[0]
     with monkeypatch.context() as patch:
         patch.setattr(bm25s.BM25, "index", lambda *a, **k: pytest.fail("BM25 rebuilt although the index brings it"))
-        loaded = FaissIndex.load(tmp_path / "index")
+        loaded = SegmentedIndex.load(tmp_path / "index")
         assert [loaded.keyword_search(question, 20) for question in questions] == expected
 
 
@@ -138,6 +138,6 @@ def test_an_in_memory_index_resolves_auto_to_a_faiss_type() -> None:
     """``index_type="auto"`` (the default) is a rule, not a FAISS factory string: it resolves by size."""
     manifest, paragraphs, chunks, vectors = _records(50)
     manifest.index_type = "auto"
-    index = FaissIndex(manifest, paragraphs, chunks, vectors)
+    index = SegmentedIndex(manifest, paragraphs, chunks, vectors)
     assert [s.record.index_type for s in index.segments] == ["Flat"]
     assert [c.key for c, _ in index.search(vectors[0], 1)] == [chunks[0].key]

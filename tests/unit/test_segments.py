@@ -18,7 +18,7 @@ import pytest
 from rag.indexing import update_index
 from rag.settings import Settings
 from rag.store.faiss_files import FaissSegment
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from rag.store.integrity import read_pointer
 from rag.types import ParagraphKey
 from tests.conftest import BACKENDS
@@ -73,7 +73,7 @@ def _fingerprint(index_dir: Path, segment: FaissSegment) -> object:
     return [*segment.records.paragraphs()], [*segment.records.chunks()], segment.vectors_at(range(4)).tolist()
 
 
-def _docs_found(index: FaissIndex, question: str) -> set[str]:
+def _docs_found(index: SegmentedIndex, question: str) -> set[str]:
     vector = FakeEmbedder().encode([question])[0]
     return {c.doc_id for c, _ in index.search(vector, 50)} | {k.doc_id for k in index.keyword_search(question, 50)}
 
@@ -84,7 +84,7 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 
 def test_adding_a_report_writes_one_small_segment_and_touches_no_other(tmp_path: Path, backend: str) -> None:
     corpus, index_dir = _build(tmp_path, backend)
-    first = FaissIndex.load(index_dir).segments[0]
+    first = SegmentedIndex.load(index_dir).segments[0]
     before = _fingerprint(index_dir, first)
     _write(corpus, 3)
     index, report = _update(corpus, index_dir, backend)
@@ -96,7 +96,7 @@ def test_adding_a_report_writes_one_small_segment_and_touches_no_other(tmp_path:
     assert (new.records.paragraph_count, index.document("r3.txt").segment) == (3, new.name)  # title, 2 paragraphs
     assert "r3.txt" in _docs_found(index, "counterfeit watches Gdansk")
     assert index.paragraph("r0.txt", 3).text == "A second paragraph on amber seizures in Riga."
-    assert FaissIndex.load(index_dir, verify=True).paragraph_count == 12
+    assert SegmentedIndex.load(index_dir, verify=True).paragraph_count == 12
 
 
 def test_a_changed_report_leaves_a_tombstone_that_no_search_returns(tmp_path: Path, backend: str) -> None:
@@ -104,13 +104,13 @@ def test_a_changed_report_leaves_a_tombstone_that_no_search_returns(tmp_path: Pa
     question = "tobacco smuggling Narva"
     vector = FakeEmbedder().encode([question])[0]
 
-    def old_text_found(index: FaissIndex) -> bool:
+    def old_text_found(index: SegmentedIndex) -> bool:
         chunks = [c.embed_text for c, _ in index.search(vector, 50)]
         segment = index.segments[0]
         rows = [row for row, _ in segment.keyword_search(question, 50)]
         return any("Narva" in text for text in chunks + [p.text for p in segment.records.paragraph_at(rows)])
 
-    assert old_text_found(FaissIndex.load(index_dir))
+    assert old_text_found(SegmentedIndex.load(index_dir))
     _write(corpus, 1, "heroin in lorry tyres")
     index, report = _update(corpus, index_dir, backend)
     assert report.updated == ["r1.txt"] and len(index.segments) == 2
@@ -162,7 +162,7 @@ def test_compaction_merges_segments_drops_deleted_rows_and_searches_as_before(tm
 
 def test_more_segments_than_allowed_are_merged_keeping_the_largest(tmp_path: Path, backend: str) -> None:
     corpus, index_dir = _build(tmp_path, backend, reports=3, max_segments=2)
-    largest = FaissIndex.load(index_dir).segments[0].name
+    largest = SegmentedIndex.load(index_dir).segments[0].name
     for number in (3, 4, 5):
         _write(corpus, number)
         index, _ = _update(corpus, index_dir, backend, max_segments=2)
@@ -181,7 +181,7 @@ def test_a_segment_mostly_deleted_is_rewritten(tmp_path: Path, backend: str) -> 
 
 def test_auto_index_type_follows_the_segment_size(tmp_path: Path) -> None:  # FAISS only: Milvus has one type
     corpus, index_dir = _build(tmp_path, reports=3, flat_max_vectors=8, large_index_type="HNSW32")
-    index = FaissIndex.load(index_dir)
+    index = SegmentedIndex.load(index_dir)
     assert [s.record.index_type for s in index.segments] == ["HNSW32"]  # 3 reports: more than 8 vectors
     assert "HNSW" in type(index.faiss).__name__
     _write(corpus, 3)
@@ -226,7 +226,7 @@ KILL_POINTS = {  # where `rag index` dies: (module, function patched, what runs 
 def test_kill_9_during_rag_index_leaves_the_previous_version_live_and_the_next_run_cleans_up(
         tmp_path: Path, point: str, backend: str) -> None:
     corpus, index_dir = _build(tmp_path, backend)
-    before = FaissIndex.load(index_dir)
+    before = SegmentedIndex.load(index_dir)
     stored = _stored(index_dir, backend)
     _write(corpus, 3)
     (corpus / "r0.txt").unlink()
@@ -240,7 +240,7 @@ def test_kill_9_during_rag_index_leaves_the_previous_version_live_and_the_next_r
     result = subprocess.run([sys.executable, "-c", script, str(corpus), str(index_dir)], capture_output=True,
                             timeout=120, check=False)
     assert result.returncode == -signal.SIGKILL, result.stderr.decode()
-    after = FaissIndex.load(index_dir, verify=True)  # the previous version, whole (Milvus: row counts checked)
+    after = SegmentedIndex.load(index_dir, verify=True)  # the previous version, whole (Milvus: row counts checked)
     assert sorted(after.manifest.documents) == sorted(before.manifest.documents) == ["r0.txt", "r1.txt", "r2.txt"]
     assert len(_docs_found(after, "cash couriers Vilnius airport")) > 0
     assert len(_stored(index_dir, backend)) == len(stored) + 1  # the killed writer's whole or partial segment ...
@@ -295,6 +295,22 @@ def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> No
     assert choose_index_type("auto", 1_000_000, 100_000, "IVF{nlist},SQ8") == "IVF4096,SQ8"
     assert choose_index_type("auto", 100_000, 100_000, "IVF{nlist},SQ8") == "Flat"
     _, index_dir = _build(tmp_path, reports=6, flat_max_vectors=8)  # the default large type
-    index = FaissIndex.load(index_dir)
+    index = SegmentedIndex.load(index_dir)
     assert [s.record.index_type for s in index.segments] == ["IVF1,SQ8"]
     assert "r4.txt" in _docs_found(index, "fuel smuggling Brest")
+
+
+def test_the_factory_names_each_backend_once_and_each_keeps_the_segment_store_protocol() -> None:
+    import inspect
+
+    from rag.store.base import SegmentStore
+    from rag.store.factory import BACKENDS, faiss_type, store_for, store_named
+
+    for name in BACKENDS:
+        store = store_named(name)
+        assert store.name == name and store is store_named(name)  # one instance per process
+        for method in ("location", "write", "open", "drop_unlisted"):
+            assert list(inspect.signature(getattr(store, method)).parameters) == \
+                list(inspect.signature(getattr(SegmentStore, method)).parameters)[1:], (name, method)
+    assert store_for("auto").name == store_for("HNSW32").name == "files" and store_for("milvus").name == "milvus"
+    assert faiss_type("milvus") == "Flat" and faiss_type("auto") == "auto"

@@ -17,7 +17,7 @@ from rag.errors import IndexCorrupt
 from rag.indexing import update_index
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.store.index import FaissIndex
+from rag.store.index import SegmentedIndex
 from tests.conftest import segment_dir
 from tests.fakes import FakeEmbedder, FakeLLM
 
@@ -43,7 +43,7 @@ def test_a_changed_date_in_the_records_is_caught_before_any_answer(tmp_path: Pat
     data = records.read_bytes()
     assert data.count(b"02 February 2009") >= 1
     records.write_bytes(data.replace(b"02 February 2009", b"03 February 2009"))  # same size: one bit
-    FaissIndex.load(settings.resolved_index_dir())  # sizes alone: it opens
+    SegmentedIndex.load(settings.resolved_index_dir())  # sizes alone: it opens
     with pytest.raises(IndexCorrupt) as error:
         _pipeline(settings).retrieve("When did officers at Aktau seize heroin?")
     message = str(error.value)
@@ -70,7 +70,7 @@ def test_damaged_records_read_without_checksums_are_one_line_naming_the_file_and
         data[at] ^= 0xFF  # the second half of the file: the pages that hold the rows
     records.write_bytes(bytes(data))
     with pytest.raises(IndexCorrupt) as error:
-        index = FaissIndex.load(settings.resolved_index_dir())
+        index = SegmentedIndex.load(settings.resolved_index_dir())
         _ = index.paragraphs
     message = str(error.value)
     assert "records.sqlite" in message and "repairs it" in message, message
@@ -82,7 +82,7 @@ def test_a_records_file_that_fails_after_opening_is_one_line(tmp_path: Path) -> 
     import sqlite3
 
     settings, segment = _index(tmp_path)
-    index = FaissIndex.load(settings.resolved_index_dir(), checksums=True)
+    index = SegmentedIndex.load(settings.resolved_index_dir(), checksums=True)
     records = index.segments[0].records
     records._db = sqlite3.connect(":memory:", check_same_thread=False)  # type: ignore[attr-defined]  # no tables
     with pytest.raises(IndexCorrupt) as error:
