@@ -298,19 +298,3 @@ def test_large_segments_get_an_inverted_file_sized_to_them(tmp_path: Path) -> No
     index = SegmentedIndex.load(index_dir)
     assert [s.record.index_type for s in index.segments] == ["IVF1,SQ8"]
     assert "r4.txt" in _docs_found(index, "fuel smuggling Brest")
-
-
-def test_the_factory_names_each_backend_once_and_each_keeps_the_segment_store_protocol() -> None:
-    import inspect
-
-    from rag.store.base import SegmentStore
-    from rag.store.factory import BACKENDS, faiss_type, store_for, store_named
-
-    for name in BACKENDS:
-        store = store_named(name)
-        assert store.name == name and store is store_named(name)  # one instance per process
-        for method in ("location", "write", "open", "drop_unlisted"):
-            assert list(inspect.signature(getattr(store, method)).parameters) == \
-                list(inspect.signature(getattr(SegmentStore, method)).parameters)[1:], (name, method)
-    assert store_for("auto").name == store_for("HNSW32").name == "files" and store_for("milvus").name == "milvus"
-    assert faiss_type("milvus") == "Flat" and faiss_type("auto") == "auto"
