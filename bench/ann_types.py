@@ -9,7 +9,7 @@ The vectors are the clustered synthetic ones of bench/scale.py (1,000 centres); 
 stored vector plus noise, so its exact neighbours are a tight group, as a real question's are.
 ``index.large_index_type`` (used by ``index.index_type = auto`` above ``flat_max_vectors``) is
 chosen from this table: the type that keeps recall@10 at or above 0.95 with the least memory and
-build time (``{nlist}`` is filled in as ``rag.store.faiss_files.inverted_lists`` does).
+build time (``{nlist}`` is filled in as ``rag.store.faiss_types.inverted_lists`` does).
 """
 
 from __future__ import annotations

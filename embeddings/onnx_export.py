@@ -42,7 +42,8 @@ from typing import Any
 
 from embeddings.base import EmbedderUnavailable
 from embeddings.onnx_runtime import WordPieces, make_runner, run_batch
-from embeddings.openvino_convert import calibration_texts, quiet_export, quiet_logger, to_openvino
+from embeddings.openvino_convert import calibration_texts, to_openvino
+from embeddings.quiet import quiet_export, quiet_logger
 
 log = logging.getLogger(__name__)
 

@@ -6,38 +6,16 @@ Apart from ``embeddings.onnx_export`` (the recipe, the cache and the checks agai
 
 from __future__ import annotations
 
-import logging
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embeddings.base import EmbedderUnavailable
 from embeddings.privacy import keep_private
+from embeddings.quiet import quiet_logger
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
-
-
-@contextmanager
-def quiet_export() -> Iterator[None]:
-    """The legacy exporter's tracer and deprecation warnings are expected: the export is checked afterwards."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@contextmanager
-def quiet_logger(name: str) -> Iterator[None]:
-    """Only errors from ``name`` ("" is the root logger) meanwhile: the quantisers log every tensor they skip."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def to_openvino(onnx_path: Path, target: Path, tokenizer: PreTrainedTokenizerBase, max_seq_length: int,

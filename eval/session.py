@@ -88,11 +88,12 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], out: Path, *, se
     Returns the thresholds missed, one line each (empty: passed).
     """
     console = console or Console(stderr=True)
-    missing = missing_evidence(questions, pipeline.index)
+    index = pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first
+    missing = missing_evidence(questions, index)
     if missing:
         raise EvalSetError(f"{len(missing)} evidence paragraphs are not in the index "
                            f"(is the set meant for another corpus?); first: {missing[0]}")
-    for problem in unsupported_facts(questions, pipeline.index):
+    for problem in unsupported_facts(questions, index):
         console.print(f"[yellow]eval set warning:[/yellow] {problem}", markup=True, highlight=False)
     context = _context(pipeline, set_path, questions, retrieval_only, k)
     console.print(f"evaluating {len(questions)} questions, {context['mode']}"

@@ -35,6 +35,5 @@ def ask(question: str) -> Answer:
         a.refused     # False
         a.citations   # [Citation(doc_id="002_50d104ffb6a67dba.txt", paragraph=9, text=..., score=...)]
     """
-    pipeline = default_pipeline()
-    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first (with progress), then answers
-    return pipeline.ask(question)
+    return default_pipeline().ask(question)  # a fresh checkout indexes its bundled sample first, once the
+    # question is valid (``Pipeline.retriever`` calls ``ensure_index``)

@@ -26,9 +26,9 @@ from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFoun
 from rag.settings import IndexSettings
 from rag.store.compaction import update_segments
 from rag.store.factory import store_for
-from rag.store.index import IndexedDocument, Manifest, SegmentedIndex
+from rag.store.index import SegmentedIndex
 from rag.store.integrity import newest_version, read_pointer, salvage_vectors
-from rag.store.manifest import FORMAT_VERSION
+from rag.store.manifest import FORMAT_VERSION, IndexedDocument, Manifest
 from rag.store.versions import check_writable, index_lock, publish, remove_stale
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The typed data that flows between the stages, in one place.
 
-Documents become ``Paragraph`` records (``rag.ingest``), retrieval returns hits whose
+Documents become ``Paragraph`` records (``rag.documents``), retrieval returns hits whose
 ``ParagraphKey`` (document + paragraph number) is the citation id, the answer stage turns the
 model's text into ``Claim`` sentences, and the caller gets an ``Answer`` whose ``[n]`` markers
 resolve to ``Answer.citations[n - 1]``. The citation key travels as data from ingestion to the

@@ -115,7 +115,6 @@ def search(
     """Show the paragraphs that best match QUERY, without calling an LLM."""
     _logging(verbose)
     pipeline = Pipeline(settings_from_flags(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
-    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first; any other missing index: one line
     for rank, hit in enumerate(pipeline.retrieve(query), 1):
         out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label(), lines=False)}: "
                   f"\"{snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
@@ -138,7 +137,6 @@ def ask(
     settings = settings_from_flags(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
                                    index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
-    pipeline.ensure_index()  # a fresh checkout indexes its bundled sample first; any other missing index: one line
     if as_json:
         print(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
         return

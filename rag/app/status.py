@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from embeddings import EmbedderUnavailable
 from rag.errors import RagError, one_line
 from rag.pipeline import Pipeline
-from rag.store.index import IndexedDocument
+from rag.store.manifest import IndexedDocument
 
 
 @dataclass(frozen=True)

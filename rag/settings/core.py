@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         return make_embedder(self.index.embedder, self.index.embed_batch_size, cache_dir=self.llm.model_cache_dir)
 
     def is_first_run_default(self) -> bool:
-        """The bundled sample in the default index location: the only index a read may build (on first use)."""
+        """The bundled sample in the default index location: the only index ``ensure_index`` builds (on first use)."""
         default_dir = IndexSettings.model_fields["index_dir"].get_default(call_default_factory=True)
         return (self.resolved_index_dir() == Path(default_dir).expanduser().resolve()
                 and self.resolved_corpus_dir() == BUNDLED_CORPUS.resolve())

@@ -34,7 +34,7 @@ def xdg(var: str, fallback: str) -> Path:
 
 
 class IndexSettings(Section):
-    """Documents, chunking, the embedder and the FAISS index (``rag.ingest``, ``embeddings``)."""
+    """Documents, chunking, the embedder and the index (``rag.documents``, ``embeddings``, ``rag.store``)."""
 
     corpus_dir: Path = Field(BUNDLED_CORPUS, description="Folder of reports to index.")
     index_dir: Path = Field(

@@ -15,6 +15,7 @@ Retrieval sees the whole index through ``rag.store.interface.IndexStore``.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ class SegmentRecord:
     collection: str = ""  # a database backend: the prefix of its collections
 
 
-class Segment:
+class Segment(ABC):
     """An open segment: its records, and searches by vector and by keywords that skip deleted documents.
 
     Backends subclass it (``FaissSegment``, ``MilvusSegment``); this base keeps what they share, the
@@ -70,21 +71,21 @@ class Segment:
     def live_paragraphs(self) -> int:
         return self.records.paragraph_count - len(self.deleted_paragraphs)
 
+    @abstractmethod
     def with_record(self, record: SegmentRecord, titles: dict[str, str]) -> Segment:
         """The same open rows under a new manifest entry (new tombstones), without reading anything again."""
-        raise NotImplementedError
 
+    @abstractmethod
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
         """The vectors of some chunk rows, as float32."""
-        raise NotImplementedError
 
+    @abstractmethod
     def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the nearest live chunks, best first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
         """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
-        raise NotImplementedError
 
     def close(self) -> None:
         close = getattr(self.records, "close", None)

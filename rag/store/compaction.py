@@ -25,7 +25,8 @@ from rag.settings import IndexSettings
 from rag.store.base import FILES, Segment
 from rag.store.factory import store_for, store_of
 from rag.store.faiss_types import choose_index_type
-from rag.store.index import Manifest, SegmentedIndex, live_rows
+from rag.store.index import SegmentedIndex, live_rows
+from rag.store.manifest import Manifest
 
 log = logging.getLogger(__name__)
 

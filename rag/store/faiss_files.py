@@ -1,6 +1,7 @@
-"""One immutable index segment: the vectors, FAISS index, records and BM25 postings of some documents.
+"""The default store backend (``FilesStore``): each segment a folder of vectors, FAISS index, records and BM25.
 
-An index is a list of segments (see ``rag.store.index``). Adding a report writes one small
+An index is a list of segments (see ``rag.store.index``); this backend keeps each in a folder of the index
+directory (the other, ``rag.store.milvus``, in Milvus collections). Adding a report writes one small
 segment; deleting or changing one only marks its documents deleted ("tombstones") in the
 manifest, and searches skip their rows; compaction later merges segments into one. A segment is
 written once, in a temporary folder that is renamed into place, and never changed afterwards.
@@ -15,7 +16,6 @@ Files of a segment folder::
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -33,8 +33,6 @@ from rag.store.faiss_types import build_faiss, choose_index_type
 from rag.store.integrity import Damaged, file_records, read_file, verify_files
 from rag.store.records import RECORDS, MemoryRecords, Records, SqliteRecords, sort_records, write_records
 from rag.text import search_tokens
-
-log = logging.getLogger(__name__)
 
 BM25_PARAMS = "params.index.json"  # one of the files bm25s writes; the others sit beside it
 

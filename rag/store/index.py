@@ -38,12 +38,12 @@ from rag.store.integrity import (
     read_pointer,
     verify_files,
 )
+from rag.store.legacy import read_legacy_segment
 from rag.store.manifest import (
     READABLE_FORMATS,
     IndexedDocument,
     Manifest,
     check_documents,
-    read_legacy_segment,
     read_manifest,
 )
 from rag.store.versions import publish
@@ -52,7 +52,7 @@ from rag.types import ParagraphKey
 T = TypeVar("T")
 _WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
 
-__all__ = ["CURRENT", "IndexedDocument", "Manifest", "SegmentedIndex"]
+__all__ = ["CURRENT", "SegmentedIndex"]
 
 
 class SegmentedIndex:

@@ -51,7 +51,7 @@ MILVUS = "milvus"  # this backend's name in settings (index.index_type) and in s
 MAX_LIMIT = 16_384  # Milvus' largest topk
 
 
-def words(texts: list[str]) -> list[str]:
+def analysed_words(texts: list[str]) -> list[str]:
     """bm25s' tokens of each text, space-joined (what Milvus' standard tokenizer splits back identically);
     beyond ``MAX_WORDS`` bytes a paragraph's tokens are not searched (its text is kept whole)."""
     joined = [" ".join(t) for t in search_words(texts)]
@@ -69,7 +69,7 @@ def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunk
     """Insert a new segment's rows as a new partition and flush; on an error the partition is dropped.
 
     No manifest names the partition until ``publish`` switches ``CURRENT``: a writer killed before
-    leaves rows that the next writer drops (``rag.store.index.remove_stale_rows``).
+    leaves rows that the next writer drops (``rag.store.versions.remove_stale_rows``).
     """
     ordered, order = sort_records(paragraphs, chunks)
     chunks = [chunks[i] for i in order]
@@ -84,7 +84,7 @@ def write_milvus_segment(directory: Path, paragraphs: Sequence[Paragraph], chunk
     while not name or key_of(name) in taken:
         name = f"s-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     key, part = key_of(name) << 32, partition(name)
-    texts = words([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in ordered])
+    texts = analysed_words([f"{titles.get(p.doc_id, '')}\n{p.text}" for p in ordered])
     try:
         for target in (paragraph_collection, chunk_collection):
             milvus.create_partition(target, part)
@@ -138,7 +138,7 @@ class MilvusSegment(Segment):
 
     def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
         """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
-        text = words([question])[0]
+        text = analysed_words([question])[0]
         limit = min(limit, self.live_paragraphs, MAX_LIMIT)
         if limit <= 0 or not text:
             return []

@@ -1,7 +1,7 @@
 """The schema of the two collections of a Milvus index, and batched inserts into them.
 
 Paragraphs carry their records (long texts as VARCHAR arrays: one VARCHAR holds at most 65,535
-bytes), ``words`` (bm25s' tokens, see ``rag.store.milvus.words``) analysed by Milvus'
+bytes), ``words`` (bm25s' tokens, see ``rag.store.milvus.analysed_words``) analysed by Milvus'
 standard tokenizer with bm25s' stop words, and a BM25 function from ``words`` into ``sparse``.
 Chunks carry their records, the row of their paragraph (a dense hit leads to its paragraph by id, not
 by a query: a filtered query costs a scan of the collection in Milvus Lite) and their vectors (HNSW,

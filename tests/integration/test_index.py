@@ -119,16 +119,16 @@ def test_crash_while_writing_leaves_the_previous_index_usable(corpus: Path, tmp_
     (corpus / "extra.txt").write_text("Extra\n\nA new paragraph.\n", encoding="utf-8")
     import faiss
 
-    from rag.store import milvus as milvus_segment
+    from rag.store import milvus
 
     def crash(*args):
         if backend == "milvus" and args[1].endswith("_paragraphs"):
             return real_insert(*args)  # the paragraphs are in, then the chunks fail
         raise OSError("disk full (simulated)")
 
-    real_insert = milvus_segment.insert_rows
+    real_insert = milvus.insert_rows
     monkeypatch.setattr(faiss, "write_index", crash)
-    monkeypatch.setattr(milvus_segment, "insert_rows", crash)
+    monkeypatch.setattr(milvus, "insert_rows", crash)
     with pytest.raises(OSError, match="disk full"):
         _build(corpus, index_dir, embedder, **BACKENDS[backend])
     assert sorted(p.name for p in index_dir.iterdir()) == before  # temporary directory removed

@@ -15,7 +15,8 @@ import pytest
 
 from rag.documents.paragraphs import Chunk, Paragraph
 from rag.query.retrieval import Retriever
-from rag.store.index import IndexedDocument, Manifest, SegmentedIndex
+from rag.store.index import SegmentedIndex
+from rag.store.manifest import IndexedDocument, Manifest
 
 DIM = 16
 

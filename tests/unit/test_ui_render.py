@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rag.app.status import CorpusStatus, LLMStatus
 from rag.app.uploads import SavedUpload
-from rag.store.index import IndexedDocument
+from rag.store.manifest import IndexedDocument
 from rag.types import Answer, Citation
 from ui import render
 
