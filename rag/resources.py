@@ -19,7 +19,7 @@ from rag.answer.prompt import warm_up_messages
 from rag.background import BackgroundIndexer
 from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
-from rag.settings import BUNDLED_CORPUS, Settings
+from rag.settings import Settings, is_bundled
 from rag.store.index import SegmentedIndex
 from rag.store.integrity import is_empty, read_pointer
 
@@ -112,6 +112,6 @@ def check_index_target(settings: Settings) -> None:
     the default location. A mistyped ``--index-dir`` is one line, and nothing is created anywhere."""
     index_dir = settings.resolved_index_dir()
     if SegmentedIndex.exists(index_dir) or settings.is_first_run_default() \
-            or settings.resolved_corpus_dir() != BUNDLED_CORPUS.resolve():
+            or not is_bundled(settings.resolved_corpus_dir()):
         return
     read_pointer(index_dir)  # IndexNotFound: "no index at X; build one with ..."; IndexCorrupt: damaged, with the fix

@@ -33,7 +33,7 @@ from rag.documents.corpus import OutsideCorpus, read_inside
 from rag.documents.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
 from rag.documents.readers import extract, file_sha256, list_files
 from rag.errors import RagError, UploadRejected
-from rag.settings import BUNDLED_CORPUS, Settings, UISettings
+from rag.settings import BUNDLED_CORPUS, Settings, UISettings, is_bundled
 from rag.store.index import SegmentedIndex
 
 MAX_NAME_CHARS = 120  # file-name length kept from an upload
@@ -71,10 +71,6 @@ def uploads_allowed(ui: UISettings) -> bool:
     if ui.allow_uploads is not None:
         return ui.allow_uploads
     return bool(ui.auth) or is_loopback(ui.host)
-
-
-def is_bundled(corpus_dir: Path) -> bool:
-    return corpus_dir.expanduser().resolve() == BUNDLED_CORPUS.resolve()
 
 
 def _bundled_sha256(settings: Settings) -> dict[str, str]:

@@ -14,7 +14,6 @@ from rag.settings.names import ENV_PREFIX, NESTED_DELIMITER, check_arguments, ch
 from rag.settings.presets import PresetError, PresetSource, preset_path
 from rag.settings.prompts import PromptSettings
 from rag.settings.sections import (
-    BUNDLED_CORPUS,
     AbstentionSettings,
     CitationSettings,
     IndexSettings,
@@ -22,6 +21,7 @@ from rag.settings.sections import (
     QuestionSettings,
     RetrievalSettings,
     UISettings,
+    is_bundled,
 )
 
 
@@ -116,4 +116,4 @@ class Settings(BaseSettings):
         """The bundled sample in the default index location: the only index ``ensure_index`` builds (on first use)."""
         default_dir = IndexSettings.model_fields["index_dir"].get_default(call_default_factory=True)
         return (self.resolved_index_dir() == Path(default_dir).expanduser().resolve()
-                and self.resolved_corpus_dir() == BUNDLED_CORPUS.resolve())
+                and is_bundled(self.resolved_corpus_dir()))

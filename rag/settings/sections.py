@@ -21,6 +21,11 @@ from rag.settings.prompts import PromptSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "reports"
+
+
+def is_bundled(corpus_dir: Path) -> bool:
+    """The sample reports shipped with the project (never changed by uploads; first-run indexing)."""
+    return corpus_dir.expanduser().resolve() == BUNDLED_CORPUS.resolve()
 # all-MiniLM-L6-v2 as static int8 on OpenVINO: 3.4x torch fp32 on 2 cores, retrieval as good on both eval
 # sets (embeddings.onnx_backend, bench/embed_throughput.py); "all-MiniLM-L6-v2" is the torch fp32 model.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2@openvino-int8"
