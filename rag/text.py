@@ -153,10 +153,11 @@ def search_tokens(texts: list[str]) -> Tokenized:
 
 
 def search_words(texts: list[str]) -> list[list[str]]:
-    """``search_tokens`` as words, in order (what ``bm25s.tokenize(..., return_ids=False)`` gives)."""
-    tokens = search_tokens(texts)
-    vocab = {index: word for word, index in tokens.vocab.items()}
-    return [[vocab[i] for i in ids] for ids in tokens.ids]
+    """``search_tokens`` as words, in order (Milvus' analysed field holds them space-joined)."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
 
 
 def excerpt_terms(text: str) -> set[str]:
