@@ -33,7 +33,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eval.evalset import EvalQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "bench" / ".peer"
@@ -62,8 +67,8 @@ def ensure_peer() -> None:
     frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
                             capture_output=True, text=True).stdout.splitlines()
     pins = PEER / "pins.txt"
-    pins.write_text("\n".join(line for line in frozen if line.split("==")[0].lower().replace("-", "_")
-                              in {p.lower().replace("-", "_") for p in SHARED_PINS}) + "\n")
+    shared = {name.lower().replace("-", "_") for name in SHARED_PINS}
+    pins.write_text("\n".join(line for line in frozen if line.split("==")[0].lower().replace("-", "_") in shared) + "\n")
     pip = [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", "-c", str(pins)]
     subprocess.run([*pip, "--dry-run", "--report", str(PEER / "plan.json"), *PEER_PACKAGES], check=True)
     planned = [item["metadata"]["name"].lower() for item in json.loads((PEER / "plan.json").read_text())["install"]]
@@ -74,7 +79,7 @@ def ensure_peer() -> None:
     marker.write_text("\n".join(PEER_PACKAGES))
 
 
-def _answers(ask, questions: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _answers(ask: Callable[[str], Iterable[str]], questions: list[str]) -> None:
     """Time each streamed answer (``ask(question)`` yields text) and print one JSON line per question."""
     for number, question in enumerate([WARM_UP, *questions]):
         started, first, parts = time.perf_counter(), None, []
@@ -96,17 +101,9 @@ def run_ours(config: dict) -> None:
 
 
 def run_peer(config: dict) -> None:
-    import llama_cpp.llama_cpp as native
+    from rag.llm.llama_worker import set_extra_buffers
 
-    default_params = native.llama_model_default_params
-
-    def without_extra_buffers():  # type: ignore[no-untyped-def]  # as rag.llm.llama_worker does
-        params = default_params()
-        if hasattr(params, "use_extra_bufts"):
-            params.use_extra_bufts = False
-        return params
-
-    native.llama_model_default_params = without_extra_buffers
+    set_extra_buffers(False)  # as our worker does: llama-cpp-python has no argument for it
     import faiss
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
     from llama_index.core import Settings, SimpleDirectoryReader, StorageContext, VectorStoreIndex
@@ -152,7 +149,7 @@ def measure(side: str, python: Path, config: dict) -> dict:
     env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT), "LLAMA_INDEX_CACHE_DIR": str(PEER / "cache")}
     env.pop("TIKTOKEN_CACHE_DIR", None)  # unset: llama-index-core uses the copy it ships, never downloads
     env.pop("NLTK_DATA", None)
-    started, peak, lines = time.perf_counter(), 0.0, []
+    started, peak, lines = time.perf_counter(), 0.0, list[str]()
     with (PEER / f"{side}-{config['chunk_size']}.log").open("w") as log:
         process = subprocess.Popen([str(python), __file__, "--child", side, json.dumps(config)], env=env,
                                    stdout=subprocess.PIPE, stderr=log, text=True)
@@ -170,7 +167,7 @@ def measure(side: str, python: Path, config: dict) -> dict:
             "answers": [r for r in rows if "question" in r and not r["warm_up"]]}
 
 
-def score(answers: list[dict], questions: list) -> int:  # type: ignore[type-arg]
+def score(answers: list[dict], questions: list[EvalQuestion]) -> int:
     from eval.matching import forbidden_found, missing_fact_groups
 
     by_text = {q.question: q for q in questions}
