@@ -88,10 +88,15 @@ def test_no_import_circles() -> None:
     assert _cycles(_graph()) == []
 
 
+def test_the_core_imports_neither_the_ui_nor_the_eval_package() -> None:
+    upward = sorted(f"{name} -> {target}" for name, targets in _graph().items() if name.split(".")[0] == "rag"
+                    for target in targets if target.split(".")[0] in ("ui", "eval"))
+    assert upward == []
+
+
 def test_no_stage_imports_a_later_one() -> None:
     """The stages run documents -> embeddings -> store -> query -> answer, and the wiring (pipeline, resources,
-    indexing, api, app) sits on top: no stage imports a later one or the wiring. (That ``rag`` imports neither
-    ``ui`` nor ``eval`` is checked in test_resources_core.py.)"""
+    indexing, api, app) sits on top: no stage imports a later one or the wiring."""
     wiring = ("rag.pipeline", "rag.resources", "rag.indexing", "rag.api", "rag.app")
     later = {"rag.documents": ("rag.store", "rag.query", "rag.answer", "rag.llm", *wiring),
              "embeddings": ("rag.documents", "rag.store", "rag.query", "rag.answer", "rag.llm", *wiring),
