@@ -19,13 +19,14 @@ if TYPE_CHECKING:
     from rag.errors import RagError
     from rag.pipeline import Pipeline
     from rag.settings import Settings
-    from rag.types import Answer, Citation, Claim, ParagraphKey
+    from rag.types import Answer, Citation, Claim, ParagraphKey, Scope
 
 # Imported on first use, so a light submodule (the LLM worker process) does not pay for torch.
 _EXPORTS = {"Answer": "rag.types", "Citation": "rag.types", "Claim": "rag.types", "ParagraphKey": "rag.types",
-            "RagError": "rag.errors", "Pipeline": "rag.pipeline", "ask": "rag.api",
+            "Scope": "rag.types", "RagError": "rag.errors", "Pipeline": "rag.pipeline", "ask": "rag.api",
             "default_pipeline": "rag.api", "Settings": "rag.settings"}
-__all__ = ["Answer", "Citation", "Claim", "ParagraphKey", "Pipeline", "RagError", "Settings", "ask", "default_pipeline"]
+__all__ = ["Answer", "Citation", "Claim", "ParagraphKey", "Pipeline", "RagError", "Scope", "Settings", "ask",
+           "default_pipeline"]
 
 
 def __getattr__(name: str) -> Any:

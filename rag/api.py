@@ -7,9 +7,11 @@ so a script or a notebook needs no setup beyond the environment.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from datetime import date
 
 from rag.pipeline import Pipeline
-from rag.types import Answer
+from rag.types import Answer, Scope
 
 _default: Pipeline | None = None
 _default_lock = threading.Lock()
@@ -24,8 +26,11 @@ def default_pipeline() -> Pipeline:
         return _default
 
 
-def ask(question: str) -> Answer:
-    """Answer a question about the configured reports, with citations.
+def ask(question: str, docs: str | Sequence[str] = (), since: date | str | None = None,
+        until: date | str | None = None) -> Answer:
+    """Answer a question about the configured reports, with citations; ``docs``, ``since`` and ``until`` limit it
+    to some reports (``rag.types.Scope``: names as case-insensitive globs over the file name or path, dates
+    "YYYY-MM-DD" or ``date``, inclusive, a report without a date outside any range).
 
     Example::
 
@@ -34,6 +39,8 @@ def ask(question: str) -> Answer:
         a.text        # "... over 100 seizures ... more than 160 kg ... [1]"
         a.refused     # False
         a.citations   # [Citation(doc_id="002_50d104ffb6a67dba.txt", paragraph=9, text=..., score=...)]
+        ask("Who attended the seminar?", docs=["004*"], since="2009-01-01")  # only report 004, if dated 2009 on
     """
-    return default_pipeline().ask(question)  # a fresh checkout indexes its bundled sample first, once the
-    # question is valid (``Pipeline.retriever`` calls ``ensure_index``)
+    scope = Scope.of(docs, since, until)  # a bad date fails here, before any model loads
+    return default_pipeline().ask(question, scope=scope)  # a fresh checkout indexes its bundled sample first, once
+    # the question is valid (``Pipeline.retriever`` calls ``ensure_index``)

@@ -33,6 +33,14 @@ class InvalidQuestion(RagError):
     """An empty or unusable question."""
 
 
+class InvalidScope(RagError):
+    """A limit on the reports to search that cannot be read: a date that is not YYYY-MM-DD, since after until."""
+
+
+class NoMatchingReport(RagError):
+    """The reports a question is limited to (names, dates) are none of the indexed ones."""
+
+
 class CorpusNotFound(RagError):
     """The folder to index does not exist or holds no readable documents."""
 

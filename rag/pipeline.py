@@ -13,13 +13,15 @@ answers; only a first question on a fresh checkout writes an index, the bundled 
 
 Example::
 
-    from rag import Pipeline, Settings
+    from rag import Pipeline, Scope, Settings
     pipeline = Pipeline(Settings(retrieval={"k": 5}))
     answer = pipeline.ask("What did Operation Sentinel seize?")
     print(answer.text, [c.label() for c in answer.citations])
     stream = pipeline.stream("When did it take place?", history=[{"role": "user", "content": "What did ..."},
                                                                   {"role": "assistant", "content": answer.text}])
     print("".join(stream), stream.result.rewritten_question)  # "When did Operation Sentinel ...?"
+    # only from some reports: names as globs, dates inclusive (a report without a date is outside any range)
+    pipeline.ask("Who opened the seminar?", scope=Scope.of("004*", since="2009-01-01"))
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from rag.query.rewrite import QuestionRewriter
 from rag.resources import Resources
 from rag.settings import Settings
 from rag.store.index import SegmentedIndex
-from rag.types import Answer, Citation, Message
+from rag.types import Answer, Citation, Message, Scope
 
 log = logging.getLogger(__name__)
 
@@ -131,26 +133,35 @@ class Pipeline:
             stage.warm_up()
 
     # --- questions --------------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
-        """The ``k`` best paragraphs; pass ``timings`` to receive the seconds spent embedding and searching."""
+    def retrieve(self, question: str, k: int | None = None, timings: dict[str, float] | None = None,
+                 scope: Scope | None = None) -> list[Hit]:
+        """The ``k`` best paragraphs (of the reports inside ``scope``; None: all); pass ``timings`` to receive the
+        seconds spent embedding and searching."""
         question = self.rewriter.validate(question)  # before the index is opened: a bad question costs nothing
-        return self.retriever.run(question, k or self.settings.retrieval.k, {} if timings is None else timings)
+        retriever = self.retriever
+        return retriever.run(question, k or self.settings.retrieval.k, {} if timings is None else timings,
+                             retriever.allowed(scope))
 
-    def stream(self, question: str, k: int | None = None, history: list[Message] | None = None
-               ) -> TextStream[Answer]:
+    def stream(self, question: str, k: int | None = None, history: list[Message] | None = None,
+               scope: Scope | None = None) -> TextStream[Answer]:
         """Iterate for the raw answer text as it is generated; ``.result`` is the final Answer. With ``history``
-        (earlier messages) a follow-up is first rewritten to stand alone: ``.result.rewritten_question``."""
-        return TextStream(self._answer(self.rewriter.validate(question), k or self.settings.retrieval.k, history or []))
+        (earlier messages) a follow-up is first rewritten to stand alone: ``.result.rewritten_question``.
+        With ``scope`` only those reports are searched and cited (``NoMatchingReport`` when it matches none)."""
+        return TextStream(self._answer(self.rewriter.validate(question), k or self.settings.retrieval.k, history or [],
+                                       scope))
 
-    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Answer:
-        return self.stream(question, k, history).drain()
+    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None,
+            scope: Scope | None = None) -> Answer:
+        return self.stream(question, k, history, scope).drain()
 
-    def _answer(self, question: str, k: int, history: list[Message]) -> Generator[str, None, Answer]:
+    def _answer(self, question: str, k: int, history: list[Message],
+                scope: Scope | None = None) -> Generator[str, None, Answer]:
         started, timings = time.perf_counter(), dict[str, float]()
+        allowed = self.retriever.allowed(scope)  # before any model runs: a scope that matches nothing costs nothing
         self.generator.llm()  # an embedded model starts loading in its worker while the question is searched
         rewritten = self.rewriter.run(question, history, timings)
         searched = rewritten.search
-        prompt = self.prompt_builder.run(searched, self.retriever.run(searched, k, timings))
+        prompt = self.prompt_builder.run(searched, self.retriever.run(searched, k, timings, allowed))
         refused = Answer(question, self.settings.prompts.refusal, True, sources=prompt.sources, timings=timings,
                          rewritten_question=rewritten.rewritten, search_question=rewritten.translated)
         if not prompt.hits:

@@ -10,8 +10,12 @@ rendered answer; nothing re-derives it from text.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
 from typing import Literal, NamedTuple, TypedDict
+
+from rag.errors import InvalidScope
 
 NUMBERED = re.compile(r"\[(\d+)\]")  # a marker once normalised: "[2]"
 # Any marker as models write it, lists and ranges included: "[1]", "[1, 2]", "[2-3]", "[1 and 4]".
@@ -35,6 +39,79 @@ class ParagraphKey(NamedTuple):
 def paragraph_label(doc_id: str, paragraph: int, page: int | None = None) -> str:
     """``report.pdf p. 4 ¶137``: the page to turn to, then the document-wide paragraph (the stable key)."""
     return f"{doc_id} p. {page} ¶{paragraph}" if page is not None else f"{doc_id} ¶{paragraph}"
+
+
+def _day(value: date | str | None, name: str) -> date | None:
+    """A date from a ``date``, a ``datetime`` or "YYYY-MM-DD" ("" and None: no limit)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidScope(f"{name} {str(value)!r} is not a date: use YYYY-MM-DD, e.g. 2009-10-27") from None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which reports a question may be answered from: names and a date range, each optional (``Scope()``: all).
+
+    ``docs`` are case-insensitive globs matched against a report's path under the corpus folder (its doc_id)
+    and its file name: ``"002*"``, ``"*.pdf"``, ``"sub/*"``; a report matching any of them is in. ``since`` and
+    ``until`` (inclusive; a ``date`` or "YYYY-MM-DD") compare the report's date, the one found in its text when it
+    was indexed: a report without a date is outside every date range. The search itself is limited, so a
+    question still gets its k paragraphs when the allowed reports hold that many.
+
+    Example::
+
+        Scope(docs=("002*", "*.pdf"), since=date(2009, 1, 1))      # pipeline.ask(question, scope=...)
+        Scope.of("002*", since="2009-01-01")                         # the same, from text (CLI, UI)
+    """
+
+    docs: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "docs", tuple(d.strip() for d in self.docs if d and d.strip()))
+        if self.since and self.until and self.since > self.until:
+            raise InvalidScope(f"since {self.since} is after until {self.until}: no report can be in between")
+
+    @classmethod
+    def of(cls, docs: str | Iterable[str] = (), since: date | str | None = None,
+           until: date | str | None = None) -> Scope:
+        """A scope from names (one or many) and dates as ``date`` or "YYYY-MM-DD" ("" or None: no limit);
+        ``InvalidScope`` for a date that is not one."""
+        return cls(tuple([docs] if isinstance(docs, str) else docs), _day(since, "since"), _day(until, "until"))
+
+    @property
+    def everything(self) -> bool:
+        """No limit at all: every report is searched."""
+        return not self.docs and self.since is None and self.until is None
+
+    @property
+    def dated(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def holds_date(self, iso: str | None) -> bool:
+        """Whether a report dated ``iso`` (None: undated) is inside the date range."""
+        if not self.dated:
+            return True
+        try:
+            day = date.fromisoformat(iso or "")
+        except ValueError:
+            return False
+        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+    def describe(self) -> str:
+        """The limits in words, as the CLI flags read: "--doc '002*' --since 2009-01-01"."""
+        parts = [f"--doc {d!r}" for d in self.docs]
+        parts += [f"--since {self.since}"] if self.since else []
+        parts += [f"--until {self.until}"] if self.until else []
+        return " ".join(parts) or "no limit"
 
 
 class Message(TypedDict):

@@ -33,6 +33,7 @@ from rag.errors import RagError, UploadRejected, one_line
 from rag.pipeline import Pipeline
 from rag.types import Message
 from ui import render
+from ui.filters import ReportFilter, scope_of
 from ui.gate import UPLOADS_OFF
 from ui.indexing import Pending, upload_progress
 from ui.page_images import PageImages, attach
@@ -91,10 +92,12 @@ class ChatApp:
         self.indexer = pipeline.resources.background_indexer(self.upload_dir)
         self.pages = PageImages(self.upload_dir)  # a PDF card's page image, from the folder the indexer reads
 
-    def respond(self, question: str, k: float, turns: list[Turn]) -> Iterator[ChatOutput]:
+    def respond(self, question: str, k: float, turns: list[Turn], docs: list[str] | None = None, since: str = "",
+                until: str = "") -> Iterator[ChatOutput]:
         """Stream one answer into the chat; any failure becomes a readable message, never a traceback.
 
         Only the first update clears the input box, so the next question can be typed while this one streams.
+        ``docs``, ``since`` and ``until`` (``ui.filters``) limit it to some reports.
         """
         question = " ".join((question or "").split())
         if not question:
@@ -106,7 +109,7 @@ class ChatApp:
         yield shown, turns, ""
         answer_text: str | None = None
         try:
-            stream = self.pipeline.stream(question, int(k), history=_history(turns))
+            stream = self.pipeline.stream(question, int(k), history=_history(turns), scope=scope_of(docs, since, until))
             raw = ""
             for delta in stream:
                 raw += delta
@@ -191,7 +194,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         demo = build_app(Pipeline(Settings(retrieval={"k": 5})))
         demo.launch(prevent_thread_lock=True, server_port=7861)   # or ui.serve.launch(demo, settings)
     """
-    handlers = ChatApp(pipeline)
+    handlers, limits = ChatApp(pipeline), ReportFilter(pipeline)
     settings = pipeline.settings
     limit, text = human_size(settings.ui.max_upload_bytes), human_size(settings.ui.max_upload_text_bytes)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -212,6 +215,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     examples = [gr.Button(text, size="sm", variant="secondary", elem_classes="rag-example")
                                 for text in settings.ui.examples]
                     clear = gr.Button("New conversation", size="sm", variant="secondary", elem_id="rag-clear")
+                scope = list(limits.build())  # the reports and dates the next questions are limited to
             with gr.Column(scale=2, min_width=340, elem_id="rag-side"):
                 gr.HTML('<h3 class="rag-side-title">Language model</h3>', container=False)
                 llm_box = gr.HTML(render.pending_status_html("Checking the language model…"),
@@ -233,9 +237,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],
                                    "concurrency_id": "chat", "api_visibility": "private", "show_progress": "minimal",
                                    "show_progress_on": chatbot}
-        answered = gr.on([question.submit, ask.click], inputs=[question, k, turns], **chat_io)
+        answered = gr.on([question.submit, ask.click], inputs=[question, k, turns, *scope], **chat_io)
         for button in examples:
-            answered_example = button.click(inputs=[button, k, turns], **chat_io)
+            answered_example = button.click(inputs=[button, k, turns, *scope], **chat_io)
             answered_example.then(handlers.llm_panel, outputs=llm_box, api_visibility="private",
                                   show_progress="hidden")
         answered.then(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
@@ -247,6 +251,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         poll.tick(handlers.index_progress, inputs=pending, outputs=[upload_status, corpus_box, pending, poll],
                   api_visibility="private", show_progress="hidden", concurrency_limit=None)
         demo.load(handlers.corpus_panel, outputs=corpus_box, api_visibility="private", show_progress="hidden")
+        corpus_box.change(limits.refresh, inputs=scope[0], outputs=scope[0], api_visibility="private",
+                          show_progress="hidden")  # the picker follows the index the corpus panel shows
         demo.load(handlers.llm_panel, outputs=llm_box, api_visibility="private", show_progress="hidden")
         gr.api(handlers.ask_markdown, api_name="ask")
     attach(demo, handlers.pages)  # ui.serve.launch serves them

@@ -7,6 +7,7 @@ Examples::
     rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
     rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
     rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
+    rag ask --doc "002*" --since 2009-01-01 "What did Operation Sentinel seize?"   # only some reports
     rag serve --port 7860                                # the chat in the browser (also: python -m ui)
 
 Every error is one line on stderr and a non-zero exit. ``serve`` and ``eval`` are defined by their packages
@@ -28,7 +29,20 @@ from rich.text import Text
 
 from embeddings import EmbedderUnavailable
 from rag.app.commands import CommandGroup
-from rag.app.options import IndexDir, K, Preset, Verbose, err, out, settings_from_flags, snippet
+from rag.app.options import (
+    Docs,
+    IndexDir,
+    K,
+    Preset,
+    Since,
+    Until,
+    Verbose,
+    err,
+    out,
+    scope_from_flags,
+    settings_from_flags,
+    snippet,
+)
 from rag.app.options import configure_logging as _logging  # the name tests patch
 from rag.errors import RagError, literal
 from rag.pipeline import Pipeline
@@ -109,13 +123,20 @@ def index(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: K = None,
+    doc: Docs = None,
+    since: Since = None,
+    until: Until = None,
     index_dir: IndexDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """Show the paragraphs that best match QUERY, without calling an LLM."""
+    """Show the paragraphs that best match QUERY, without calling an LLM.
+
+    ``--doc`` / ``--since`` / ``--until`` search only some reports: ``rag search "seizures" --doc "002*"``.
+    """
     _logging(verbose)
+    scope = scope_from_flags(doc, since, until)
     pipeline = Pipeline(settings_from_flags(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
-    for rank, hit in enumerate(pipeline.retrieve(query), 1):
+    for rank, hit in enumerate(pipeline.retrieve(query, scope=scope), 1):
         out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label(), lines=False)}: "
                   f"\"{snippet(hit.paragraph.text)}\"", markup=False, highlight=False)
 
@@ -124,6 +145,9 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="A question about the reports.")],
     k: K = None,
+    doc: Docs = None,
+    since: Since = None,
+    until: Until = None,
     llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
     gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
@@ -132,15 +156,20 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Answer QUESTION from the reports, citing the paragraphs it rests on."""
+    """Answer QUESTION from the reports, citing the paragraphs it rests on.
+
+    ``--doc`` (repeatable, a glob over file names and paths) and ``--since`` / ``--until`` (YYYY-MM-DD, the
+    report's date) limit the answer to some reports: ``rag ask --doc "002*" --since 2009-01-01 "..."``.
+    """
     _logging(verbose)
+    scope = scope_from_flags(doc, since, until)
     settings = settings_from_flags(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
                                    index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
     if as_json:
-        print(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(pipeline.ask(question, scope=scope).to_dict(), ensure_ascii=False, indent=2))
         return
-    stream = pipeline.stream(question)
+    stream = pipeline.stream(question, scope=scope)
     raw = ""
     with Live(Text(""), console=out, transient=True, auto_refresh=False) as live:
         for delta in stream:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from rag.errors import literal
 from rag.settings import Settings
+from rag.types import Scope
 
 # emoji=False: a report's ":x:" prints as ":x:", never as an emoji (text from reports is printed literally)
 out = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -26,6 +28,15 @@ IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index direct
 Preset = Annotated[str | None, typer.Option(
     "--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
+Docs = Annotated[list[str] | None, typer.Option(
+    "--doc", help="Only this report: its file name or path, a case-insensitive glob ('002*', '*.pdf'); repeat "
+                  "for more.")]
+Since = Annotated[datetime | None, typer.Option(
+    "--since", formats=["%Y-%m-%d"], help="Only reports dated on or after this day (YYYY-MM-DD); reports "
+                                          "without a date are left out.")]
+Until = Annotated[datetime | None, typer.Option(
+    "--until", formats=["%Y-%m-%d"], help="Only reports dated on or before this day (YYYY-MM-DD); reports "
+                                          "without a date are left out.")]
 
 # Loggers that speak even without --verbose: what long work is happening, which backend answered and why.
 PROGRESS_LOGGERS = ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
@@ -38,6 +49,12 @@ def settings_from_flags(preset: str | None = None, **sections: dict[str, Any]) -
              for name, fields in sections.items()}
     return Settings(**{name: fields for name, fields in given.items() if fields},
                     **({} if preset is None else {"preset": preset}))
+
+
+def scope_from_flags(docs: list[str] | None, since: datetime | None, until: datetime | None) -> Scope | None:
+    """The ``--doc`` / ``--since`` / ``--until`` flags as a ``Scope`` (None when none is given)."""
+    scope = Scope.of(docs or (), since, until)
+    return None if scope.everything else scope
 
 
 def configure_logging(verbose: bool) -> None:

@@ -4,6 +4,9 @@ Two rankings are fused by reciprocal rank (RRF): FAISS over the chunk vectors
 (meaning, paraphrase) and BM25 over the paragraph texts (names, numbers, and
 words the small multilingual-blind embedder misses). A paragraph's score is its
 best cosine similarity to the question, so scores stay comparable across modes.
+
+A question limited to some reports (``rag.types.Scope``: names, dates) is resolved once to their doc_ids,
+and both rankings search only those (inside the index, so k hits still come back).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from embeddings import Embedder
 from rag.documents.paragraphs import Paragraph
 from rag.store.interface import IndexStore
-from rag.types import ParagraphKey, paragraph_label
+from rag.types import ParagraphKey, Scope, paragraph_label
 
 if TYPE_CHECKING:
     from rag.settings import RetrievalSettings
@@ -69,10 +72,13 @@ def reciprocal_rank_fusion(rankings: list[list[Key]], k: int = 60) -> list[Key]:
     return sorted(scores, key=lambda key: -scores[key])
 
 
+Allowed = frozenset[str] | None  # the doc_ids a search may return (``IndexStore.resolve``); None: all
+
+
 class Ranker(Protocol):
     """One ranking of paragraphs for a question, best first; ``vector`` is the question's embedding."""
 
-    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]: ...
+    def rank(self, question: str, vector: np.ndarray, limit: int, allowed: Allowed = None) -> list[Key]: ...
 
 
 class DenseRanker:
@@ -81,9 +87,9 @@ class DenseRanker:
     def __init__(self, index: IndexStore) -> None:
         self.index = index
 
-    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
+    def rank(self, question: str, vector: np.ndarray, limit: int, allowed: Allowed = None) -> list[Key]:
         ranking: dict[Key, None] = {}
-        for chunk, _ in self.index.search(vector, limit):
+        for chunk, _ in self.index.search(vector, limit, allowed):
             ranking.setdefault(chunk.key)  # results are best-first; keep each paragraph's first place
         return list(ranking)
 
@@ -98,8 +104,8 @@ class KeywordRanker:
         self.index = index
         self.depth = depth  # at most this many candidates, however many the dense side asks for
 
-    def rank(self, question: str, vector: np.ndarray, limit: int) -> list[Key]:
-        return self.index.keyword_search(question, min(limit, self.depth)) if question else []
+    def rank(self, question: str, vector: np.ndarray, limit: int, allowed: Allowed = None) -> list[Key]:
+        return self.index.keyword_search(question, min(limit, self.depth), allowed) if question else []
 
 
 class RankFusion:
@@ -136,9 +142,13 @@ class Retriever:
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode([question])[0]
 
-    def search_vector(self, vector: np.ndarray, k: int, question: str = "") -> list[Hit]:
+    def allowed(self, scope: Scope | None) -> Allowed:
+        """The doc_ids ``scope`` lets a search return (None: all); ``NoMatchingReport`` when it matches none."""
+        return None if scope is None or scope.everything else self.index.resolve(scope)
+
+    def search_vector(self, vector: np.ndarray, k: int, question: str = "", allowed: Allowed = None) -> list[Hit]:
         limit = max(self.candidates, k * 4)
-        order = self.fusion.run([ranker.rank(question, vector, limit) for ranker in self.rankers])
+        order = self.fusion.run([ranker.rank(question, vector, limit, allowed) for ranker in self.rankers])
         hits = []
         for key in order[:k]:
             document = self.index.document(key.doc_id)
@@ -147,15 +157,18 @@ class Retriever:
             hits.append(Hit(paragraph, score, document.title, document.date, focus))
         return hits
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        return self.search_vector(self.embed(question), k, question)
+    def search(self, question: str, k: int, scope: Scope | None = None) -> list[Hit]:
+        """The ``k`` best paragraphs for ``question``, from the reports inside ``scope`` (None: all)."""
+        allowed = self.allowed(scope)  # before embedding: a scope that matches nothing costs nothing
+        return self.search_vector(self.embed(question), k, question, allowed)
 
-    def run(self, question: str, k: int, timings: dict[str, float]) -> list[Hit]:
-        """``search``, recording the seconds spent embedding and searching in ``timings``."""
+    def run(self, question: str, k: int, timings: dict[str, float], allowed: Allowed = None) -> list[Hit]:
+        """``search`` within ``allowed`` (``allowed(scope)``), recording the seconds spent embedding and searching
+        in ``timings``."""
         mark = time.perf_counter()
         vector = self.embed(question)
         timings["embed"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        hits = self.search_vector(vector, k, question)
+        hits = self.search_vector(vector, k, question, allowed)
         timings["search"] = time.perf_counter() - mark
         return hits

@@ -29,6 +29,7 @@ from rag.store.integrity import Damaged
 from rag.store.records import Records
 
 FILES = "files"  # the default backend's name: a segment is a folder of files in the index directory
+SCOPES_KEPT = 16  # limited searches whose rows a segment remembers: a chat's questions reuse a few scopes
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Segment(ABC):
         deleted = set(record.deleted)
         self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
         self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
+        self._scoped: dict[tuple[frozenset[str], str], np.ndarray] = {}
 
     @property
     def name(self) -> str:
@@ -80,12 +82,38 @@ class Segment(ABC):
         """The vectors of some chunk rows, as float32."""
 
     @abstractmethod
-    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
-        """(chunk row, cosine) of the nearest live chunks, best first."""
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int,
+               allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the nearest live chunks, best first; with ``allowed`` (documents live in this
+        segment), only theirs, and as many as they hold up to ``limit``: the limit is part of the search."""
 
     @abstractmethod
-    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
-        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
+    def keyword_search(self, question: str, limit: int,
+                       allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
+        """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first;
+        with ``allowed``, only those documents' paragraphs."""
+
+    def allowed_rows(self, allowed: frozenset[str], kind: str) -> np.ndarray:
+        """The sorted ``kind`` ("chunks" or "paragraphs") rows of the ``allowed`` documents, remembered for the
+        next questions with the same scope (read from the records' document index, never a scan)."""
+        key = (allowed, kind)
+        rows = self._scoped.get(key)
+        if rows is None:
+            read = self.records.doc_chunk_rows if kind == "chunks" else self.records.doc_paragraph_rows
+            rows = np.asarray(read(set(allowed)), dtype=np.int64)
+            with self._lock:
+                if len(self._scoped) >= SCOPES_KEPT:
+                    self._scoped.pop(next(iter(self._scoped)))
+                self._scoped[key] = rows
+        return rows
+
+    def exact_search(self, query: np.ndarray, rows: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the best ``limit`` of ``rows``, scored one by one: ties by row."""
+        if not len(rows) or limit <= 0:
+            return []
+        scores = self.vectors_at(rows.tolist()) @ np.asarray(query, dtype=np.float32).reshape(-1)
+        best = np.lexsort((rows, -scores))[:limit]
+        return [(int(rows[i]), float(scores[i])) for i in best]
 
     def close(self) -> None:
         close = getattr(self.records, "close", None)

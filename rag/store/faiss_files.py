@@ -127,8 +127,9 @@ class FaissSegment(Segment):
                                   build_bm25(list(self.records.paragraphs()), self._titles))
         return self._bm25
 
-    def _search_parameters(self, efsearch: int, nprobe: int) -> Any:
-        """FAISS parameters that skip deleted rows, of the kind this index type reads."""
+    def _search_parameters(self, efsearch: int, nprobe: int, allowed: np.ndarray | None = None) -> Any:
+        """FAISS parameters, of the kind this index type reads, that skip deleted rows or (``allowed``: chunk rows
+        of live documents) search only those: Flat, HNSW and IVF all take a selector."""
         import faiss
 
         kind = type(faiss.downcast_index(self.faiss)).__name__
@@ -138,26 +139,42 @@ class FaissSegment(Segment):
             params.efSearch = efsearch
         elif "IVF" in kind:
             params.nprobe = nprobe
-        if len(self.deleted_chunks):
-            self._selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.deleted_chunks))
-            params.sel = self._selector  # keep a reference: FAISS does not own it
+        selector: Any
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(allowed)
+        elif len(self.deleted_chunks):
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.deleted_chunks))
+        else:
+            return params
+        params.sel, params.keep = selector, selector  # keep a reference: FAISS does not own it
         return params
 
-    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
-        limit = min(limit, self.live_chunks)
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int,
+               allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
+        """With ``allowed``, FAISS searches through a selector of their rows. An approximate index may come back
+        short (HNSW's walk and IVF's probed lists reach few allowed rows when they are a small share): then
+        the allowed rows are scored exactly, so a limited question gets as many chunks as an unlimited one."""
+        rows = self.allowed_rows(allowed, "chunks") if allowed is not None else None
+        limit = min(limit, self.live_chunks if rows is None else len(rows))
         if self.faiss is None or limit <= 0:
             return []
-        params = self._search_parameters(efsearch, nprobe)
-        scores, rows = self.faiss.search(np.asarray(query, dtype=np.float32).reshape(1, -1), limit, params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        params = self._search_parameters(efsearch, nprobe, rows)
+        scores, found = self.faiss.search(np.asarray(query, dtype=np.float32).reshape(1, -1), limit, params=params)
+        hits = [(int(r), float(s)) for r, s in zip(found[0], scores[0]) if r >= 0]
+        if rows is not None and len(hits) < limit:
+            return self.exact_search(query, rows, limit)
+        return hits
 
-    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
+    def keyword_search(self, question: str, limit: int,
+                       allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
         """bm25s scores every paragraph, then its ``retrieve`` partitions all of them; at 1M paragraphs
         that partition was 12 of a question's 18 ms, so only the paragraphs that hold a question word
-        (a non-zero score) are ranked here: the same order, at the cost of the posting lists.
+        (a non-zero score) are ranked here: the same order, at the cost of the posting lists. With
+        ``allowed``, only their rows keep their scores (what bm25s' ``weight_mask`` does in ``retrieve``).
         """
         tokens = search_tokens([question])
-        limit = min(limit, self.live_paragraphs)
+        rows = self.allowed_rows(allowed, "paragraphs") if allowed is not None else None
+        limit = min(limit, self.live_paragraphs if rows is None else len(rows))
         if limit <= 0 or not tokens.vocab:
             return []
         words = {index: word for word, index in tokens.vocab.items()}
@@ -165,7 +182,11 @@ class FaissSegment(Segment):
         if not ids:
             return []
         scores = self.bm25.get_scores_from_ids(ids)
-        if len(self.deleted_paragraphs):
+        if rows is not None:
+            kept = np.zeros_like(scores)
+            kept[rows] = scores[rows]
+            scores = kept
+        elif len(self.deleted_paragraphs):
             scores[self.deleted_paragraphs] = 0
         found = np.flatnonzero(scores > 0)
         if len(found) > limit:

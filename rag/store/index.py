@@ -46,8 +46,9 @@ from rag.store.manifest import (
     check_documents,
     read_manifest,
 )
+from rag.store.scope import resolve_scope
 from rag.store.versions import publish
-from rag.types import ParagraphKey
+from rag.types import ParagraphKey, Scope
 
 T = TypeVar("T")
 _WIDTHS = IndexSettings()  # the search widths until rag.resources sets the configured ones
@@ -100,15 +101,27 @@ class SegmentedIndex:
     def document(self, doc_id: str) -> IndexedDocument:
         return self.manifest.documents[doc_id]
 
-    def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]:
-        """Nearest live chunks to one normalised query vector over all segments, best first.
+    def resolve(self, scope: Scope | None) -> frozenset[str] | None:
+        """The doc_ids a question limited to ``scope`` may cite (None: all); ``NoMatchingReport`` when none."""
+        return resolve_scope(scope, self.manifest.documents)
+
+    def _scoped(self, allowed: frozenset[str] | None) -> list[tuple[Segment, frozenset[str] | None]]:
+        """Each segment with the allowed documents live in it; segments holding none of them are not searched."""
+        if allowed is None:
+            return [(segment, None) for segment in self.segments]
+        pairs = [(s, frozenset(d for d in allowed if self.manifest.lives_in(d, s.record))) for s in self.segments]
+        return [(segment, docs) for segment, docs in pairs if docs]
+
+    def search(self, query: np.ndarray, limit: int, allowed: frozenset[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest live chunks to one normalised query vector over all segments, best first; with ``allowed``
+        (``resolve``), only those documents' chunks, searched for inside each segment (not filtered after).
 
         Equal scores (chunks of the same text) rank by segment, then row: FAISS leaves their order to its
         heap, Milvus to its engine, and a tie at the top of the ranking moves a paragraph's rank.
         """
         order = {segment.name: position for position, segment in enumerate(self.segments)}
-        found = [(score, segment, row) for segment in self.segments
-                 for row, score in segment.search(query, limit, self.efsearch, self.nprobe)]
+        found = [(score, segment, row) for segment, docs in self._scoped(allowed)
+                 for row, score in segment.search(query, limit, self.efsearch, self.nprobe, docs)]
         found.sort(key=lambda item: (-item[0], order[item[1].name], item[2]))
         top = found[:max(limit, 0)]
         return list(zip(self._read(top, lambda s, rows: s.records.chunks_at(rows)), [score for score, _, _ in top]))
@@ -122,14 +135,15 @@ class SegmentedIndex:
         records = {name: dict(zip(wanted, read(segment, wanted))) for name, (segment, wanted) in rows.items()}
         return [records[segment.name][row] for _, segment, row in found]
 
-    def keyword_search(self, question: str, limit: int) -> list[ParagraphKey]:
-        """Paragraph keys by BM25 over title + text, best first, merged over segments by score.
+    def keyword_search(self, question: str, limit: int, allowed: frozenset[str] | None = None) -> list[ParagraphKey]:
+        """Paragraph keys by BM25 over title + text, best first, merged over segments by score (with
+        ``allowed``, only those documents' paragraphs).
 
         Each segment scores with its own term statistics; compaction merges small segments into
         large ones, so a new report soon shares the archive's statistics.
         """
-        found = sorted(((score, segment, row) for segment in self.segments
-                        for row, score in segment.keyword_search(question, limit)), key=lambda item: -item[0])
+        found = sorted(((score, segment, row) for segment, docs in self._scoped(allowed)
+                        for row, score in segment.keyword_search(question, limit, docs)), key=lambda item: -item[0])
         return [p.key for p in self._read(found[:max(limit, 0)], lambda s, rows: s.records.paragraph_at(rows))]
 
     def best_chunk(self, key: ParagraphKey, vector: np.ndarray,

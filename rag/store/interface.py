@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.documents.paragraphs import Chunk, Paragraph
 from rag.store.manifest import IndexedDocument
-from rag.types import ParagraphKey
+from rag.types import ParagraphKey, Scope
 
 
 class IndexStore(Protocol):
@@ -27,9 +27,17 @@ class IndexStore(Protocol):
 
     def document(self, doc_id: str) -> IndexedDocument: ...
 
-    def search(self, query: np.ndarray, limit: int) -> list[tuple[Chunk, float]]: ...
+    def resolve(self, scope: Scope | None) -> frozenset[str] | None:
+        """The doc_ids inside ``scope`` (None: no limit), from the index's documents; ``NoMatchingReport`` when none."""
+        ...
 
-    def keyword_search(self, question: str, limit: int) -> list[ParagraphKey]: ...
+    def search(self, query: np.ndarray, limit: int, allowed: frozenset[str] | None = None
+               ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks, best first; ``allowed`` (from ``resolve``) limits the search itself to those documents."""
+        ...
+
+    def keyword_search(self, question: str, limit: int, allowed: frozenset[str] | None = None
+                       ) -> list[ParagraphKey]: ...
 
     def best_chunk(self, key: ParagraphKey, vector: np.ndarray,
                    paragraph: Paragraph | None = None) -> tuple[float, tuple[int, int]]: ...

@@ -12,7 +12,8 @@ BM25 sees exactly the tokens bm25s would (``rag.text.search_tokens``: lower-case
 English stop words, no stemming): we tokenize with bm25s and store the tokens space-joined in the analysed field,
 and do the same to a question. Milvus' BM25 (k1 1.5, b 0.75, the same IDF) differs from bm25s'
 "lucene" variant only by the constant factor k1 + 1, so the rankings agree. A deleted document is
-a filter, ``doc_id not in [...]``, on the segment's searches.
+a filter, ``doc_id not in [...]``, on the segment's searches; a question limited to some reports (``rag.types.Scope``)
+is one too, ``doc_id in [...]``, applied by the engine inside its search (k hits when the reports hold k).
 """
 
 from __future__ import annotations
@@ -122,13 +123,18 @@ class MilvusSegment(Segment):
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
         return np.asarray(self.rows.vectors_at(rows), dtype=np.float32).reshape(len(rows), -1)
 
-    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int) -> list[tuple[int, float]]:
+    def _filter_for(self, allowed: frozenset[str] | None) -> str:
+        """The filter of a search: the allowed documents (none of them deleted here), else not the deleted ones."""
+        return self._filter if allowed is None else filter_in("doc_id", list(allowed))
+
+    def search(self, query: np.ndarray, limit: int, efsearch: int, nprobe: int,
+               allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the nearest live chunks, best first; HNSW keeps ``max(efsearch, limit)``."""
         limit = min(limit, self.live_chunks, MAX_LIMIT)
-        if limit <= 0:
+        if limit <= 0 or (allowed is not None and not allowed):
             return []
         hits = self.milvus.search(self.rows.chunk_collection, data=[np.asarray(query, dtype=np.float32).tolist()],
-                                  anns_field="vector", limit=limit, filter=self._filter,
+                                  anns_field="vector", limit=limit, filter=self._filter_for(allowed),
                                   output_fields=[*CHUNK_FIELDS, "paragraph_row"],
                                   partition_names=[self.rows.partition],
                                   search_params={"metric_type": "IP", "params": {"ef": max(efsearch, limit)}})
@@ -136,14 +142,15 @@ class MilvusSegment(Segment):
         self.rows.keep_chunks(found)
         return [(int(hit["id"]) - self.rows.key, float(hit["distance"])) for hit in (hits[0] if hits else [])]
 
-    def keyword_search(self, question: str, limit: int) -> list[tuple[int, float]]:
+    def keyword_search(self, question: str, limit: int,
+                       allowed: frozenset[str] | None = None) -> list[tuple[int, float]]:
         """(paragraph row, BM25 score) of the best live paragraphs for ``question``'s words, best first."""
         text = analysed_words([question])[0]
         limit = min(limit, self.live_paragraphs, MAX_LIMIT)
-        if limit <= 0 or not text:
+        if limit <= 0 or not text or (allowed is not None and not allowed):
             return []
         hits = self.milvus.search(self.rows.paragraph_collection, data=[text], anns_field="sparse", limit=limit,
-                                  filter=self._filter, output_fields=PARAGRAPH_FIELDS,
+                                  filter=self._filter_for(allowed), output_fields=PARAGRAPH_FIELDS,
                                   partition_names=[self.rows.partition], search_params={"metric_type": "BM25"})
         hits = hits[0] if hits else []
         self.rows.keep_paragraphs([dict(hit["entity"], id=hit["id"]) for hit in hits])
