@@ -28,8 +28,9 @@ from rag.store.manifest import IndexedDocument
 from rag.types import Scope
 
 TITLE_CHARS = 60  # a report's title in the picker is cut here, so that its file name and date stay in sight
-PICKER_HINT = "Empty: all reports. Type to search the list; a pattern such as 2009* or *.pdf also works."
-DATE_HINT = "YYYY-MM-DD, the report's own date; reports without a date are left out"
+# One star only: Gradio renders an info line as markdown, where "2009* or *.pdf" turns italic.
+PICKER_HINT = ("Empty: all reports. Type to search the list, or type a pattern such as *.pdf and press Enter. "
+               "Dates are the reports' own; a date range leaves out reports without one.")
 
 
 def report_label(document: IndexedDocument) -> str:
@@ -74,8 +75,8 @@ class ReportFilter:
             picker = gr.Dropdown(choices=[], value=[], multiselect=True, allow_custom_value=True,
                                  label="Only these reports", info=PICKER_HINT, elem_id="rag-filter-docs")
             with gr.Row():
-                since = gr.Textbox(label="From", placeholder="YYYY-MM-DD", info=DATE_HINT, max_length=10,
+                since = gr.Textbox(label="From (included)", placeholder="YYYY-MM-DD", max_length=10,
                                    elem_id="rag-filter-since")
-                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", max_length=10,
+                until = gr.Textbox(label="Until (included)", placeholder="YYYY-MM-DD", max_length=10,
                                    elem_id="rag-filter-until")
         return picker, since, until

@@ -53,7 +53,8 @@ def _holdings(scope: Scope, named: list[IndexedDocument], documents: Mapping[str
     dates = sorted(d.date for d in named if d.date)
     matching = f"{_reports(len(named))} match{'es' * (len(named) == 1)} the names"
     which = matching if scope.docs else f"the index holds {_reports(len(named))}"
-    span = f"dated {dates[0]} to {dates[-1]}" if dates else "none of them dated"
+    span = ("none of them dated" if not dates else f"dated {dates[0]}" if dates[0] == dates[-1] else
+            f"dated {dates[0]} to {dates[-1]}")
     undated = len(named) - len(dates)
     return f"{which}, {span}" + (f" ({undated} without a date, outside any date range)" if dates and undated else "")
 

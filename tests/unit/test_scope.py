@@ -77,6 +77,8 @@ def test_a_scope_that_matches_no_report_is_one_line_saying_what_the_index_holds(
     assert str(error.value) == message
     with pytest.raises(NoMatchingReport, match="the index holds no reports"):
         resolve_scope(scope, {})
+    with pytest.raises(NoMatchingReport, match=r": 1 report matches the names, dated 2009-10-27$"):
+        resolve_scope(Scope.of("002*", until="2001-01-01"), DOCUMENTS)
 
 
 class _Recorder:
