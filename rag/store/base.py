@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class Segment(ABC):
         deleted = set(record.deleted)
         self.deleted_chunks = np.asarray(records.doc_chunk_rows(deleted), dtype=np.int64)
         self.deleted_paragraphs = np.asarray(records.doc_paragraph_rows(deleted), dtype=np.int64)
-        self._scoped: dict[tuple[frozenset[str], str], np.ndarray] = {}
+        self._scoped: dict[tuple[frozenset[str], str], Any] = {}
 
     @property
     def name(self) -> str:
@@ -94,18 +94,23 @@ class Segment(ABC):
         with ``allowed``, only those documents' paragraphs."""
 
     def allowed_rows(self, allowed: frozenset[str], kind: str) -> np.ndarray:
-        """The sorted ``kind`` ("chunks" or "paragraphs") rows of the ``allowed`` documents, remembered for the
-        next questions with the same scope (read from the records' document index, never a scan)."""
-        key = (allowed, kind)
-        rows = self._scoped.get(key)
-        if rows is None:
-            read = self.records.doc_chunk_rows if kind == "chunks" else self.records.doc_paragraph_rows
-            rows = np.asarray(read(set(allowed)), dtype=np.int64)
+        """The sorted ``kind`` ("chunks" or "paragraphs") rows of the ``allowed`` documents (read from the
+        records' document index, never a scan), remembered for the next questions with the same scope."""
+        read = self.records.doc_chunk_rows if kind == "chunks" else self.records.doc_paragraph_rows
+        rows: np.ndarray = self.remembered(allowed, kind, lambda: np.asarray(read(set(allowed)), dtype=np.int64))
+        return rows
+
+    def remembered(self, allowed: frozenset[str], what: str, make: Callable[[], Any]) -> Any:
+        """``make()`` for this scope, kept for the last ``SCOPES_KEPT`` scopes (rows, a FAISS selector)."""
+        key = (allowed, what)
+        found = self._scoped.get(key)
+        if found is None:
+            found = make()
             with self._lock:
                 if len(self._scoped) >= SCOPES_KEPT:
                     self._scoped.pop(next(iter(self._scoped)))
-                self._scoped[key] = rows
-        return rows
+                self._scoped[key] = found
+        return found
 
     def exact_search(self, query: np.ndarray, rows: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the best ``limit`` of ``rows``, scored one by one: ties by row."""

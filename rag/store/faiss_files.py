@@ -127,9 +127,9 @@ class FaissSegment(Segment):
                                   build_bm25(list(self.records.paragraphs()), self._titles))
         return self._bm25
 
-    def _search_parameters(self, efsearch: int, nprobe: int, allowed: np.ndarray | None = None) -> Any:
-        """FAISS parameters, of the kind this index type reads, that skip deleted rows or (``allowed``: chunk rows
-        of live documents) search only those: Flat, HNSW and IVF all take a selector."""
+    def _search_parameters(self, efsearch: int, nprobe: int, allowed: frozenset[str] | None = None) -> Any:
+        """FAISS parameters, of the kind this index type reads, that skip deleted rows or (``allowed``: documents
+        live here) search only those documents' rows: Flat, HNSW and IVF all take a selector."""
         import faiss
 
         kind = type(faiss.downcast_index(self.faiss)).__name__
@@ -141,7 +141,8 @@ class FaissSegment(Segment):
             params.nprobe = nprobe
         selector: Any
         if allowed is not None:
-            selector = faiss.IDSelectorBatch(allowed)
+            rows = self.allowed_rows(allowed, "chunks")
+            selector = self.remembered(allowed, "selector", lambda: faiss.IDSelectorBatch(rows))
         elif len(self.deleted_chunks):
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.deleted_chunks))
         else:
@@ -158,7 +159,7 @@ class FaissSegment(Segment):
         limit = min(limit, self.live_chunks if rows is None else len(rows))
         if self.faiss is None or limit <= 0:
             return []
-        params = self._search_parameters(efsearch, nprobe, rows)
+        params = self._search_parameters(efsearch, nprobe, allowed)
         scores, found = self.faiss.search(np.asarray(query, dtype=np.float32).reshape(1, -1), limit, params=params)
         hits = [(int(r), float(s)) for r, s in zip(found[0], scores[0]) if r >= 0]
         if rows is not None and len(hits) < limit:

@@ -72,6 +72,7 @@ def test_faiss_searches_only_the_allowed_rows_and_returns_as_many_as_asked(
     if index_type == "Flat":
         assert not completed  # a selector over an exact index never comes back short
     assert len(index.search(query, 40, frozenset({WANTED}))) == PARAGRAPHS  # all it holds, no more
+    assert {what for _, what in segment._scoped} == {"chunks", "selector"}  # kept for the scope's next question
     assert index.search(query, 10, frozenset({"gone.txt"})) == []
 
 
