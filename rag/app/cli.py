@@ -5,6 +5,7 @@ Examples::
     rag ask "What did Operation Sentinel seize?"        # streams the answer, then lists its sources
     rag ask --json "What did Operation Sentinel seize?"
     rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
+    RAG_LLM__BASE_URL=http://localhost:8080/v1 rag ask --llm openai "Who is Andrei Belyaninov?"
     rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
     rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
     rag serve --port 7860                                # the chat in the browser (also: python -m ui)
@@ -28,7 +29,19 @@ from rich.text import Text
 
 from embeddings import EmbedderUnavailable
 from rag.app.commands import CommandGroup
-from rag.app.options import IndexDir, K, Preset, Verbose, err, out, settings_from_flags, snippet
+from rag.app.options import (
+    IndexDir,
+    K,
+    LLMBackend,
+    Model,
+    Preset,
+    Verbose,
+    err,
+    llm_flags,
+    out,
+    settings_from_flags,
+    snippet,
+)
 from rag.app.options import configure_logging as _logging  # the name tests patch
 from rag.errors import RagError, literal
 from rag.pipeline import Pipeline
@@ -124,8 +137,8 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="A question about the reports.")],
     k: K = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
+    llm: LLMBackend = None,
+    model: Model = None,
     gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
     index_dir: IndexDir = None,
     preset: Preset = None,
@@ -134,7 +147,7 @@ def ask(
 ) -> None:
     """Answer QUESTION from the reports, citing the paragraphs it rests on."""
     _logging(verbose)
-    settings = settings_from_flags(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
+    settings = settings_from_flags(retrieval={"k": k}, llm=llm_flags(llm, model, gguf_path=gguf),
                                    index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
     if as_json:

@@ -26,6 +26,11 @@ IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index direct
 Preset = Annotated[str | None, typer.Option(
     "--preset", help="Settings preset: default, fast, thorough, lenient, or yours in ~/.config/rag/presets.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
+LLMBackend = Annotated[str | None, typer.Option(
+    "--llm", help="auto, ollama, embedded or openai (an OpenAI-compatible server at RAG_LLM__BASE_URL).")]
+Model = Annotated[str | None, typer.Option(
+    "--model", help="Model name on the Ollama or OpenAI-compatible server (RAG_LLM__OLLAMA_MODEL, "
+    "RAG_LLM__OPENAI_MODEL).")]
 
 # Loggers that speak even without --verbose: what long work is happening, which backend answered and why.
 PROGRESS_LOGGERS = ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
@@ -38,6 +43,11 @@ def settings_from_flags(preset: str | None = None, **sections: dict[str, Any]) -
              for name, fields in sections.items()}
     return Settings(**{name: fields for name, fields in given.items() if fields},
                     **({} if preset is None else {"preset": preset}))
+
+
+def llm_flags(backend: str | None, model: str | None, **more: object) -> dict[str, object]:
+    """The ``llm`` section from ``--llm`` and ``--model``: the model is named for whichever server answers."""
+    return {"backend": backend, "ollama_model": model, "openai_model": model, **more}
 
 
 def configure_logging(verbose: bool) -> None:
