@@ -25,6 +25,7 @@ class FakeOpenAI:
     models: list[str] = field(default_factory=lambda: ["local-model"])
     reply: str = "Operation Sentinel resulted in over 100 seizures of drugs [1]."
     api_key: str | None = None  # the key the server wants (None: any)
+    chat_models: list[str] | None = None  # the models chat answers for (None: those listed)
     formats: tuple[str, ...] = ("json_schema", "json_object")  # response_format types it accepts
     stream_usage: bool = True  # False: a 400 for stream_options, as an older server gives
     logprobs: dict[str, float] | None = field(default_factory=lambda: {"Yes": -0.2, "No": -1.8, "Maybe": -4.0})
@@ -109,7 +110,7 @@ class FakeOpenAI:
                     return
                 if self.path != "/v1/chat/completions":
                     return self._error(404, "not found", "not_found")
-                if body.get("model") not in fake.models:
+                if body.get("model") not in (fake.models if fake.chat_models is None else fake.chat_models):
                     return self._error(404, f"The model `{body.get('model')}` does not exist", "model_not_found")
                 time.sleep(fake.stall_seconds)
                 kind = (body.get("response_format") or {}).get("type")

@@ -120,7 +120,10 @@ class OpenAILLM:
             names = self._model_names()
         except LLMUnavailable:
             names = None
-        error = self._unknown_model(names)
+        wanted = self.configured or self.served
+        error = self._unknown_model(names) if not names or wanted not in names else LLMUnavailable(
+            f"the server at {self.base_url} lists {wanted!r} but answered 404 for it; is that its OpenAI API "
+            "address (often ending in /v1)?")
         self.served = None
         return error
 

@@ -88,6 +88,9 @@ def test_a_model_gone_after_the_check_is_the_same_line() -> None:
         llm.check()
         server.models[:] = ["another-model"]  # unloaded in LM Studio meanwhile: chat answers 404
         assert "it has another-model" in _error(lambda: list(llm.stream(MESSAGES)))
+    with FakeOpenAI(chat_models=[]) as odd:  # lists the model, yet chat has no such path or model
+        assert f"the server at {odd.url} lists 'local-model' but answered 404 for it" in _error(
+            lambda: list(_openai(odd.url).stream(MESSAGES)))
 
 
 def test_the_key_comes_from_openai_api_key_and_a_wrong_one_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
