@@ -21,13 +21,15 @@ from rag.settings import Settings
 
 
 def _llm_flags(spec: str | None) -> dict[str, Any]:
-    """``--llm BACKEND[/MODEL]``, the ``llm`` section: "embedded", "ollama/qwen2.5:3b", "embedded//path/model.gguf"."""
+    """``--llm BACKEND[/MODEL]``, the ``llm`` section: "embedded", "ollama/qwen2.5:3b", "embedded//path/model.gguf",
+    "openai/Qwen/Qwen2.5-3B-Instruct" (the model name on the OpenAI-compatible server)."""
     if not spec:
         return {}
     backend, _, model = spec.partition("/")
     if not model:
         return {"backend": backend}
-    return {"backend": backend, ("gguf_path" if backend == "embedded" else "ollama_model"): model}
+    field = {"embedded": "gguf_path", "openai": "openai_model"}.get(backend, "ollama_model")
+    return {"backend": backend, field: model}
 
 
 Bound = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=False)]
@@ -40,7 +42,8 @@ def eval_command(
     out: Annotated[Path, typer.Option("--out", help="Where results.json, report.md and metrics.png go.")]
     = Path("eval-results"),
     k: K = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND\\[/MODEL], e.g. embedded, ollama/qwen2.5:3b.")]
+    llm: Annotated[str | None, typer.Option("--llm", help="BACKEND\\[/MODEL], e.g. embedded, ollama/qwen2.5:3b, "
+                                                    "openai/MODEL.")]
     = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only: no LLM.")] = False,
     category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")]

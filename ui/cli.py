@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from rag.app.options import IndexDir, K, Preset, Verbose, configure_logging, settings_from_flags
+from rag.app.options import (
+    IndexDir,
+    K,
+    LLMBackend,
+    Model,
+    Preset,
+    Verbose,
+    configure_logging,
+    llm_flags,
+    settings_from_flags,
+)
 
 
 def serve(
@@ -22,8 +32,8 @@ def serve(
     auth: Annotated[str | None, typer.Option("--auth", help="Require a login: user:password (RAG_UI__AUTH).")]
     = None,
     k: K = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
+    llm: LLMBackend = None,
+    model: Model = None,
     index_dir: IndexDir = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Folder of reports; uploads are saved there.")]
     = None,
@@ -43,5 +53,5 @@ def serve(
     configure_logging(verbose)
     logging.getLogger("ui").setLevel(logging.INFO)
     serve_ui(settings_from_flags(ui={"host": host, "port": port, "auth": auth, "allow_uploads": allow_uploads},
-                                 retrieval={"k": k}, llm={"backend": llm, "ollama_model": model},
+                                 retrieval={"k": k}, llm=llm_flags(llm, model),
                                  index={"index_dir": index_dir, "corpus_dir": corpus}, preset=preset))

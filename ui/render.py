@@ -202,7 +202,8 @@ def answer_markdown(answer: Answer) -> str:
 # --- side panel -----------------------------------------------------------------------------------------
 def llm_status_html(status: LLMStatus) -> str:
     state = "ok" if status.healthy else "down"
-    name = {"ollama": "Ollama", "embedded": "Embedded (llama.cpp)"}.get(status.backend, "No LLM")
+    name = {"ollama": "Ollama", "embedded": "Embedded (llama.cpp)", "openai": "OpenAI-compatible server"
+            }.get(status.backend, "No LLM")
     reason = f'<div class="rag-status-reason">{escape(status.reason)}</div>' if status.reason else ""
     return (f'<div class="rag-status"><div class="rag-status-line"><span class="rag-dot rag-dot-{state}" '
             f'title="{"healthy" if status.healthy else "not available"}"></span><b>{name}</b></div>'

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import annotated_types
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 SETTINGS_MARKER = "<!-- settings-reference -->"
@@ -91,6 +91,8 @@ def _default(field: FieldInfo) -> str:
             value = field.get_default(call_default_factory=True)
     if value is None:
         return "unset"
+    if isinstance(value, SecretStr):  # never a secret from the environment of whoever builds the docs
+        return "empty" if not value.get_secret_value() else "from the environment (not shown)"
     if isinstance(value, Path):
         return _shown_path(value)
     if isinstance(value, bool | tuple | list):

@@ -5,6 +5,7 @@ Examples::
     rag ask "What did Operation Sentinel seize?"        # streams the answer, then lists its sources
     rag ask --json "What did Operation Sentinel seize?"
     rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
+    RAG_LLM__BASE_URL=http://localhost:8080/v1 rag ask --llm openai "Who is Andrei Belyaninov?"
     rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
     rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
     rag ask --doc "002*" --since 2009-01-01 "What did Operation Sentinel seize?"   # only some reports
@@ -33,11 +34,14 @@ from rag.app.options import (
     Docs,
     IndexDir,
     K,
+    LLMBackend,
+    Model,
     Preset,
     Since,
     Until,
     Verbose,
     err,
+    llm_flags,
     out,
     scope_from_flags,
     settings_from_flags,
@@ -148,8 +152,8 @@ def ask(
     doc: Docs = None,
     since: Since = None,
     until: Until = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="auto, ollama or embedded.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Ollama model name (RAG_LLM__OLLAMA_MODEL).")] = None,
+    llm: LLMBackend = None,
+    model: Model = None,
     gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF file for the embedded backend.")] = None,
     index_dir: IndexDir = None,
     preset: Preset = None,
@@ -163,7 +167,7 @@ def ask(
     """
     _logging(verbose)
     scope = scope_from_flags(doc, since, until)
-    settings = settings_from_flags(retrieval={"k": k}, llm={"backend": llm, "ollama_model": model, "gguf_path": gguf},
+    settings = settings_from_flags(retrieval={"k": k}, llm=llm_flags(llm, model, gguf_path=gguf),
                                    index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)
     if as_json:

@@ -37,6 +37,11 @@ Since = Annotated[datetime | None, typer.Option(
 Until = Annotated[datetime | None, typer.Option(
     "--until", formats=["%Y-%m-%d"], help="Only reports dated on or before this day (YYYY-MM-DD); reports "
                                           "without a date are left out.")]
+LLMBackend = Annotated[str | None, typer.Option(
+    "--llm", help="auto, ollama, embedded or openai (an OpenAI-compatible server at RAG_LLM__BASE_URL).")]
+Model = Annotated[str | None, typer.Option(
+    "--model", help="Model name on the Ollama or OpenAI-compatible server (RAG_LLM__OLLAMA_MODEL, "
+    "RAG_LLM__OPENAI_MODEL).")]
 
 # Loggers that speak even without --verbose: what long work is happening, which backend answered and why.
 PROGRESS_LOGGERS = ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
@@ -55,6 +60,9 @@ def scope_from_flags(docs: list[str] | None, since: datetime | None, until: date
     """The ``--doc`` / ``--since`` / ``--until`` flags as a ``Scope`` (None when none is given)."""
     scope = Scope.of(docs or (), since, until)
     return None if scope.everything else scope
+def llm_flags(backend: str | None, model: str | None, **more: object) -> dict[str, object]:
+    """The ``llm`` section from ``--llm`` and ``--model``: the model is named for whichever server answers."""
+    return {"backend": backend, "ollama_model": model, "openai_model": model, **more}
 
 
 def configure_logging(verbose: bool) -> None:

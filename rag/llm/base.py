@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,17 @@ def parse_choice(text: str, options: Sequence[str], max_choices: int) -> list[st
     return chosen[:max_choices]
 
 
+def parse_json_choice(content: str, options: Sequence[str], max_choices: int) -> list[str]:
+    """The options a structured reply ``{"chosen": [...]}`` names (see ``parse_choice``); a reply that is not
+    that JSON (a server that could not constrain it) is read for the ids it writes in square brackets."""
+    try:
+        chosen = json.loads(content).get("chosen", [])
+    except (json.JSONDecodeError, AttributeError):
+        return parse_choice(content, options, max_choices)
+    names = [str(name) for name in chosen] if isinstance(chosen, list) else []
+    return parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices)
+
+
 class TextStream(Generic[R]):
     """Iterate for text deltas; once exhausted, ``result`` holds what the generator returned.
 
@@ -70,7 +82,7 @@ class LLM(Protocol):
 
     @property
     def backend(self) -> str:
-        """'ollama' or 'embedded': logged and returned with every answer."""
+        """'ollama', 'embedded' or 'openai': logged and returned with every answer."""
 
     @property
     def model(self) -> str: ...

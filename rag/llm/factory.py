@@ -1,7 +1,8 @@
-"""Pick an LLM backend by config string: 'ollama', 'embedded', 'auto' or a class path.
+"""Pick an LLM backend by config string: 'ollama', 'embedded', 'openai', 'auto' or a class path.
 
 'auto' uses Ollama when a server answers and has the model, else the embedded
-model, and says why. An explicit 'ollama' or 'embedded' never falls back. A
+model, and says why. An explicit 'ollama', 'embedded' or 'openai' (an OpenAI-compatible
+server at ``base_url``; never chosen by 'auto') never falls back. A
 "package.module:ClassName" backend (the escape hatch for another LLM) is constructed
 with the ``LLMSettings`` section and must offer the ``rag.llm.base.LLM`` interface.
 Every factory here receives only the ``llm`` section, never the whole ``Settings``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from embeddings.classpath import ClassPathError, import_class, is_class_path
 from rag.errors import LLMUnavailable
@@ -21,6 +23,9 @@ from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.llm.ollama_llm import OllamaLLM
 from rag.llm.worker_process import WorkerConfig
 from rag.settings import LLMSettings
+
+if TYPE_CHECKING:
+    from rag.llm.openai_llm import OpenAILLM
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,18 @@ class LLMChoice:
 def make_ollama(settings: LLMSettings) -> OllamaLLM:
     return OllamaLLM(settings.ollama_model, settings.ollama_host, settings.ollama_timeout, settings.temperature,
                      settings.max_answer_tokens, settings.seed, settings.n_ctx, settings.ollama_probe_timeout)
+
+
+def make_openai(settings: LLMSettings) -> OpenAILLM:
+    """The OpenAI-compatible server at ``base_url`` (the ``openai`` package loads only for this backend)."""
+    if not settings.base_url:
+        raise LLMUnavailable("--llm openai needs the server's address: set RAG_LLM__BASE_URL, e.g. "
+                             "http://localhost:1234/v1 (LM Studio), http://localhost:8000/v1 (vLLM) or "
+                             "http://localhost:8080/v1 (llama-server)")
+    from rag.llm.openai_llm import OpenAILLM
+
+    return OpenAILLM(settings.base_url, settings.openai_model, settings.api_key.get_secret_value(),
+                     settings.openai_timeout, settings.temperature, settings.max_answer_tokens, settings.seed)
 
 
 def make_embedded(settings: LLMSettings, progress: bool = True, warm_messages: list[Message] | None = None
@@ -65,6 +82,8 @@ def _choose(settings: LLMSettings, progress: bool, warm: list[Message] | None) -
         return LLMChoice(_custom(settings), f"configured: {settings.backend}")
     if settings.backend == "ollama":
         return LLMChoice(make_ollama(settings), f"configured: ollama at {settings.ollama_host}")
+    if settings.backend == "openai":
+        return LLMChoice(make_openai(settings), f"configured: openai-compatible server at {settings.base_url}")
     if settings.backend == "embedded":
         return LLMChoice(make_embedded(settings, progress, warm), "configured: embedded")
     try:

@@ -14,7 +14,7 @@ import httpx
 import ollama
 
 from rag.errors import LLMUnavailable, one_line
-from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_choice
+from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_json_choice
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,7 @@ class OllamaLLM:
             with self._failures("reply"):
                 reply = self.client.chat(self.model, messages=messages, options=options_)
         content, usage = reply.message.content or "", Usage(reply.prompt_eval_count, reply.eval_count)
-        try:
-            chosen = json.loads(content).get("chosen", [])
-        except (json.JSONDecodeError, AttributeError):  # a reply without the schema: read the ids it wrote
-            return Selection(parse_choice(content, options, max_choices), usage)
-        names = [str(name) for name in chosen] if isinstance(chosen, list) else []
-        return Selection(parse_choice(" ".join(f"[{name}]" for name in names), options, max_choices), usage)
+        return Selection(parse_json_choice(content, options, max_choices), usage)
 
     def _missing_model(self) -> bool:
         """True when the failure was the server being down or lacking the model (a retry cannot help)."""

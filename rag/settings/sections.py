@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from embeddings import split_backend
 from embeddings.classpath import import_class, is_class_path
@@ -29,7 +29,7 @@ def is_bundled(corpus_dir: Path) -> bool:
 # all-MiniLM-L6-v2 as static int8 on OpenVINO: 3.4x torch fp32 on 2 cores, retrieval as good on both eval
 # sets (embeddings.onnx_backend, bench/embed_throughput.py); "all-MiniLM-L6-v2" is the torch fp32 model.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2@openvino-int8"
-BUILTIN_BACKENDS = ("auto", "ollama", "embedded")
+BUILTIN_BACKENDS = ("auto", "ollama", "embedded", "openai")
 OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens unless told otherwise
 
 
@@ -129,8 +129,9 @@ class LLMSettings(Section):
     """The answering model: which backend and how it runs (``rag.llm.factory`` receives only this)."""
 
     backend: str = Field(
-        "auto", description="'auto' (Ollama if it answers, else embedded), 'ollama', 'embedded', or a "
-        "'package.module:ClassName' LLM constructed with this LLMSettings section.")
+        "auto", description="'auto' (Ollama if it answers, else embedded), 'ollama', 'embedded', 'openai' (an "
+        "OpenAI-compatible server at base_url: LM Studio, vLLM, llama.cpp's llama-server; never chosen by 'auto'), "
+        "or a 'package.module:ClassName' LLM constructed with this LLMSettings section.")
     ollama_host: str = Field(
         default_factory=lambda: os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST,
         description="Ollama server; by default $OLLAMA_HOST (Ollama's own variable, which its `ollama` command "
@@ -138,6 +139,19 @@ class LLMSettings(Section):
     ollama_model: str = Field("qwen2.5:3b", description="Model name on the Ollama server.")
     ollama_timeout: float = Field(120.0, description="Seconds before an Ollama request is abandoned.")
     ollama_probe_timeout: float = Field(1.5, description="Seconds 'auto' waits for Ollama before falling back.")
+    base_url: str = Field(
+        "", description="backend 'openai': the server's OpenAI API address, e.g. http://localhost:1234/v1 (LM Studio), "
+        "http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama-server). No default: questions and "
+        "reports go only to a server named here.")
+    api_key: SecretStr = Field(
+        default_factory=lambda: SecretStr(os.environ.get("OPENAI_API_KEY", "")),
+        description="backend 'openai': the key sent to base_url; by default $OPENAI_API_KEY. Local servers "
+        "that check no key need none. Never logged or shown.")
+    openai_model: str = Field(
+        "", description="backend 'openai': the model name on the server (`rag ask --model`); empty: the one "
+        "model the server lists.")
+    openai_timeout: float = Field(
+        120.0, gt=0, description="backend 'openai': seconds before a request (or a pause in a stream) is abandoned.")
     gguf_path: Path | None = Field(
         None, description="A GGUF file for the embedded backend (default: the packaged model).")
     model_cache_dir: Path = Field(
@@ -168,7 +182,7 @@ class LLMSettings(Section):
         if value in BUILTIN_BACKENDS:
             return value
         if not is_class_path(value):
-            raise ValueError(f"{value!r} is not a backend: use 'auto', 'ollama', 'embedded' or "
+            raise ValueError(f"{value!r} is not a backend: use 'auto', 'ollama', 'embedded', 'openai' or "
                              "'package.module:ClassName'")
         import_class(value)
         return value

@@ -4,7 +4,8 @@ A probe run found that ``import openvino`` (the default embedder's runtime) made
 Analytics on every command and wrote ``~/intel/openvino_ga_cid`` and ``~/intel/stats``. Here each command
 runs under ``strace -f`` (every process and thread it starts, the LLM worker included) with a fresh HOME:
 ``rag index``, ``rag search``, ``rag ask`` and the start-up of ``rag serve`` (until its page has been
-served once). Allowed: connections to loopback (the Ollama probe of ``--llm auto``, the UI's own port),
+served once), and ``rag ask --llm openai`` against a loopback server (it connects to that server only).
+Allowed: connections to loopback (the Ollama probe of ``--llm auto``, the UI's own port),
 and writes inside the index, the corpus (the UI's upload folder) and the model cache; a scratch file in the
 system's temporary folder only if it is gone when the command ends.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from rag.settings import BUNDLED_CORPUS
+from tests.e2e.conftest import OpenAIServer
 
 TRACED = "connect,sendto,sendmsg,openat,open,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,rmdir"
 ADDRESS = re.compile(r'(?:inet_addr\("|inet_pton\(AF_INET6, ")(?P<ip>[^"]+)"')
@@ -117,6 +119,24 @@ def test_index_search_and_ask_connect_nowhere_and_write_only_their_folders(
         assert done.returncode == 0, f"{step}: {done.stderr[-2000:]}"
         assert _violations(log, allowed) == [], step
     assert list((root / "home").iterdir()) == []  # no ~/intel, no ~/.cache of a library
+
+
+def test_ask_through_an_openai_compatible_server_connects_only_to_it(
+        workspace: tuple[Path, Path, Path], model_cache_dir: Path, bundled_index_dir: Path,
+        openai_server: OpenAIServer) -> None:
+    """The ``openai`` client talks to ``base_url`` and nowhere else: no telemetry, no api.openai.com."""
+    root = workspace[0]
+    env = {**_environment(root / "home", model_cache_dir), "RAG_LLM__BASE_URL": openai_server.url,
+           "OPENAI_API_KEY": openai_server.key}
+    log = root / "ask-openai.strace"
+    done = _traced(_rag("ask", "What did Operation Sentinel seize?", "--llm", "openai", "--index-dir",
+                        str(bundled_index_dir)), log, env, root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _violations(log, [bundled_index_dir, model_cache_dir]) == []
+    calls = [line.split(None, 1)[-1] for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+    ports = {match["port"] for call in calls if call.startswith("connect(") and (match := PORT.search(call))}
+    assert ports == {openai_server.url.rsplit(":", 1)[1].split("/")[0]}  # the server's port, and only it
+    assert list((root / "home").iterdir()) == []
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import SENTINEL_QUESTION, segment_dir
 from tests.fake_ollama import FakeOllama, free_port
+from tests.fake_openai import FakeOpenAI
 
 
 def rag(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -89,6 +90,17 @@ def test_ask_through_ollama_prints_answer_and_sources(bundled_index_dir: Path) -
     assert schema["properties"]["chosen"]["maxItems"] == 3 and "none" in schema["properties"]["chosen"]["items"]["enum"]
     assert chose.stdout.startswith("[1] \u201cThe Operation resulted in over 100 seizures of drugs; more than 160 kg")
     assert "(002_50d104ffb6a67dba.txt ¶9)" in chose.stdout.splitlines()[0]
+
+
+def test_ask_through_an_openai_compatible_server(bundled_index_dir: Path) -> None:
+    ask = ("ask", SENTINEL_QUESTION, "--llm", "openai", "--index-dir", str(bundled_index_dir))
+    _one_line_error(rag(*ask), "--llm openai needs the server's address: set RAG_LLM__BASE_URL")
+    with FakeOpenAI(models=["qwen2.5-7b-instruct"]) as server:
+        result = rag(*ask, env={"RAG_LLM__BASE_URL": server.url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("[1] \u201cThe Operation resulted in over 100 seizures of drugs; more than 160 kg")
+    assert f"configured: openai-compatible server at {server.url}" in result.stderr
+    assert "answered by openai model qwen2.5-7b-instruct" in result.stderr
 
 
 def test_invalid_setting_from_the_environment(bundled_index_dir: Path) -> None:

@@ -89,6 +89,9 @@ def test_side_panel_lists_documents_and_says_where_the_index_is() -> None:
     ok = render.llm_status_html(LLMStatus("embedded", "qwen.gguf", "configured: embedded", True, "model loaded"))
     down = render.llm_status_html(LLMStatus("ollama", "qwen2.5:3b", "configured", False, "Ollama is not reachable"))
     assert "rag-dot-ok" in ok and "Embedded" in ok and "rag-dot-down" in down and "not reachable" in down
+    served = render.llm_status_html(LLMStatus("openai", "qwen2.5-7b-instruct", "configured: openai-compatible "
+                                              "server at http://localhost:1234/v1", True, "up"))
+    assert "OpenAI-compatible server" in served and "qwen2.5-7b-instruct" in served
 
 
 def test_upload_report_says_what_happened_to_each_file() -> None:
