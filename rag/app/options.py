@@ -29,7 +29,7 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage."
 
 # Loggers that speak even without --verbose: what long work is happening, which backend answered and why.
 PROGRESS_LOGGERS = ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
-                    "rag.background", "embeddings.onnx_backend")
+                    "rag.background", "rag.app.watch", "embeddings.onnx_backend")
 
 
 def settings_from_flags(preset: str | None = None, **sections: dict[str, Any]) -> Settings:

@@ -83,6 +83,9 @@ class IndexSettings(Section):
         "size is a zip bomb: the file is skipped before parsing (Apache POI refuses the same ratio).")
     follow_symlinks: bool = Field(
         False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
+    watch_debounce_ms: int = Field(
+        1000, ge=10, description="`--watch`: changes in the folder are indexed together once it has been quiet this "
+        "many milliseconds (a file still being copied is not read half-written).")
     embedder: str = Field(
         DEFAULT_EMBEDDER,
         description="'all-MiniLM-L6-v2' (packaged, offline; torch fp32), any sentence-transformers name/path, or a "
@@ -263,7 +266,10 @@ class UISettings(Section):
         20.0, gt=0, description="Reading one upload (parsing a PDF or Word file) may take this long before it is "
         "refused; `rag index` allows index.max_read_seconds.")
     allow_uploads: bool | None = Field(
-        None, description="Let the web UI add files to the corpus (unset: on for a loopback host or with a login).")
+        None, description="Let the web UI add, delete and re-index reports (unset: on for a loopback host or with a "
+        "login).")
+    watch: bool = Field(False, description="Keep the index following the corpus folder while serving (`rag serve "
+                        "--watch`): files added, changed or removed there are indexed in the background.")
     temp_dir: Path = Field(
         default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "gradio",
         description="Gradio's working folder (GRADIO_TEMP_DIR): uploads wait here until they are checked, and files "
