@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -67,13 +68,20 @@ def changes_line(report: IndexReport) -> str:
     return "; ".join(parts) or "no report changed"
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def follow(pipeline: Pipeline, folder: Path, say: Callable[[str], None], change: IndexChange | None = None) -> None:
     """Index ``folder`` now (with ``change``), then again after each batch of changes, saying what changed,
-    until Ctrl-C. An update that fails (say, every report was removed) is one line, and watching goes on.
+    until Ctrl-C (or SIGTERM: ``docker stop``, systemd). An update that fails (say, every report was removed)
+    is one line, and watching goes on.
     """
     report = pipeline.reindex(folder, change=change)
     say(report.summary())
     say(f"watching {folder} for changes (Ctrl-C stops)")
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
+    previous = signal.signal(signal.SIGTERM, _stop) if main else None
     try:
         for _changed in batches(folder, pipeline.settings.index):
             try:
@@ -84,6 +92,9 @@ def follow(pipeline: Pipeline, folder: Path, say: Callable[[str], None], change:
             say(f"{changes_line(report)}: {report.paragraphs} paragraphs in {report.seconds:.1f}s")
     except KeyboardInterrupt:
         pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     say("stopped watching; the index is at its last complete version")
 
 
