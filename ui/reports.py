@@ -165,8 +165,10 @@ class ReportsPanel:
         the corpus list does (after an upload is indexed)."""
         with gr.Accordion("Manage reports", open=False, elem_id="rag-reports"):
             table = gr.HTML(render.pending_status_html("Loading the reports…"), elem_id="rag-reports-list")
+            # allow_custom_value: a name the list just dropped (deleted) must reach the handlers, which say so in
+            # one line, instead of failing Gradio's own check of the choices with an error toast
             choice = gr.Dropdown(choices=[], value=None, label="Report", elem_id="rag-report-choice",
-                                 visible=self.host.uploads)
+                                 visible=self.host.uploads, allow_custom_value=True)
             with gr.Row(visible=self.host.uploads):
                 delete = gr.Button("Delete…", size="sm", variant="secondary", elem_id="rag-report-delete")
                 reread = gr.Button("Re-index", size="sm", variant="secondary", elem_id="rag-report-reindex")
