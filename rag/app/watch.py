@@ -45,7 +45,8 @@ def _relevant(root: Path, extensions: Iterable[str]) -> Callable[[object, str], 
         if not parts or any(part.startswith(".") for part in parts):
             return False
         suffix = Path(path).suffix.lower()
-        return suffix in wanted or Path(path).is_dir() or not Path(path).exists()
+        gone_folder = not suffix and not Path(path).exists()  # moved or deleted: a file type can no longer tell
+        return suffix in wanted or Path(path).is_dir() or gone_folder
     return relevant
 
 

@@ -168,3 +168,27 @@ def test_the_background_indexer_runs_each_queued_change(pipeline: Pipeline) -> N
     assert indexer.status().error is None and SENTINEL_FILE not in _docs(pipeline)
     shared = pipeline.resources.background_indexer(pipeline.settings.resolved_corpus_dir())
     assert shared is pipeline.resources.background_indexer(pipeline.settings.resolved_corpus_dir())  # one per folder
+
+
+def test_a_format_3_index_loads_and_the_next_update_writes_format_4_without_re_embedding(pipeline: Pipeline) -> None:
+    import json
+    import os
+
+    from rag.store.index import CURRENT
+    from rag.store.integrity import write_pointer
+    from rag.store.manifest import FORMAT_VERSION
+
+    index_dir = pipeline.settings.resolved_index_dir()
+    version = index_dir / read_pointer(index_dir).version
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = 3
+    del manifest["excluded"]
+    for document in manifest["documents"].values():
+        del document["pages"]
+    (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    os.replace(write_pointer(index_dir, version, "format3"), index_dir / CURRENT)
+    old = SegmentedIndex.load(index_dir, verify=True)
+    assert old.manifest.format_version == 3 and old.manifest.excluded == []
+    report = Pipeline(pipeline.settings, embedder=FakeEmbedder()).reindex()
+    assert report.embedded_chunks == 0 and not report.changed
+    assert SegmentedIndex.read_manifest(index_dir).format_version == FORMAT_VERSION == 4

@@ -31,7 +31,7 @@ def corpus(tmp_path: Path) -> Path:
 def test_only_reports_and_folders_count_never_hidden_files(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     relevant = watch._relevant(tmp_path, IndexSettings().extensions)
-    for path, counts in [("a.md", True), ("sub/b.PDF", True), ("sub", True), ("gone-folder", True),
+    for path, counts in [("a.md", True), ("sub/b.PDF", True), ("sub", True), ("gone-folder", True), ("gone.xlsx", False),
                          ("notes.xlsx", False), (".rag-uploads.json", False), (".upload-1a2b.md", False),
                          ("sub/.a.md.swp", False), (".git/x.md", False)]:
         if path == "notes.xlsx":
