@@ -9,6 +9,7 @@ Example::
     indexer = pipeline.resources.background_indexer(corpus_dir)
     ticket = indexer.submit()            # after saving files into corpus_dir; returns at once
     indexer.status().finished >= ticket  # True once those files are searchable
+    indexer.submit(IndexChange.of(exclude=["old.md"]))   # a change to named reports, queued the same way
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from embeddings import Embedder, EmbedderUnavailable
 from rag.errors import RagError, one_line
+from rag.index_changes import IndexChange
 from rag.indexing import IndexReport
 
 log = logging.getLogger(__name__)
@@ -75,24 +77,30 @@ class _Counting:
 
 
 class BackgroundIndexer:
-    """One worker thread that runs ``update`` (with an embedder from ``make``) whenever files were added.
+    """One worker thread that runs ``update`` (with an embedder from ``make``) whenever files were added,
+    removed or changed, or a report was excluded or named for re-reading (the change is passed on).
 
     ``make`` is called once, in the worker, so a slow model load does not hold up the caller either.
+    Requests made while it works are merged into its next run.
     """
 
-    def __init__(self, update: Callable[[Embedder], IndexReport], make: Callable[[], Embedder]) -> None:
+    def __init__(self, update: Callable[[Embedder, IndexChange], IndexReport], make: Callable[[], Embedder]) -> None:
         self._update, self._make = update, make
         self._embedder: Embedder | None = None
+        self._change = IndexChange()  # what the next run does besides following the folder
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wanted = 0
         self._status = IndexingStatus()
         self._started = 0.0
 
-    def submit(self) -> int:
-        """Index what is in the corpus folder now; returns a ticket to compare with ``status().finished``."""
+    def submit(self, change: IndexChange | None = None) -> int:
+        """Index what is in the corpus folder now, with ``change``; returns a ticket to compare with
+        ``status().finished``."""
         with self._lock:
             self._wanted += 1
+            if change:
+                self._change = self._change.then(change)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="upload-indexer", daemon=True)
                 self._thread.start()
@@ -114,17 +122,18 @@ class BackgroundIndexer:
                     self._thread = None
                     return
                 target, self._started = self._wanted, time.monotonic()
+                change, self._change = self._change, IndexChange()
                 self._status = replace(self._status, running=True, embedded=0, total=0)
-            report, error = self._index()
+            report, error = self._index(change)
             with self._lock:
                 self._status = replace(self._status, running=False, finished=target, report=report, error=error)
 
-    def _index(self) -> tuple[IndexReport | None, str | None]:
+    def _index(self, change: IndexChange) -> tuple[IndexReport | None, str | None]:
         try:
             if self._embedder is None:
                 self._embedder = self._make()
-            report = self._update(_Counting(self._embedder, self._progress))
-            log.info("uploads indexed: %s", report.summary())
+            report = self._update(_Counting(self._embedder, self._progress), change)
+            log.info("background indexing: %s", report.summary())
             return report, None
         except (RagError, EmbedderUnavailable) as exc:
             return None, one_line(exc)

@@ -67,3 +67,7 @@ class ModelAssemblyError(RagError):
 
 class UploadRejected(RagError):
     """An uploaded file was not added: unsupported type, empty, too large, or not readable text."""
+
+
+class UnknownReport(RagError):
+    """A report named for deleting, excluding, including or re-indexing is not in the index (or not excluded)."""

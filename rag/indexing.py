@@ -5,6 +5,7 @@ Example::
     from rag.indexing import update_index
     index, report = update_index(Path("data/reports"), Path("/tmp/idx"), embedder, settings.index)
     print(report.summary())
+    update_index(..., change=IndexChange.of(exclude=["old.pdf"]))   # kept out of the index, file untouched
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rag.documents.limits import ReadLimits
 from rag.documents.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.documents.readers import Document, file_sha256, load_documents, reader_version
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.index_changes import IndexChange, check_change, nothing_left, previous_exclusions
 from rag.settings import IndexSettings
 from rag.store.compaction import update_segments
 from rag.store.factory import store_for
@@ -42,6 +44,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # in the folder, kept out of the index (rag.index_changes)
     paragraphs: int = 0
     chunks: int = 0
     embedded_chunks: int = 0
@@ -55,7 +58,8 @@ class IndexReport:
 
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-                f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.paragraphs} paragraphs, "
+                f"{len(self.removed)} removed, {len(self.skipped)} skipped"
+                f"{f', {len(self.excluded)} excluded' if self.excluded else ''}; {self.paragraphs} paragraphs, "
                 f"{self.chunks} chunks ({self.embedded_chunks} embedded), {self.segments} segment"
                 f"{'s' * (self.segments != 1)}, in {self.seconds:.1f}s -> {self.directory}")
 
@@ -109,7 +113,8 @@ def _moved(previous: SegmentedIndex, settings: IndexSettings, index_dir: Path) -
 
 
 def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-                 progress: bool = False, force: bool = False, compact: bool = False) -> tuple[SegmentedIndex, IndexReport]:
+                 progress: bool = False, force: bool = False, compact: bool = False,
+                 change: IndexChange | None = None) -> tuple[SegmentedIndex, IndexReport]:
     """Bring the index at ``index_dir`` in line with ``corpus_dir``; writes only when something changed.
 
     ``settings`` is the ``index`` section; its own corpus and index folders are not read (the
@@ -117,13 +122,14 @@ def update_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings
 
     A damaged index is repaired, re-embedding only what cannot be verified. A folder that holds
     files but no valid index is refused unless ``force``. ``compact`` merges all segments into one.
+    ``change`` excludes, brings back or re-reads named reports (``rag.index_changes``), in the same version.
     """
     corpus_dir = corpus_dir.expanduser().resolve()
     if not corpus_dir.is_dir():
         raise CorpusNotFound(f"corpus folder not found: {corpus_dir}")
     check_writable(index_dir, force)  # a refused folder gets no lock file either
     with index_lock(index_dir):
-        return _update(corpus_dir, index_dir, embedder, settings, progress, force, compact)
+        return _update(corpus_dir, index_dir, embedder, settings, progress, force, compact, change or IndexChange())
 
 
 RACY_NS = 2_000_000_000  # a file modified this close to its reading may change again within the same mtime
@@ -167,7 +173,7 @@ def _embed(chunks: list[Chunk], embedder: Embedder, salvaged: dict[str, np.ndarr
 
 
 def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: IndexSettings,
-            progress: bool, force: bool, compact: bool) -> tuple[SegmentedIndex, IndexReport]:
+            progress: bool, force: bool, compact: bool, change: IndexChange) -> tuple[SegmentedIndex, IndexReport]:
     started = time.perf_counter()
     report = IndexReport(directory=index_dir)
     start = _previous(index_dir, str(corpus_dir), embedder, settings, force)
@@ -177,10 +183,16 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     known = previous.manifest.documents if previous else {}
 
     scan = scan_corpus(corpus_dir, settings.extensions, settings.follow_symlinks)
+    found = {path.relative_to(corpus_dir).as_posix(): path for path in scan.files}
+    before = previous_exclusions(index_dir, str(corpus_dir))
+    check_change(change, set(known), set(found), before)
+    excluded = change.excluded(before)
+    report.excluded = sorted(excluded)
     to_read: list[Path] = []
-    for path in scan.files:
-        doc_id = path.relative_to(corpus_dir).as_posix()
-        if _unchanged(path, known.get(doc_id), settings.max_file_bytes):
+    for doc_id, path in found.items():
+        if doc_id in excluded:
+            continue  # its file stays; its paragraphs leave the index (removed) or never enter it
+        if doc_id not in change.reread and _unchanged(path, known.get(doc_id), settings.max_file_bytes):
             report.unchanged.append(doc_id)
         else:
             to_read.append(path)
@@ -193,7 +205,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     current = set(report.unchanged) | {d.doc_id for d in documents}
     report.removed = sorted(set(known) - current)
     if not current:
-        raise CorpusNotFound(f"no readable documents ({', '.join(settings.extensions)}) in {corpus_dir}")
+        raise CorpusNotFound(nothing_left(corpus_dir, settings.extensions, excluded & set(found)))
 
     new_paragraphs, new_chunks = chunk_documents(
         documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences,
@@ -202,9 +214,11 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     report.embedded_chunks = len({c.embed_text for c in new_chunks} - set(start.salvaged))
 
     manifest = _next_manifest(previous, embedder, settings, str(corpus_dir), documents, new_paragraphs, report)
+    manifest.excluded = report.excluded
     segments, written = update_segments(index_dir, manifest, previous, (new_paragraphs, new_chunks, new_vectors),
                                         {d.doc_id for d in documents}, settings, compact or start.retype)
-    if previous is not None and not report.changed and not written and previous.manifest.format_version == FORMAT_VERSION:
+    if previous is not None and not report.changed and not written and excluded == before \
+            and previous.manifest.format_version == FORMAT_VERSION:
         index = previous  # nothing to write; what a killed writer left (a temporary folder, the replaced version)
         remove_stale(index_dir, {s.name for s in index.segments})  # goes all the same, under the lock
     else:
@@ -233,6 +247,7 @@ def _next_manifest(previous: SegmentedIndex | None, embedder: Embedder, settings
         size, mtime_ns = _stat(Path(corpus_root) / document.doc_id)
         manifest.documents[document.doc_id] = IndexedDocument(
             document.doc_id, document.title, document.date, document.sha256, counts[document.doc_id],
-            reader_version(document.doc_id), bytes=size, mtime_ns=mtime_ns)
+            reader_version(document.doc_id), bytes=size, mtime_ns=mtime_ns,
+            pages=max((page for _, page in document.pages), default=0))
     manifest.documents = dict(sorted(manifest.documents.items()))
     return manifest

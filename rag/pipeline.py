@@ -41,6 +41,7 @@ from rag.answer.extraction import choice_text, evidence_citations, evidence_text
 from rag.answer.generation import AnswerGenerator, Generation
 from rag.answer.prompt import Prompt, PromptBuilder
 from rag.answer.verification import AnswerVerifier, CitationResolver
+from rag.index_changes import IndexChange
 from rag.indexing import IndexReport
 from rag.llm import LLM, LLMChoice, TextStream, Usage
 from rag.query.retrieval import Hit, Retriever
@@ -89,9 +90,10 @@ class Pipeline:
         """The index, building the bundled sample on its first run (see ``Resources.ensure_index``)."""
         return self.resources.ensure_index()
 
-    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:
+    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False,
+                change: IndexChange | None = None) -> IndexReport:
         """Update the index from ``corpus_dir`` and answer from the result (see ``Resources.reindex``)."""
-        return self.resources.reindex(corpus_dir, force, compact)
+        return self.resources.reindex(corpus_dir, force, compact, change)
 
     @property
     def retriever(self) -> Retriever:

@@ -17,6 +17,7 @@ from pathlib import Path
 from embeddings import Embedder
 from rag.answer.prompt import warm_up_messages
 from rag.background import BackgroundIndexer
+from rag.index_changes import IndexChange
 from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
 from rag.settings import Settings, is_bundled
@@ -36,6 +37,7 @@ class Resources:
         self._embedder: Embedder | None = embedder
         self._index: SegmentedIndex | None = None
         self._llm: LLMChoice | None = LLMChoice(llm, "given to the pipeline") if llm is not None else None
+        self._indexers: dict[Path, BackgroundIndexer] = {}  # one worker per folder: the UI's and a watcher's
 
     @property
     def embedder(self) -> Embedder:
@@ -72,32 +74,43 @@ class Resources:
                                                                                       self.settings.citations.mode))
             return self._llm
 
-    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False) -> IndexReport:
+    def reindex(self, corpus_dir: Path | None = None, force: bool = False, compact: bool = False,
+                change: IndexChange | None = None) -> IndexReport:
         """Update the index from ``corpus_dir`` (default: the configured corpus) and use the result;
         ``force`` builds into a folder that holds files but no valid index, ``compact`` merges its
-        segments into one (see ``update_index``). Questions wait meanwhile: they take the same lock."""
+        segments into one, ``change`` excludes, brings back or re-reads named reports (see ``update_index``).
+        Questions wait meanwhile: they take the same lock."""
         with self._lock:
             index, report = update_index(corpus_dir or self.settings.resolved_corpus_dir(),
-                                         self.settings.resolved_index_dir(), self.embedder,
-                                         self.settings.index, progress=self.progress, force=force, compact=compact)
+                                         self.settings.resolved_index_dir(), self.embedder, self.settings.index,
+                                         progress=self.progress, force=force, compact=compact, change=change)
             self.adopt(index)
             return report
 
-    def reindex_aside(self, corpus_dir: Path, embedder: Embedder) -> IndexReport:
+    def reindex_aside(self, corpus_dir: Path, embedder: Embedder, change: IndexChange | None = None) -> IndexReport:
         """``reindex`` without holding the lock while embedding, then switch to the result (the lock is held
         for a moment): questions are answered from the current index meanwhile, where a 10 MB upload is
         minutes of embedding on a small CPU. ``embedder`` must not be ``self.embedder``: one model's tokenizer
         must not serve two threads at once (Hugging Face tokenizers fail with "Already borrowed"). Two
         writers are kept apart by the index's own file lock (``update_index``)."""
-        index, report = update_index(corpus_dir, self.settings.resolved_index_dir(), embedder, self.settings.index)
+        index, report = update_index(corpus_dir, self.settings.resolved_index_dir(), embedder, self.settings.index,
+                                     change=change)
         self.adopt(index)  # the index just saved: no second scan, hash or checksum pass
         return report
 
     def background_indexer(self, corpus_dir: Path, make: Callable[[], Embedder] | None = None) -> BackgroundIndexer:
         """A worker that runs ``reindex_aside(corpus_dir, ...)`` on request, with an embedder from ``make``
-        (default: a second copy of the configured one, loaded in the worker on its first run)."""
-        return BackgroundIndexer(lambda embedder: self.reindex_aside(corpus_dir, embedder),
-                                 make or self.settings.make_embedder)
+        (default: a second copy of the configured one, loaded in the worker on its first run). Without
+        ``make`` there is one per folder: the page's uploads and a folder watcher share it (and its model)."""
+        key = corpus_dir.expanduser().resolve()
+        with self._lock:
+            if make is None and key in self._indexers:
+                return self._indexers[key]
+            indexer = BackgroundIndexer(lambda embedder, change: self.reindex_aside(corpus_dir, embedder, change),
+                                        make or self.settings.make_embedder)
+            if make is None:
+                self._indexers[key] = indexer
+            return indexer
 
     def adopt(self, index: SegmentedIndex) -> None:
         """Answer from ``index`` (one this process opened, or another writer has just saved here)."""

@@ -37,6 +37,7 @@ from ui.filters import ReportFilter, scope_of
 from ui.gate import UPLOADS_OFF
 from ui.indexing import Pending, upload_progress
 from ui.page_images import PageImages, attach
+from ui.reports import ReportsPanel
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class ChatApp:
         self.uploads = uploads_allowed(pipeline.settings.ui)  # off: the control is hidden and this handler refuses
         self.indexer = pipeline.resources.background_indexer(self.upload_dir)
         self.pages = PageImages(self.upload_dir)  # a PDF card's page image, from the folder the indexer reads
+        self.reports = ReportsPanel(self)  # list, delete, re-index (ui.reports), on the same indexer and gate
 
     def respond(self, question: str, k: float, turns: list[Turn], docs: list[str] | None = None, since: str = "",
                 until: str = "") -> Iterator[ChatOutput]:
@@ -232,6 +234,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 upload_status = gr.HTML(elem_id="rag-upload-status")
                 pending = gr.State(None)
                 poll = gr.Timer(1.0, active=False)
+                handlers.reports.build(corpus_box)
 
         # One answer at a time (concurrency_id); a waiting page shows "queue: 1/2 | 3.0s" on its chat.
         chat_io: dict[str, Any] = {"fn": handlers.respond, "outputs": [chatbot, turns, question],

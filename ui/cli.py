@@ -40,18 +40,23 @@ def serve(
     allow_uploads: Annotated[bool | None, typer.Option(
         "--allow-uploads/--no-uploads", help="Let the page add files to the corpus (RAG_UI__ALLOW_UPLOADS; default: on "
         "for a loopback --host or with --auth, off otherwise).", show_default=False)] = None,
+    watch: Annotated[bool | None, typer.Option(
+        "--watch", help="Keep the index following the corpus folder: files added, changed or removed there are "
+        "indexed in the background (RAG_UI__WATCH).", show_default=False)] = None,
     preset: Preset = None,
     verbose: Verbose = False,
 ) -> None:
     """Open the chat in the browser: streamed, cited answers, a source viewer and uploads.
 
     Examples: ``rag serve`` (http://127.0.0.1:7860); ``rag serve --port 8080 --auth me:secret``;
-    ``rag serve --corpus ~/reports --llm ollama --model qwen2.5:3b``. ``python -m ui`` takes the same options.
+    ``rag serve --corpus ~/reports --llm ollama --model qwen2.5:3b``; ``rag serve --corpus ~/reports --watch``.
+    ``python -m ui`` takes the same options.
     """
     from ui.serve import serve as serve_ui  # Gradio loads only for this command
 
     configure_logging(verbose)
     logging.getLogger("ui").setLevel(logging.INFO)
-    serve_ui(settings_from_flags(ui={"host": host, "port": port, "auth": auth, "allow_uploads": allow_uploads},
+    serve_ui(settings_from_flags(ui={"host": host, "port": port, "auth": auth, "allow_uploads": allow_uploads,
+                                     "watch": watch},
                                  retrieval={"k": k}, llm=llm_flags(llm, model),
                                  index={"index_dir": index_dir, "corpus_dir": corpus}, preset=preset))

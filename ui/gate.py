@@ -46,6 +46,8 @@ LOGIN = re.compile(r"/login/?$")  # the login form posts here: the one body a cl
 NOT_FROM_PAGE = "this part of the app can only be used from its page; scripts may call /ask"
 PAGE_IMAGE = ROUTE  # ui.page_images: a cited page drawn for a source card
 UPLOADS_OFF = "uploads are off on this server (start it with --allow-uploads to turn them on)"
+CHANGES_OFF = ("deleting and re-indexing reports are off on this server, as uploads are "
+               "(start it with --allow-uploads to turn them on)")
 LOGIN_FIRST = "log in first"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 
 from rag.app.status import llm_status
 from rag.app.uploads import is_loopback, uploads_allowed, with_writable_corpus
+from rag.app.watch import start_watcher
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.resources import check_index_target
@@ -120,7 +121,8 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """Bring the index in line with the corpus (incremental), then launch the app.
 
     When the configured corpus is the bundled sample, the app works on a writable
-    workspace copy of it (``settings.ui.workspace_corpus_dir``), where uploads go.
+    workspace copy of it (``settings.ui.workspace_corpus_dir``), where uploads go. With ``settings.ui.watch``
+    a thread keeps the index following that folder (``rag.app.watch``); answers use each new version.
     """
     check_address(settings.ui.host, settings.ui.port)
     parse_auth(settings.ui.auth)  # a malformed --auth fails before any work
@@ -131,5 +133,9 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     log.info("serving the reports in %s (index %s)", settings.index.corpus_dir, settings.resolved_index_dir())
     threading.Thread(target=_warm_up, args=(pipeline,), name="llm-warm-up", daemon=True).start()
     demo = build_app(pipeline)
+    if settings.ui.watch:  # the page's own indexer: one worker and one embedder copy for uploads and the folder
+        corpus = settings.resolved_corpus_dir()
+        start_watcher(corpus, settings.index, pipeline.resources.background_indexer(corpus).submit)
+        log.info("following %s: changes there are indexed in the background", corpus)
     url = launch(demo, settings, block=block)
     return demo, url

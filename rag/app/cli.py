@@ -7,6 +7,9 @@ Examples::
     rag ask --llm ollama --model qwen2.5:3b "Who is Andrei Belyaninov?"
     RAG_LLM__BASE_URL=http://localhost:8080/v1 rag ask --llm openai "Who is Andrei Belyaninov?"
     rag index ~/reports                                  # (re)index a folder, only changed files re-embedded
+    rag index ~/reports --watch                          # ... and keep following it until Ctrl-C
+    rag index --exclude old.pdf                          # leave a report out (its file stays); --include undoes it
+    rag reports                                          # the reports in the index, and the excluded ones
     rag search "drug seizures in Central Asia" --k 5     # retrieval only, no LLM
     rag ask --doc "002*" --since 2009-01-01 "What did Operation Sentinel seize?"   # only some reports
     rag serve --port 7860                                # the chat in the browser (also: python -m ui)
@@ -48,7 +51,10 @@ from rag.app.options import (
     snippet,
 )
 from rag.app.options import configure_logging as _logging  # the name tests patch
+from rag.app.reports import excluded_reports, list_reports
+from rag.app.watch import follow
 from rag.errors import RagError, literal
+from rag.index_changes import IndexChange
 from rag.pipeline import Pipeline
 from rag.store.base import FILES
 from rag.store.factory import store_named
@@ -93,6 +99,13 @@ def index(
     compact: Annotated[bool, typer.Option("--compact", help="Merge all segments into one, dropping deleted "
                                                             "rows (done by itself when there are too many).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file was skipped.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Then keep following the folder: index each batch of "
+                                                        "changes as it comes, until Ctrl-C.")] = False,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", metavar="NAME", help="Leave this report out of the index from now on; its file is not "
+                                          "touched (repeatable; `rag reports` lists the names).")] = None,
+    include: Annotated[list[str] | None, typer.Option(
+        "--include", metavar="NAME", help="Bring an excluded report back (repeatable).")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Build, update or repair the index; unchanged files are not re-embedded.
@@ -101,7 +114,8 @@ def index(
     skipped with one warning line; the rest is indexed. Exit 1 only when nothing could be
     indexed, or with ``--strict`` when anything was skipped. A damaged index is repaired,
     re-embedding only what fails its checksum. Examples: ``rag index ~/reports``;
-    ``rag index --check``; ``rag index --compact``; ``rag index ~/reports --index-dir ./idx --force``.
+    ``rag index --check``; ``rag index --compact``; ``rag index ~/reports --index-dir ./idx --force``;
+    ``rag index ~/reports --watch``; ``rag index --exclude old.pdf``; ``rag index --include old.pdf``.
     """
     _logging(verbose)
     settings = settings_from_flags(index={"index_dir": index_dir, "index_type": index_type, "corpus_dir": path})
@@ -117,10 +131,32 @@ def index(
                              "no checksums recorded (built by an older version; `rag index` records them)")),
                   markup=False, highlight=False)
         return
-    report = Pipeline(settings, progress=True).reindex(force=force, compact=compact)
+    pipeline = Pipeline(settings, progress=True)
+    change = IndexChange.of(exclude=exclude or (), include=include or ())
+    if watch:
+        follow(pipeline, settings.resolved_corpus_dir(), lambda line: out.print(literal(line), markup=False), change)
+        return
+    report = pipeline.reindex(force=force, compact=compact, change=change)
     out.print(literal(report.summary()), markup=False, highlight=False)
+    if report.excluded:
+        out.print(literal(f"excluded (files left in place): {', '.join(report.excluded)}"), markup=False)
     if strict and report.skipped:
         raise typer.Exit(1)
+
+
+@app.command()
+def reports(index_dir: IndexDir = None, verbose: Verbose = False) -> None:
+    """List the reports in the index (name, date, paragraphs, pages, uploaded through the page) and the
+    excluded ones. ``rag index --exclude NAME`` leaves one out, ``rag index --include NAME`` brings it back."""
+    _logging(verbose)
+    manifest = SegmentedIndex.read_manifest(settings_from_flags(index={"index_dir": index_dir}).resolved_index_dir())
+    for report in list_reports(manifest):
+        facts = [report.date or "no date", f"{report.paragraphs} ¶"] + [f"{report.pages} pages"] * bool(report.pages)
+        out.print(literal(f"{report.name}  ({', '.join(facts)}{', uploaded' * report.uploaded})  {report.title}",
+                          lines=False), markup=False, highlight=False)
+    for name in excluded_reports(manifest):
+        out.print(literal(f"{name}  (excluded: `rag index --include {name}` brings it back)", lines=False),
+                  markup=False, highlight=False)
 
 
 @app.command()

@@ -45,7 +45,7 @@ Model = Annotated[str | None, typer.Option(
 
 # Loggers that speak even without --verbose: what long work is happening, which backend answered and why.
 PROGRESS_LOGGERS = ("rag.llm.factory", "rag.llm.gguf", "rag.pipeline", "rag.resources", "rag.indexing",
-                    "rag.background", "embeddings.onnx_backend")
+                    "rag.background", "rag.app.watch", "embeddings.onnx_backend")
 
 
 def settings_from_flags(preset: str | None = None, **sections: dict[str, Any]) -> Settings:

@@ -29,6 +29,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.app.upload_ledger import record_upload
 from rag.documents.corpus import OutsideCorpus, read_inside
 from rag.documents.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
 from rag.documents.readers import extract, file_sha256, list_files
@@ -234,6 +235,7 @@ def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> Sav
         while True:
             try:
                 os.link(staged, target)  # fails if the name is taken, even by a concurrent upload
+                record_upload(corpus_dir, target.name, digest)  # the page wrote it: deleting may remove it
                 return SavedUpload(target.name, target, note)
             except FileExistsError:
                 if file_sha256(target) == digest:

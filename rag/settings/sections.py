@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from embeddings import split_backend
 from embeddings.classpath import import_class, is_class_path
-from embeddings.onnx_export import default_cache_dir
 from rag.settings.base import Section
+from rag.settings.llm import LLMSettings
 from rag.settings.prompts import PromptSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +29,6 @@ def is_bundled(corpus_dir: Path) -> bool:
 # all-MiniLM-L6-v2 as static int8 on OpenVINO: 3.4x torch fp32 on 2 cores, retrieval as good on both eval
 # sets (embeddings.onnx_backend, bench/embed_throughput.py); "all-MiniLM-L6-v2" is the torch fp32 model.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2@openvino-int8"
-BUILTIN_BACKENDS = ("auto", "ollama", "embedded", "openai")
-OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens unless told otherwise
 
 
 def xdg(var: str, fallback: str) -> Path:
@@ -83,6 +81,9 @@ class IndexSettings(Section):
         "size is a zip bomb: the file is skipped before parsing (Apache POI refuses the same ratio).")
     follow_symlinks: bool = Field(
         False, description="Index links that resolve outside the corpus folder (off: they are skipped with a warning).")
+    watch_debounce_ms: int = Field(
+        1000, ge=10, description="`--watch`: changes in the folder are indexed together once it has been quiet this "
+        "many milliseconds (a file still being copied is not read half-written).")
     embedder: str = Field(
         DEFAULT_EMBEDDER,
         description="'all-MiniLM-L6-v2' (packaged, offline; torch fp32), any sentence-transformers name/path, or a "
@@ -123,69 +124,6 @@ class RetrievalSettings(Section):
     max_source_chars: int = Field(
         700, description="A longer paragraph is shortened to its sentences that best match the question, in the "
         "prompt only (citations show it whole). Prompt tokens are the time to first token: bench/prompt_budget.py.")
-
-
-class LLMSettings(Section):
-    """The answering model: which backend and how it runs (``rag.llm.factory`` receives only this)."""
-
-    backend: str = Field(
-        "auto", description="'auto' (Ollama if it answers, else embedded), 'ollama', 'embedded', 'openai' (an "
-        "OpenAI-compatible server at base_url: LM Studio, vLLM, llama.cpp's llama-server; never chosen by 'auto'), "
-        "or a 'package.module:ClassName' LLM constructed with this LLMSettings section.")
-    ollama_host: str = Field(
-        default_factory=lambda: os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST,
-        description="Ollama server; by default $OLLAMA_HOST (Ollama's own variable, which its `ollama` command "
-        "reads too), else the local server.")
-    ollama_model: str = Field("qwen2.5:3b", description="Model name on the Ollama server.")
-    ollama_timeout: float = Field(120.0, description="Seconds before an Ollama request is abandoned.")
-    ollama_probe_timeout: float = Field(1.5, description="Seconds 'auto' waits for Ollama before falling back.")
-    base_url: str = Field(
-        "", description="backend 'openai': the server's OpenAI API address, e.g. http://localhost:1234/v1 (LM Studio), "
-        "http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama-server). No default: questions and "
-        "reports go only to a server named here.")
-    api_key: SecretStr = Field(
-        default_factory=lambda: SecretStr(os.environ.get("OPENAI_API_KEY", "")),
-        description="backend 'openai': the key sent to base_url; by default $OPENAI_API_KEY. Local servers "
-        "that check no key need none. Never logged or shown.")
-    openai_model: str = Field(
-        "", description="backend 'openai': the model name on the server (`rag ask --model`); empty: the one "
-        "model the server lists.")
-    openai_timeout: float = Field(
-        120.0, gt=0, description="backend 'openai': seconds before a request (or a pause in a stream) is abandoned.")
-    gguf_path: Path | None = Field(
-        None, description="A GGUF file for the embedded backend (default: the packaged model).")
-    model_cache_dir: Path = Field(
-        default_factory=default_cache_dir,  # ~/.cache/rag/models: the embeddings package's own default too
-        description="Where the packaged GGUF is assembled, and a faster embedder runtime exported, once each.",
-    )
-    n_ctx: int = Field(4096, description="Context window for the embedded model.")
-    n_threads: int | None = Field(None, description="CPU threads for the embedded model (default: all cores).")
-    n_batch: int = Field(512, ge=1, description="Prompt tokens the embedded model takes per decode call.")
-    n_ubatch: int = Field(512, ge=1, description="Physical batch of the embedded model (at most n_batch).")
-    flash_attn: bool = Field(False, description="Flash attention in the embedded model.")
-    # The AMX segfault is llama.cpp issue 20824; the description is user-facing (docs/configuration.md).
-    extra_buffers: bool = Field(
-        False, description="Let llama.cpp repack weights into extra CPU buffer types (AMX, CPU_REPACK). Off by "
-        "default: on AMX CPUs (Sapphire Rapids) llama.cpp's AMX path segfaults.")
-    embedded_start_timeout: float = Field(180.0, gt=0, description="Seconds the embedded model may take to load "
-                                                                  "and pass its self-check.")
-    embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
-                                                                  "model's worker is declared hung and restarted.")
-    max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
-    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature (0: greedy, the same answer every time).")
-    seed: int = Field(42, description="Sampling seed.")
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        """A built-in name, or a class path that imports now (one line when the module or class is missing)."""
-        if value in BUILTIN_BACKENDS:
-            return value
-        if not is_class_path(value):
-            raise ValueError(f"{value!r} is not a backend: use 'auto', 'ollama', 'embedded', 'openai' or "
-                             "'package.module:ClassName'")
-        import_class(value)
-        return value
 
 
 class CitationSettings(Section):
@@ -277,7 +215,10 @@ class UISettings(Section):
         20.0, gt=0, description="Reading one upload (parsing a PDF or Word file) may take this long before it is "
         "refused; `rag index` allows index.max_read_seconds.")
     allow_uploads: bool | None = Field(
-        None, description="Let the web UI add files to the corpus (unset: on for a loopback host or with a login).")
+        None, description="Let the web UI add, delete and re-index reports (unset: on for a loopback host or with a "
+        "login).")
+    watch: bool = Field(False, description="Keep the index following the corpus folder while serving (`rag serve "
+                        "--watch`): files added, changed or removed there are indexed in the background.")
     temp_dir: Path = Field(
         default_factory=lambda: xdg("XDG_CACHE_HOME", ".cache") / "rag" / "gradio",
         description="Gradio's working folder (GRADIO_TEMP_DIR): uploads wait here until they are checked, and files "

@@ -20,10 +20,11 @@ from rag.store.base import SegmentRecord
 from rag.store.integrity import Damaged, read_file
 
 # 2: paragraph records carry ``page`` and documents their ``reader``. 3: segments, records in SQLite,
-# tombstones. An older program refuses a newer index by its format number instead of calling it damaged.
-# Versions 1-2 still load (as one segment; missing fields read as None / ""), and `rag index` rewrites them.
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+# tombstones. 4: documents carry their ``pages``, the manifest the reports ``excluded`` from the index.
+# An older program refuses a newer index by its format number instead of calling it damaged.
+# Versions 1-3 still load (1-2 as one segment; missing fields read as None / "" / 0), and `rag index` rewrites them.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class IndexedDocument:
     segment: str = ""  # the segment that holds its records (empty in formats 1-2: the version itself)
     bytes: int = 0  # size and modification time when read: a file whose stat still matches is not hashed again
     mtime_ns: int = 0  # (0: unknown, or modified too close to its reading to be trusted; see rag.indexing._unchanged)
+    pages: int = 0  # pages of a paged document (PDF); 0: not paged, or indexed before pages were counted
 
 
 @dataclass
@@ -52,6 +54,9 @@ class Manifest:
     created: str = ""
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # formats 1-2: the version's own files
     segments: list[SegmentRecord] = field(default_factory=list)  # format 3: the live segments, oldest first
+    # reports left out of the index although their files are in the corpus folder (rag.index_changes): kept
+    # with the version, so a later update does not bring them back
+    excluded: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)

@@ -22,6 +22,7 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store.index import CURRENT, SegmentedIndex
 from rag.store.integrity import file_records, read_pointer, write_pointer
+from rag.store.manifest import FORMAT_VERSION
 from rag.types import Answer, Citation
 from tests.fakes import FakeEmbedder, FakeLLM, answer_citing
 from tests.pdf_fixture import write_text_pdf
@@ -83,7 +84,7 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
     settings = Settings(index={"corpus_dir": corpus, "index_dir": index_dir}).index
     index, _ = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert {(p.doc_id, p.page) for p in SegmentedIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
-    assert index.manifest.format_version == 3 and index.document("b.pdf").reader
+    assert index.manifest.format_version == FORMAT_VERSION and index.document("b.pdf").reader
 
     _downgrade_to_format_1(index_dir)
     old = SegmentedIndex.load(index_dir, verify=True)  # loads: a missing page reads as None
@@ -91,7 +92,7 @@ def test_pages_are_stored_and_a_format_1_index_loads_then_rereads_only_its_pdfs(
 
     index, report = update_index(corpus, index_dir, FakeEmbedder(), settings)
     assert report.unchanged == ["a.txt"] and report.updated == ["b.pdf"]  # only the PDF is read again
-    assert index.manifest.format_version == 3 and len(index.segments) == 1  # upgraded: one segment, no JSONL
+    assert index.manifest.format_version == FORMAT_VERSION and len(index.segments) == 1  # upgraded: one segment, no JSONL
     assert not list(index_dir.glob("*/*.jsonl"))
     assert {(p.doc_id, p.page) for p in SegmentedIndex.load(index_dir).paragraphs} == {("a.txt", None), ("b.pdf", 1)}
 
