@@ -37,7 +37,8 @@ def resolve_scope(scope: Scope | None, documents: Mapping[str, IndexedDocument])
     named = [d for d in documents.values() if not scope.docs or any(name_matches(p, d.doc_id) for p in scope.docs)]
     allowed = frozenset(d.doc_id for d in named if scope.holds_date(d.date))
     if not allowed:
-        raise NoMatchingReport(f"no report matches {scope.describe()}: {_holdings(scope, named, documents)}")
+        raise NoMatchingReport(f"no report matches {scope.describe()}: {_holdings(scope, named, documents)} "
+                               "(`rag reports` lists them)")
     return allowed
 
 

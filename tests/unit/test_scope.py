@@ -74,10 +74,10 @@ def test_a_scope_resolves_to_the_reports_it_names_within_its_dates() -> None:
 def test_a_scope_that_matches_no_report_is_one_line_saying_what_the_index_holds(scope: Scope, message: str) -> None:
     with pytest.raises(NoMatchingReport) as error:
         resolve_scope(scope, DOCUMENTS)
-    assert str(error.value) == message
+    assert str(error.value) == f"{message} (`rag reports` lists them)"
     with pytest.raises(NoMatchingReport, match="the index holds no reports"):
         resolve_scope(scope, {})
-    with pytest.raises(NoMatchingReport, match=r": 1 report matches the names, dated 2009-10-27$"):
+    with pytest.raises(NoMatchingReport, match=r": 1 report matches the names, dated 2009-10-27 \(`rag reports`"):
         resolve_scope(Scope.of("002*", until="2001-01-01"), DOCUMENTS)
 
 
