@@ -10,6 +10,9 @@ Example::
     ticket = indexer.submit()            # after saving files into corpus_dir; returns at once
     indexer.status().finished >= ticket  # True once those files are searchable
     indexer.submit(IndexChange.of(exclude=["old.md"]))   # a change to named reports, queued the same way
+
+A change is checked on its own when it is submitted (a bad name fails that request, in one line, and nothing
+else); a run that fails keeps its change for the next run, once (``BackgroundIndexer``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from embeddings import Embedder, EmbedderUnavailable
-from rag.errors import RagError, one_line
-from rag.index_changes import IndexChange
+from rag.errors import RagError, UnknownReport, one_line
+from rag.index_changes import IndexChange, Reports, queue_change
 from rag.indexing import IndexReport
 
 log = logging.getLogger(__name__)
@@ -81,13 +84,20 @@ class BackgroundIndexer:
     removed or changed, or a report was excluded or named for re-reading (the change is passed on).
 
     ``make`` is called once, in the worker, so a slow model load does not hold up the caller either.
-    Requests made while it works are merged into its next run.
+    Requests made while it works are merged into its next run, each checked first against ``reports()`` (the
+    index and folder as they are: ``rag.index_changes.current_reports``), so one bad name cannot sink the
+    others. When a run fails for any other reason (the model did not load, the disk is full), its change
+    waits for the next run, which a later request starts; failing again there, it is dropped (the status
+    says why), so a change that cannot succeed never holds up every request after it.
     """
 
-    def __init__(self, update: Callable[[Embedder, IndexChange], IndexReport], make: Callable[[], Embedder]) -> None:
-        self._update, self._make = update, make
+    def __init__(self, update: Callable[[Embedder, IndexChange], IndexReport], make: Callable[[], Embedder],
+                 reports: Callable[[], Reports] | None = None) -> None:
+        self._update, self._make, self._reports = update, make, reports
         self._embedder: Embedder | None = None
         self._change = IndexChange()  # what the next run does besides following the folder
+        self._running = IndexChange()  # what the current run does
+        self._kept = False  # self._change holds the change of a failed run (kept once, never twice)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wanted = 0
@@ -96,11 +106,14 @@ class BackgroundIndexer:
 
     def submit(self, change: IndexChange | None = None) -> int:
         """Index what is in the corpus folder now, with ``change``; returns a ticket to compare with
-        ``status().finished``."""
-        with self._lock:
-            self._wanted += 1
-            if change:
+        ``status().finished``. A name ``change`` cannot act on is one ``UnknownReport`` line, and nothing is queued.
+        """
+        with self._lock:  # held while the index and folder are read: they and the running change must agree
+            if change and self._reports:
+                self._change = queue_change(self._running, self._change, change, self._reports())
+            elif change:
                 self._change = self._change.then(change)
+            self._wanted += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="upload-indexer", daemon=True)
                 self._thread.start()
@@ -122,21 +135,30 @@ class BackgroundIndexer:
                     self._thread = None
                     return
                 target, self._started = self._wanted, time.monotonic()
-                change, self._change = self._change, IndexChange()
+                change, self._change, self._running = self._change, IndexChange(), self._change
                 self._status = replace(self._status, running=True, embedded=0, total=0)
-            report, error = self._index(change)
+            report, error, retry = self._index(change)
             with self._lock:
+                self._running = IndexChange()
+                if error and change and retry and not self._kept:  # no new run here: a later request starts one
+                    self._change, self._kept = change.then(self._change), True
+                    error += " (the change is kept for the next update)"
+                else:
+                    self._kept = False
                 self._status = replace(self._status, running=False, finished=target, report=report, error=error)
 
-    def _index(self, change: IndexChange) -> tuple[IndexReport | None, str | None]:
+    def _index(self, change: IndexChange) -> tuple[IndexReport | None, str | None, bool]:
+        """The run's report, or why it failed and whether running its change again could help."""
         try:
             if self._embedder is None:
                 self._embedder = self._make()
             report = self._update(_Counting(self._embedder, self._progress), change)
             log.info("background indexing: %s", report.summary())
-            return report, None
+            return report, None, False
+        except UnknownReport as exc:  # a name gone since it was checked: the same change would fail again
+            return None, one_line(exc), False
         except (RagError, EmbedderUnavailable) as exc:
-            return None, one_line(exc)
+            return None, one_line(exc), True
         except Exception as exc:  # the worker must report, never die silently
             log.exception("indexing the uploads failed")
-            return None, f"unexpected {type(exc).__name__}: {one_line(exc)}"
+            return None, f"unexpected {type(exc).__name__}: {one_line(exc)}", True

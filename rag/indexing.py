@@ -24,7 +24,7 @@ from rag.documents.limits import ReadLimits
 from rag.documents.paragraphs import Chunk, Paragraph, chunk_documents
 from rag.documents.readers import Document, file_sha256, load_documents, reader_version
 from rag.errors import CorpusNotFound, IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.index_changes import IndexChange, check_change, nothing_left, previous_exclusions
+from rag.index_changes import IndexChange, Reports, check_change, nothing_left, previous_exclusions
 from rag.settings import IndexSettings
 from rag.store.compaction import update_segments
 from rag.store.factory import store_for
@@ -184,9 +184,10 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
 
     scan = scan_corpus(corpus_dir, settings.extensions, settings.follow_symlinks)
     found = {path.relative_to(corpus_dir).as_posix(): path for path in scan.files}
-    before = previous_exclusions(index_dir, str(corpus_dir))
-    check_change(change, set(known), set(found), before)
-    excluded = change.excluded(before)
+    reports = Reports(corpus_dir, index_dir, frozenset(known), frozenset(found),
+                      frozenset(previous_exclusions(index_dir, str(corpus_dir))))
+    check_change(change, reports)
+    excluded = change.excluded(reports.excluded)
     report.excluded = sorted(excluded)
     to_read: list[Path] = []
     for doc_id, path in found.items():
@@ -205,7 +206,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     current = set(report.unchanged) | {d.doc_id for d in documents}
     report.removed = sorted(set(known) - current)
     if not current:
-        raise CorpusNotFound(nothing_left(corpus_dir, settings.extensions, excluded & set(found)))
+        raise CorpusNotFound(nothing_left(reports, settings.extensions, excluded & set(found)))
 
     new_paragraphs, new_chunks = chunk_documents(
         documents, embedder.count_tokens, embedder.max_tokens, settings.chunk_overlap_sentences,
@@ -217,7 +218,7 @@ def _update(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Ind
     manifest.excluded = report.excluded
     segments, written = update_segments(index_dir, manifest, previous, (new_paragraphs, new_chunks, new_vectors),
                                         {d.doc_id for d in documents}, settings, compact or start.retype)
-    if previous is not None and not report.changed and not written and excluded == before \
+    if previous is not None and not report.changed and not written and excluded == reports.excluded \
             and previous.manifest.format_version == FORMAT_VERSION:
         index = previous  # nothing to write; what a killed writer left (a temporary folder, the replaced version)
         remove_stale(index_dir, {s.name for s in index.segments})  # goes all the same, under the lock

@@ -17,7 +17,7 @@ from pathlib import Path
 from embeddings import Embedder
 from rag.answer.prompt import warm_up_messages
 from rag.background import BackgroundIndexer
-from rag.index_changes import IndexChange
+from rag.index_changes import IndexChange, current_reports
 from rag.indexing import IndexReport, update_index
 from rag.llm import LLM, LLMChoice, make_llm
 from rag.settings import Settings, is_bundled
@@ -107,7 +107,9 @@ class Resources:
             if make is None and key in self._indexers:
                 return self._indexers[key]
             indexer = BackgroundIndexer(lambda embedder, change: self.reindex_aside(corpus_dir, embedder, change),
-                                        make or self.settings.make_embedder)
+                                        make or self.settings.make_embedder,
+                                        lambda: current_reports(corpus_dir, self.settings.resolved_index_dir(),
+                                                                self.settings.index))
             if make is None:
                 self._indexers[key] = indexer
             return indexer

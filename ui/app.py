@@ -28,7 +28,7 @@ import gradio as gr
 
 from embeddings import EmbedderUnavailable
 from rag.app.status import corpus_status, llm_status
-from rag.app.uploads import SavedUpload, human_size, save_upload, uploads_allowed, writable_corpus
+from rag.app.uploads import SavedUpload, human_size, save_upload, upload_change, uploads_allowed, writable_corpus
 from rag.errors import RagError, UploadRejected, one_line
 from rag.pipeline import Pipeline
 from rag.types import Message
@@ -172,9 +172,15 @@ class ChatApp:
             except OSError as exc:
                 rejected.append(f"{path.name}: could not be saved ({one_line(exc)})")
         log.info("upload: %d saved, %d refused", len(saved), len(rejected))
-        if not any(not item.duplicate for item in saved):
+        try:  # an excluded name uploaded again is brought back (rag.app.uploads.upload_change)
+            change = upload_change(saved, self.upload_dir, self.settings)
+            ticket = self.indexer.submit(change) if change or any(not item.duplicate for item in saved) else None
+        except RagError as exc:
+            rejected.append(one_line(exc))
+            ticket = None
+        if ticket is None:
             return render.upload_report_html(saved, rejected, None), gr.skip(), None, None, gr.Timer(active=False)
-        pending = {"ticket": self.indexer.submit(), "saved": saved, "rejected": rejected}
+        pending = {"ticket": ticket, "saved": saved, "rejected": rejected}
         html, corpus, pending_now, timer = self.index_progress(pending)
         return html, corpus, None, pending_now, timer
 

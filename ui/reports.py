@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from html import escape
+from pathlib import Path
 from typing import Any, Protocol
 
 import gradio as gr
@@ -24,6 +25,7 @@ from embeddings import EmbedderUnavailable
 from rag.app.reports import ReportInfo, carry_out, excluded_reports, list_reports, removal, reread_report
 from rag.background import BackgroundIndexer
 from rag.errors import RagError, one_line
+from rag.index_changes import include_command
 from rag.pipeline import Pipeline
 from rag.store.manifest import Manifest
 from ui import render
@@ -54,8 +56,9 @@ def refused(reason: str) -> str:
     return _line("refused", f"✗ {escape(reason)}")
 
 
-def table_html(reports: list[ReportInfo], excluded: list[str]) -> str:
-    """The reports as a table (file, date, paragraphs, pages, where from), then the excluded ones."""
+def table_html(reports: list[ReportInfo], excluded: list[str], bring_back: str = "") -> str:
+    """The reports as a table (file, date, paragraphs, pages, where from), then the excluded ones and
+    ``bring_back``, the command that brings one back (``rag.index_changes.include_command``)."""
     rows = "".join(
         f'<tr><td><div class="rag-doc-file">{escape(r.name)}</div></td>'
         f'<td class="rag-nowrap">{escape(r.date or "")}</td><td class="rag-num-cell">{r.paragraphs}</td>'
@@ -63,7 +66,7 @@ def table_html(reports: list[ReportInfo], excluded: list[str]) -> str:
         for r in reports)
     note = ("" if not excluded else '<div class="rag-facts"><span>Excluded</span>'
             + ", ".join(f"<code>{escape(name)}</code>" for name in excluded)
-            + " (files left in place; <code>rag index --include NAME</code> brings one back)</div>")
+            + f" (files left in place; <code>{escape(bring_back)}</code> brings one back)</div>")
     return (f'<table class="rag-corpus" id="rag-reports-table"><thead><tr><th>Report</th><th>Date</th><th>¶</th>'
             f"<th>Pages</th><th>From</th></tr></thead><tbody>{rows}</tbody></table>{note}")
 
@@ -77,6 +80,9 @@ class ReportsPanel:
     def _manifest(self) -> Manifest:
         return self.host.pipeline.index.manifest
 
+    def _index_dir(self) -> Path:
+        return self.host.pipeline.settings.resolved_index_dir()
+
     def listing(self, selected: str | None = None) -> tuple[str, Any]:
         """The table and the selector's choices (the selection kept while its report is listed)."""
         try:
@@ -85,7 +91,8 @@ class ReportsPanel:
             return refused(one_line(exc)), gr.update(choices=[], value=None)
         reports = list_reports(manifest)
         names = [r.name for r in reports]
-        return (table_html(reports, excluded_reports(manifest)),
+        bring_back = include_command(manifest.corpus_root, None, self._index_dir())
+        return (table_html(reports, excluded_reports(manifest), bring_back),
                 gr.update(choices=names, value=selected if selected in names else None))
 
     def ask_delete(self, name: str | None) -> tuple[str, Any, str | None]:
@@ -95,7 +102,7 @@ class ReportsPanel:
         if not name:
             return refused(NO_CHOICE), gr.update(visible=False), None
         try:
-            planned = removal(self._manifest(), name)
+            planned = removal(self._manifest(), name, self._index_dir())
         except (RagError, EmbedderUnavailable) as exc:
             return refused(one_line(exc)), gr.update(visible=False), None
         if planned.deletes_file:
@@ -103,8 +110,8 @@ class ReportsPanel:
                         "paragraphs leave the index.")
         else:
             question = (f"Remove <b>{escape(name)}</b> from the index? Its file in <code>{escape(str(planned.folder))}"
-                        "</code> is not touched; it stays out of the index until <code>rag index --include "
-                        f"{escape(name)}</code>.")
+                        f"</code> is not touched; it stays out of the index until <code>{escape(planned.bring_back())}"
+                        "</code>.")
         return _line("same", question), gr.update(visible=True), name
 
     def cancel(self) -> tuple[str, Any, None]:
@@ -119,14 +126,14 @@ class ReportsPanel:
             return refused("nothing to confirm: choose a report and press Delete"), "", hidden, None, None, \
                 gr.Timer(active=False)
         try:
-            planned = removal(self._manifest(), asked)
-            change = carry_out(planned)
+            planned = removal(self._manifest(), asked, self._index_dir())
+            ticket = self.host.indexer.submit(carry_out(planned))  # a name the queue cannot take: one line
         except (RagError, EmbedderUnavailable) as exc:
             return refused(one_line(exc)), "", hidden, None, None, gr.Timer(active=False)
         log.info("reports: %s", planned.describe())
         done = (f"✓ deleted <b>{escape(asked)}</b> (its uploaded file is removed)" if planned.deletes_file else
                 f"✓ excluded <b>{escape(asked)}</b> from the index (its file is left in place)")
-        pending = {"ticket": self.host.indexer.submit(change), "done": done}
+        pending = {"ticket": ticket, "done": done}
         return self._running(pending)[0], "", hidden, None, pending, gr.Timer(active=True)
 
     def reindex(self, name: str | None) -> tuple[str, Pending | None, Any]:
@@ -136,10 +143,10 @@ class ReportsPanel:
         if not name:
             return refused(NO_CHOICE), None, gr.Timer(active=False)
         try:
-            change = reread_report(self._manifest(), name)
+            ticket = self.host.indexer.submit(reread_report(self._manifest(), name, self._index_dir()))
         except (RagError, EmbedderUnavailable) as exc:
             return refused(one_line(exc)), None, gr.Timer(active=False)
-        pending = {"ticket": self.host.indexer.submit(change), "done": f"✓ re-indexed <b>{escape(name)}</b>"}
+        pending = {"ticket": ticket, "done": f"✓ re-indexed <b>{escape(name)}</b>"}
         return self._running(pending)[0], pending, gr.Timer(active=True)
 
     def _running(self, pending: Pending) -> tuple[str, bool]:

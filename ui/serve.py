@@ -135,7 +135,8 @@ def serve(settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     demo = build_app(pipeline)
     if settings.ui.watch:  # the page's own indexer: one worker and one embedder copy for uploads and the folder
         corpus = settings.resolved_corpus_dir()
-        start_watcher(corpus, settings.index, pipeline.resources.background_indexer(corpus).submit)
+        start_watcher(corpus, settings.index, pipeline.resources.background_indexer(corpus).submit,
+                      lambda: pipeline.index.manifest.documents)
         log.info("following %s: changes there are indexed in the background", corpus)
     url = launch(demo, settings, block=block)
     return demo, url

@@ -54,7 +54,7 @@ from rag.app.options import configure_logging as _logging  # the name tests patc
 from rag.app.reports import excluded_reports, list_reports
 from rag.app.watch import follow
 from rag.errors import RagError, literal
-from rag.index_changes import IndexChange
+from rag.index_changes import IndexChange, include_command
 from rag.pipeline import Pipeline
 from rag.store.base import FILES
 from rag.store.factory import store_named
@@ -118,6 +118,7 @@ def index(
     ``rag index ~/reports --watch``; ``rag index --exclude old.pdf``; ``rag index --include old.pdf``.
     """
     _logging(verbose)
+    _refuse_clashes(check, watch, strict=strict, force=force, compact=compact, exclude=exclude, include=include)
     settings = settings_from_flags(index={"index_dir": index_dir, "index_type": index_type, "corpus_dir": path})
     if check:
         checked = SegmentedIndex.load(settings.resolved_index_dir(), verify=True)
@@ -134,7 +135,8 @@ def index(
     pipeline = Pipeline(settings, progress=True)
     change = IndexChange.of(exclude=exclude or (), include=include or ())
     if watch:
-        follow(pipeline, settings.resolved_corpus_dir(), lambda line: out.print(literal(line), markup=False), change)
+        follow(pipeline, settings.resolved_corpus_dir(), lambda line: out.print(literal(line), markup=False), change,
+               complain=lambda line: err.print(literal(line, lines=False), markup=False), force=force, compact=compact)
         return
     report = pipeline.reindex(force=force, compact=compact, change=change)
     out.print(literal(report.summary()), markup=False, highlight=False)
@@ -144,19 +146,30 @@ def index(
         raise typer.Exit(1)
 
 
+def _refuse_clashes(check: bool, watch: bool, **given: object) -> None:
+    """Flags ``rag index`` cannot honour together are a usage error (one line), never silently ignored."""
+    if check and (clash := next((name for name, value in {"watch": watch, **given}.items() if value), None)):
+        raise typer.BadParameter(f"it changes nothing, so it cannot be combined with --{clash}", param_hint="--check")
+    if watch and given["strict"]:
+        raise typer.BadParameter("it cannot be combined with --watch (a watch has no end to exit 1 at); run "
+                                 "`rag index --strict` first, then watch", param_hint="--strict")
+
+
 @app.command()
 def reports(index_dir: IndexDir = None, verbose: Verbose = False) -> None:
     """List the reports in the index (name, date, paragraphs, pages, uploaded through the page) and the
     excluded ones. ``rag index --exclude NAME`` leaves one out, ``rag index --include NAME`` brings it back."""
     _logging(verbose)
-    manifest = SegmentedIndex.read_manifest(settings_from_flags(index={"index_dir": index_dir}).resolved_index_dir())
+    where = settings_from_flags(index={"index_dir": index_dir}).resolved_index_dir()
+    manifest = SegmentedIndex.read_manifest(where)
     for report in list_reports(manifest):
         facts = [report.date or "no date", f"{report.paragraphs} ¶"] + [f"{report.pages} pages"] * bool(report.pages)
         out.print(literal(f"{report.name}  ({', '.join(facts)}{', uploaded' * report.uploaded})  {report.title}",
                           lines=False), markup=False, highlight=False)
     for name in excluded_reports(manifest):
-        out.print(literal(f"{name}  (excluded: `rag index --include {name}` brings it back)", lines=False),
-                  markup=False, highlight=False)
+        bring_back = include_command(manifest.corpus_root, name, where)
+        out.print(literal(f"{name}  (excluded: `{bring_back}` brings it back)", lines=False), markup=False,
+                  highlight=False)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 Deleting a report removes its file only where the web UI put it there (an upload, unchanged since:
 ``rag.app.upload_ledger``). Any other report (the user's own folder, a watched folder, the bundled sample's
 copy) is *excluded* instead: its file is never touched, and the exclusion is kept with the index version so
-that a later ``rag index`` does not bring it back (``rag index --include NAME`` does; ``rag.index_changes``).
+that a later ``rag index`` does not bring it back (``rag.index_changes.include_command`` does).
 Each operation is one index update under the index lock, ending in a new atomic version: run it now with
 ``pipeline.reindex(change=...)``, or queue it with ``BackgroundIndexer.submit(change)`` (the UI).
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rag.app.upload_ledger import forget_upload, uploaded_files
 from rag.documents.readers import file_sha256
-from rag.errors import RagError, UnknownReport, literal, one_line
-from rag.index_changes import LIST_HINT, IndexChange
+from rag.errors import RagError, literal, one_line
+from rag.index_changes import IndexChange, Reports, check_report, include_command
 from rag.indexing import IndexReport
 from rag.pipeline import Pipeline
 from rag.store.manifest import Manifest
@@ -50,13 +50,18 @@ class Removal:
     name: str
     folder: Path
     deletes_file: bool
+    index_dir: Path | None = None  # where the index is, if known: the command that undoes an exclusion names it
 
     def describe(self) -> str:
         shown = literal(self.name, lines=False)
         if self.deletes_file:
             return f"{shown}: deleted (its uploaded file is removed from {self.folder})"
         return (f"{shown}: excluded from the index (its file in {self.folder} is left as it is; "
-                f"`rag index --include {shown}` brings it back)")
+                f"`{literal(self.bring_back(), lines=False)}` brings it back)")
+
+    def bring_back(self) -> str:
+        """The command that undoes an exclusion of this report."""
+        return include_command(self.folder, self.name, self.index_dir)
 
 
 def corpus_of(manifest: Manifest) -> Path:
@@ -76,19 +81,20 @@ def excluded_reports(manifest: Manifest) -> list[str]:
     return sorted(manifest.excluded)
 
 
-def _known(manifest: Manifest, name: str) -> None:
-    if name not in manifest.documents:
-        note = " (it is excluded; `rag index --include NAME` brings it back)" if name in manifest.excluded else ""
-        raise UnknownReport(f"no report named {literal(name, lines=False)!r} in the index{note}; {LIST_HINT}")
+def _known(manifest: Manifest, name: str, index_dir: Path | None) -> None:
+    """``name`` is a report of the index, else ``rag.index_changes``' one line (which says how to bring an excluded
+    report back)."""
+    check_report(name, manifest.documents, manifest.excluded, Reports(corpus_of(manifest), index_dir))
 
 
-def removal(manifest: Manifest, name: str) -> Removal:
+def removal(manifest: Manifest, name: str, index_dir: Path | None = None) -> Removal:
     """What deleting ``name`` would do (nothing is changed); one ``UnknownReport`` line for an unknown name.
 
     Its file is deleted only when the page wrote it and it still holds exactly those bytes (hashed now):
-    an upload the user has edited since is theirs, and is excluded instead.
+    an upload the user has edited since is theirs, and is excluded instead. ``index_dir``: where the index
+    is, for the command that brings an excluded report back.
     """
-    _known(manifest, name)
+    _known(manifest, name, index_dir)
     if len(manifest.documents) == 1:
         raise RagError(f"{literal(name, lines=False)!r} is the only report in the index; add another one first")
     folder = corpus_of(manifest)
@@ -98,7 +104,7 @@ def removal(manifest: Manifest, name: str) -> Removal:
         ours = recorded is not None and (not path.exists() or file_sha256(path) == recorded)
     except OSError:
         ours = False
-    return Removal(name, folder, ours)
+    return Removal(name, folder, ours, index_dir)
 
 
 def carry_out(planned: Removal) -> IndexChange:
@@ -120,20 +126,12 @@ def carry_out(planned: Removal) -> IndexChange:
 def delete_report(pipeline: Pipeline, name: str) -> tuple[Removal, IndexReport]:
     """Delete (an upload) or exclude (any other report) ``name`` now, and answer from the new version."""
     manifest = pipeline.index.manifest
-    planned = removal(manifest, name)
+    planned = removal(manifest, name, pipeline.settings.resolved_index_dir())
     report = pipeline.reindex(corpus_of(manifest), change=carry_out(planned))
     return planned, report
 
 
-def reread_report(manifest: Manifest, name: str) -> IndexChange:
+def reread_report(manifest: Manifest, name: str, index_dir: Path | None = None) -> IndexChange:
     """The change that reads ``name`` again and re-embeds it, even though its file is unchanged."""
-    _known(manifest, name)
+    _known(manifest, name, index_dir)
     return IndexChange.of(reread=[name])
-
-
-def include_report(manifest: Manifest, name: str) -> IndexChange:
-    """The change that brings the excluded report ``name`` back into the index."""
-    if name not in manifest.excluded:
-        listed = ", ".join(repr(literal(n, lines=False)) for n in sorted(manifest.excluded)[:5]) or "none"
-        raise UnknownReport(f"{literal(name, lines=False)!r} is not excluded from the index (excluded: {listed})")
-    return IndexChange.of(include=[name])

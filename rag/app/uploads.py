@@ -13,7 +13,7 @@ Example::
     corpus = writable_corpus(settings)                  # ~/.local/share/rag/corpus for the bundled sample
     saved = save_upload(Path("/tmp/gradio/abc/notes.md"), "notes.md", corpus, settings)
     print(saved.doc_id, saved.note)                     # "notes.md", "" (or why it was renamed)
-    pipeline.reindex(corpus)                            # embeds only the new file
+    pipeline.reindex(corpus, change=upload_change([saved], corpus, settings))   # embeds only the new file
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from rag.documents.corpus import OutsideCorpus, read_inside
 from rag.documents.limits import ReadBudget, ReadLimits, TextTooLarge, UnreadableFile
 from rag.documents.readers import extract, file_sha256, list_files
 from rag.errors import RagError, UploadRejected
+from rag.index_changes import IndexChange, previous_exclusions
 from rag.settings import BUNDLED_CORPUS, Settings, UISettings, is_bundled
 from rag.store.index import SegmentedIndex
 
@@ -197,6 +198,14 @@ def save_upload(source: Path, name: str, corpus_dir: Path, settings: Settings) -
     except OSError as exc:  # vanished meanwhile, no permission, disk full
         raise UploadRejected(f"{shown}: not added, it could not be copied ({exc.strerror or type(exc).__name__})"
                              ) from None
+
+
+def upload_change(saved: list[SavedUpload], corpus_dir: Path, settings: Settings) -> IndexChange:
+    """The change that indexing ``saved`` needs besides the folder: a name the index excludes (a report excluded,
+    then removed from the folder, uploaded again; or an identical copy of one) is brought back, since the user
+    has just added it. Without it the file would be saved and never indexed."""
+    excluded = previous_exclusions(settings.resolved_index_dir(), str(corpus_dir.expanduser().resolve()))
+    return IndexChange.of(include=[upload.doc_id for upload in saved if upload.doc_id in excluded])
 
 
 def _save(source: Path, shown: str, corpus_dir: Path, settings: Settings) -> SavedUpload:

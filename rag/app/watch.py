@@ -32,9 +32,14 @@ log = logging.getLogger(__name__)
 MAX_BATCH_MS = 30_000
 
 
-def _relevant(root: Path, extensions: Iterable[str]) -> Callable[[object, str], bool]:
+Indexed = Callable[[], Iterable[str]]  # the names (doc ids) of the reports indexed now
+
+
+def _relevant(root: Path, extensions: Iterable[str], indexed: Indexed = tuple) -> Callable[[object, str], bool]:
     """watchfiles' filter: a report's file (by extension), or a folder (moving one moves its reports); never a
-    hidden name (uploads being staged, the upload record, editors' swap files)."""
+    hidden name (uploads being staged, the upload record, editors' swap files). A path that is gone can no
+    longer say whether it was a folder: it counts without a suffix, or when ``indexed`` reports lie under it
+    (a folder named ``2019.q1``); a gone file of another type (``notes.xlsx``) does not."""
     wanted = {ext.lower() for ext in extensions}
 
     def relevant(_change: object, path: str) -> bool:
@@ -45,17 +50,24 @@ def _relevant(root: Path, extensions: Iterable[str]) -> Callable[[object, str], 
         if not parts or any(part.startswith(".") for part in parts):
             return False
         suffix = Path(path).suffix.lower()
-        gone_folder = not suffix and not Path(path).exists()  # moved or deleted: a file type can no longer tell
-        return suffix in wanted or Path(path).is_dir() or gone_folder
+        if suffix in wanted or Path(path).is_dir():
+            return True
+        if Path(path).exists():
+            return False
+        under = "/".join(parts) + "/"
+        return not suffix or any(doc_id.startswith(under) for doc_id in indexed())
     return relevant
 
 
-def batches(folder: Path, settings: IndexSettings, stop: threading.Event | None = None) -> Iterator[set[str]]:
-    """Each batch of changed report paths (relative to ``folder``) until ``stop`` is set or Ctrl-C is pressed."""
+def batches(folder: Path, settings: IndexSettings, stop: threading.Event | None = None,
+            indexed: Indexed = tuple) -> Iterator[set[str]]:
+    """Each batch of changed report paths (relative to ``folder``) until ``stop`` is set or Ctrl-C is pressed;
+    ``indexed`` tells a removed folder from a removed file of another type."""
     from watchfiles import watch  # only the watching commands load it
 
     root = folder.expanduser().resolve()
-    for changes in watch(root, watch_filter=_relevant(root, settings.extensions), step=settings.watch_debounce_ms,
+    for changes in watch(root, watch_filter=_relevant(root, settings.extensions, indexed),
+                         step=settings.watch_debounce_ms,
                          debounce=max(MAX_BATCH_MS, settings.watch_debounce_ms), stop_event=stop,
                          raise_interrupt=True, recursive=True):
         yield {Path(path).relative_to(root).as_posix() for _, path in changes}
@@ -73,22 +85,24 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def follow(pipeline: Pipeline, folder: Path, say: Callable[[str], None], change: IndexChange | None = None) -> None:
-    """Index ``folder`` now (with ``change``), then again after each batch of changes, saying what changed,
-    until Ctrl-C (or SIGTERM: ``docker stop``, systemd). An update that fails (say, every report was removed)
-    is one line, and watching goes on.
+def follow(pipeline: Pipeline, folder: Path, say: Callable[[str], None], change: IndexChange | None = None,
+           complain: Callable[[str], None] | None = None, force: bool = False, compact: bool = False) -> None:
+    """Index ``folder`` now (with ``change``, ``force`` and ``compact``: see ``Pipeline.reindex``), then again
+    after each batch of changes, saying what changed, until Ctrl-C (or SIGTERM: ``docker stop``, systemd). An
+    update that fails (say, every report was removed) is one ``error:`` line to ``complain`` (default: ``say``),
+    and watching goes on.
     """
-    report = pipeline.reindex(folder, change=change)
+    report = pipeline.reindex(folder, force=force, compact=compact, change=change)
     say(report.summary())
     say(f"watching {folder} for changes (Ctrl-C stops)")
     main = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
     previous = signal.signal(signal.SIGTERM, _stop) if main else None
     try:
-        for _changed in batches(folder, pipeline.settings.index):
+        for _changed in batches(folder, pipeline.settings.index, indexed=lambda: pipeline.index.manifest.documents):
             try:
                 report = pipeline.reindex(folder)
             except RagError as exc:
-                say(f"error: {one_line(exc)}")
+                (complain or say)(f"error: {one_line(exc)}")
                 continue
             say(f"{changes_line(report)}: {report.paragraphs} paragraphs in {report.seconds:.1f}s")
     except KeyboardInterrupt:
@@ -99,14 +113,15 @@ def follow(pipeline: Pipeline, folder: Path, say: Callable[[str], None], change:
     say("stopped watching; the index is at its last complete version")
 
 
-def start_watcher(folder: Path, settings: IndexSettings, submit: Callable[[], object]) -> threading.Event:
+def start_watcher(folder: Path, settings: IndexSettings, submit: Callable[[], object],
+                  indexed: Indexed = tuple) -> threading.Event:
     """Watch ``folder`` in a daemon thread, calling ``submit`` (a ``BackgroundIndexer``'s) after each batch;
-    returns the event that stops it."""
+    returns the event that stops it. ``indexed``: the reports indexed now (see ``batches``)."""
     stop = threading.Event()
 
     def run() -> None:
         try:
-            for changed in batches(folder, settings, stop):
+            for changed in batches(folder, settings, stop, indexed):
                 log.info("changes in %s (%d paths): indexing them", folder, len(changed))
                 submit()
         except Exception:  # the server goes on without following the folder, and says so

@@ -37,12 +37,13 @@ from rag.settings.sections import (
     QuestionSettings,
     RetrievalSettings,
     UISettings,
+    default_index_dir,
     is_bundled,
 )
 
 __all__ = [
     "BUNDLED_CORPUS", "DEFAULT_EMBEDDER", "PROJECT_ROOT", "SECTIONS",
     "AbstentionSettings", "CitationSettings", "IndexSettings", "LLMSettings", "PresetError", "PromptSettings",
-    "QuestionSettings", "RetrievalSettings", "Settings", "UISettings", "available_presets", "env_name", "is_bundled",
-    "load_preset", "setting_names",
+    "QuestionSettings", "RetrievalSettings", "Settings", "UISettings", "available_presets", "default_index_dir",
+    "env_name", "is_bundled", "load_preset", "setting_names",
 ]

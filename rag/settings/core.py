@@ -21,6 +21,7 @@ from rag.settings.sections import (
     QuestionSettings,
     RetrievalSettings,
     UISettings,
+    default_index_dir,
     is_bundled,
 )
 
@@ -114,6 +115,5 @@ class Settings(BaseSettings):
 
     def is_first_run_default(self) -> bool:
         """The bundled sample in the default index location: the only index ``ensure_index`` builds (on first use)."""
-        default_dir = IndexSettings.model_fields["index_dir"].get_default(call_default_factory=True)
-        return (self.resolved_index_dir() == Path(default_dir).expanduser().resolve()
+        return (self.resolved_index_dir() == default_index_dir().expanduser().resolve()
                 and is_bundled(self.resolved_corpus_dir()))

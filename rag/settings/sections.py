@@ -36,12 +36,17 @@ def xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback)
 
 
+def default_index_dir() -> Path:
+    """Where the index lives unless ``index.index_dir`` says otherwise (the commands then need ``--index-dir``)."""
+    return xdg("XDG_DATA_HOME", ".local/share") / "rag" / "index"
+
+
 class IndexSettings(Section):
     """Documents, chunking, the embedder and the index (``rag.documents``, ``embeddings``, ``rag.store``)."""
 
     corpus_dir: Path = Field(BUNDLED_CORPUS, description="Folder of reports to index.")
     index_dir: Path = Field(
-        default_factory=lambda: xdg("XDG_DATA_HOME", ".local/share") / "rag" / "index",
+        default_factory=default_index_dir,
         description="Where the FAISS index and its records live.",
     )
     index_type: str = Field(

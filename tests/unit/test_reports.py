@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.app.reports import delete_report, include_report, list_reports, removal, reread_report
+from rag.app.reports import delete_report, list_reports, removal, reread_report
 from rag.app.upload_ledger import LEDGER, uploaded_files
 from rag.app.uploads import save_upload
 from rag.errors import CorpusNotFound, RagError, UnknownReport
@@ -92,7 +92,7 @@ def test_excluding_the_users_own_report_never_touches_a_file_and_lasts(pipeline:
     assert again.added == [] and again.excluded == [SENTINEL_FILE] and SENTINEL_FILE not in _docs(pipeline)
     assert SegmentedIndex.read_manifest(pipeline.settings.resolved_index_dir()).excluded == [SENTINEL_FILE]
 
-    back = pipeline.reindex(change=include_report(pipeline.index.manifest, SENTINEL_FILE))
+    back = pipeline.reindex(change=IndexChange.of(include=[SENTINEL_FILE]))
     assert back.added == [SENTINEL_FILE] and back.excluded == [] and SENTINEL_FILE in _docs(pipeline)
     assert _fingerprint(corpus) == files
 
@@ -126,7 +126,7 @@ def test_unknown_names_are_one_line_errors_and_change_nothing(pipeline: Pipeline
     manifest = pipeline.index.manifest
     version = read_pointer(pipeline.settings.resolved_index_dir()).version
     for call in (lambda: removal(manifest, "nope.txt"), lambda: reread_report(manifest, "nope.txt"),
-                 lambda: include_report(manifest, SENTINEL_FILE),
+                 lambda: pipeline.reindex(change=IndexChange.of(include=[SENTINEL_FILE])),
                  lambda: pipeline.reindex(change=IndexChange.of(exclude=["nope.txt"])),
                  lambda: pipeline.reindex(change=IndexChange.of(include=["nope.txt"]))):
         with pytest.raises(UnknownReport) as raised:

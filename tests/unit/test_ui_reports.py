@@ -89,12 +89,29 @@ def test_deleting_a_folder_report_excludes_it_and_leaves_the_file(tmp_path: Path
     path = chat.upload_dir / SENTINEL[0]
     stat, data = path.stat(), path.read_bytes()
     question, _, asked = chat.reports.ask_delete(SENTINEL[0])
-    assert "is not touched" in question and "rag index --include" in question
+    index_dir = chat.pipeline.settings.resolved_index_dir()
+    assert "is not touched" in question and f"rag index {chat.upload_dir} --index-dir {index_dir} --include " \
+        f"{SENTINEL[0]}</code>" in question
     *_, pending, _ = chat.reports.confirm_delete(SENTINEL[0], asked)
     status, table, *_ = _settle(chat.reports.progress, pending)
     assert "✓ excluded" in status and "Excluded" in table and SENTINEL[0] in table.split("Excluded")[1]
     assert path.read_bytes() == data and path.stat().st_mtime_ns == stat.st_mtime_ns
     assert SENTINEL[0] not in chat.pipeline.index.manifest.documents
+
+
+def test_uploading_an_excluded_report_again_indexes_it(tmp_path: Path) -> None:
+    chat = _chat(tmp_path)
+    path = chat.upload_dir / SENTINEL[0]
+    copy = tmp_path / "incoming" / SENTINEL[0]
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    *_, pending, _ = chat.reports.confirm_delete(SENTINEL[0], SENTINEL[0])
+    _settle(chat.reports.progress, pending)
+    path.unlink()  # the user moved it away: it stays excluded
+    _, _, _, pending, _ = chat.upload([str(copy)])
+    status, *_ = _settle(lambda p: chat.index_progress(p), pending)
+    assert SENTINEL[0] in chat.pipeline.index.manifest.documents and "failed" not in status
+    assert chat.pipeline.index.manifest.excluded == []
 
 
 def test_reindex_reads_the_report_again_in_the_background(tmp_path: Path) -> None:
