@@ -115,17 +115,19 @@ def test_cli_errors_are_one_line(openai_server: OpenAIServer, bundled_index_dir:
 
 
 def test_a_prompt_too_long_for_the_server_is_an_error_not_a_missing_option(openai_server: OpenAIServer) -> None:
-    """llama_cpp.server answers a prompt beyond its context with a 400: one line, and the next request still asks
-    under a schema, for log-probabilities and for token counts (none of them was taken for unsupported)."""
+    """llama_cpp.server answers a prompt beyond its context with a 400 (a stream: cut short): one line, and the next
+    request still asks under a schema, for log-probabilities and for token counts (none taken for unsupported)."""
     llm = make_openai(Settings(llm={"backend": "openai", "base_url": openai_server.url,
                                     "api_key": openai_server.key}).llm)
     long: list[Message] = [{"role": "user", "content": "customs " * 5000}]
-    for call in (lambda: llm.choose(long, ["1.1"], 1), lambda: llm.prefer(long, "Yes", "No"),
-                 lambda: llm.stream(long).drain()):
+    for call in (lambda: llm.choose(long, ["1.1"], 1), lambda: llm.prefer(long, "Yes", "No")):
         with pytest.raises(LLMUnavailable, match=r"answered 400: .*maximum context length is 4096 tokens"):
             call()
     sources: list[Message] = [{"role": "user", "content": "Sources:\n[1.1] The sky is blue.\n[1.2] Grass is "
                                "green.\nWhich source says what colour grass is? Answer with its id."}]
     assert llm.choose(sources, ["1.1", "1.2"], 1).usage.prompt_tokens  # json_schema refused, json_object taken
-    assert llm.stream([{"role": "user", "content": "Say OK."}], max_tokens=4).drain().prompt_tokens  # counts asked
-    assert llm._logprobs  # still asked for: the 400 was about the context, not the option
+    assert "".join(llm.stream([{"role": "user", "content": "Say OK."}], max_tokens=4))
+    assert llm._logprobs and llm._usage_in_stream  # still asked for: the 400 was about the context, not them
+    # A stream starts (200), then ends without a token; last, as llama_cpp.server leaves that connection broken.
+    with pytest.raises(LLMUnavailable, match="was cut off"):
+        llm.stream(long).drain()
