@@ -42,8 +42,8 @@ def paragraph_label(doc_id: str, paragraph: int, page: int | None = None) -> str
 
 
 def _day(value: date | str | None, name: str) -> date | None:
-    """A date from a ``date``, a ``datetime`` or "YYYY-MM-DD" ("" and None: no limit)."""
-    if value is None or value == "":
+    """A date from a ``date``, a ``datetime`` or "YYYY-MM-DD" (None and blank text: no limit)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
         return value.date()
@@ -55,12 +55,29 @@ def _day(value: date | str | None, name: str) -> date | None:
         raise InvalidScope(f"{name} {str(value)!r} is not a date: use YYYY-MM-DD, e.g. 2009-10-27") from None
 
 
+LISTED = 3  # names a scope's description spells out: a picker may hold dozens, an error stays one readable line
+
+
+def _names(given: str | Iterable[str]) -> tuple[str, ...]:
+    """Names as a tuple: a plain string is one name (not its characters); blanks are dropped."""
+    return tuple(name.strip() for name in ([given] if isinstance(given, str) else given) if name and name.strip())
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """The names quoted, joined by "or" ('a', 'b' or 'c'); past ``LISTED`` of them: 'a', 'b', 'c' or 4 more."""
+    quoted = [repr(name) for name in names]
+    if len(quoted) > LISTED:
+        return f"{', '.join(quoted[:LISTED])} or {len(quoted) - LISTED} more"
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which reports a question may be answered from: names and a date range, each optional (``Scope()``: all).
 
     ``docs`` are case-insensitive globs matched against a report's path under the corpus folder (its doc_id)
-    and its file name: ``"002*"``, ``"*.pdf"``, ``"sub/*"``; a report matching any of them is in. ``since`` and
+    and its file name: ``"002*"``, ``"*.pdf"``, ``"sub/*"``; a report matching any of them is in. ``ids`` are
+    exact doc_ids (the reports picked from a list: ``"a.md"`` is that report, not ``"2019/a.md"``). ``since`` and
     ``until`` (inclusive; a ``date`` or "YYYY-MM-DD") compare the report's date, the one found in its text when it
     was indexed: a report without a date is outside every date range. The search itself is limited, so a
     question still gets its k paragraphs when the allowed reports hold that many.
@@ -69,28 +86,46 @@ class Scope:
 
         Scope(docs=("002*", "*.pdf"), since=date(2009, 1, 1))      # pipeline.ask(question, scope=...)
         Scope.of("002*", since="2009-01-01")                         # the same, from text (CLI, UI)
+        Scope.or_none(flags.doc, flags.since, flags.until)           # None when nothing limits the question
     """
 
     docs: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
+    ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "docs", tuple(d.strip() for d in self.docs if d and d.strip()))
+        # A plain string is one name, a date may come as text: ``Scope(docs="002*", since="2009-01-01")``.
+        object.__setattr__(self, "docs", _names(self.docs))
+        object.__setattr__(self, "ids", _names(self.ids))
+        object.__setattr__(self, "since", _day(self.since, "since"))
+        object.__setattr__(self, "until", _day(self.until, "until"))
         if self.since and self.until and self.since > self.until:
             raise InvalidScope(f"since {self.since} is after until {self.until}: no report can be in between")
 
     @classmethod
     def of(cls, docs: str | Iterable[str] = (), since: date | str | None = None,
-           until: date | str | None = None) -> Scope:
+           until: date | str | None = None, ids: Iterable[str] = ()) -> Scope:
         """A scope from names (one or many) and dates as ``date`` or "YYYY-MM-DD" ("" or None: no limit);
         ``InvalidScope`` for a date that is not one."""
-        return cls(tuple([docs] if isinstance(docs, str) else docs), _day(since, "since"), _day(until, "until"))
+        return cls(_names(docs), _day(since, "since"), _day(until, "until"), _names(ids))
+
+    @classmethod
+    def or_none(cls, docs: str | Iterable[str] | None = (), since: date | str | None = None,
+                until: date | str | None = None, ids: Iterable[str] = ()) -> Scope | None:
+        """``Scope.of`` for the CLI's flags and the chat's boxes: None when nothing limits the question."""
+        scope = cls.of(docs or (), since, until, ids)
+        return None if scope.everything else scope
 
     @property
     def everything(self) -> bool:
         """No limit at all: every report is searched."""
-        return not self.docs and self.since is None and self.until is None
+        return not self.named and self.since is None and self.until is None
+
+    @property
+    def named(self) -> bool:
+        """Some reports are named (by pattern or exactly): a report named by none is out."""
+        return bool(self.docs or self.ids)
 
     @property
     def dated(self) -> bool:
@@ -107,11 +142,15 @@ class Scope:
         return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
 
     def describe(self) -> str:
-        """The limits in words, as the CLI flags read: "--doc '002*' --since 2009-01-01"."""
-        parts = [f"--doc {d!r}" for d in self.docs]
-        parts += [f"--since {self.since}"] if self.since else []
-        parts += [f"--until {self.until}"] if self.until else []
-        return " ".join(parts) or "no limit"
+        """The limits in plain words, the same for the CLI, the API and the chat:
+        "reports matching '002*' dated from 2009-01-01"."""
+        named = ([f"named {_listed(self.ids)}"] if self.ids else []) + (
+            [f"matching {_listed(self.docs)}"] if self.docs else [])
+        dates = (f"dated {self.since} to {self.until}" if self.since and self.until else
+                 f"dated from {self.since}" if self.since else f"dated until {self.until}" if self.until else "")
+        if not named and not dates:
+            return "all reports"
+        return " ".join(part for part in ("reports", " or ".join(named), dates) if part)
 
 
 class Message(TypedDict):

@@ -33,6 +33,7 @@ class FakeOpenAI:
     no_finish: bool = False  # end the stream with [DONE] but no finish_reason
     stall_seconds: float = 0.0  # wait before answering (to trigger client timeouts)
     choose_containing: str = "100 seizures"  # a structured request chooses the id of the sentence with this
+    fail_with: list[tuple[int, str]] = field(default_factory=list)  # the next chat requests answer these, one each
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -113,9 +114,14 @@ class FakeOpenAI:
                 if body.get("model") not in (fake.models if fake.chat_models is None else fake.chat_models):
                     return self._error(404, f"The model `{body.get('model')}` does not exist", "model_not_found")
                 time.sleep(fake.stall_seconds)
+                if fake.fail_with:  # a prompt too long for the context, a one-off crash: nothing about an option
+                    status, message = fake.fail_with.pop(0)
+                    return self._error(status, message, "error")
                 kind = (body.get("response_format") or {}).get("type")
-                if kind is not None and kind not in fake.formats:
-                    return self._json(500, {"detail": f"1 validation error: response_format.type {kind!r}"})
+                if kind is not None and kind not in fake.formats:  # as llama_cpp.server answers it
+                    return self._error(500, "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                                       f"'response_format', 'type'), 'msg': \"Input should be 'text' or "
+                                       f"'json_object'\", 'input': {kind!r}}}", "internal_server_error")
                 if body.get("logprobs") and fake.logprobs is None:
                     return self._error(400, "logprobs are not supported", "unsupported_parameter")
                 if body.get("stream_options") and not fake.stream_usage:

@@ -33,7 +33,7 @@ from rag.errors import RagError, UploadRejected, one_line
 from rag.pipeline import Pipeline
 from rag.types import Message
 from ui import render
-from ui.filters import ReportFilter, scope_of
+from ui.filters import ReportFilter
 from ui.gate import UPLOADS_OFF
 from ui.indexing import Pending, upload_progress
 from ui.page_images import PageImages, attach
@@ -93,6 +93,7 @@ class ChatApp:
         self.indexer = pipeline.resources.background_indexer(self.upload_dir)
         self.pages = PageImages(self.upload_dir)  # a PDF card's page image, from the folder the indexer reads
         self.reports = ReportsPanel(self)  # list, delete, re-index (ui.reports), on the same indexer and gate
+        self.limits = ReportFilter(pipeline)  # the reports and dates a question is limited to (ui.filters)
 
     def respond(self, question: str, k: float, turns: list[Turn], docs: list[str] | None = None, since: str = "",
                 until: str = "") -> Iterator[ChatOutput]:
@@ -111,7 +112,8 @@ class ChatApp:
         yield shown, turns, ""
         answer_text: str | None = None
         try:
-            stream = self.pipeline.stream(question, int(k), history=_history(turns), scope=scope_of(docs, since, until))
+            scope = self.limits.scope(docs, since, until)  # InvalidScope for a bad date: one line in the chat
+            stream = self.pipeline.stream(question, int(k), history=_history(turns), scope=scope)
             raw = ""
             for delta in stream:
                 raw += delta
@@ -202,7 +204,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         demo = build_app(Pipeline(Settings(retrieval={"k": 5})))
         demo.launch(prevent_thread_lock=True, server_port=7861)   # or ui.serve.launch(demo, settings)
     """
-    handlers, limits = ChatApp(pipeline), ReportFilter(pipeline)
+    handlers = ChatApp(pipeline)
+    limits = handlers.limits
     settings = pipeline.settings
     limit, text = human_size(settings.ui.max_upload_bytes), human_size(settings.ui.max_upload_text_bytes)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:

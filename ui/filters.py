@@ -1,8 +1,10 @@
 """Limit the next questions to some reports: a picker of the indexed reports and a date range.
 
 The chosen reports and dates become the pipeline's ``rag.types.Scope`` for each question asked after (the search
-itself is limited, so an answer still rests on k paragraphs of those reports). The picker lists what the index
-holds and follows it: ``ui.app`` refreshes it whenever the corpus panel is refreshed (page load, an upload indexed).
+itself is limited, so an answer still rests on k paragraphs of those reports). A report picked from the list is
+that report exactly (``Scope.ids``: picking ``a.md`` leaves ``2019/a.md`` out); a typed pattern is a glob (``--doc``).
+The picker lists what the index holds and follows it: ``ui.app`` refreshes it whenever the corpus panel is refreshed
+(page load, an upload indexed).
 
 Example::
 
@@ -10,7 +12,7 @@ Example::
     with gr.Blocks() as demo:
         picker, since, until = limits.build()
         ...                                        # inputs=[question, k, turns, picker, since, until]
-    scope_of(["002_50d104ffb6a67dba.txt"], "2009-01-01", "")   # Scope(docs=(...), since=date(2009, 1, 1))
+    limits.scope(["002_50d104ffb6a67dba.txt"], "2009-01-01", "")   # Scope(ids=(...), since=date(2009, 1, 1))
 """
 
 from __future__ import annotations
@@ -42,12 +44,6 @@ def report_label(document: IndexedDocument) -> str:
     return f"{title} ({details})"
 
 
-def scope_of(docs: Sequence[str] | None, since: str | None, until: str | None) -> Scope | None:
-    """The picker's reports and the date boxes as a ``Scope`` (None: no limit); ``InvalidScope`` for a bad date."""
-    scope = Scope.of(tuple(docs or ()), (since or "").strip(), (until or "").strip())
-    return None if scope.everything else scope
-
-
 class ReportFilter:
     """The picker and the date range, over one pipeline's index."""
 
@@ -61,6 +57,13 @@ class ReportFilter:
         except (RagError, EmbedderUnavailable):
             return []
         return [(report_label(d), d.doc_id) for d in sorted(documents, key=lambda d: (d.title.lower(), d.doc_id))]
+
+    def scope(self, picked: Sequence[str] | None, since: str | None, until: str | None) -> Scope | None:
+        """The picker's reports and the date boxes as a ``Scope`` (None: no limit); ``InvalidScope`` for a bad date.
+        A value the index holds is an exact doc_id (the picker cannot tell picked from typed); others are globs."""
+        known = {doc_id for _, doc_id in self.choices()}
+        values = list(picked or ())
+        return Scope.or_none([v for v in values if v not in known], since, until, [v for v in values if v in known])
 
     def refresh(self, selected: Sequence[str] | None) -> Any:
         """The picker over the current index, keeping the chosen reports that are still in it (and patterns)."""

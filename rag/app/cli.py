@@ -46,7 +46,6 @@ from rag.app.options import (
     err,
     llm_flags,
     out,
-    scope_from_flags,
     settings_from_flags,
     snippet,
 )
@@ -59,6 +58,7 @@ from rag.pipeline import Pipeline
 from rag.store.base import FILES
 from rag.store.factory import store_named
 from rag.store.index import SegmentedIndex
+from rag.types import Scope
 
 # cls: `serve` and `eval` come from their packages, through rag.app.commands (rag imports neither ui nor eval)
 app = typer.Typer(cls=CommandGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -187,7 +187,7 @@ def search(
     ``--doc`` / ``--since`` / ``--until`` search only some reports: ``rag search "seizures" --doc "002*"``.
     """
     _logging(verbose)
-    scope = scope_from_flags(doc, since, until)
+    scope = Scope.or_none(doc, since, until)
     pipeline = Pipeline(settings_from_flags(retrieval={"k": k}, index={"index_dir": index_dir}), progress=True)
     for rank, hit in enumerate(pipeline.retrieve(query, scope=scope), 1):
         out.print(f"{rank}. {hit.score:.3f}  {literal(hit.label(), lines=False)}: "
@@ -215,7 +215,7 @@ def ask(
     report's date) limit the answer to some reports: ``rag ask --doc "002*" --since 2009-01-01 "..."``.
     """
     _logging(verbose)
-    scope = scope_from_flags(doc, since, until)
+    scope = Scope.or_none(doc, since, until)
     settings = settings_from_flags(retrieval={"k": k}, llm=llm_flags(llm, model, gguf_path=gguf),
                                    index={"index_dir": index_dir}, preset=preset)
     pipeline = Pipeline(settings, progress=not as_json)

@@ -17,7 +17,6 @@ from rich.console import Console
 
 from rag.errors import literal
 from rag.settings import Settings
-from rag.types import Scope
 
 # emoji=False: a report's ":x:" prints as ":x:", never as an emoji (text from reports is printed literally)
 out = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -56,10 +55,6 @@ def settings_from_flags(preset: str | None = None, **sections: dict[str, Any]) -
                     **({} if preset is None else {"preset": preset}))
 
 
-def scope_from_flags(docs: list[str] | None, since: datetime | None, until: datetime | None) -> Scope | None:
-    """The ``--doc`` / ``--since`` / ``--until`` flags as a ``Scope`` (None when none is given)."""
-    scope = Scope.of(docs or (), since, until)
-    return None if scope.everything else scope
 def llm_flags(backend: str | None, model: str | None, **more: object) -> dict[str, object]:
     """The ``llm`` section from ``--llm`` and ``--model``: the model is named for whichever server answers."""
     return {"backend": backend, "ollama_model": model, "openai_model": model, **more}

@@ -7,6 +7,7 @@ import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from rag.types import Message
 
@@ -30,6 +31,24 @@ class Selection:
 R = TypeVar("R")
 NONE = "none"  # the choice of no option
 _BRACKETED = re.compile(r"\[\s*([^\[\]]+?)\s*\]")
+# A JSON choice, {"chosen": ["12.3", "4.1"]}, costs up to ~16 tokens per id (quotes, digits, comma: tokenizers split
+# ids finely) plus ~16 for the braces and key. The cap stops a server that does not constrain the reply from
+# writing a whole answer where a few ids were asked for; too tight a cap would cut the JSON and lose the choice.
+JSON_TOKENS_PER_CHOICE = 16
+JSON_CHOICE_OVERHEAD = 16
+
+
+def json_choice_tokens(max_choices: int) -> int:
+    """The reply cap for a JSON choice of up to ``max_choices`` options (Ollama's and the OpenAI API's)."""
+    return JSON_TOKENS_PER_CHOICE * max_choices + JSON_CHOICE_OVERHEAD
+
+
+def shown_url(url: str) -> str:
+    """``url`` as logs, errors and the UI show it: without the ``user:password@`` it may carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def parse_choice(text: str, options: Sequence[str], max_choices: int) -> list[str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from embeddings.classpath import ClassPathError, import_class, is_class_path
 from rag.errors import LLMUnavailable
-from rag.llm.base import LLM, Message
+from rag.llm.base import LLM, Message, shown_url
 from rag.llm.gguf import assemble_packaged_model
 from rag.llm.llama_cpp_llm import LlamaCppLLM
 from rag.llm.ollama_llm import OllamaLLM
@@ -50,7 +50,8 @@ def make_openai(settings: LLMSettings) -> OpenAILLM:
     from rag.llm.openai_llm import OpenAILLM
 
     return OpenAILLM(settings.base_url, settings.openai_model, settings.api_key.get_secret_value(),
-                     settings.openai_timeout, settings.temperature, settings.max_answer_tokens, settings.seed)
+                     timeout=settings.openai_timeout, temperature=settings.temperature,
+                     max_tokens=settings.max_answer_tokens, seed=settings.seed)
 
 
 def make_embedded(settings: LLMSettings, progress: bool = True, warm_messages: list[Message] | None = None
@@ -83,7 +84,7 @@ def _choose(settings: LLMSettings, progress: bool, warm: list[Message] | None) -
     if settings.backend == "ollama":
         return LLMChoice(make_ollama(settings), f"configured: ollama at {settings.ollama_host}")
     if settings.backend == "openai":
-        return LLMChoice(make_openai(settings), f"configured: openai-compatible server at {settings.base_url}")
+        return LLMChoice(make_openai(settings), f"configured: openai-compatible server at {shown_url(settings.base_url)}")
     if settings.backend == "embedded":
         return LLMChoice(make_embedded(settings, progress, warm), "configured: embedded")
     try:

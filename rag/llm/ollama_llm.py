@@ -14,7 +14,7 @@ import httpx
 import ollama
 
 from rag.errors import LLMUnavailable, one_line
-from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_json_choice
+from rag.llm.base import NONE, Message, Selection, TextStream, Usage, json_choice_tokens, parse_json_choice
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class OllamaLLM:
         schema = {"type": "object", "required": ["chosen"], "properties": {"chosen": {
             "type": "array", "minItems": 1, "maxItems": max_choices,
             "items": {"type": "string", "enum": [*options, NONE]}}}}
-        options_ = {**self.options, "num_predict": 16 * max_choices + 16}
+        options_ = {**self.options, "num_predict": json_choice_tokens(max_choices)}
         try:
             with self._failures("reply"):
                 reply = self.client.chat(self.model, messages=messages, format=schema, options=options_)

@@ -8,7 +8,8 @@ Every failure becomes a one-line ``LLMUnavailable`` that says what to do. The cl
 
 Example::
 
-    llm = OpenAILLM("http://localhost:8080/v1", "qwen2.5-3b-instruct")
+    llm = OpenAILLM("http://localhost:8080/v1", "qwen2.5-3b-instruct", timeout=120, temperature=0, max_tokens=512,
+                    seed=42)  # as rag.llm.factory.make_openai passes the llm settings
     print("".join(llm.stream([{"role": "user", "content": "Say hello"}])))
 """
 
@@ -20,11 +21,12 @@ import os
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import openai
 
 from rag.errors import LLMUnavailable, one_line
-from rag.llm.base import NONE, Message, Selection, TextStream, Usage, parse_json_choice
+from rag.llm.base import NONE, Message, Selection, TextStream, Usage, json_choice_tokens, parse_json_choice, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,28 @@ NO_KEY = "no-key"  # local servers check no key, but the client sends no request
 TOP_LOGPROBS = 20  # the most alternatives per token the OpenAI API returns
 PREFER_MAX_TOKENS = 32  # 'prefer' generates through the shared start of the two texts; longer starts: no answer
 SHOWN_MODELS = 10  # an unknown model's error lists at most this many of the server's models
-# How a server refuses a parameter it does not know: 400 or 422 (vLLM, OpenAI), or 500 (llama-cpp-python's
-# server answers a response_format type it lacks with a validation error).
+# How a server refuses a parameter it does not know: 400 or 422 (OpenAI: "Unrecognized request argument supplied:
+# stream_options"; vLLM: "Extra inputs are not permitted"), or 500 (llama_cpp.server: "1 validation error: {... 'loc':
+# ('body', 'response_format', 'type') ... 'input': 'json_schema'}"). Only a refusal whose text names the option, or
+# says it is unsupported, makes the backend do without it: a context-length 400 or a one-off 500 is just an error.
 REFUSED = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError)
+UNSUPPORTED = ("not supported", "unsupported", "unrecognized", "extra inputs", "extra fields", "extra_forbidden",
+               "unknown parameter")
+FORMAT_WORDS = ("response_format", "json_schema", "json_object", "grammar")
+LOGPROBS_WORDS = ("logprobs",)
+STREAM_USAGE_WORDS = ("stream_options", "include_usage")
+
+
+def _login(url: str) -> tuple[str, str] | None:
+    """The ``user:password`` an address carries (a proxy in front of the server may want it), else None."""
+    parts = urlsplit(url)
+    return (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username or parts.password else None
+
+
+def _refuses(exc: openai.APIStatusError, option: tuple[str, ...]) -> bool:
+    """Whether the server refused the request for the option named by ``option`` (see ``REFUSED``)."""
+    text = f"{exc} {exc.body}".lower()
+    return isinstance(exc, REFUSED) and any(word in text for word in (*option, *UNSUPPORTED))
 
 
 def _formats(schema: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -47,18 +68,20 @@ def _formats(schema: dict[str, Any]) -> list[dict[str, Any] | None]:
 class OpenAILLM:
     backend = "openai"
 
-    def __init__(self, base_url: str, model: str = "", api_key: str = "", timeout: float = 120.0,
-                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 42) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_url: str, model: str = "", api_key: str = "", *, timeout: float, temperature: float,
+                 max_tokens: int, seed: int) -> None:
+        self.base_url = shown_url(base_url.rstrip("/"))  # what messages and logs name: no user:password@
         self.configured = model  # empty: the one model the server lists
         self.served: str | None = None  # the model name once the server has been seen to have it
         self.timeout = timeout
         self.max_tokens = max_tokens
         self.sampling = {"temperature": temperature, "seed": seed}
+        login = _login(base_url)  # sent as HTTP basic auth, as the address asked, but never in a URL the client logs
         self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or NO_KEY, timeout=timeout,
-                                    max_retries=0)  # a failure is reported at once, in one line
-        self._usage_in_stream = True  # False once the server refused stream_options
-        self._format = 0  # index into _formats: the first the server accepted
+                                    max_retries=0,  # a failure is reported at once, in one line
+                                    http_client=openai.DefaultHttpxClient(auth=login) if login else None)
+        self._usage_in_stream = True  # False once the server refused stream_options and took the request without
+        self._format = 0  # index into _formats: the last one a request succeeded with
         self._logprobs = True  # False once the server refused log-probabilities
 
     @property
@@ -143,7 +166,7 @@ class OpenAILLM:
                                  ) from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMUnavailable(f"the server at {self.base_url} refused the API key ({exc.status_code}); set "
-                                 "OPENAI_API_KEY (or RAG_LLM__API_KEY) to a key it accepts") from None
+                                 "RAG_LLM__API_KEY to a key it accepts") from None
         except openai.NotFoundError:
             raise self._missing() from None
         except openai.APIStatusError as exc:
@@ -162,15 +185,18 @@ class OpenAILLM:
 
     def _open(self, model: str, messages: list[Message], max_tokens: int) -> Any:
         """The stream, asking for token counts in its last chunk unless the server refused that once."""
-        if self._usage_in_stream:
-            try:
-                return self._complete(model, messages, max_tokens, stream=True,
-                                      stream_options={"include_usage": True})
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
-                log.info("the server at %s refused stream_options: answers come without token counts",
-                         self.base_url)
-                self._usage_in_stream = False
-        return self._complete(model, messages, max_tokens, stream=True)
+        if not self._usage_in_stream:
+            return self._complete(model, messages, max_tokens, stream=True)
+        try:
+            return self._complete(model, messages, max_tokens, stream=True, stream_options={"include_usage": True})
+        except REFUSED as exc:
+            if not _refuses(exc, STREAM_USAGE_WORDS):
+                raise
+            chunks = self._complete(model, messages, max_tokens, stream=True)
+            log.info("the server at %s refused stream_options (%s): answers come without token counts",
+                     self.base_url, one_line(exc))
+            self._usage_in_stream = False  # only now: the request without it was taken
+            return chunks
 
     def _generate(self, messages: list[Message], max_tokens: int) -> Generator[str, None, Usage]:
         model = self._ready()
@@ -192,24 +218,26 @@ class OpenAILLM:
     def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:
         """The model's choice under a JSON schema, ``{"chosen": [...]}``, each item one of the options or "none".
         A server that refuses the schema is asked in the next dialect it may know, then plainly: the ids the
-        plain reply writes are read. The dialect that worked is remembered."""
+        plain reply writes are read. The dialect a request succeeded with is remembered; an error that does not
+        name the format (a context-length 400, a one-off 500) is an error, not a reason to step down."""
         schema = {"type": "object", "required": ["chosen"], "properties": {"chosen": {
             "type": "array", "minItems": 1, "maxItems": max_choices,
             "items": {"type": "string", "enum": [*options, NONE]}}}}
-        model, formats = self._ready(), _formats(schema)
+        model, formats, index = self._ready(), _formats(schema), self._format
         while True:
-            response_format = formats[self._format]
+            response_format = formats[index]
             extra = {} if response_format is None else {"response_format": response_format}
             with self._failures():
                 try:
-                    reply = self._complete(model, messages, 16 * max_choices + 16, **extra)
+                    reply = self._complete(model, messages, json_choice_tokens(max_choices), **extra)
                     break
                 except REFUSED as exc:
-                    if response_format is None:
+                    if response_format is None or not _refuses(exc, FORMAT_WORDS):
                         raise
                     log.warning("the server at %s refused response_format %s (%s); trying the next way",
                                 self.base_url, response_format["type"], one_line(exc))
-                    self._format += 1
+                    index += 1
+        self._format = index
         content = reply.choices[0].message.content or "" if reply.choices else ""
         usage = Usage(reply.usage.prompt_tokens, reply.usage.completion_tokens) if reply.usage else Usage()
         return Selection(parse_json_choice(content, options, max_choices), usage)
@@ -227,6 +255,8 @@ class OpenAILLM:
             try:
                 reply = self._complete(model, messages, len(common) + 1, logprobs=True, top_logprobs=TOP_LOGPROBS)
             except REFUSED as exc:
+                if not _refuses(exc, LOGPROBS_WORDS):
+                    raise
                 log.info("the server at %s gives no log-probabilities (%s)", self.base_url, one_line(exc))
                 self._logprobs = False
                 return None

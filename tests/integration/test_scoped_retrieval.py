@@ -57,7 +57,7 @@ def test_a_date_range_keeps_the_reports_dated_inside_it(index: SegmentedIndex, e
     assert 0 < len(inside) < len(index.manifest.documents)
     hits = Retriever(index, embedder).search(SENTINEL_QUESTION, K, scope)
     assert len(hits) == K and {h.doc_id for h in hits} <= inside
-    with pytest.raises(NoMatchingReport, match=r"^no report matches --since 2030-01-01: the index holds 5 reports, "
+    with pytest.raises(NoMatchingReport, match=r"^no reports dated from 2030-01-01: the index holds 5 reports, "
                                                r"dated \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d"):
         Retriever(index, embedder).search(SENTINEL_QUESTION, K, Scope.of(since="2030-01-01"))
 
@@ -69,6 +69,6 @@ def test_rag_search_and_ask_take_the_flags(bundled_index_dir: Path) -> None:
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 5 and all(f"{SEMINAR} ¶" in line for line in lines), lines
     _one_line_error(rag("ask", "What was seized?", "--doc", "nothing*", "--index-dir", str(bundled_index_dir)),
-                    "no report matches --doc 'nothing*'", "the index holds 5 reports")
+                    "no reports matching 'nothing*'", "the index holds 5 reports")
     _one_line_error(rag("search", "x", "--until", "2009-02-30", "--index-dir", str(bundled_index_dir)),
                     "--until", "2009-02-30")

@@ -29,7 +29,7 @@ SOURCES = [{"role": "user", "content": "Sources:\n\n[1.1] A.\n[1.2] Over 100 sei
 @pytest.fixture(autouse=True)
 def _no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own OpenAI key stays out of these tests."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS"):
+    for name in ("OPENAI_API_KEY", "RAG_LLM__API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -93,19 +93,18 @@ def test_a_model_gone_after_the_check_is_the_same_line() -> None:
             lambda: list(_openai(odd.url).stream(MESSAGES)))
 
 
-def test_the_key_comes_from_openai_api_key_and_a_wrong_one_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_comes_from_rag_llm_api_key_and_a_wrong_one_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAI() as open_server:
         _openai(open_server.url).check()
     assert open_server.requests[-1][2]["authorization"] == "Bearer no-key"  # a local server that checks none
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-right")
+    monkeypatch.setenv("RAG_LLM__API_KEY", "sk-right")
     settings = Settings(llm={"backend": "openai", "base_url": "http://127.0.0.1:1/v1"})
     assert "sk-right" not in repr(settings) and "sk-right" not in str(settings.llm.model_dump())
     with FakeOpenAI(api_key="sk-right") as server:
         assert _openai(server.url).stream(MESSAGES).drain().prompt_tokens == 321
         wrong = _openai(server.url, api_key="sk-wrong")
         line = _error(lambda: list(wrong.stream(MESSAGES)))
-    assert line == (f"the server at {server.url} refused the API key (401); set OPENAI_API_KEY (or "
-                    "RAG_LLM__API_KEY) to a key it accepts")
+    assert line == f"the server at {server.url} refused the API key (401); set RAG_LLM__API_KEY to a key it accepts"
     assert "sk-" not in line
 
 

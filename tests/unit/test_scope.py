@@ -4,7 +4,8 @@ and the UI's boxes. The limited search itself: tests/unit/test_scoped_search.py 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -14,7 +15,7 @@ from rag.errors import InvalidScope, NoMatchingReport
 from rag.store.manifest import IndexedDocument
 from rag.store.scope import name_matches, resolve_scope
 from rag.types import Scope
-from ui.filters import report_label, scope_of
+from ui.filters import ReportFilter, report_label
 
 
 def _documents(*specs: tuple[str, str | None]) -> dict[str, IndexedDocument]:
@@ -28,7 +29,7 @@ DOCUMENTS = _documents(("000_a.txt", "2009-02-02"), ("001_b.txt", "2021-10-25"),
 def test_a_scope_reads_names_and_dates_and_refuses_a_bad_date_in_one_line() -> None:
     scope = Scope.of("002*", since="2009-01-01", until=date(2010, 1, 1))
     assert scope == Scope(("002*",), date(2009, 1, 1), date(2010, 1, 1)) and not scope.everything
-    assert scope.describe() == "--doc '002*' --since 2009-01-01 --until 2010-01-01"
+    assert scope.describe() == "reports matching '002*' dated 2009-01-01 to 2010-01-01"
     assert Scope.of(["a", " ", ""], "", None) == Scope(("a",)) and Scope.of().everything
     with pytest.raises(InvalidScope, match=r"^since '2009-13-01' is not a date: use YYYY-MM-DD"):
         Scope.of(since="2009-13-01")
@@ -37,6 +38,41 @@ def test_a_scope_reads_names_and_dates_and_refuses_a_bad_date_in_one_line() -> N
     assert scope.holds_date("2009-01-01") and scope.holds_date("2010-01-01")  # inclusive
     assert not scope.holds_date("2008-12-31") and not scope.holds_date(None) and not scope.holds_date("soon")
     assert Scope(("x",)).holds_date(None)  # no date range: an undated report is in
+
+
+def test_a_scope_built_directly_reads_a_plain_string_as_one_name_and_dates_from_text() -> None:
+    loose: Any = Scope  # as a script without type checks calls it
+    scope = loose(docs="002*", since="2009-01-01", until=datetime(2010, 1, 1, 12))
+    assert scope == Scope(("002*",), date(2009, 1, 1), date(2010, 1, 1)) and scope.holds_date("2009-06-01")
+    assert resolve_scope(scope, DOCUMENTS) == {"002_c.txt"}  # not every report, as '*' alone would allow
+    assert loose(docs=["a", " "], ids="sub/x.md") == Scope(("a",), ids=("sub/x.md",))
+    with pytest.raises(InvalidScope, match=r"^until 'soon' is not a date: use YYYY-MM-DD"):
+        loose(until="soon")
+    assert Scope.or_none(None, "", None) is None and Scope.or_none((), None, None, ids=[" "]) is None
+    assert Scope.or_none(["002*"], datetime(2009, 1, 1), None) == Scope(("002*",), date(2009, 1, 1))
+    assert Scope.or_none(ids=["a.md"]) == Scope(ids=("a.md",))
+
+
+@pytest.mark.parametrize(("scope", "words"), [
+    (Scope(), "all reports"), (Scope.of(since="2009-01-01"), "reports dated from 2009-01-01"),
+    (Scope.of(until="2009-01-01"), "reports dated until 2009-01-01"),
+    (Scope.of(["a*", "b*"], ids=["c.md"]), "reports named 'c.md' or matching 'a*' or 'b*'"),
+    (Scope.of(ids=["a", "b", "c", "d", "e"]), "reports named 'a', 'b', 'c' or 2 more"),
+    (Scope.of(["x", "y", "z"]), "reports matching 'x', 'y' or 'z'"),
+])
+def test_a_scope_describes_itself_in_plain_words_not_flags(scope: Scope, words: str) -> None:
+    assert scope.describe() == words
+
+
+def test_a_report_picked_by_id_lets_in_only_itself_where_a_pattern_matches_more() -> None:
+    documents = _documents(("a.md", None), ("2019/a.md", None), ("r[1].md", None), ("r1.md", None))
+    assert resolve_scope(Scope(ids=("a.md",)), documents) == {"a.md"}
+    assert resolve_scope(Scope(ids=("r[1].md",)), documents) == {"r[1].md"}
+    with pytest.raises(NoMatchingReport, match=r"^no reports named 'A.md': the index holds 4 reports \(2019/a.md"):
+        resolve_scope(Scope(ids=("A.md",)), documents)
+    assert resolve_scope(Scope(ids=("r1.md",), docs=("2019/*",)), documents) == {"r1.md", "2019/a.md"}
+    assert resolve_scope(Scope(("a.md",)), documents) == {"a.md", "2019/a.md"}  # a typed pattern: file names too
+    assert resolve_scope(Scope(("r[1].md",)), documents) == {"r[1].md", "r1.md"}  # and a glob
 
 
 @pytest.mark.parametrize(("pattern", "doc_id", "matches"), [
@@ -62,14 +98,16 @@ def test_a_scope_resolves_to_the_reports_it_names_within_its_dates() -> None:
 
 
 @pytest.mark.parametrize(("scope", "message"), [
-    (Scope.of("x*"), ("no report matches --doc 'x*': the index holds 5 reports (000_a.txt, 001_b.txt, 002_c.txt and "
+    (Scope.of("x*"), ("no reports matching 'x*': the index holds 5 reports (000_a.txt, 001_b.txt, 002_c.txt and "
                      "2 more); names match a report's file name or path, as globs such as '002*' or '*.pdf'")),
-    (Scope.of("00*", since="2030-01-01"), ("no report matches --doc '00*' --since 2030-01-01: 3 reports match the "
+    (Scope.of("00*", since="2030-01-01"), ("no reports matching '00*' dated from 2030-01-01: 3 reports match the "
                                           "names, dated 2009-02-02 to 2021-10-25")),
-    (Scope.of(until="1990-01-01"), ("no report matches --until 1990-01-01: the index holds 5 reports, dated "
+    (Scope.of(until="1990-01-01"), ("no reports dated until 1990-01-01: the index holds 5 reports, dated "
                                    "2009-02-02 to 2021-10-25 (1 without a date, outside any date range)")),
-    (Scope.of("*.md", since="2000-01-01"), ("no report matches --doc '*.md' --since 2000-01-01: 1 report matches "
+    (Scope.of("*.md", since="2000-01-01"), ("no reports matching '*.md' dated from 2000-01-01: 1 report matches "
                                            "the names, none of them dated")),
+    (Scope.of(ids=["002_c.txt"], since="2030-01-01"), ("no reports named '002_c.txt' dated from 2030-01-01: 1 report "
+                                                       "matches the names, dated 2009-10-27")),
 ])
 def test_a_scope_that_matches_no_report_is_one_line_saying_what_the_index_holds(scope: Scope, message: str) -> None:
     with pytest.raises(NoMatchingReport) as error:
@@ -147,11 +185,15 @@ def test_ask_takes_docs_and_dates(monkeypatch: pytest.MonkeyPatch) -> None:
         rag.api.ask("q", since="yesterday")
 
 
-def test_the_ui_reads_its_boxes_as_a_scope_and_labels_reports_by_title() -> None:
-    assert scope_of(None, "", "") is None and scope_of([], " ", None) is None
-    assert scope_of(["002_c.txt"], " 2009-01-01 ", "") == Scope(("002_c.txt",), date(2009, 1, 1))
+def test_the_ui_reads_its_boxes_as_a_scope_picked_reports_exactly_and_labels_reports_by_title() -> None:
+    pipeline: Any = SimpleNamespace(index=SimpleNamespace(manifest=SimpleNamespace(documents=DOCUMENTS)))
+    limits = ReportFilter(pipeline)
+    assert limits.scope(None, "", "") is None and limits.scope([], " ", None) is None
+    assert limits.scope(["002_c.txt"], " 2009-01-01 ", "") == Scope(since=date(2009, 1, 1), ids=("002_c.txt",))
+    # a picked report is its doc_id exactly (its [..] no glob); a typed pattern stays a glob
+    assert limits.scope(["sub/Harbour [draft].md", "00*"], "", "") == Scope(("00*",), ids=("sub/Harbour [draft].md",))
     with pytest.raises(InvalidScope, match="until '31/12/2009' is not a date"):
-        scope_of([], "", "31/12/2009")
+        limits.scope([], "", "31/12/2009")
     document = IndexedDocument("sub/a.txt", "A very long title " * 6, "2009-10-27", "0" * 64, 3)
     label = report_label(document)
     assert label.endswith("… (sub/a.txt, 2009-10-27)") and len(label) < 100

@@ -127,7 +127,7 @@ def test_the_retriever_and_pipeline_answer_only_from_the_scope(fake_index_dir: P
     assert answer.sources and {c.doc_id for c in answer.sources} == {"004_94483c790ad03595.txt"}
     assert {c.doc_id for c in answer.citations} <= {"004_94483c790ad03595.txt"}
     calls = len(llm.calls)
-    with pytest.raises(NoMatchingReport, match=r"^no report matches --doc 'nothing\*': the index holds 5 reports"):
+    with pytest.raises(NoMatchingReport, match=r"^no reports matching 'nothing\*': the index holds 5 reports"):
         pipeline.ask(question, scope=Scope(("nothing*",)))
     assert len(llm.calls) == calls  # refused before any model ran
 
@@ -146,7 +146,7 @@ def test_the_chat_limits_its_next_questions_and_its_picker_follows_the_index(fak
     html = updates[-1][0][-1]["content"]
     assert "004_94483c790ad03595.txt ¶" in html and "002_50d104ffb6a67dba.txt" not in html
     *_, (shown, _, _) = list(chat.respond("Who opened the seminar?", 3, [], [], "2030-01-01", ""))
-    assert 'class="rag-error"' in shown[-1]["content"] and "no report matches --since 2030-01-01" in shown[-1]["content"]
+    assert 'class="rag-error"' in shown[-1]["content"] and "no reports dated from 2030-01-01" in shown[-1]["content"]
     *_, (shown, _, _) = list(chat.respond("Who?", 3, [], [], "", "soon"))
     assert "until &#x27;soon&#x27; is not a date" in shown[-1]["content"]
 
