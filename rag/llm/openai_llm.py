@@ -80,6 +80,8 @@ class OpenAILLM:
         self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or NO_KEY, timeout=timeout,
                                     max_retries=0,  # a failure is reported at once, in one line
                                     http_client=openai.DefaultHttpxClient(auth=login) if login else None)
+        # The client would also send $OPENAI_ORG_ID and $OPENAI_PROJECT_ID, meant for OpenAI, to this server
+        self.client.organization = self.client.project = None
         self._usage_in_stream = True  # False once the server refused stream_options and took the request without
         self._format = 0  # index into _formats: the last one a request succeeded with
         self._logprobs = True  # False once the server refused log-probabilities

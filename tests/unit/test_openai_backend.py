@@ -108,6 +108,15 @@ def test_the_key_comes_from_rag_llm_api_key_and_a_wrong_one_is_one_line(monkeypa
     assert "sk-" not in line
 
 
+def test_openai_account_variables_are_not_sent_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
+    with FakeOpenAI() as server:
+        _openai(server.url).check()
+    headers = {name.lower(): value for name, value in server.requests[-1][2].items()}
+    assert "openai-organization" not in headers and "openai-project" not in headers
+
+
 def test_server_down_is_one_line() -> None:
     llm = _openai(f"http://127.0.0.1:{free_port()}/v1")
     assert _error(lambda: list(llm.stream(MESSAGES))).startswith("no OpenAI-compatible server answers at http://127")
