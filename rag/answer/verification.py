@@ -82,19 +82,25 @@ class AnswerVerifier:
         self._similar()
 
     def run(self, resolved: Resolved, question: str, sources: list[Source],
-            refusal_probability: Callable[[], float | None]) -> tuple[Resolved, Evidence | None]:
+            refusal_probability: Callable[[], float | None], *, prompts: PromptSettings | None = None,
+            with_quotes: bool = False) -> tuple[Resolved, Evidence | None]:
         """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question;
-        and that evidence (None when the answer was refused before it was weighed)."""
+        and that evidence (None when the answer was refused before it was weighed).
+
+        ``question`` is what was searched (in English); ``prompts`` replaces the refusal texts (a question in another
+        language is refused in it: ``PromptSettings.for_language``); ``with_quotes``: see ``assess``."""
+        prompts = prompts or self.prompts
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
             related = closest_passage(question, sources, self.related_min_coverage)
             if related is None:
                 return resolved, None
-            text = with_closest(resolved.text, related.quote, self.prompts)
+            text = with_closest(resolved.text, related.quote, prompts)
             return replace(resolved, text=text, citations=[related],
                            claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
                                                            quote=related.quote)]), None
         evidence = replace(assess(question, resolved.claims, resolved.citations, sources, self.window_sentences,
-                                  self._similar(), self.term_similarity), refusal_probability=refusal_probability())
+                                  self._similar(), self.term_similarity, with_quotes),
+                           refusal_probability=refusal_probability())
         if not self.abstainer.refuses(evidence):
             return resolved, evidence
         # Point to the passage closest to the question, not to what backed the refused claim: that may be
@@ -104,7 +110,7 @@ class AnswerVerifier:
         if closest is None and self.cite_refused_claim:
             closest = next((replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
                             if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
-        text = refusal_text(evidence, closest.quote if closest else "", self.prompts)
+        text = refusal_text(evidence, closest.quote if closest else "", prompts)
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
         return replace(resolved, text=text, refused=True, citations=[closest] if closest else [],
                        claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence

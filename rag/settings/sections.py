@@ -188,6 +188,10 @@ class CitationSettings(Section):
         "model chose from or the best retrieved one, only from a paragraph the model chose from, or never.")
     write_answer: bool = Field(False, description="extract: after choosing, the model also writes a short answer "
                                "from its choice (checked against it); off: the chosen sentences are the answer.")
+    write_other_languages: bool = Field(
+        True, description="extract: a question in another language gets a short answer written in it from the "
+        "chosen sentences (checked for their numbers), which are shown as the reports write them; off: the chosen "
+        "sentences are its answer, as for an English question without write_answer.")
 
     attribution: Literal["embedding", "lexical", "off"] = Field(
         "embedding", description="How sentences without a [n] marker are attributed to a source."
