@@ -212,15 +212,16 @@ class Pipeline:
         evidence gets a second opinion: the other translation, whose key terms must find the evidence wanting too.
         One poorly translated word ("incautó": "incautated") is not the reports' silence: translation must not
         refuse what the English question would have answered."""
+        translated = rewritten.translated is not None
         checked, evidence = self.verifier.run(resolved, rewritten.search, sources, refusal_probability,
-                                              prompts=prompts, with_quotes=with_quotes)
+                                              prompts=prompts, with_quotes=with_quotes, translated=translated)
         if not checked.refused or evidence is None or rewritten.translated is None:
             return checked, evidence
         again = next((other for other in rewritten.renderings if other != rewritten.search), None)
         if again is None:
             return checked, evidence
         second, second_evidence = self.verifier.run(resolved, again, sources, refusal_probability, prompts=prompts,
-                                                    with_quotes=with_quotes)
+                                                    with_quotes=with_quotes, translated=True)
         if second.refused:
             return checked, evidence
         log.info("not refused: the evidence covers the question as translated again, %r", again)

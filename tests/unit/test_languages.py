@@ -24,8 +24,8 @@ from tests.fakes import PROMPTS, FakeEmbedder, FakeLLM, answer_citing
 SPANISH = "¿Qué incautó la Operación Sentinel?"
 POOR = "Who was the person who incautated the Operation Sentinel?"  # what the 1.5B model once made of it
 WRITTEN = "La Operación Sentinel logró más de 100 incautaciones de drogas."
-ARRESTS = "¿Cuántas personas fueron arrestadas en la Operación Sentinel?"
-ARRESTS_EN = "How many people were arrested in Operation Sentinel?"
+ARRESTS = "¿Cuántas personas fueron arrestadas por la policía en la Operación Sentinel?"
+ARRESTS_EN = "How many people were arrested by the police in Operation Sentinel?"
 
 
 @pytest.mark.parametrize(("question", "language"), [
@@ -152,17 +152,22 @@ def test_a_translated_question_is_refused_only_when_its_other_translation_is_too
         rewritten = RewrittenQuestion(SPANISH, SPANISH, renderings[0], "es", renderings)
         return pipeline._verify(resolved, rewritten, answer.sources, lambda: None, spanish, True)[0]
 
-    alone = verify(POOR)  # its terms alone: "person" and "incautated" are not in the evidence
-    assert alone.refused and '"person" o "incautated"' in alone.text and "incautó" not in alone.text
-    assert not verify(POOR, SENTINEL_QUESTION).refused  # the second opinion: the evidence answers it
+    poorer = POOR.replace("?", " in the harbour?")
+    alone = verify(poorer)  # its terms alone: "person", "incautated" and "harbour" are not in the evidence
+    assert alone.refused and '"person", "incautated" o "harbour"' in alone.text and "incautó" not in alone.text
+    assert not verify(poorer, SENTINEL_QUESTION).refused  # the second opinion: the evidence answers it
+    assert not verify(POOR).refused  # 2 of its 4 terms: a translation is held to 0.8 of min_coverage (0.48)
+    english = pipeline.verifier.run(resolved, POOR, answer.sources, lambda: None)[0]
+    assert english.refused  # the same terms asked in English are held to min_coverage (0.6)
 
 
 def test_a_trap_is_refused_in_the_question_language_on_the_english_terms(fake_index_dir: Path) -> None:
-    llm = FakeLLM(_writer([ARRESTS_EN, "How many people did Operation Sentinel arrest?"], "Más de 100 personas."))
+    llm = FakeLLM(_writer([ARRESTS_EN, "How many people did the police arrest in Operation Sentinel?"],
+                          "Más de 100 personas."))
     answer = _pipeline(fake_index_dir, llm).ask(ARRESTS)
     assert answer.refused and answer.language == "es"
-    assert answer.text.startswith('Los informes no responden a esto: no mencionan "people" o "arrested"')  # English
-    assert "arrestadas" not in answer.text and "El pasaje más cercano dice" in answer.text
+    assert answer.text.startswith('Los informes no responden a esto: no mencionan "people", "arrested" o "police"')
+    assert "arrestadas" not in answer.text and "policía" not in answer.text
     assert len([c for c in llm.calls if c.system == PROMPTS.translate_again_system]) == 1  # the second opinion
 
 
