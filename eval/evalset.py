@@ -18,6 +18,8 @@ Bring your own set for your own corpus in the same format::
   refusal cites it ("the reports do not say X was removed; they say it was listed [1]").
 - SQuAD 2.0 rows (``doc``, ``context``, ``paragraph``, ``answers``/``plausible``) are converted on
   load (``eval.squad``), so any SQuAD article can be scored as it is.
+- ``language`` (optional): the question's language (ISO 639-1, "es"), for questions not in the reports' own;
+  ``mirrors`` (optional): the id of the question it translates, so the report can set the two side by side.
 - ``note`` (optional): why the question is there.
 """
 
@@ -67,6 +69,8 @@ class EvalQuestion(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     forbidden: list[str] = Field(default_factory=list)
     related: list[Evidence] = Field(default_factory=list)
+    language: str | None = Field(None, min_length=2)
+    mirrors: str | None = Field(None, min_length=1)
     note: str | None = None
 
     @model_validator(mode="after")
@@ -112,6 +116,8 @@ def load_eval_set(path: Path = BUNDLED_SET) -> list[EvalQuestion]:
         raise EvalSetError(f"{path}: duplicate ids: {', '.join(duplicates)}")
     if not questions:
         raise EvalSetError(f"{path}: the eval set is empty")
+    if unknown := sorted(f"{q.id} mirrors {q.mirrors}" for q in questions if q.mirrors and q.mirrors not in ids):
+        raise EvalSetError(f"{path}: mirrors no question of the set: {', '.join(unknown)}")
     return questions
 
 

@@ -2,7 +2,8 @@
 
 ``normalise`` folds case, accents, typographic quotes, every dash to "-", whitespace,
 and number formats ("1,000" and "1 000" -> "1000", "160kg" -> "160 kg"), so "160 kg" in the gold set
-matches "160 Kg", "160kg" and "160 kg," in an answer. ``contains`` then requires
+matches "160 Kg", "160kg" and "160 kg," in an answer. Chinese and Japanese characters are each a token
+("共有10个" -> "共 有 10 个"): those scripts write no spaces, and "10" must still be found. ``contains`` then requires
 whole-token boundaries, so the fact "100" is not found inside "1000" or "2100".
 """
 
@@ -18,6 +19,7 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:[,\u00a0\u202f ]\d{3})+\b")  # "1,000" / "1 000"; not "2009 100"
 _UNIT_GLUE = re.compile(r"(?<=\d)(?=[^\W\d_])")  # "160kg" -> "160 kg"
 _DASH_SPACING = re.compile(r"\s*-\s*")  # "15 - 17" -> "15-17"
+_IDEOGRAPH = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
 
 
 def _strip_accents(text: str) -> str:
@@ -32,7 +34,7 @@ def normalise(text: str) -> str:
     """Lower-case, accent-, dash-, quote-, whitespace- and number-format-folded text without [n] markers."""
     text = unicodedata.normalize("NFKC", MARKER.sub(" ", text)).translate(_QUOTES)
     text = _strip_accents(text.casefold())
-    text = _DASHES.sub("-", text)
+    text = _DASHES.sub("-", _IDEOGRAPH.sub(r" \1 ", text))
     text = " ".join(text.split())
     text = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group(0)), text)
     text = _UNIT_GLUE.sub(" ", text)

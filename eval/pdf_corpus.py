@@ -1,6 +1,6 @@
 """The bundled reports as PDFs, and the customs-reports questions with their evidence moved to the PDFs' paragraphs.
 
-Why: the same 89 questions over the same texts, once read from .txt and once from PDF
+Why: the same questions over the same texts, once read from .txt and once from PDF
 (``rag eval --set customs-pdf``), measure what the PDF reader costs retrieval. The PDFs are laid out
 as reports are: A5 pages, so every report runs over two to five of them and paragraphs continue
 across page breaks; a running header (the report's title) and footer, and "Page n of N" in the

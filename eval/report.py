@@ -53,6 +53,40 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+_PAIRS = ("Facts and refusals of the questions in each language; over the pairs (a translated question and the "
+          "English one it translates, both in this run): translated / English.")
+_LANGUAGE_COLUMNS = ("facts", "refusals", "false ref↓", "pairs", "facts (English)", "refusals (English)")
+
+
+def _language_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Per language: facts, refusals and false refusals of its questions; then, over the questions that translate
+    one in the run, their facts and refusals against the English ones' ("0.80 / 0.80")."""
+    rows = []
+    def pair(data: dict[str, Any], metric: str) -> str:
+        return f"{_fmt(_value(data['translated'], metric))} / {_fmt(_value(data['english'], metric))}"
+
+    for language, data in summary.get("by_language", {}).items():
+        own = [_fmt(_value(data["metrics"], m)) for m in ("fact_accuracy", "refusal_accuracy", "false_refusal_rate")]
+        rows.append([f"{language} ({data['questions']})", *own, str(data["mirrored"]),
+                     pair(data, "fact_accuracy"), pair(data, "refusal_accuracy")])
+    return rows
+
+
+def language_table(summary: dict[str, Any]) -> Table | None:
+    """The questions in other languages by language (None when the run has none)."""
+    rows = _language_rows(summary)
+    if not rows:
+        return None
+    table = Table(title="By language: the translated questions, and the English ones they translate",
+                  title_justify="left")
+    table.add_column("language (questions)", no_wrap=True)
+    for column in _LANGUAGE_COLUMNS:
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def latency_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"{stage}: p50 {_fmt(v['p50'], 3)} s, p90 {_fmt(v['p90'], 3)} s"
              for stage, v in summary["latency_seconds"].items()]
@@ -109,7 +143,11 @@ def write_markdown(out: Path, context: dict[str, Any], summary: dict[str, Any], 
     failed = [r for r in results if r.failed]
     lines = [f"# Eval report: {context.get('eval_set', '')}", ""]
     lines += [f"- {key}: {value}" for key, value in context.items()]
-    lines += ["", "## Metrics", "", *_markdown_table(summary), "", "## Latency and tokens", ""]
+    lines += ["", "## Metrics", "", *_markdown_table(summary)]
+    if rows := _language_rows(summary):
+        lines += ["", "## By language", "", _PAIRS, "", "| language (questions) | " + " | ".join(_LANGUAGE_COLUMNS) + " |",
+                  "|" + "---|" * (len(_LANGUAGE_COLUMNS) + 1), *("| " + " | ".join(row) + " |" for row in rows)]
+    lines += ["", "## Latency and tokens", ""]
     lines += [f"- {line}" for line in latency_lines(summary)]
     lines += ["", f"## Failures ({len(failed)})", ""]
     lines += [line for r in failed for line in _failure(r)] or ["None."]

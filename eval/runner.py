@@ -41,6 +41,8 @@ class QuestionResult:
     forbidden_found: list[str] = field(default_factory=list)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    language: str | None = None  # the eval set's, for a question in another language than the reports'
+    mirrors: str | None = None  # the id of the question it translates
 
     @property
     def failed(self) -> bool:
@@ -135,7 +137,8 @@ def evaluate_question(pipeline: Pipeline, question: EvalQuestion, k: int | None,
     hits = pipeline.retrieve(searched, RETRIEVAL_DEPTH, timings)
     ranked = [hit.key for hit in hits]
     result = QuestionResult(question.id, question.category, question.question, question.answerable, ranked,
-                            retrieval_scores(question, ranked), timings)
+                            retrieval_scores(question, ranked), timings, language=question.language,
+                            mirrors=question.mirrors)
     if answer is None:
         return result
     scores, result.missing_facts, result.forbidden_found = answer_scores(question, answer)
@@ -172,6 +175,19 @@ def _means(results: list[QuestionResult]) -> dict[str, dict[str, float | int | N
     return table
 
 
+def by_language(results: list[QuestionResult]) -> dict[str, Any]:
+    """Per language of the questions in other languages: their metrics, and those of the questions they translate
+    (the ones in this run), side by side."""
+    by_id = {r.id: r for r in results}
+    table = {}
+    for language in sorted({r.language for r in results if r.language}):
+        asked = [r for r in results if r.language == language]
+        pairs = [(r, by_id[r.mirrors]) for r in asked if r.mirrors in by_id]
+        table[language] = {"questions": len(asked), "metrics": _means(asked), "mirrored": len(pairs),
+                           "translated": _means([p[0] for p in pairs]), "english": _means([p[1] for p in pairs])}
+    return table
+
+
 def summarise(results: list[QuestionResult]) -> dict[str, Any]:
     """Every metric overall and per category, stage latencies (p50, p90) and token counts."""
     categories = sorted({r.category for r in results})
@@ -191,6 +207,7 @@ def summarise(results: list[QuestionResult]) -> dict[str, Any]:
         "overall": _means(results),
         "by_category": {c: {"questions": sum(r.category == c for r in results),
                             "metrics": _means([r for r in results if r.category == c])} for c in categories},
+        "by_language": by_language(results),
         "latency_seconds": latency,
         "tokens": tokens,
         "failures": [r.id for r in results if r.failed],

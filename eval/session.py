@@ -24,7 +24,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval.evalset import EvalQuestion, EvalSetError, missing_evidence, unsupported_facts
-from eval.report import latency_lines, refusal_tradeoff, summary_table, write_chart, write_markdown, write_results
+from eval.report import (
+    language_table,
+    latency_lines,
+    refusal_tradeoff,
+    summary_table,
+    write_chart,
+    write_markdown,
+    write_results,
+)
 from eval.runner import QuestionResult, run_eval, summarise
 from eval.thresholds import Threshold, check
 from rag.pipeline import Pipeline
@@ -129,6 +137,8 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], out: Path, *, se
              write_chart(out, summary, f"{len(questions)} questions, {context['mode']}",
                          refusal_tradeoff(results, context.get("abstention")))]
     console.print(summary_table(summary))
+    if (by_language := language_table(summary)) is not None:
+        console.print(by_language)
     for line in latency_lines(summary):
         console.print(f"  {line}", highlight=False)
     console.print(f"{len(summary['failures'])} questions failed; {context['seconds']:.0f}s in all. "

@@ -35,7 +35,7 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from embeddings import Embedder
-from rag.answer.abstention import embedding_similarity
+from rag.answer.abstention import Evidence, embedding_similarity, found_terms, key_terms
 from rag.answer.citations import Resolved
 from rag.answer.extraction import choice_text, evidence_citations, evidence_text, ground, with_best_sentence
 from rag.answer.generation import AnswerGenerator, Generation
@@ -44,10 +44,11 @@ from rag.answer.verification import AnswerVerifier, CitationResolver
 from rag.index_changes import IndexChange
 from rag.indexing import IndexReport
 from rag.llm import LLM, LLMChoice, TextStream, Usage
-from rag.query.retrieval import Hit, Retriever
-from rag.query.rewrite import QuestionRewriter
+from rag.query.language import ENGLISH, language_name
+from rag.query.retrieval import Allowed, Hit, Retriever
+from rag.query.rewrite import QuestionRewriter, RewrittenQuestion
 from rag.resources import Resources
-from rag.settings import Settings
+from rag.settings import PromptSettings, Settings
 from rag.store.index import SegmentedIndex
 from rag.types import Answer, Citation, Message, Scope
 
@@ -163,19 +164,28 @@ class Pipeline:
         self.generator.llm()  # an embedded model starts loading in its worker while the question is searched
         rewritten = self.rewriter.run(question, history, timings)
         searched = rewritten.search
-        prompt = self.prompt_builder.run(searched, self.retriever.run(searched, k, timings, allowed))
-        refused = Answer(question, self.settings.prompts.refusal, True, sources=prompt.sources, timings=timings,
-                         rewritten_question=rewritten.rewritten, search_question=rewritten.translated)
+        # The extract mode writes in the question's language; write-first answers (and refuses) in English.
+        language = rewritten.language if self.settings.citations.mode == "extract" else ENGLISH
+        prompts = self.settings.prompts.for_language(language)
+        hits = self.retriever.run(searched, k, timings, allowed)
+        if len(rewritten.renderings) > 1:
+            rewritten, hits = self._best_rendering(rewritten, hits, k, timings, allowed)
+            searched = rewritten.search
+        prompt = self.prompt_builder.run(searched, hits)
+        refused = Answer(question, prompts.refusal, True, sources=prompt.sources, timings=timings,
+                         rewritten_question=rewritten.rewritten, search_question=rewritten.translated,
+                         language=language)
         if not prompt.hits:
             return refused
         if prompt.sentences:
-            generated, resolved, chosen = yield from self._extract(searched, prompt, timings)
+            generated, resolved, chosen = yield from self._extract(searched, prompt, timings, language, prompts)
             refusal_probability: Callable[[], float | None] = lambda: None
         else:
             generated = yield from self.generator.run(prompt.messages, timings)
             resolved, chosen = self.resolver.run(generated.raw, prompt.sources, searched), []
-            refusal_probability = lambda: self.generator.refusal_probability(prompt.messages, generated.raw)
-        resolved, evidence = self.verifier.run(resolved, searched, prompt.sources, refusal_probability)
+            refusal_probability = cache(lambda: self.generator.refusal_probability(prompt.messages, generated.raw))
+        resolved, evidence = self._verify(resolved, rewritten, prompt.sources, refusal_probability, prompts,
+                                          language != ENGLISH)
         timings["total"] = time.perf_counter() - started
         log.info("answered by %s model %s in %.1fs, first token %.1fs (%d citations%s)", generated.backend,
                  generated.model, timings["total"], timings.get("llm_first_token", 0.0), len(resolved.citations),
@@ -188,12 +198,59 @@ class Pipeline:
                        abstention=evidence.signals() if evidence else {}, prompt_tokens=usage.prompt_tokens,
                        completion_tokens=usage.completion_tokens, chosen=chosen)
 
-    def _extract(self, question: str, prompt: Prompt, timings: dict[str, float]
+    def _best_rendering(self, rewritten: RewrittenQuestion, hits: list[Hit], k: int, timings: dict[str, float],
+                        allowed: Allowed
+                        ) -> tuple[RewrittenQuestion, list[Hit]]:
+        """Of a question's English renderings, the one whose key terms the paragraphs it finds hold most of (ties:
+        the first), with those paragraphs. A poorly translated word finds nothing ("incautated", or "arrested"
+        where the reports say "seizures"), a well translated one the words of the paragraph that answers."""
+        def held(question: str, found: list[Hit]) -> float:
+            terms = key_terms(question)
+            text = " ".join(f"{hit.title} {hit.paragraph.text}" for hit in found)
+            return len(found_terms(terms, text)) / len(terms) if terms else 0.0
+
+        best = (held(rewritten.search, hits), rewritten.search, hits)
+        for other in rewritten.renderings:
+            if other != rewritten.search:
+                other_hits = self.retriever.run(other, k, timings, allowed)
+                if (score := held(other, other_hits)) > best[0]:
+                    best = (score, other, other_hits)
+        if best[1] != rewritten.search:
+            log.info("searched as %r: the paragraphs it finds hold more of its terms", best[1])
+        return replace(rewritten, search=best[1]), best[2]
+
+    def _verify(self, resolved: Resolved, rewritten: RewrittenQuestion, sources: list[Citation],
+                refusal_probability: Callable[[], float | None], prompts: PromptSettings, with_quotes: bool
+                ) -> tuple[Resolved, Evidence | None]:
+        """The verifier's decision on the English search question. A translated question it would refuse on the
+        evidence gets a second opinion: the other translation, whose key terms must find the evidence wanting too.
+        One poorly translated word ("incautó": "incautated") is not the reports' silence: translation must not
+        refuse what the English question would have answered."""
+        translated = rewritten.translated is not None
+        checked, evidence = self.verifier.run(resolved, rewritten.search, sources, refusal_probability,
+                                              prompts=prompts, with_quotes=with_quotes, translated=translated)
+        if not checked.refused or evidence is None or rewritten.translated is None:
+            return checked, evidence
+        again = next((other for other in rewritten.renderings if other != rewritten.search), None)
+        if again is None:
+            return checked, evidence
+        second, second_evidence = self.verifier.run(resolved, again, sources, refusal_probability, prompts=prompts,
+                                                    with_quotes=with_quotes, translated=True)
+        if second.refused:
+            return checked, evidence
+        log.info("not refused: the evidence covers the question as translated again, %r", again)
+        return second, second_evidence
+
+    def _extract(self, question: str, prompt: Prompt, timings: dict[str, float], language: str = ENGLISH,
+                 prompts: PromptSettings | None = None
                  ) -> Generator[str, None, tuple[Generation, Resolved, list[Citation]]]:
-        """Choose the evidence and show it, then (``citations.write_answer``) write from it; the answer, and the
-        chosen sentences as quotes. The raw text is the model's choice, then what it wrote."""
+        """Choose the evidence and show it, then (``citations.write_answer``, or a question in another language)
+        write from it, in the question's language; the answer, and the chosen sentences as quotes (as the reports
+        write them). The raw text is the model's choice, then what it wrote."""
         by_id = {s.id: s for s in prompt.sentences}
         s = self.settings
+        prompts = prompts or s.prompts
+        name = language_name(language)
         most = s.citations.max_evidence_sentences
         selection = self.generator.choose(prompt.messages, list(by_id), most, timings)
         chosen = [by_id[i] for i in selection.chosen]
@@ -201,7 +258,7 @@ class Pipeline:
         llm = self.generator.llm()
         if not chosen:
             log.info("evidence chosen: none")
-            refused = Resolved(s.prompts.refusal, [], True, 0, 0)
+            refused = Resolved(prompts.refusal, [], True, 0, 0)
             return Generation(choice, selection.usage, llm.backend, llm.model), refused, []
         chosen = with_best_sentence(chosen, question, prompt.sentences, self.embedder.encode,
                                     s.citations.add_best_sentence, most)
@@ -209,12 +266,15 @@ class Pipeline:
         timings["llm_first_token"] = timings["llm_choice"]  # what the reader sees first: the evidence
         yield "".join(f"> {c.text} [{c.id}]\n" for c in chosen) + "\n"  # the evidence first, as it streams
         generated = Generation("", selection.usage, llm.backend, llm.model)
-        if s.citations.write_answer:
-            follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice}, {
-                "role": "user", "content": s.prompts.extract_write.format(evidence=evidence_text(chosen))}]
+        if s.citations.write_answer or (name and s.citations.write_other_languages):
+            write = prompts.extract_write.format(evidence=evidence_text(chosen))
+            if name:  # only then: an English question's prompt stays as it was
+                write += "\n" + prompts.answer_language.format(language=name)
+            follow: list[Message] = [*prompt.messages, {"role": "assistant", "content": choice},
+                                     {"role": "user", "content": write}]
             generated = yield from self.generator.run(follow, timings)
             timings["llm_first_token"] = timings["llm_choice"]
-        resolved = ground(generated.raw, chosen, prompt.sources, question, refusal=s.prompts.refusal,
-                          min_support=s.citations.min_support)
+        resolved = ground(generated.raw, chosen, prompt.sources, question, refusal=prompts.refusal,
+                          min_support=s.citations.min_support, same_language=name is None)
         return (replace(generated, raw=f"{choice}\n{generated.raw}"), resolved,
                 evidence_citations(chosen, prompt.sources))

@@ -236,6 +236,7 @@ class Answer:
     claims: list[Claim] = field(default_factory=list)  # the text sentence by sentence, each verified or flagged
     abstention: dict[str, float] = field(default_factory=dict)  # the evidence signals behind refused (see rag.answer.abstention)
     chosen: list[Citation] = field(default_factory=list)  # extract mode: the sentences the model chose (as quotes)
+    language: str = "en"  # the language the answer is written in: the question's (extract mode), else English
 
     @property
     def evidence_first(self) -> bool:
@@ -262,6 +263,9 @@ class Answer:
             "evidence": [{"doc_id": c.doc_id, "paragraph": c.paragraph, "page": c.page, "quote": c.quote}
                          for c in self.citations] if self.evidence_first else [],
         }
+        if self.language != "en":  # an English answer's record stays as it was
+            data["language"] = self.language
+            data["search_question"] = self.search_question
         if with_sources:
             data["sources"] = [asdict(c) for c in self.sources]
         return data

@@ -235,7 +235,7 @@ class FakeLLM:
         if call.system == self.prompts.rewrite_system:
             match = re.search(r"Last question: (.*?)\n\nRewritten question:", call.user, re.DOTALL)
             return match.group(1).strip() if match else call.user
-        if call.system == self.prompts.translate_system:
+        if call.system in (self.prompts.translate_system, self.prompts.translate_again_system):
             return call.user
         chosen = chosen_sentences(call.user, self.prompts)
         if chosen:  # the extract mode's writing step: copy the first chosen sentence

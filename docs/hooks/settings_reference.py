@@ -97,6 +97,8 @@ def _default(field: FieldInfo) -> str:
         return _shown_path(value)
     if isinstance(value, bool | tuple | list):
         return f"`{json.dumps(value, ensure_ascii=False)}`"
+    if isinstance(value, dict):  # a table (texts by language): its keys; the values are in the code it names
+        return "keys " + ", ".join(f"`{key}`" for key in value)
     if value == "":
         return "empty"
     return f"`{value}`"

@@ -129,13 +129,17 @@ def _context(citations: Sequence[Citation]) -> str:
 
 
 def assess(question: str, claims: Sequence[Claim], citations: Sequence[Citation], sources: Sequence[Citation],
-           neighbours: int = 1, similar: Similar | None = None, similarity: float = 1.0) -> Evidence:
-    """How much of the question the cited evidence covers; a question with no key term is covered."""
+           neighbours: int = 1, similar: Similar | None = None, similarity: float = 1.0, with_quotes: bool = False
+           ) -> Evidence:
+    """How much of the question the cited evidence covers; a question with no key term is covered.
+
+    ``with_quotes``: the claims' quotes count as stated for the answer type too (an answer written in another
+    language than the question searched with: "diez" is no number to the English check, its quote's "10" is)."""
     terms = key_terms(question)
     cited_claims = [c for c in claims if c.kind == "claim" and c.markers]
     if not terms:
         return Evidence(1.0, 1.0, 1.0, True, ())
-    answer = " ".join(c.plain for c in cited_claims)
+    answer = " ".join(f"{c.plain} {c.quote}" if with_quotes else c.plain for c in cited_claims)
     # A sentence stands under its report's title ("Harbour inspection in Port Aldeney"), which the
     # retriever also embeds with every chunk: the title's terms count for the window too.
     windows = [f"{citations[n - 1].title} {_window(citations[n - 1].text, claim.quote, neighbours)}"
@@ -205,7 +209,7 @@ def refusal_text(evidence: Evidence, quote: str, prompts: PromptSettings) -> str
     """A useful refusal: what the reports do not mention, and what the closest passage does say [1]."""
     if evidence.missing:
         quoted = [f'"{t}"' for t in evidence.missing[:3]]
-        terms = " or ".join(quoted) if len(quoted) < 3 else f"{quoted[0]}, {quoted[1]} or {quoted[2]}"
+        terms = prompts.refusal_or.join(quoted) if len(quoted) < 3 else f"{quoted[0]}, {quoted[1]}{prompts.refusal_or}{quoted[2]}"
         said = prompts.refusal_not_mentioned.format(terms=terms)
     elif not evidence.type_ok:
         said = prompts.refusal_not_stated

@@ -116,13 +116,14 @@ def _cited(claim: str, evidence: Sequence[Citation], question: str) -> list[int]
 
 
 def ground(raw: str, chosen: Sequence[Sentence], sources: Sequence[Citation], question: str, *, refusal: str,
-           min_support: float = 0.5) -> Resolved:
+           min_support: float = 0.5, same_language: bool = True) -> Resolved:
     """The written answer as claims, each citing the chosen sentences that hold it (``[n]`` = evidence n).
 
     A claim is dropped when it states a number no chosen sentence holds, or when less than ``min_support``
     of its own words (not the question's) are in them. If nothing the model wrote survives (or it wrote
     nothing: ``citations.write_answer`` off), the answer is the chosen sentences themselves: an exact quote is
-    a verified answer. A written refusal is a refusal.
+    a verified answer. A written refusal is a refusal. An answer written in another language than the sentences
+    (``same_language`` False) shares no words with them: only its numbers are checked.
     """
     evidence = evidence_citations(chosen, sources)
     text = " ".join(_ANY_MARKER.sub("", raw).split())
@@ -134,7 +135,7 @@ def ground(raw: str, chosen: Sequence[Sentence], sources: Sequence[Citation], qu
         if claim.kind != "claim":
             kept.append(claim)
             continue
-        share = support(claim.text, " ".join(quotes), question)
+        share = support(claim.text, " ".join(quotes), question) if same_language else None
         if not is_grounded(claim.text, quotes, question) or (share is not None and share < min_support):
             dropped += 1
             continue

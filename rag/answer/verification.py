@@ -58,7 +58,7 @@ class CitationResolver:
 class AnswerVerifier:
     def __init__(self, abstainer: Abstainer, similar: Callable[[], Similar], prompts: PromptSettings,
                  window_sentences: int = 1, term_similarity: float = 1.0, related_min_coverage: float = 0.5,
-                 cite_refused_claim: bool = True) -> None:
+                 cite_refused_claim: bool = True, translated_coverage_scale: float = 1.0) -> None:
         """``similar`` gives the word similarity for paraphrased question terms; used when ``term_similarity`` < 1.
         ``prompts`` holds the refusal texts. ``cite_refused_claim``: when no passage is close to the question, a
         refusal cites what the refused claim rested on (write-first; in the extract mode that is only the model's
@@ -66,6 +66,11 @@ class AnswerVerifier:
         self.abstainer, self.similar, self.prompts = abstainer, similar, prompts
         self.window_sentences, self.term_similarity = window_sentences, term_similarity
         self.related_min_coverage, self.cite_refused_claim = related_min_coverage, cite_refused_claim
+        # A translated question is held to a share of each coverage threshold (abstention.translated_coverage_scale).
+        scale = translated_coverage_scale
+        self.translated = replace(abstainer, min_coverage=abstainer.min_coverage * scale,
+                                  min_window_coverage=abstainer.min_window_coverage * scale,
+                                  min_source_coverage=abstainer.min_source_coverage * scale)
 
     @classmethod
     def from_settings(cls, s: AbstentionSettings, similar: Callable[[], Similar], prompts: PromptSettings,
@@ -73,7 +78,7 @@ class AnswerVerifier:
         abstainer = Abstainer(s.min_coverage, s.min_window_coverage, s.check_answer_type, s.min_source_coverage,
                               s.max_refusal_probability)
         return cls(abstainer, similar, prompts, s.window_sentences, s.term_similarity, s.refusal_related_min_coverage,
-                   cite_refused_claim)
+                   cite_refused_claim, s.translated_coverage_scale)
 
     def _similar(self) -> Similar | None:
         return self.similar() if self.term_similarity < 1.0 else None
@@ -82,20 +87,27 @@ class AnswerVerifier:
         self._similar()
 
     def run(self, resolved: Resolved, question: str, sources: list[Source],
-            refusal_probability: Callable[[], float | None]) -> tuple[Resolved, Evidence | None]:
+            refusal_probability: Callable[[], float | None], *, prompts: PromptSettings | None = None,
+            with_quotes: bool = False, translated: bool = False) -> tuple[Resolved, Evidence | None]:
         """The answer, or a refusal that keeps its closest citation when the evidence does not cover the question;
-        and that evidence (None when the answer was refused before it was weighed)."""
+        and that evidence (None when the answer was refused before it was weighed).
+
+        ``question`` is what was searched (in English); ``prompts`` replaces the refusal texts (a question in another
+        language is refused in it: ``PromptSettings.for_language``); ``with_quotes``: see ``assess``; ``translated``:
+        ``question`` is a translation, held to a share of the coverage thresholds."""
+        prompts = prompts or self.prompts
         if resolved.refused:  # the model's own refusal also points to the closest passage, when one is close
             related = closest_passage(question, sources, self.related_min_coverage)
             if related is None:
                 return resolved, None
-            text = with_closest(resolved.text, related.quote, self.prompts)
+            text = with_closest(resolved.text, related.quote, prompts)
             return replace(resolved, text=text, citations=[related],
                            claims=[*resolved.claims, Claim(text[len(resolved.text):].strip(), "refusal",
                                                            quote=related.quote)]), None
         evidence = replace(assess(question, resolved.claims, resolved.citations, sources, self.window_sentences,
-                                  self._similar(), self.term_similarity), refusal_probability=refusal_probability())
-        if not self.abstainer.refuses(evidence):
+                                  self._similar(), self.term_similarity, with_quotes),
+                           refusal_probability=refusal_probability())
+        if not (self.translated if translated else self.abstainer).refuses(evidence):
             return resolved, evidence
         # Point to the passage closest to the question, not to what backed the refused claim: that may be
         # an order hidden in a report, or the wrong entity (measured in eval.injection).
@@ -104,7 +116,7 @@ class AnswerVerifier:
         if closest is None and self.cite_refused_claim:
             closest = next((replace(resolved.citations[c.markers[0] - 1], quote=c.quote) for c in resolved.claims
                             if c.kind == "claim" and c.markers and c.quote and not is_instruction(c.quote)), None)
-        text = refusal_text(evidence, closest.quote if closest else "", self.prompts)
+        text = refusal_text(evidence, closest.quote if closest else "", prompts)
         log.info("refused: the cited evidence does not cover the question (%s)", evidence.signals())
         return replace(resolved, text=text, refused=True, citations=[closest] if closest else [],
                        claims=[Claim(text, "refusal", quote=closest.quote if closest else "")]), evidence

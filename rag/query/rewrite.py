@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 from rag.llm.base import LLM
 from rag.query.followup import standalone_question
+from rag.query.language import ENGLISH, looks_english, question_language
 from rag.query.question import validate_question
-from rag.query.translation import english_question, looks_english
+from rag.query.translation import english_questions
 from rag.types import Message
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class RewrittenQuestion:
     asked: str  # as the user typed it (validated)
     standalone: str  # what is answered: the follow-up rewritten to stand alone, else ``asked``
     search: str  # what retrieval and the model see: ``standalone`` in English
+    language: str = ENGLISH  # the asked question's language code: what the answer is written in
+    renderings: tuple[str, ...] = ()  # a translated question's English renderings, ``search`` among them
 
     @property
     def rewritten(self) -> str | None:
@@ -70,11 +73,12 @@ class QuestionRewriter:
                                                  self.followup_max_chars, self.followup_max_tokens, self.prompts,
                                                  self.max_question_chars))
 
-    def english(self, question: str) -> str:
-        """What retrieval searches with: an English translation when the question is in another language."""
+    def english(self, question: str) -> list[str]:
+        """What retrieval may search with: the question, or its English translations when it is in another
+        language (``rag.query.translation.english_questions``)."""
         if not self.translate or looks_english(question):
-            return question
-        return english_question(self.llm(), question, self.translation_max_tokens, self.prompts)
+            return [question]
+        return english_questions(self.llm(), question, self.translation_max_tokens, self.prompts)
 
     @classmethod
     def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM],
@@ -93,7 +97,8 @@ class QuestionRewriter:
         if history:
             timings["rewrite"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        search = self.english(standalone)
-        if search != standalone:
+        renderings = self.english(standalone)
+        if renderings != [standalone]:
             timings["translate"] = time.perf_counter() - mark
-        return RewrittenQuestion(asked, standalone, search)
+        return RewrittenQuestion(asked, standalone, renderings[0], question_language(asked),
+                                 tuple(renderings) if renderings != [standalone] else ())

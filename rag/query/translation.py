@@ -3,94 +3,101 @@
 The embedding model (all-MiniLM-L6-v2) and BM25 only match English to English: measured on
 the eval set, a Russian or Spanish question found its evidence paragraph in the top 5 for
 2 of 6 questions. One short LLM call translates the question before retrieval, and only
-when the question does not look English, so English questions pay nothing.
+when the question does not look English (``rag.query.language``), so English questions pay nothing.
 
 Example::
 
-    from rag.query.translation import looks_english, english_question
-    looks_english("Что было изъято в ходе операции?")   # False
-    english_question(llm, "¿Quién inauguró el seminario?", 64, settings.prompts)  # "Who opened the seminar?"
+    from rag.query.translation import english_questions
+    english_questions(llm, "¿Quién inauguró el seminario?", 64, settings.prompts)
+    # ["Who inaugurated the seminar?", "Who opened the seminar?"]
+
+A 1.5B model translates unevenly ("¿Qué incautó la Operación Sentinel?": "Who was the person who incautated
+the Operation Sentinel?", "Who was arrested by the Sentinel Operation?", "What did the Sentinel Operation
+seize?", by three prompts), so two prompts translate, each translation is checked (``translation_problem``,
+``translation_flaw``), and the pipeline searches with the one whose key words the paragraphs it finds hold
+most of; a translated question is only refused when the other one finds the evidence wanting too
+(``rag.pipeline``). A second short LLM call per question in another language is the price.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag.llm.base import LLM, Message
+from rag.query.language import looks_english
 
 if TYPE_CHECKING:
     from rag.settings import PromptSettings
 
 log = logging.getLogger(__name__)
 
-# Common English function words: a question without any of them is unlikely to be English.
-_ENGLISH = frozenset(
-    ["the", "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "did", "does", "do", "is", "was", "were", "are", "has", "have", "had", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or", "about", "many", "much", "did", "this", "that", "these", "those", "it", "its", "his", "her", "their", "there"])
-# ... and of Spanish, French, German, Portuguese and Italian, which share the Latin script.
-_OTHER = frozenset(
-    ["el", "la", "los", "las", "del", "que", "qué", "quien", "quién", "cuándo", "cuál", "cuántos", "cuántas", "cuánto", "dónde", "por", "para", "con", "una", "es", "fue", "le", "les", "des", "du", "et", "est", "dans", "qui", "quoi", "quand", "où", "combien", "quel", "quelle", "quels", "sur", "der", "die", "das", "und", "ist", "wer", "wie", "wann", "wo", "welche", "mit", "o", "os", "as", "do", "da", "dos", "das", "quem", "quando", "onde", "não", "il", "lo", "gli", "di", "chi", "quanto", "dove"])
-_LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
-# py3langid must be this sure of another language. Its probabilities on the 297 English eval questions and the
-# English test questions reach 0.57 ("Joint Communiqué on Sentinel?": French); on the 6 other-language eval
-# questions and the test ones they are 0.81 and up.
-MIN_OTHER_LANGUAGE = 0.7
-# ... and see this many words (of two letters or more): on fewer it guesses with confidence ("when": Gun 0.71,
-# "joint communique": French 0.86), so a keyword query is left to the word lists.
-MIN_WORDS_TO_IDENTIFY = 4
+# A question as the user asks it: a question mark at its end (or "¿" at its start). Its translation must be one
+# too: the small model sometimes answers instead ("Частью какого министерства…?" -> "Department of Homeland Security").
+_ASKS = re.compile(r"[?？]\s*$|^\s*¿")
+_NUMBER = re.compile(r"\d{3,}")  # years and other long numbers: a translation keeps them as written
+_WORD = re.compile(r"[^\W\d_]+")
+_LATIN_END = 0x24F  # the last letter of Latin Extended-B: accented Latin letters are Latin
 
 
-@lru_cache(maxsize=1)
-def _language_identifier() -> Any:
-    """py3langid's model (140 languages, in the wheel; under a second to load, once per process)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    # Nigerian Pidgin is English words: 5 of the 297 English eval questions scored as it.
-    identifier.set_languages([lang for lang in identifier.labels if lang != "pcm"])
-    return identifier
+def translation_messages(question: str, system: str) -> list[Message]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
-def _by_function_words(words: list[str]) -> bool:
-    """False when half the words use non-ASCII letters (Cyrillic, accents), or when another language's
-    function words outnumber English ones."""
-    foreign_script = sum(not w.isascii() for w in words) / len(words)
-    return foreign_script < 0.5 and sum(w in _OTHER for w in words) <= sum(w in _ENGLISH for w in words)
+def translate(llm: LLM, question: str, system: str, max_tokens: int) -> str:
+    """The first line the model replies with to ``system`` and the question, without quotes or an "English:" label."""
+    output = "".join(llm.stream(translation_messages(question, system), max_tokens=max_tokens)).strip()
+    lines = [line.strip().strip('"“”«»\'`*').strip() for line in output.splitlines() if line.strip()]
+    return re.sub(r"^(?:english|translation)\s*:\s*", "", lines[0], flags=re.IGNORECASE) if lines else ""
 
 
-def looks_english(question: str) -> bool:
-    """English unless the word lists above or py3langid say otherwise; keyword queries ("Sentinel seizures") count
-    as English.
-
-    py3langid alone is not enough: on short questions it guesses ("Operation Sentinel seizures": German,
-    "Who is Andrei Belyaninov?": Malagasy, "2009?": Serbian) and it scored 5 of the 297 English eval questions as
-    another language (Nigerian Pidgin), each an LLM call for nothing. The word lists alone miss languages they
-    do not list (Dutch, Polish, Turkish: "Kto otworzył seminarium celne?"), which py3langid names with confidence.
-    """
-    words = [w.lower() for w in _LETTERS.findall(question)]
-    if not words:
-        return True
-    if not _by_function_words(words):
-        return False
-    if sum(len(w) > 1 for w in words) < MIN_WORDS_TO_IDENTIFY:
-        return True
-    language, probability = _language_identifier().classify(question)
-    return language == "en" or probability < MIN_OTHER_LANGUAGE
+def translation_problem(question: str, translated: str) -> str | None:
+    """Why ``translated`` cannot be searched with instead of ``question`` (None: it can)."""
+    if not translated:
+        return "nothing"
+    if len(translated) > 4 * len(question):
+        return "too long"
+    if not looks_english(translated):
+        return "not English"
+    if _ASKS.search(question) and not translated.rstrip().endswith("?"):
+        return "not a question"
+    return None
 
 
-def translation_messages(question: str, prompts: PromptSettings) -> list[Message]:
-    return [{"role": "system", "content": prompts.translate_system}, {"role": "user", "content": question}]
+def _mixes_scripts(word: str) -> bool:
+    return any(c.isascii() for c in word) and any(ord(c) > _LATIN_END for c in word)
+
+
+def translation_flaw(question: str, translated: str) -> str | None:
+    """What makes a searchable translation doubtful (None: nothing): a word half in another script ("Miкуriya"),
+    or a long number of the question left out."""
+    mixed = [w for w in _WORD.findall(translated) if _mixes_scripts(w)]
+    if mixed:
+        return f"{mixed[0]!r} mixes scripts"
+    lost = sorted(set(_NUMBER.findall(question)) - set(_NUMBER.findall(translated)))
+    return f"{lost[0]} is left out" if lost else None
+
+
+def english_questions(llm: LLM, question: str, max_tokens: int, prompts: PromptSettings) -> list[str]:
+    """The English renderings of the question to search with: by ``prompts.translate_system`` and by
+    ``prompts.translate_again_system``, each once, those without a flaw first; ``[question]`` itself when neither
+    can be searched with (its names and numbers still find their paragraphs)."""
+    clean, flawed = list[str](), list[str]()
+    for system in (prompts.translate_system, prompts.translate_again_system):
+        translated = translate(llm, question, system, max_tokens)
+        problem = translation_problem(question, translated) or translation_flaw(question, translated)
+        if problem is not None:
+            log.info("translation of %r as %r: %s", question, translated, problem)
+        if translated in clean or translated in flawed or translation_problem(question, translated) is not None:
+            continue
+        (flawed if problem else clean).append(translated)
+    renderings = clean + flawed
+    if not renderings:
+        log.info("could not translate %r: searching with it as asked", question)
+    return renderings or [question]
 
 
 def english_question(llm: LLM, question: str, max_tokens: int, prompts: PromptSettings) -> str:
-    """The question in English, or the question itself when the model returns nothing usable."""
-    output = "".join(llm.stream(translation_messages(question, prompts), max_tokens=max_tokens)).strip()
-    lines = [line.strip().strip('"“”«»\'`*').strip() for line in output.splitlines() if line.strip()]
-    translated = re.sub(r"^(?:english|translation)\s*:\s*", "", lines[0], flags=re.IGNORECASE) if lines else ""
-    if not translated or not looks_english(translated) or len(translated) > 4 * len(question):
-        log.info("could not translate %r (got %r): searching with it as asked", question, output[:120])
-        return question
-    log.info("question %r searched as %r", question, translated)
-    return translated
+    """The first of ``english_questions``."""
+    return english_questions(llm, question, max_tokens, prompts)[0]

@@ -14,12 +14,15 @@ from rag.settings import LLMSettings
 from tests.integration.test_cli import _one_line_error, rag
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+QUESTIONS, ANSWERABLE = 116, 94  # the customs set: 89 written in English or translated, and 27 more translations
 
-# Retrieval only (2 s): just under the measured recall@5 0.884, MRR 0.715 (torch fp32: 0.889, 0.726).
-RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.87", "--min-mrr", "0.70"]
+# Retrieval only (2 s): just under the measured recall@5 0.869, MRR 0.642. Without answers a question in another
+# language is searched as asked, untranslated: the 72 English answerable questions alone measure 0.884 and 0.715.
+RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-mrr", "0.62"]
 # The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what the default (extract,
 # then answer) measured on it, replayed from the full run (recall@5 0.86, facts 0.54, citation precision 0.74,
-# refusals 0.75, false refusals 0.17, invented markers 0); on all 89 questions: facts 0.69 (docs/evaluation.md).
+# refusals 0.75, false refusals 0.17, invented markers 0); on the 89 questions other than the added translations:
+# facts 0.69 (docs/evaluation.md).
 CI_SUBSET = ["--per-category", "4"]
 ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.70",
                      "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.21",
@@ -51,15 +54,15 @@ def test_retrieval_eval_meets_its_thresholds(bundled_index_dir: Path, tmp_path: 
                  *RETRIEVAL_THRESHOLDS)
     assert result.returncode == 0, result.stderr
     assert "recall" not in result.stdout  # the table goes to stderr; stdout stays clean for pipes
-    assert "R@5" in result.stderr and "overall (89)" in result.stderr
-    results = _written(out, 89)
+    assert "R@5" in result.stderr and f"overall ({QUESTIONS})" in result.stderr
+    results = _written(out, QUESTIONS)
     overall = results["summary"]["overall"]
-    assert "fact_accuracy" not in overall and overall["recall@5"]["n"] == 72  # only answerable questions
+    assert "fact_accuracy" not in overall and overall["recall@5"]["n"] == ANSWERABLE  # only answerable questions
 
 
-# The same questions over the reports as PDFs (eval/pdf_corpus.py): just under the measured recall@5 0.870, MRR
-# 0.718, and never more than 0.02 below the .txt set (docs/evaluation.md).
-PDF_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-mrr", "0.69"]
+# The same questions over the reports as PDFs (eval/pdf_corpus.py): just under the measured recall@5 0.858, MRR
+# 0.643, and never more than 0.02 below the .txt set (docs/evaluation.md).
+PDF_THRESHOLDS = ["--min-recall-at-5", "0.84", "--min-mrr", "0.62"]
 
 
 def test_the_pdf_set_retrieves_as_well_as_the_text_set(bundled_index_dir: Path, tmp_path: Path) -> None:
@@ -68,7 +71,7 @@ def test_the_pdf_set_retrieves_as_well_as_the_text_set(bundled_index_dir: Path, 
               env={"XDG_CACHE_HOME": str(tmp_path / "cache"),  # its PDFs are written there, the models are not
                    "RAG_LLM__MODEL_CACHE_DIR": str(LLMSettings().model_cache_dir)})
     assert text.returncode == 0 and pdf.returncode == 0, text.stderr + pdf.stderr
-    scores = [_written(tmp_path / out, 89)["summary"]["overall"] for out in ("txt", "pdf")]
+    scores = [_written(tmp_path / out, QUESTIONS)["summary"]["overall"] for out in ("txt", "pdf")]
     for metric in ("recall@5", "mrr"):
         assert scores[1][metric]["value"] >= scores[0][metric]["value"] - 0.02, (metric, scores)
     assert len(list((tmp_path / "cache").glob("rag/eval/customs-pdf-*/reports/*.pdf"))) == 5

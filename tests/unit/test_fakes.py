@@ -51,7 +51,7 @@ def test_the_unscripted_fake_llm_answers_each_kind_of_prompt() -> None:
     rewrite = rewrite_messages("And when?", [{"role": "user", "content": "Who?"}], turns=2, max_chars=100,
                                prompts=PROMPTS)
     assert "".join(llm.stream(rewrite)) == "And when?"
-    assert "".join(llm.stream(translation_messages("¿Cuándo?", PROMPTS))) == "¿Cuándo?"
+    assert "".join(llm.stream(translation_messages("¿Cuándo?", PROMPTS.translate_system))) == "¿Cuándo?"
     assert "".join(llm.stream(build_messages("Why?", [], 700, PROMPTS))) == REFUSAL  # no source shown
     assert "".join(FakeLLM(refuse=True).stream(build_messages("Why?", [], 700, PROMPTS))) == REFUSAL
     assert llm.prefer(rewrite, REFUSAL, "x") is None and FakeLLM(preference=0.3).prefer(rewrite, "a", "b") == 0.3

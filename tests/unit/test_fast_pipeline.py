@@ -20,6 +20,7 @@ from rag.settings import BUNDLED_CORPUS, Settings
 from rag.types import Message
 from tests.conftest import SENTINEL, SENTINEL_QUESTION, sections_over
 from tests.fakes import (
+    PROMPTS,
     REFUSAL,
     REWRITE_SYSTEM_PROMPT,
     SYSTEM_PROMPT,
@@ -132,9 +133,10 @@ def test_a_question_in_another_language_is_searched_and_answered_in_english(fake
     pipeline = fake_pipeline(fake_index_dir, llm, questions={"translation_max_tokens": 40})
     answer = pipeline.ask(russian)
 
-    translation, answering = llm.calls
+    translation, again, answering = llm.calls  # two prompts translate (the second's reply here is no English)
     assert translation.system == TRANSLATE_SYSTEM_PROMPT and translation.user == russian
-    assert translation.max_tokens == 40
+    assert again.system == PROMPTS.translate_again_system and again.user == russian
+    assert translation.max_tokens == again.max_tokens == 40
     assert answering.user.endswith(f"Question: {SENTINEL_QUESTION}")  # the model answers the English question
     assert answer.question == russian and answer.search_question == SENTINEL_QUESTION
     assert "translate" in answer.timings and [c.key for c in answer.citations] == [SENTINEL]

@@ -37,7 +37,7 @@ def test_the_defaults_are_the_measured_texts() -> None:
     """The eval figures were measured with these texts: a change must be re-measured, then this hash updated."""
     prompts = PromptSettings().model_dump()
     assert hashlib.sha256(json.dumps(prompts, sort_keys=True).encode()).hexdigest() == (
-        "5ddd2c077f7c40c603b481c76245d62dc5aa43f8b384403fef82591ffa1e3bdf")
+        "cc20a8f3e44f12b12815bac716ed5bbcf38b31bff64ebf891271acaf0a6e7c46")
     assert SYSTEM_PROMPT.splitlines()[3] == "If none of the sources contains the answer, reply only: " + prompts["refusal"]
 
 
