@@ -20,11 +20,12 @@ QUESTIONS, ANSWERABLE = 116, 94  # the customs set: 89 written in English or tra
 # language is searched as asked, untranslated: the 72 English answerable questions alone measure 0.884 and 0.715.
 RETRIEVAL_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-mrr", "0.62"]
 # The answer eval on the embedded model runs on CI_SUBSET; thresholds sit just under what the default (extract,
-# then answer) measured on it, replayed from the full run (recall@5 0.86, facts 0.54, citation precision 0.74,
-# refusals 0.75, false refusals 0.17, invented markers 0); on the 89 questions other than the added translations:
-# facts 0.69 (docs/evaluation.md).
+# then answer) measured on it (recall@5 0.86, facts 0.50, citation precision 0.76, refusals 0.75, false refusals
+# 0.17, invented markers 0). Facts were 0.54 while questions in other languages were answered with the English
+# quotes alone; their answers are now written in their language, and facts are matched in what was written
+# (1 of the subset's 4 such questions holds its facts; docs/evaluation.md).
 CI_SUBSET = ["--per-category", "4"]
-ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.52", "--min-citation-precision", "0.70",
+ANSWER_THRESHOLDS = ["--min-recall-at-5", "0.85", "--min-fact-accuracy", "0.48", "--min-citation-precision", "0.70",
                      "--min-refusal-accuracy", "0.70", "--max-false-refusal-rate", "0.21",
                      "--max-hallucinated-citation-rate", "0.05"]
 
