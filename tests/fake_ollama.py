@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
-class FakeOllama:
+class FakeOllama(LoopbackServer):
     models: list[str] = field(default_factory=lambda: ["qwen2.5:3b"])
     reply: str = "Operation Sentinel resulted in over 100 seizures of drugs [1]."
     cut_after_chunks: int | None = None  # close the connection mid-stream, without "done"
@@ -30,21 +31,11 @@ class FakeOllama:
     structured: bool = True  # False: refuse a ``format`` request with a 500, as a proxy without schemas does
 
     def __post_init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(self._handler())
 
     @property
     def host(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeOllama:  # noqa: PYI034 - a concrete fake, never subclassed
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}"
 
     def choose(self, body: dict) -> list[str]:
         user = next((m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), "")

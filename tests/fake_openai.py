@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     models: list[str] = field(default_factory=lambda: ["local-model"])
     reply: str = "Operation Sentinel resulted in over 100 seizures of drugs [1]."
     api_key: str | None = None  # the key the server wants (None: any)
@@ -37,22 +38,11 @@ class FakeOpenAI:
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        # a short poll: shutdown() waits for it, and every test starts and stops a server or three
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.serve(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeOpenAI:  # noqa: PYI034 - a concrete fake, never subclassed
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def bodies(self, path: str = "/v1/chat/completions") -> list[dict[str, Any]]:
         return [body for at, body, _ in self.requests if at == path]
