@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.loopback import LoopbackServer
+from tests.loopback import JSONHandler, LoopbackServer, word_chunks
 
 
 @dataclass
@@ -43,25 +43,13 @@ class FakeOllama(LoopbackServer):
         return [found.group(1)] if found else ["none"]
 
     def chunks(self) -> list[str]:
-        words = self.reply.split(" ")
-        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+        return word_chunks(self.reply)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-            def _json(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JSONHandler):
+            content_type = "application/json; charset=utf-8"
 
             def _body(self) -> dict:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.loopback import LoopbackServer
+from tests.loopback import JSONHandler, LoopbackServer, word_chunks
 
 
 @dataclass
@@ -53,8 +53,7 @@ class FakeOpenAI(LoopbackServer):
         return [found.group(1)] if found else ["none"]
 
     def chunks(self) -> list[str]:
-        words = self.reply.split(" ")
-        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+        return word_chunks(self.reply)
 
     def top_logprobs(self) -> list[dict[str, Any]]:
         assert self.logprobs is not None
@@ -63,19 +62,7 @@ class FakeOpenAI(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JSONHandler):
 
             def _error(self, status: int, message: str, code: str) -> None:
                 self._json(status, {"error": {"message": message, "type": "invalid_request_error", "code": code}})
