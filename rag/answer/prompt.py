@@ -79,6 +79,25 @@ def _origin(hit: Hit) -> str:
     return f"from \"{hit.title}\"" + (f", {hit.date}" if hit.date else "")
 
 
+def origins(hits: list[Hit]) -> list[str]:
+    """Each source's header text: its report's title and date the first time, then a pointer back to that source.
+
+    The title and date of a report repeat for every paragraph shown from it; at 20-30 tokens each they were the
+    extract prompt's biggest waste, and every prompt token is time to first token on a CPU. (The write-first
+    prompt keeps full headers: a pointer to another [n] there could pull its citations.)
+    """
+    first: dict[tuple[str, str], int] = {}
+    shown = []
+    for n, hit in enumerate(hits, 1):
+        key = (hit.doc_id, _origin(hit))
+        if key in first:
+            shown.append(f"same report as Source {first[key]}")
+        else:
+            first[key] = n
+            shown.append(_origin(hit))
+    return shown
+
+
 def shown_text(hit: Hit, max_chars: int, question: str = "") -> str:
     """What the model is shown of a paragraph: its best sentences, with instructions to a model masked."""
     return mask_instructions(excerpt(hit.paragraph.text, hit.focus, max_chars, question))
@@ -115,8 +134,8 @@ def build_extract_messages(question: str, hits: list[Hit], max_source_chars: int
                            ) -> tuple[list[Message], list[Sentence]]:
     """Messages whose sources show every sentence after its id, and those sentences."""
     sentences = number_sentences([shown_text(hit, max_source_chars, question) for hit in hits])
-    sources = "\n\n".join(f"Source {i} ({_origin(hit)})\n{numbered_text(sentences, i)}"
-                           for i, hit in enumerate(hits, 1))
+    sources = "\n\n".join(f"Source {i} ({header})\n{numbered_text(sentences, i)}"
+                           for i, header in enumerate(origins(hits), 1))
     return ([{"role": "system", "content": system_prompt(prompts, "extract")},
              {"role": "user", "content": prompts.answer_user.format(sources=sources, question=question)}], sentences)
 

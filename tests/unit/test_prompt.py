@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer.prompt import build_messages, excerpt
+from rag.answer.prompt import build_extract_messages, build_messages, excerpt
 from rag.documents.paragraphs import Paragraph
 from rag.query.retrieval import Hit
 from tests.fakes import PROMPTS, REFUSAL
@@ -39,3 +39,18 @@ def test_messages_number_the_sources_and_end_with_the_question() -> None:
     assert REFUSAL in system["content"] and "[2]" in system["content"]
     assert user["content"].startswith('Sources:\n\n[1] (from "Report title", 2009-10-27)\nAlpha opens')
     assert user["content"].endswith("Question: What was seized?")
+
+
+def test_a_report_s_title_and_date_are_written_once_in_the_extract_prompt() -> None:
+    """Every prompt token is time to first token: a second paragraph of a report points back to its first."""
+    def hit(doc: str, number: int, title: str) -> Hit:
+        return Hit(Paragraph(doc, number, TEXT, 0, len(TEXT)), 0.5, title, "2009-10-27")
+
+    hits = [hit("a.txt", 1, "Report A"), hit("b.txt", 2, "Report B"), hit("a.txt", 5, "Report A"),
+            hit("c.txt", 1, "Report A")]  # another report with the same title keeps its own header
+    _, user = build_extract_messages("What was seized?", hits, 1600, PROMPTS)[0]
+    headers = [line for line in user["content"].splitlines() if line.startswith("Source ")]
+    assert headers == ['Source 1 (from "Report A", 2009-10-27)', 'Source 2 (from "Report B", 2009-10-27)',
+                       "Source 3 (same report as Source 1)", 'Source 4 (from "Report A", 2009-10-27)']
+    system, user = build_messages("What was seized?", hits, 1600, PROMPTS)  # write-first keeps whole headers
+    assert user["content"].count('(from "Report A", 2009-10-27)') == 3
