@@ -52,5 +52,5 @@ def test_a_report_s_title_and_date_are_written_once_in_the_extract_prompt() -> N
     headers = [line for line in user["content"].splitlines() if line.startswith("Source ")]
     assert headers == ['Source 1 (from "Report A", 2009-10-27)', 'Source 2 (from "Report B", 2009-10-27)',
                        "Source 3 (same report as Source 1)", 'Source 4 (from "Report A", 2009-10-27)']
-    system, user = build_messages("What was seized?", hits, 1600, PROMPTS)  # write-first keeps whole headers
+    _, user = build_messages("What was seized?", hits, 1600, PROMPTS)  # write-first keeps whole headers
     assert user["content"].count('(from "Report A", 2009-10-27)') == 3
