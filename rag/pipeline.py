@@ -160,6 +160,8 @@ class Pipeline:
     def _answer(self, question: str, k: int, history: list[Message],
                 scope: Scope | None = None) -> Generator[str, None, Answer]:
         started, timings = time.perf_counter(), dict[str, float]()
+        if scope is None:  # nothing to check first: an embedded model starts loading while the index opens
+            self.generator.llm()
         allowed = self.retriever.allowed(scope)  # before any model runs: a scope that matches nothing costs nothing
         self.generator.llm()  # an embedded model starts loading in its worker while the question is searched
         rewritten = self.rewriter.run(question, history, timings)
