@@ -172,7 +172,25 @@ def prefer(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
     conn.send(("done", {"p_first": float(1.0 / (1.0 + np.exp(gap)))}))
 
 
+def exit_with_parent(period: float = 1.0) -> None:
+    """Exit when the app is gone, even mid-prompt: an orphaned worker would read a long prompt for nobody, on the
+    cores the next app needs. (A thread polls the parent's pid: prctl's death signal follows the thread that
+    started the worker, which in a web server can be a pool thread that ends.)"""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(fd: int) -> int:
+    exit_with_parent()
     conn = Connection(fd)
     kind, config = conn.recv()
     assert kind == "config", kind

@@ -206,3 +206,25 @@ def test_the_refusal_probability_is_read_from_the_models_own_token_probabilities
     assert answerable is not None and trap is not None
     assert 0.0 < answerable < 0.05 < trap < 1.0, (answerable, trap)
     assert refusal_probability("What did Operation Sentinel seize?", REFUSAL) == 0.5  # the same text: no preference
+
+
+def test_a_worker_whose_app_is_killed_mid_prompt_exits(bundled_index_dir: Path, model_cache_dir: Path) -> None:
+    """An orphaned worker would go on reading the prompt for nobody, on the cores the next app needs."""
+    env = {**os.environ, "RAG_INDEX__INDEX_DIR": str(bundled_index_dir),
+           "RAG_LLM__MODEL_CACHE_DIR": str(model_cache_dir), "RAG_LLM__BACKEND": "embedded", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "rag.app.cli", "ask", "-v", SENTINEL_QUESTION], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    worker = next(int(line.rsplit("pid", 1)[1].strip(" )\n")) for line in process.stderr
+                  if "the embedded model is answering (worker pid" in line)
+    process.kill()  # SIGKILL: the app cannot tell its worker anything
+    process.wait(30)
+    deadline = time.monotonic() + 3  # reading the prompt alone takes longer
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its app by 3 s")
