@@ -4,7 +4,7 @@
 #                tests/unit first (stops at the first failure), then tests/integration and tests/e2e
 #   make test-fast  tests/unit: the tests that load no real model and start no process (fakes; well under a minute)
 #   make serve   install, then open the chat at http://127.0.0.1:7860 (rag serve)
-#   make bench   print speed and memory figures beside their targets, LlamaIndex side by side, 20 users (~25 min)
+#   make bench   print speed and memory figures beside their targets, LlamaIndex side by side, 20 users (~10 min)
 #   make eval    score answers, citations and refusals on both bundled eval sets (writes eval-results/)
 #   make docs    build the documentation site from docs/ (mkdocs --strict) into build/site/
 

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/run.py                 # one user's figures (about 1.5 min)
     .venv/bin/python bench/run.py --repeat 3
-    .venv/bin/python bench/run.py --peer --load   # or: make bench; also LlamaIndex and 20 users (about 25 min)
+    .venv/bin/python bench/run.py --peer --load   # or: make bench; also LlamaIndex and 20 users (about 10 min)
 
 Each figure is a separate process (so "cold" really is cold, and peak RSS is that
 process's own): ``rag index`` into a fresh directory, ``rag ask`` from a cold start,
@@ -14,7 +14,8 @@ differ from the question before, so only the shared system prompt is cached). Pr
 table with the targets and the hardware limits beside the figures, as ratios, and writes
 the numbers to bench/results/<timestamp>.json. ``--peer`` then runs ``bench/peer.py`` (the same
 questions through LlamaIndex's CitationQueryEngine, one process after another) and ``--load``
-runs ``bench/load.py`` (20 users at once on ``rag serve``); their figures join the table.
+runs ``bench/load.py`` (20 users, one question each, all at once on ``rag serve``); their figures
+join the table.
 Nothing runs at the same time as anything else: timings on 2 cores would mean nothing.
 
 Where the limits come from (Qwen2.5-Coder-1.5B Q4_K_M on 2 cores):
@@ -97,7 +98,8 @@ def others(peer: bool, load: bool) -> dict[str, float]:
     if load:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "load.json"
-            subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--json", str(out)], check=True)
+            subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--users", "20", "--rounds", "1",
+                            "--json", str(out)], check=True)
             crowd = json.loads(out.read_text())
         figures["answers_per_min_20_users"] = crowd["answers_per_min"]
         figures["wait_p95_20_users_s"] = crowd["wait_p95_s"]
