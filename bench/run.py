@@ -75,7 +75,7 @@ def measure(args: list[str]) -> tuple[float, float, str]:
     started = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as stderr:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        stdout = process.stdout.read()
+        stdout = process.stdout.read() if process.stdout else ""
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
