@@ -29,6 +29,9 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
+# ggml.h's log levels (DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5: more of the line before); llama-cpp-python's own
+# _logger.py numbers them differently, out of date.
+GGML_LOG_WARN, GGML_LOG_ERROR, GGML_LOG_CONT = 3, 4, 5
 _BUFFER = re.compile(r"(\S+) model buffer size =\s*([\d.]+) MiB")
 
 
@@ -39,8 +42,11 @@ class LoadLog:
         self.buffers: dict[str, float] = {}
         self.tail: deque[str] = deque(maxlen=20)
         self._line = ""
+        self._level = 0
 
     def add(self, level: int, text: str) -> None:
+        if not self._line and level != GGML_LOG_CONT:  # a continuation keeps its line's level
+            self._level = level
         self._line += text
         if not self._line.endswith("\n"):
             return
@@ -51,7 +57,7 @@ class LoadLog:
         match = _BUFFER.search(line)
         if match:
             self.buffers[match.group(1)] = self.buffers.get(match.group(1), 0.0) + float(match.group(2))
-        if level in (2, 3):  # warnings and errors still reach the worker's stderr (the parent logs them)
+        if self._level in (GGML_LOG_WARN, GGML_LOG_ERROR):  # these reach the worker's stderr (the parent logs them)
             print(line, file=sys.stderr, flush=True)
 
 
