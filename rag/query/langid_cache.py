@@ -2,15 +2,16 @@
 
 py3langid ships its model as one xz-compressed npz (4.6 MB) and decompresses all of it on every load: 0.33 of the
 0.5 s a load costs (cProfile), once per process, on every English question of four words or more. Here its six
-arrays are kept as ``.npy`` files in ``<llm.model_cache_dir>/py3langid/``, memory-mapped on load and converted as
-py3langid's own loader converts them, so ``classify`` and ``rank`` give the same results. ``model.json``, written
+arrays are kept as ``.npy`` files in ``<llm.model_cache_dir>/py3langid/``, the languages a caller leaves out
+already left out as ``set_languages`` leaves them out, memory-mapped on load and converted as py3langid's own
+loader converts them, so ``classify`` and ``rank`` give the same results (0.07 s instead of 0.5 s, cProfile). ``model.json``, written
 last, names the sha256 of the wheel's model file and of py3langid's loader code, so an upgrade writes a new copy;
 and the copy is used only if, when written, it gave the very arrays py3langid's loader gives (``same_as_wheel``).
 Without a usable copy (an unwritable cache, a damaged file) the wheel's file is read, as before.
 
 Example::
 
-    identifier = load_identifier(settings.llm.model_cache_dir)   # or None: the wheel's file, decompressed
+    identifier = load_identifier(settings.llm.model_cache_dir, without=("pcm",))  # None: the wheel's file
     identifier.classify("What did Operation Sentinel seize?")    # ("en", 0.99...)
 """
 
@@ -44,15 +45,22 @@ def wheel_model() -> Path:
     return Path(MODEL_DIR) / MODEL_FILE
 
 
-def from_model_file(source: Path) -> Any:
-    """py3langid's own load (the whole file decompressed), with normalised probabilities."""
+def from_model_file(source: Path, without: tuple[str, ...] = ()) -> Any:
+    """py3langid's own load (the whole file decompressed), with normalised probabilities, restricted to its
+    languages but ``without``."""
     from py3langid.langid import LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(source, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(source, norm_probs=True)
+    if without:
+        identifier.set_languages([lang for lang in identifier.labels if lang not in without])
+    return identifier
 
 
 def from_arrays(folder: Path) -> Any:
-    """The identifier from the ``.npy`` copy, each array converted as ``py3langid.modelio.load_model`` converts it."""
+    """The identifier from the ``.npy`` copy, each array converted as ``py3langid.modelio.load_model`` converts it.
+
+    The copy holds the languages already restricted (``_write_copy``), so the 28 MB table stays memory-mapped: a
+    question reads the rows of its own features, where ``set_languages`` would copy all of them."""
     from py3langid.langid import LanguageIdentifier
     from py3langid.modelio import _to_array
 
@@ -83,17 +91,21 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _write_copy(source: Path, out: Path, fingerprint: dict[str, Any]) -> None:
-    """Decompress ``source`` into ``out`` as one ``.npy`` per array; check it against py3langid's own load."""
+def _write_copy(source: Path, out: Path, without: tuple[str, ...], fingerprint: dict[str, Any]) -> None:
+    """Decompress ``source`` into ``out`` as one ``.npy`` per array, the languages ``without`` left out as
+    ``set_languages`` leaves them out; check it against py3langid's own load."""
     out.mkdir(parents=True)
     with lzma.open(source) as compressed, (out / "model.npz").open("wb") as plain:
         shutil.copyfileobj(compressed, plain, length=1 << 20)
     with np.load(out / "model.npz", allow_pickle=False) as data:
-        for name in ARRAYS:
-            np.save(out / f"{name}.npy", data[name], allow_pickle=False)
+        arrays = {name: data[name] for name in ARRAYS}
     (out / "model.npz").unlink()
+    keep = [i for i, lang in enumerate(arrays["classes"].tolist()) if lang not in without]
+    arrays.update(ptc=arrays["ptc"][:, keep], pc=arrays["pc"][keep], classes=arrays["classes"][keep])
+    for name, array in arrays.items():
+        np.save(out / f"{name}.npy", array, allow_pickle=False)
     try:
-        same = same_model(from_arrays(out), from_model_file(source))
+        same = same_model(from_arrays(out), from_model_file(source, without))
     except Exception as exc:  # noqa: BLE001 - e.g. a py3langid whose loader changed: recorded, not retried
         log.debug("py3langid's model cannot be read from a copy: %s", exc)
         same = False
@@ -102,7 +114,7 @@ def _write_copy(source: Path, out: Path, fingerprint: dict[str, Any]) -> None:
     (out / META_FILE).write_text(json.dumps({"fingerprint": fingerprint, "same_as_wheel": same}, indent=1) + "\n")
 
 
-def cached_identifier(cache_dir: Path, source: Path | None = None) -> Any:
+def cached_identifier(cache_dir: Path, source: Path | None = None, without: tuple[str, ...] = ()) -> Any:
     """The identifier from the copy in ``cache_dir`` (written first if missing or stale). Raises OSError for an
     unwritable cache, ValueError when the copy differs from the wheel's, and what a damaged copy raises (and
     then forgets that copy, so that the next load makes it again)."""
@@ -113,7 +125,7 @@ def cached_identifier(cache_dir: Path, source: Path | None = None) -> Any:
     folder = cache_dir.expanduser() / FOLDER
     loaders = [Path(py3langid.modelio.__file__), Path(py3langid.langid.__file__)]
     digests = file_digests([source, *loaders], folder.parent / DIGESTS_FILE)
-    fingerprint = {"format": FORMAT, "arrays": list(ARRAYS),
+    fingerprint = {"format": FORMAT, "arrays": list(ARRAYS), "without": sorted(without),
                    "files": [[path.name, path.stat().st_size, digest]
                              for path, digest in zip([source, *loaders], digests)]}
 
@@ -121,7 +133,7 @@ def cached_identifier(cache_dir: Path, source: Path | None = None) -> Any:
         meta = _read_meta(folder)
         return meta is not None and meta.get("fingerprint") == fingerprint
 
-    build_once(folder, current, lambda out: _write_copy(source, out, fingerprint))
+    build_once(folder, current, lambda out: _write_copy(source, out, without, fingerprint))
     meta = _read_meta(folder) or {}
     if meta.get("same_as_wheel") is not True:
         raise ValueError(f"the copy in {folder} differs from py3langid's model")
@@ -133,12 +145,12 @@ def cached_identifier(cache_dir: Path, source: Path | None = None) -> Any:
         raise
 
 
-def load_identifier(cache_dir: Path | None, source: Path | None = None) -> Any:
-    """py3langid's identifier for ``source`` (default: the wheel's model), from its decompressed copy in
-    ``cache_dir`` when there is (or can be) one; else from ``source`` itself."""
+def load_identifier(cache_dir: Path | None, source: Path | None = None, without: tuple[str, ...] = ()) -> Any:
+    """py3langid's identifier for ``source`` (default: the wheel's model), restricted to its languages but
+    ``without``: from its decompressed copy in ``cache_dir`` when there is (or can be) one, else from ``source``."""
     if cache_dir is not None:
         try:
-            return cached_identifier(cache_dir, source)
+            return cached_identifier(cache_dir, source, without)
         except Exception as exc:  # noqa: BLE001 - any fault of the copy only costs the slower load below
             log.debug("py3langid's model read from the wheel: %s", " ".join(str(exc).split()) or type(exc).__name__)
-    return from_model_file(source or wheel_model())
+    return from_model_file(source or wheel_model(), without)

@@ -49,10 +49,8 @@ def _language_identifier() -> Any:
     decompressed copy, 0.5 s from the wheel's compressed file)."""
     from rag.query.langid_cache import load_identifier  # numpy and py3langid: loaded on the first question
 
-    identifier = load_identifier(_model_cache[0] if _model_cache else None)
     # Nigerian Pidgin is English words: 5 of the 297 English eval questions scored as it.
-    identifier.set_languages([lang for lang in identifier.labels if lang != "pcm"])
-    return identifier
+    return load_identifier(_model_cache[0] if _model_cache else None, without=("pcm",))
 
 
 def load_language_model() -> None:

@@ -30,11 +30,10 @@ TEXTS = [
 
 def test_the_language_model_read_from_its_copy_identifies_as_the_wheels(tmp_path: Path) -> None:
     wheel = from_model_file(wheel_model())
-    written = load_identifier(tmp_path)  # makes the copy
-    read = load_identifier(tmp_path)  # reads it
-    assert (tmp_path / FOLDER / META_FILE).is_file()
-    for identifier in (wheel, written, read):  # as rag.query.language restricts it
-        identifier.set_languages([lang for lang in identifier.labels if lang != "pcm"])
+    wheel.set_languages([lang for lang in wheel.labels if lang != "pcm"])  # as rag.query.language did before
+    written = load_identifier(tmp_path, without=("pcm",))  # makes the copy
+    read = load_identifier(tmp_path, without=("pcm",))  # reads it
+    assert (tmp_path / FOLDER / META_FILE).is_file() and "pcm" not in read.nb_classes
     for question in QUESTIONS:
         assert written.classify(question) == read.classify(question) == wheel.classify(question)
         assert written.rank(question) == read.rank(question) == wheel.rank(question)

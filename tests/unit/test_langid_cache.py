@@ -22,10 +22,10 @@ TEXTS = ("aaa", "bab", "hello", "", "a")
 
 
 def _tiny_model(path: Path, weight: float = -1.0) -> Path:
-    """Two languages, one feature (a byte "a" seen): a two-state DFA, state 1 after an "a"."""
+    """Three languages, one feature (a byte "a" seen): a two-state DFA, state 1 after an "a"."""
     nextmove = [0] * 512
     nextmove[ord("a")] = 1
-    save_model(path, ([weight, -2.0], [-0.5, -0.7], ["en", "es"], nextmove, [0, 1], [-1, 0]))
+    save_model(path, ([weight, -2.0, -0.5], [-0.5, -0.7, -0.6], ["en", "es", "pcm"], nextmove, [0, 1], [-1, 0]))
     return path
 
 
@@ -38,9 +38,9 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     built: list[Path] = []
     write = langid_cache._write_copy
 
-    def counting(source: Path, out: Path, fingerprint: dict[str, Any]) -> None:
+    def counting(source: Path, out: Path, without: tuple[str, ...], fingerprint: dict[str, Any]) -> None:
         built.append(source)
-        write(source, out, fingerprint)
+        write(source, out, without, fingerprint)
 
     monkeypatch.setattr(langid_cache, "_write_copy", counting)
     return built
@@ -55,6 +55,17 @@ def test_the_copy_is_made_once_and_gives_the_same_results(tmp_path: Path, builds
     assert sorted(p.name for p in (cache / FOLDER).iterdir()) == sorted(
         [META_FILE, *(f"{name}.npy" for name in langid_cache.ARRAYS)])
     assert not [p for p in cache.iterdir() if p.name.endswith((".tmp", ".old"))]
+
+
+def test_the_copy_leaves_out_languages_as_set_languages_does(tmp_path: Path, builds: list[Path]) -> None:
+    model, cache = _tiny_model(tmp_path / "model.npz.xz"), tmp_path / "cache"
+    expected = _results(from_model_file(model, without=("pcm",)))
+    assert expected != _results(from_model_file(model))
+    for _ in range(2):
+        identifier = load_identifier(cache, model, without=("pcm",))
+        assert _results(identifier) == expected and identifier.nb_classes == ["en", "es"]
+    assert _results(load_identifier(cache, model)) == _results(from_model_file(model))  # another copy
+    assert len(builds) == 2
 
 
 def test_a_changed_model_makes_a_new_copy(tmp_path: Path, builds: list[Path]) -> None:
