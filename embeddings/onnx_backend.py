@@ -25,6 +25,7 @@ import numpy as np
 from embeddings.base import EmbedderUnavailable
 from embeddings.onnx_export import RECIPES, Recipe, cache_name, ensure_export, export_dir, read_meta
 from embeddings.onnx_runtime import Runner, WordPieces, make_runner, run_batch
+from embeddings.openvino_cache import COMPILED_FOLDER
 
 
 def _local_files(model: str) -> str:
@@ -69,7 +70,8 @@ def load_onnx_export(model: str, location: str, recipe: Recipe, cache_dir: Path 
                 directory = ensure_export(model, location, recipe, cache_dir)
                 meta = read_meta(directory, recipe) or {}
                 pieces = WordPieces(directory, int(meta["max_seq_length"]))
-                _loaded[key] = LoadedExport(make_runner(directory / recipe.model_file), pieces, meta)
+                runner = make_runner(directory / recipe.model_file, directory / COMPILED_FOLDER)
+                _loaded[key] = LoadedExport(runner, pieces, meta)
             except EmbedderUnavailable:
                 raise
             except Exception as exc:  # tokenizers raises plain Exception for a damaged tokenizer.json

@@ -34,13 +34,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from embeddings.base import EmbedderUnavailable
+from embeddings.cache_files import DIGESTS_FILE, build_once, file_digests
 from embeddings.onnx_runtime import WordPieces, make_runner, run_batch
 from embeddings.openvino_convert import calibration_texts, to_openvino
 from embeddings.quiet import quiet_export, quiet_logger
@@ -48,7 +48,6 @@ from embeddings.quiet import quiet_export, quiet_logger
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the export recipe changes: cached exports are rebuilt
-DIGESTS_FILE = ".source-digests.json"  # model file -> sha256, by path, size and mtime
 META_FILE = "export.json"  # written last: its presence (with a matching fingerprint) means the export is whole
 CHECK_TEXTS = (
     "What did Operation Sentinel seize?",
@@ -120,35 +119,7 @@ def _source_fingerprint(location: str, recipe: Recipe, cache_dir: Path) -> dict[
         "openvino" and recipe.quantise else None
     return {"export_version": EXPORT_VERSION, "recipe": asdict(recipe), "calibration": calibration,
             "files": [[str(p.relative_to(location)), p.stat().st_size, digest]
-                      for p, digest in zip(files, _digests(files, cache_dir / DIGESTS_FILE))]}
-
-
-def _digests(files: list[Path], memo_path: Path) -> list[str]:
-    """Each file's sha256, remembered by path, size and mtime: the 90 MB of weights are read once per copy
-    (about 0.2 s), not on every start. A lost or damaged memo only costs reading them again."""
-    try:
-        memo = json.loads(memo_path.read_text())
-        memo = memo if isinstance(memo, dict) else {}
-    except (OSError, ValueError):
-        memo = {}
-    digests, changed = [], False
-    for path in files:
-        stat = path.stat()
-        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        if not isinstance(memo.get(key), str):
-            sha = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    sha.update(block)
-            memo[key], changed = sha.hexdigest(), True
-        digests.append(memo[key])
-    if changed:
-        with contextlib.suppress(OSError):  # a read-only cache still works, it just hashes again next time
-            memo_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo_path.with_name(f"{memo_path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(memo, indent=0))
-            os.replace(tmp, memo_path)
-    return digests
+                      for p, digest in zip(files, file_digests(files, cache_dir / DIGESTS_FILE))]}
 
 
 def read_meta(directory: Path, recipe: Recipe) -> dict[str, Any] | None:
@@ -162,32 +133,18 @@ def read_meta(directory: Path, recipe: Recipe) -> dict[str, Any] | None:
 def ensure_export(model: str, location: str, recipe: Recipe, cache_dir: Path | None = None,
                   progress: bool = True) -> Path:
     """The folder holding ``model.onnx``, its tokenizer and ``export.json``; built on first use."""
-    from filelock import FileLock
-
     target = export_dir(model, recipe, cache_dir)
-    cache_dir = target.parent
-    fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe, cache_dir)))  # as in export.json
-    meta = read_meta(target, recipe)
-    if meta is not None and meta.get("fingerprint") == fingerprint:
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir / f".{target.name}.lock")):
-        meta = read_meta(target, recipe)  # another process may have built it while we waited
-        if meta is not None and meta.get("fingerprint") == fingerprint:
-            return target
-        tmp = cache_dir / f".{target.name}.{os.getpid()}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            with contextlib.redirect_stdout(sys.stderr):  # nncf draws its bars on stdout: `rag ask --json` owns it
-                _build(model, location, recipe, tmp, fingerprint, progress)
-            old = cache_dir / f".{target.name}.{os.getpid()}.old"
-            if target.exists():  # a stale export (other source or recipe): moved aside, then removed
-                os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    fingerprint = json.loads(json.dumps(_source_fingerprint(location, recipe, target.parent)))  # as in export.json
+
+    def current() -> bool:
+        meta = read_meta(target, recipe)
+        return meta is not None and meta.get("fingerprint") == fingerprint
+
+    def build(tmp: Path) -> None:
+        with contextlib.redirect_stdout(sys.stderr):  # nncf draws its bars on stdout: `rag ask --json` owns it
+            _build(model, location, recipe, tmp, fingerprint, progress)
+
+    return build_once(target, current, build)
 
 
 def _build(model: str, location: str, recipe: Recipe, out: Path, fingerprint: dict[str, Any], progress: bool) -> None:

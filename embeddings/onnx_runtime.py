@@ -53,17 +53,19 @@ class OrtRunner:
 
 class OpenVinoRunner:
     """OpenVINO on the CPU in f32: its default would switch to bf16 where the CPU has it, and vectors would
-    then depend on the machine."""
+    then depend on the machine. With ``cache`` (a folder inside the export's), the compiled model is kept there
+    and later processes import it (``embeddings.openvino_cache``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache: Path | None = None) -> None:
         try:
             import openvino
         except ImportError as exc:
             raise EmbedderUnavailable("the openvino embedder backends need openvino: pip install openvino") from exc
-        core = openvino.Core()
-        self.compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": cpu_threads(),
-                                                              "INFERENCE_PRECISION_HINT": "f32",
-                                                              "PERFORMANCE_HINT": "LATENCY"})
+        from embeddings.openvino_cache import compile_cached
+
+        self.compiled = compile_cached(openvino.Core(), path, {"INFERENCE_NUM_THREADS": cpu_threads(),
+                                                               "INFERENCE_PRECISION_HINT": "f32",
+                                                               "PERFORMANCE_HINT": "LATENCY"}, cache)
         self.request = self.compiled.create_infer_request()
         self.lock = threading.Lock()  # one infer request: one batch at a time
 
@@ -76,9 +78,9 @@ class OpenVinoRunner:
             return np.array(next(iter(result.values())))
 
 
-def make_runner(path: Path) -> Runner:
-    """OpenVINO for its IR (``model.xml``), ONNX Runtime for ``model.onnx``."""
-    return OpenVinoRunner(path) if path.suffix == ".xml" else OrtRunner(path)
+def make_runner(path: Path, cache: Path | None = None) -> Runner:
+    """OpenVINO for its IR (``model.xml``, its compiled model kept in ``cache``), ONNX Runtime for ``model.onnx``."""
+    return OpenVinoRunner(path, cache) if path.suffix == ".xml" else OrtRunner(path)
 
 
 class WordPieces:

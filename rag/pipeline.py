@@ -109,7 +109,8 @@ class Pipeline:
     @cached_property
     def rewriter(self) -> QuestionRewriter:
         return QuestionRewriter.from_settings(self.settings.questions, self.settings.retrieval.max_question_chars,
-                                              lambda: self.llm.llm, self.settings.prompts)
+                                              lambda: self.llm.llm, self.settings.prompts,
+                                              self.settings.llm.model_cache_dir)
 
     @cached_property
     def prompt_builder(self) -> PromptBuilder:

@@ -20,11 +20,11 @@ from rag.errors import LLMUnavailable
 from rag.llm.base import LLM, Message, shown_url
 from rag.llm.gguf import assemble_packaged_model
 from rag.llm.llama_cpp_llm import LlamaCppLLM
-from rag.llm.ollama_llm import OllamaLLM
 from rag.llm.worker_process import WorkerConfig
 from rag.settings import LLMSettings
 
 if TYPE_CHECKING:
+    from rag.llm.ollama_llm import OllamaLLM
     from rag.llm.openai_llm import OpenAILLM
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ class LLMChoice:
 
 
 def make_ollama(settings: LLMSettings) -> OllamaLLM:
+    """The Ollama server at ``ollama_host`` (its client and httpx load only for this backend and 'auto')."""
+    from rag.llm.ollama_llm import OllamaLLM
+
     return OllamaLLM(settings.ollama_model, settings.ollama_host, settings.ollama_timeout, settings.temperature,
                      settings.max_answer_tokens, settings.seed, settings.n_ctx, settings.ollama_probe_timeout)
 

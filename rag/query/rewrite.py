@@ -17,11 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.llm.base import LLM
 from rag.query.followup import standalone_question
-from rag.query.language import ENGLISH, looks_english, question_language
+from rag.query.language import ENGLISH, load_language_model, looks_english, question_language, use_model_cache
 from rag.query.question import validate_question
 from rag.query.translation import english_questions
 from rag.types import Message
@@ -50,8 +51,12 @@ class RewrittenQuestion:
 class QuestionRewriter:
     def __init__(self, llm: Callable[[], LLM], prompts: PromptSettings, *, max_question_chars: int,
                  followup_turns: int = 2, followup_max_chars: int = 400, followup_max_tokens: int = 48,
-                 translate: bool = True, translation_max_tokens: int = 64) -> None:
-        """``llm`` is called only when a rewrite or a translation is needed (it may load the model)."""
+                 translate: bool = True, translation_max_tokens: int = 64, model_cache_dir: Path | None = None
+                 ) -> None:
+        """``llm`` is called only when a rewrite or a translation is needed (it may load the model);
+        ``model_cache_dir`` keeps py3langid's model decompressed (``rag.query.language.use_model_cache``)."""
+        if model_cache_dir is not None:
+            use_model_cache(model_cache_dir)
         self.llm, self.prompts = llm, prompts
         self.max_question_chars = max_question_chars
         self.followup_turns, self.followup_max_chars, self.followup_max_tokens = (
@@ -59,7 +64,8 @@ class QuestionRewriter:
         self.translate, self.translation_max_tokens = translate, translation_max_tokens
 
     def warm_up(self) -> None:
-        """Nothing to load: the LLM is the generator's and warms up there."""
+        """The language identifier's model; the LLM is the generator's and warms up there."""
+        load_language_model()
 
     def validate(self, question: str) -> str:
         """The question, normalised; raises InvalidQuestion (one line) for an empty or oversized one."""
@@ -82,10 +88,11 @@ class QuestionRewriter:
 
     @classmethod
     def from_settings(cls, s: QuestionSettings, max_question_chars: int, llm: Callable[[], LLM],
-                      prompts: PromptSettings) -> QuestionRewriter:
+                      prompts: PromptSettings, model_cache_dir: Path | None = None) -> QuestionRewriter:
         return cls(llm, prompts, max_question_chars=max_question_chars, followup_turns=s.followup_turns,
                    followup_max_chars=s.followup_max_chars, followup_max_tokens=s.followup_max_tokens,
-                   translate=s.translate, translation_max_tokens=s.translation_max_tokens)
+                   translate=s.translate, translation_max_tokens=s.translation_max_tokens,
+                   model_cache_dir=model_cache_dir)
 
     def run(self, question: str, history: Sequence[Message] = (), timings: dict[str, float] | None = None
             ) -> RewrittenQuestion:

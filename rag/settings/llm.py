@@ -50,7 +50,8 @@ class LLMSettings(Section):
         None, description="A GGUF file for the embedded backend (default: the packaged model).")
     model_cache_dir: Path = Field(
         default_factory=default_cache_dir,  # ~/.cache/rag/models: the embeddings package's own default too
-        description="Where the packaged GGUF is assembled, and a faster embedder runtime exported, once each.",
+        description="Where the packaged GGUF is assembled, a faster embedder runtime exported (and compiled), and "
+        "the language identifier's model kept decompressed, once each.",
     )
     n_ctx: int = Field(4096, description="Context window for the embedded model.")
     n_threads: int | None = Field(None, description="CPU threads for the embedded model (default: all cores).")

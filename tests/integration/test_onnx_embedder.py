@@ -104,8 +104,8 @@ def test_the_export_is_reused_on_the_second_load(onnx_cache: Path, monkeypatch: 
     again = OnnxEmbedder(PACKAGED_MODEL, "openvino-int8", cache_dir=onnx_cache).encode(SENTENCES[:2])
     np.testing.assert_array_equal(first, again)
     assert (folder / "model.xml").stat().st_mtime_ns == stamp
-    assert sorted(p.name for p in folder.iterdir()) == ["export.json", "model.bin", "model.xml", "tokenizer.json",
-                                                         "tokenizer_config.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["compiled", "export.json", "model.bin", "model.xml",
+                                                         "tokenizer.json", "tokenizer_config.json"]
     meta = json.loads((folder / "export.json").read_text())
     assert meta["backend"] == "openvino-int8" and meta["dim"] == 384 and meta["check_min_cosine"] > 0.98
     assert load_onnx_export(PACKAGED_MODEL, "unused", RECIPES["openvino-int8"], onnx_cache).meta == meta
