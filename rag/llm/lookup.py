@@ -33,6 +33,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# The longest run of last tokens looked up in the prompt (llama-cpp-python's default); without a match it tries
+# shorter runs down to the last token alone. The first place the prompt holds the run supplies the guess.
+LOOKUP_NGRAM = 2
+
 Draft = Callable[[npt.NDArray[np.intc]], npt.NDArray[np.intc]]
 
 
@@ -84,7 +88,7 @@ def common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
     return count
 
 
-def attach(llama: Any, num_pred_tokens: int, max_ngram_size: int = 2) -> DraftCounter:
+def attach(llama: Any, num_pred_tokens: int, max_ngram_size: int = LOOKUP_NGRAM) -> DraftCounter:
     """Turn prompt-lookup decoding on for ``llama`` (a ``Llama`` built without ``draft_model``); the counter is
     ``llama.draft_model``. A guess is at most ``n_batch - 1`` tokens, so its check is one decode call."""
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
