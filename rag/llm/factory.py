@@ -66,6 +66,7 @@ def make_embedded(settings: LLMSettings, progress: bool = True, warm_messages: l
         model_path=str(path.expanduser().resolve()), n_ctx=settings.n_ctx,
         n_threads=settings.n_threads or os.cpu_count() or 1, n_batch=settings.n_batch, n_ubatch=settings.n_ubatch,
         flash_attn=settings.flash_attn, extra_buffers=settings.extra_buffers, seed=settings.seed,
+        prompt_lookup_tokens=settings.prompt_lookup_tokens,
         check_messages=tuple((("content", m["content"]), ("role", m["role"])) for m in check),
         start_timeout=settings.embedded_start_timeout, token_timeout=settings.embedded_token_timeout)
     return LlamaCppLLM(config, settings.temperature, settings.max_answer_tokens)

@@ -81,6 +81,9 @@ class LlamaCppLLM:
                    "seed": self.config.seed}
         with self._lock:
             usage = yield from self.worker.chat(request)
+        if "draft_proposed" in usage:  # prompt-lookup decoding is on (llm.prompt_lookup_tokens)
+            log.debug("prompt lookup kept %s of %s guessed tokens in %s checks", usage["draft_accepted"],
+                      usage["draft_proposed"], usage["draft_rounds"])
         return Usage(usage["prompt_tokens"], usage["completion_tokens"])
 
     def choose(self, messages: list[Message], options: Sequence[str], max_choices: int) -> Selection:

@@ -93,15 +93,29 @@ def load(config: dict[str, Any]) -> Any:
     from llama_cpp import Llama
 
     set_extra_buffers(config["extra_buffers"])
-    return Llama(model_path=config["model_path"], n_ctx=config["n_ctx"], n_threads=config["n_threads"],
-                 n_threads_batch=config["n_threads"], n_batch=config["n_batch"], n_ubatch=config["n_ubatch"],
-                 flash_attn=config["flash_attn"], seed=config["seed"], verbose=False)
+    llama = Llama(model_path=config["model_path"], n_ctx=config["n_ctx"], n_threads=config["n_threads"],
+                  n_threads_batch=config["n_threads"], n_batch=config["n_batch"], n_ubatch=config["n_ubatch"],
+                  flash_attn=config["flash_attn"], seed=config["seed"], verbose=False)
+    if config.get("prompt_lookup_tokens", 0) > 0:  # not Llama(draft_model=...): see rag.llm.lookup
+        from rag.llm.lookup import attach
+
+        attach(llama, config["prompt_lookup_tokens"])
+    return llama
+
+
+def lookup_counter(llama: Any) -> Any:
+    """The prompt-lookup counter (``rag.llm.lookup.DraftCounter``) when lookup is on, else None."""
+    draft = getattr(llama, "draft_model", None)
+    return draft if hasattr(draft, "stats") else None
 
 
 def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
     """Stream one completion to the parent; a ``cancel`` between tokens stops it."""
     completion = 0
     started = time.perf_counter()
+    counter = lookup_counter(llama)
+    if counter is not None:
+        counter.begin()
     try:
         chunks = llama.create_chat_completion(messages=request["messages"], stream=True,
                                               temperature=request["temperature"], max_tokens=request["max_tokens"],
@@ -117,9 +131,14 @@ def chat(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
     except ValueError as exc:  # e.g. a prompt longer than the context window
         conn.send(("error", f"embedded model could not answer: {' '.join(str(exc).split())}"))
         return
-    # After generation the context holds prompt + completion tokens.
-    conn.send(("done", {"prompt_tokens": max(llama.n_tokens - completion, 0), "completion_tokens": completion,
-                        "seconds": time.perf_counter() - started}))
+    # After generation the context holds prompt + completion tokens (+ the last unchecked guess, if lookup is on).
+    usage = {"prompt_tokens": max(llama.n_tokens - completion, 0), "completion_tokens": completion,
+             "seconds": time.perf_counter() - started}
+    if counter is not None:
+        usage.update(counter.stats())
+        if counter.prompt_tokens is not None:
+            usage["prompt_tokens"] = counter.prompt_tokens
+    conn.send(("done", usage))
 
 
 def choice_grammar(options: list[str], max_choices: int) -> str:
@@ -137,6 +156,8 @@ def choose(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
     from llama_cpp import LlamaGrammar
 
     started = time.perf_counter()
+    # Without prompt lookup: a choice is a few tokens, and it stays the one made with plain decoding.
+    draft, llama.draft_model = getattr(llama, "draft_model", None), None
     try:
         grammar = LlamaGrammar.from_string(choice_grammar(request["options"], request["max_choices"]), verbose=False)
         reply = llama.create_chat_completion(messages=request["messages"], grammar=grammar, temperature=0.0,
@@ -144,6 +165,8 @@ def choose(llama: Any, conn: Connection, request: dict[str, Any]) -> None:
     except ValueError as exc:  # e.g. a prompt longer than the context window
         conn.send(("error", f"embedded model could not choose: {' '.join(str(exc).split())}"))
         return
+    finally:
+        llama.draft_model = draft
     usage = reply.get("usage") or {}
     conn.send(("done", {"text": reply["choices"][0]["message"].get("content") or "",
                         "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),

@@ -45,6 +45,7 @@ class WorkerConfig:
     flash_attn: bool
     extra_buffers: bool
     seed: int
+    prompt_lookup_tokens: int = 0  # 0: off; else tokens guessed ahead from the prompt (rag.llm.lookup)
     check_messages: tuple[tuple[tuple[str, str], ...], ...] = field(default=())  # hashable chat messages
     start_timeout: float = 180.0  # seconds for load + self-check
     token_timeout: float = 180.0  # seconds without a token before the worker is declared hung

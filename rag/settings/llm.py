@@ -67,6 +67,11 @@ class LLMSettings(Section):
                                                                   "and pass its self-check.")
     embedded_token_timeout: float = Field(180.0, gt=0, description="Seconds without a token before the embedded "
                                                                   "model's worker is declared hung and restarted.")
+    prompt_lookup_tokens: int = Field(
+        0, ge=0, le=32, description="Embedded model: tokens guessed ahead from the prompt (prompt-lookup decoding: "
+        "an answer copies names and figures from its sources) and checked in one batch; the guess is kept up to "
+        "the first token the model would not have chosen. 0: off. Changes only speed, though a near-tie between "
+        "two tokens can go the other way (batched arithmetic rounds differently).")
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature (0: greedy, the same answer every time).")
     seed: int = Field(42, description="Sampling seed.")
