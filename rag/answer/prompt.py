@@ -90,11 +90,12 @@ def origins(hits: list[Hit]) -> list[str]:
     shown = []
     for n, hit in enumerate(hits, 1):
         key = (hit.doc_id, _origin(hit))
-        if key in first:
-            shown.append(f"same report as Source {first[key]}")
+        pointer = f"same report as Source {first.get(key)}"
+        if key in first and len(pointer) < len(key[1]):  # a short title without a date is written again
+            shown.append(pointer)
         else:
-            first[key] = n
-            shown.append(_origin(hit))
+            first.setdefault(key, n)
+            shown.append(key[1])
     return shown
 
 

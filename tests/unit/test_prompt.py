@@ -54,3 +54,10 @@ def test_a_report_s_title_and_date_are_written_once_in_the_extract_prompt() -> N
                        "Source 3 (same report as Source 1)", 'Source 4 (from "Report A", 2009-10-27)']
     _, user = build_messages("What was seized?", hits, 1600, PROMPTS)  # write-first keeps whole headers
     assert user["content"].count('(from "Report A", 2009-10-27)') == 3
+
+
+def test_a_short_header_is_written_again_rather_than_pointed_to() -> None:
+    hits = [Hit(Paragraph("n.txt", n, TEXT, 0, len(TEXT)), 0.5, "Normans", None) for n in (1, 2)]
+    _, user = build_extract_messages("Who were the Normans?", hits, 1600, PROMPTS)[0]
+    assert [line for line in user["content"].splitlines() if line.startswith("Source ")] == [
+        'Source 1 (from "Normans")', 'Source 2 (from "Normans")']
