@@ -101,7 +101,9 @@ def test_a_false_premise_question_is_refused_naming_the_related_paragraph(app: t
     assert "Not found in the reports" in answer["text"], answer["text"]
     assert '"arrested"' in answer["text"], answer["text"]  # says what the reports do not mention
     refusal = page.locator("#rag-chat .rag-refusal").last
-    assert refusal.locator(".rag-card", has_text=SENTINEL_LABEL).count() == 1  # and what they do say, cited
+    # ... and what they do say, cited: a paragraph of the Sentinel report (which one is the model's near-tie: the
+    # seizures paragraph, or the line linking to the operation's communiqué)
+    assert refusal.locator(".rag-card", has_text=f"{SENTINEL[0]} ¶").count() == 1
     assert refusal.locator(".rag-evidence").count() == 0  # no evidence is shown as if it answered
     assert "The closest passage says" in answer["text"] and refusal.locator("mark").count() == 1
     page.screenshot(path=str(ARTIFACTS / "ui_false_premise.png"), full_page=True)
